@@ -1,0 +1,229 @@
+//! Splits master-file text into entries of tokens (RFC 1035 §5.1).
+//!
+//! An entry is one logical line: parentheses join physical lines, `;` starts a comment outside
+//! quotes, a quoted string is one token. Escapes are kept as written so that each consumer can
+//! decode them the way its field needs (a `\.` means something else in a name than in a TXT
+//! string).
+
+/// One token of an entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Token {
+    /// The text as written, escapes kept, surrounding quotes removed.
+    pub text: String,
+    /// True when the token was a quoted string.
+    pub quoted: bool,
+    /// Physical line the token starts on (1-based).
+    pub line: usize,
+}
+
+/// One logical line of a master file.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Entry {
+    /// Physical line the entry starts on (1-based).
+    pub line: usize,
+    /// True when the line starts with white space: the owner is the previous one.
+    pub blank_owner: bool,
+    /// The tokens, never empty.
+    pub tokens: Vec<Token>,
+}
+
+/// A lexical error with the line it was found on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LexError {
+    /// Physical line (1-based).
+    pub line: usize,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// Splits `text` into entries.
+pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
+    let bytes = text.as_bytes();
+    let mut out = Vec::new();
+    let mut line = 1usize;
+    let mut i = 0usize;
+    let mut depth_open_line = 0usize;
+    let mut in_parens = false;
+    let mut current: Option<Entry> = None;
+    let mut at_line_start = true;
+
+    while i < bytes.len() {
+        let c = bytes[i];
+        match c {
+            b'\n' => {
+                line += 1;
+                i += 1;
+                at_line_start = true;
+                if !in_parens {
+                    if let Some(entry) = current.take() {
+                        out.push(entry);
+                    }
+                }
+                continue;
+            }
+            b' ' | b'\t' | b'\r' => {
+                if at_line_start && !in_parens && current.is_none() {
+                    // Leading white space: the entry (if any) has a blank owner.
+                    current = Some(Entry {
+                        line,
+                        blank_owner: true,
+                        tokens: Vec::new(),
+                    });
+                }
+                at_line_start = false;
+                i += 1;
+                continue;
+            }
+            b';' => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+                continue;
+            }
+            b'(' => {
+                if in_parens {
+                    return Err(LexError {
+                        line,
+                        message: "nested parentheses".into(),
+                    });
+                }
+                in_parens = true;
+                depth_open_line = line;
+                current.get_or_insert_with(|| Entry {
+                    line,
+                    blank_owner: false,
+                    tokens: Vec::new(),
+                });
+                at_line_start = false;
+                i += 1;
+                continue;
+            }
+            b')' => {
+                if !in_parens {
+                    return Err(LexError {
+                        line,
+                        message: "')' without '('".into(),
+                    });
+                }
+                in_parens = false;
+                at_line_start = false;
+                i += 1;
+                continue;
+            }
+            _ => {}
+        }
+        at_line_start = false;
+        let entry = current.get_or_insert_with(|| Entry {
+            line,
+            blank_owner: false,
+            tokens: Vec::new(),
+        });
+        if c == b'"' {
+            let start_line = line;
+            let mut text = Vec::new();
+            i += 1;
+            loop {
+                match bytes.get(i) {
+                    None => {
+                        return Err(LexError {
+                            line: start_line,
+                            message: "unterminated quoted string".into(),
+                        });
+                    }
+                    Some(b'"') => {
+                        i += 1;
+                        break;
+                    }
+                    Some(b'\\') => {
+                        text.push(b'\\');
+                        if let Some(&next) = bytes.get(i + 1) {
+                            if next == b'\n' {
+                                line += 1;
+                            }
+                            text.push(next);
+                        }
+                        i += 2;
+                    }
+                    Some(&b) => {
+                        if b == b'\n' {
+                            line += 1;
+                        }
+                        text.push(b);
+                        i += 1;
+                    }
+                }
+            }
+            entry.tokens.push(Token {
+                text: String::from_utf8_lossy(&text).into_owned(),
+                quoted: true,
+                line: start_line,
+            });
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() {
+            match bytes[i] {
+                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
+                b'\\' => i = (i + 2).min(bytes.len()),
+                _ => i += 1,
+            }
+        }
+        entry.tokens.push(Token {
+            text: text[start..i].to_string(),
+            quoted: false,
+            line,
+        });
+    }
+    if in_parens {
+        return Err(LexError {
+            line: depth_open_line,
+            message: "'(' is never closed".into(),
+        });
+    }
+    if let Some(entry) = current.take() {
+        out.push(entry);
+    }
+    out.retain(|e| !e.tokens.is_empty());
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn texts(e: &Entry) -> Vec<&str> {
+        e.tokens.iter().map(|t| t.text.as_str()).collect()
+    }
+
+    #[test]
+    fn joins_parentheses_and_drops_comments() {
+        let got = entries("@ IN SOA ns host ( 1 ; serial\n 2 3\n 4 5 )\nwww A 1.2.3.4 ; c\n").unwrap();
+        assert_eq!(got.len(), 2);
+        assert_eq!(texts(&got[0]), ["@", "IN", "SOA", "ns", "host", "1", "2", "3", "4", "5"]);
+        assert_eq!(got[1].line, 4);
+        assert!(!got[1].blank_owner);
+    }
+
+    #[test]
+    fn marks_blank_owners_and_skips_empty_lines() {
+        let got = entries("www A 1.2.3.4\n\n   \n\tTXT \"a b\" c\n").unwrap();
+        assert_eq!(got.len(), 2);
+        assert!(got[1].blank_owner);
+        assert_eq!(got[1].line, 4);
+        assert_eq!(texts(&got[1]), ["TXT", "a b", "c"]);
+        assert!(got[1].tokens[1].quoted);
+    }
+
+    #[test]
+    fn keeps_escapes_and_quotes_with_semicolons() {
+        let got = entries("a\\ b TXT \"x;\\\"y\" z\\;w\n").unwrap();
+        assert_eq!(texts(&got[0]), ["a\\ b", "TXT", "x;\\\"y", "z\\;w"]);
+    }
+
+    #[test]
+    fn reports_unbalanced_input_with_lines() {
+        assert_eq!(entries("a TXT \"x\n\n").unwrap_err().line, 1);
+        assert_eq!(entries("a\nb SOA (\n1\n").unwrap_err().line, 2);
+        assert_eq!(entries("a A 1 )\n").unwrap_err().line, 1);
+    }
+}
