@@ -2,9 +2,11 @@
 //! center.
 //!
 //! Data flows through the modules in this order:
-//! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`] with lookup by name.
+//! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`]; lookup by name.
 //! - [`config`]: the `zones/` directory -> a validated, immutable [`config::Config`].
-//! - [`server`]: DNS over UDP and TCP; the synchronous, transport-free query path
-//!   ([`server::answer`]) and the loops that only move bytes.
+//! - [`server`]: the synchronous query path ([`server::answer`]: bytes in, bytes out) and the
+//!   UDP and TCP loops that only move bytes.
 
+pub mod config;
+pub mod server;
 pub mod zone;

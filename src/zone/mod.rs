@@ -1,5 +1,378 @@
-//! Zone files -> an immutable zone set.
+//! Zone files -> an immutable zone set with lookup by name.
+//!
+//! [`parser`] reads master files into records; [`Zone::build`] groups them into nodes and
+//! RRsets and applies the checks BIND's `named-checkzone` applies (one SOA at the apex, NS at
+//! the apex, no CNAME beside other data, NS targets with addresses, no data outside the zone);
+//! [`ZoneSet::resolve`] answers a question by RFC 1034 §4.3.2 with RFC 4592 wildcards and
+//! RFC 6672 DNAME. Nothing here knows about transports or the DNS library: the result is a
+//! [`Resolution`] of plain records that `server` encodes.
 
 pub mod lexer;
 pub mod name;
+pub mod parser;
 pub mod rdata;
+mod resolve;
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use name::Name;
+pub use parser::{Diagnostic, Location, Record};
+use rdata::rtype;
+pub use resolve::{Rcode, Resolution, Rr, Section};
+
+/// The records of one owner name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RRset {
+    /// Record type.
+    pub rtype: u16,
+    /// TTL shared by the set (RFC 2181 §5.2).
+    pub ttl: u32,
+    /// Each record's data in uncompressed wire format, in file order, without duplicates.
+    pub rdatas: Vec<Box<[u8]>>,
+}
+
+/// A name in a zone: its RRsets, or none for an empty non-terminal.
+#[derive(Debug, Clone)]
+pub struct Node {
+    /// The owner name as the zone file spelled it.
+    pub name: Name,
+    /// The RRsets, at most one per type.
+    pub rrsets: Vec<RRset>,
+}
+
+impl Node {
+    /// The RRset of `rtype`, if any.
+    pub fn get(&self, rtype: u16) -> Option<&RRset> {
+        self.rrsets.iter().find(|s| s.rtype == rtype)
+    }
+
+    /// True when the node holds records of `rtype`.
+    pub fn has(&self, rtype: u16) -> bool {
+        self.get(rtype).is_some()
+    }
+}
+
+/// One authoritative zone, immutable once built.
+#[derive(Debug)]
+pub struct Zone {
+    origin: Name,
+    nodes: HashMap<Box<[u8]>, Node>,
+    soa: RRset,
+    serial: u32,
+    source: Arc<Path>,
+}
+
+/// What building a zone found wrong.
+#[derive(Debug, Default)]
+pub struct Checked {
+    /// Problems that stop the zone from loading.
+    pub errors: Vec<Diagnostic>,
+    /// Problems reported while the zone still loads.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Record types allowed beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
+const CNAME_COMPANIONS: [u16; 2] = [rtype::RRSIG, rtype::NSEC];
+
+impl Zone {
+    /// Reads the master file at `path` for `origin` and builds the zone.
+    pub fn load(path: &Path, origin: &Name) -> Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>> {
+        let parsed = parser::parse_file(path, origin);
+        let mut checked = Checked {
+            errors: parsed.errors,
+            warnings: parsed.warnings,
+        };
+        let zone = Zone::build(origin, path, parsed.records, &mut checked);
+        match zone {
+            Some(zone) if checked.errors.is_empty() => Ok((zone, checked.warnings)),
+            _ => Err(checked.errors),
+        }
+    }
+
+    /// Groups `records` into the zone `origin`, adding every problem to `checked`. Returns
+    /// `None` when the zone cannot be built at all (no SOA).
+    pub fn build(origin: &Name, source: &Path, records: Vec<Record>, checked: &mut Checked) -> Option<Zone> {
+        let source: Arc<Path> = source.into();
+        let whole_file = Location {
+            file: source.clone(),
+            line: 0,
+        };
+        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
+        let mut soa_at: Option<Location> = None;
+        for record in records {
+            if !record.owner.is_subdomain_of(origin) {
+                // BIND ignores such records with a warning; a record that silently vanishes
+                // hides typos (a missing final dot), so Meridian refuses the zone instead.
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!(
+                        "owner {} is outside the zone {origin} (a missing or extra final dot?)",
+                        record.owner
+                    ),
+                });
+                continue;
+            }
+            if record.rtype == rtype::SOA && record.owner != *origin {
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!("SOA record for {} is not at the top of the zone {origin}", record.owner),
+                });
+                continue;
+            }
+            let node = nodes.entry(record.owner.key()).or_insert_with(|| Node {
+                name: record.owner.clone(),
+                rrsets: Vec::new(),
+            });
+            let existing_types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
+            if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
+                if set.rdatas.iter().any(|r| **r == record.rdata[..]) {
+                    continue; // An exact duplicate: BIND drops it silently.
+                }
+                if matches!(record.rtype, rtype::SOA | rtype::CNAME | rtype::DNAME) {
+                    checked.errors.push(Diagnostic {
+                        at: record.at,
+                        message: format!(
+                            "{} already has a {} record; a name holds at most one",
+                            record.owner,
+                            rdata::type_to_text(record.rtype)
+                        ),
+                    });
+                    continue;
+                }
+                if set.ttl != record.ttl {
+                    checked.warnings.push(Diagnostic {
+                        at: record.at.clone(),
+                        message: format!(
+                            "TTL {} differs from the TTL {} of the rest of the {} {} set; using {}",
+                            record.ttl,
+                            set.ttl,
+                            record.owner,
+                            rdata::type_to_text(record.rtype),
+                            set.ttl
+                        ),
+                    });
+                }
+                set.rdatas.push(record.rdata.into());
+            } else {
+                let conflict = if record.rtype == rtype::CNAME {
+                    existing_types.iter().any(|t| !CNAME_COMPANIONS.contains(t))
+                } else {
+                    !CNAME_COMPANIONS.contains(&record.rtype) && existing_types.contains(&rtype::CNAME)
+                };
+                if conflict {
+                    checked.errors.push(Diagnostic {
+                        at: record.at,
+                        message: format!(
+                            "{} has a CNAME and other data; a CNAME must stand alone (RFC 1034 section 3.6.2)",
+                            record.owner
+                        ),
+                    });
+                    continue;
+                }
+                if record.rtype == rtype::SOA {
+                    soa_at = Some(record.at.clone());
+                }
+                node.rrsets.push(RRset {
+                    rtype: record.rtype,
+                    ttl: record.ttl,
+                    rdatas: vec![record.rdata.into()],
+                });
+            }
+        }
+
+        let apex_key = origin.key();
+        let Some(soa) = nodes.get(&apex_key).and_then(|n| n.get(rtype::SOA)).cloned() else {
+            checked.errors.push(Diagnostic {
+                at: whole_file,
+                message: format!("zone {origin} has no SOA record at its apex"),
+            });
+            return None;
+        };
+        let _ = soa_at;
+        if !nodes.get(&apex_key).is_some_and(|n| n.has(rtype::NS)) {
+            checked.errors.push(Diagnostic {
+                at: whole_file.clone(),
+                message: format!("zone {origin} has no NS records at its apex"),
+            });
+        }
+
+        // Empty non-terminals: every name between the apex and an owner exists (RFC 4592
+        // §2.2.2), so that lookups below tell NODATA from NXDOMAIN by presence alone.
+        let owners: Vec<Name> = nodes.values().map(|n| n.name.clone()).collect();
+        for owner in owners {
+            let mut name = owner.parent();
+            while name.is_subdomain_of(origin) && name.label_count() >= origin.label_count() {
+                let key = name.key();
+                if nodes.contains_key(&key) {
+                    break;
+                }
+                nodes.insert(
+                    key,
+                    Node {
+                        name: name.clone(),
+                        rrsets: Vec::new(),
+                    },
+                );
+                if name == *origin {
+                    break;
+                }
+                name = name.parent();
+            }
+        }
+
+        let serial = soa_serial(&soa.rdatas[0]);
+        let zone = Zone {
+            origin: origin.clone(),
+            nodes,
+            soa,
+            serial,
+            source,
+        };
+        zone.check_targets(&whole_file, checked);
+        Some(zone)
+    }
+
+    /// NS targets inside the zone must have addresses and must not be aliases (RFC 1912 §2.4,
+    /// RFC 2181 §10.3), as named-checkzone enforces; MX and SRV targets without addresses are
+    /// reported as warnings, as named-checkzone does.
+    fn check_targets(&self, at: &Location, checked: &mut Checked) {
+        let mut names: Vec<&Node> = self.nodes.values().collect();
+        names.sort_by_key(|n| n.name.to_string());
+        for node in names {
+            for set in &node.rrsets {
+                let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
+                    rtype::NS => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), true),
+                    rtype::MX => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
+                    rtype::SRV => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
+                    _ => continue,
+                };
+                for target in targets {
+                    if !target.is_subdomain_of(&self.origin) || target.is_root() {
+                        continue;
+                    }
+                    let found = self.nodes.get(&target.key());
+                    if fatal && found.is_some_and(|n| n.has(rtype::CNAME)) {
+                        checked.errors.push(Diagnostic {
+                            at: at.clone(),
+                            message: format!("NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)", node.name),
+                        });
+                        continue;
+                    }
+                    if found.is_some_and(|n| n.has(rtype::A) || n.has(rtype::AAAA)) {
+                        continue;
+                    }
+                    let is_glue = self.delegation_above(&target).is_some();
+                    let what = rdata::type_to_text(set.rtype);
+                    let diag = Diagnostic {
+                        at: at.clone(),
+                        message: format!(
+                            "{what} target {target} of {} has no address records (A or AAAA){}",
+                            node.name,
+                            if is_glue { " (missing glue)" } else { "" }
+                        ),
+                    };
+                    if fatal && !is_glue {
+                        checked.errors.push(diag);
+                    } else {
+                        checked.warnings.push(diag);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The zone's apex name.
+    pub fn origin(&self) -> &Name {
+        &self.origin
+    }
+
+    /// The SOA serial.
+    pub fn serial(&self) -> u32 {
+        self.serial
+    }
+
+    /// The file the zone was read from.
+    pub fn source(&self) -> &Path {
+        &self.source
+    }
+
+    /// The apex SOA RRset.
+    pub fn soa(&self) -> &RRset {
+        &self.soa
+    }
+
+    /// The node at `key` (lower-cased wire name), occluded names included.
+    pub fn node(&self, key: &[u8]) -> Option<&Node> {
+        self.nodes.get(key)
+    }
+
+    /// Number of names in the zone, empty non-terminals included.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Always false: a zone has at least its apex.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
+    }
+
+    /// Every node, in no particular order.
+    pub fn nodes(&self) -> impl Iterator<Item = &Node> {
+        self.nodes.values()
+    }
+
+    /// The closest delegation (a non-apex NS node) strictly above `name`, if any.
+    fn delegation_above(&self, name: &Name) -> Option<&Node> {
+        let mut cur = name.parent();
+        let mut found = None;
+        while cur.label_count() > self.origin.label_count() {
+            if let Some(node) = self.nodes.get(&cur.key()) {
+                if node.has(rtype::NS) {
+                    found = Some(node);
+                }
+            }
+            cur = cur.parent();
+        }
+        found
+    }
+}
+
+fn soa_serial(rdata: &[u8]) -> u32 {
+    let n = rdata.len();
+    u32::from_be_bytes([rdata[n - 20], rdata[n - 19], rdata[n - 18], rdata[n - 17]])
+}
+
+/// Every zone this server is authoritative for, immutable once built.
+#[derive(Debug, Default)]
+pub struct ZoneSet {
+    zones: Vec<Zone>,
+    by_apex: HashMap<Box<[u8]>, usize>,
+}
+
+impl ZoneSet {
+    /// A set of `zones`; origins must be distinct (the caller checks).
+    pub fn new(zones: Vec<Zone>) -> ZoneSet {
+        let by_apex = zones
+            .iter()
+            .enumerate()
+            .map(|(i, z)| (z.origin.key(), i))
+            .collect();
+        ZoneSet { zones, by_apex }
+    }
+
+    /// The zones, in the order given.
+    pub fn zones(&self) -> &[Zone] {
+        &self.zones
+    }
+
+    /// The zone with the longest origin that `key` (lower-cased wire name) lies in.
+    pub fn find_zone(&self, key: &[u8]) -> Option<&Zone> {
+        name::label_starts(key)
+            .map(|i| &key[i..])
+            .chain(std::iter::once(&key[key.len() - 1..]))
+            .find_map(|suffix| self.by_apex.get(suffix))
+            .map(|&i| &self.zones[i])
+    }
+}

@@ -1,0 +1,93 @@
+//! The `zones/` directory -> a validated, immutable [`Config`].
+//!
+//! Each `<origin>.zone` file holds one zone whose origin is the file name without `.zone`
+//! (`zones/example.com.zone` is the zone `example.com.`). Everything is read and checked
+//! before anything is used; any error refuses the whole set, so a bad file never replaces
+//! good data.
+
+use std::path::{Path, PathBuf};
+
+use crate::zone::{Diagnostic, Location, Name, Zone, ZoneSet};
+
+/// Everything the query path needs, immutable once built.
+#[derive(Debug)]
+pub struct Config {
+    /// The authoritative zones.
+    pub zones: ZoneSet,
+    /// Problems that did not stop loading.
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why the configuration could not be loaded: every problem found, each with its place.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+pub struct LoadError(pub Vec<Diagnostic>);
+
+impl Config {
+    /// Reads and validates every zone file in `dir`.
+    pub fn load(dir: &Path) -> Result<Config, LoadError> {
+        let mut errors = Vec::new();
+        let mut warnings = Vec::new();
+        let whole = |path: &Path| Location {
+            file: path.into(),
+            line: 0,
+        };
+        let entries = match std::fs::read_dir(dir) {
+            Ok(entries) => entries,
+            Err(e) => {
+                return Err(LoadError(vec![Diagnostic {
+                    at: whole(dir),
+                    message: format!("cannot read the zones directory: {e}"),
+                }]));
+            }
+        };
+        let mut files: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
+            .collect();
+        files.sort();
+        let mut zones: Vec<Zone> = Vec::new();
+        for path in files {
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = if stem.ends_with('.') { stem.clone() } else { format!("{stem}.") };
+            let origin = match Name::parse(&text, None) {
+                Ok(origin) => origin,
+                Err(e) => {
+                    errors.push(Diagnostic {
+                        at: whole(&path),
+                        message: format!("file name '{stem}' is not a zone name ({e}): name zone files <origin>.zone"),
+                    });
+                    continue;
+                }
+            };
+            if zones.iter().any(|z| *z.origin() == origin) {
+                errors.push(Diagnostic {
+                    at: whole(&path),
+                    message: format!("zone {origin} is defined by more than one file"),
+                });
+                continue;
+            }
+            match Zone::load(&path, &origin) {
+                Ok((zone, w)) => {
+                    warnings.extend(w);
+                    zones.push(zone);
+                }
+                Err(e) => errors.extend(e),
+            }
+        }
+        if zones.is_empty() && errors.is_empty() {
+            errors.push(Diagnostic {
+                at: whole(dir),
+                message: "no zone files (<origin>.zone) found".into(),
+            });
+        }
+        if !errors.is_empty() {
+            return Err(LoadError(errors));
+        }
+        Ok(Config {
+            zones: ZoneSet::new(zones),
+            warnings,
+        })
+    }
+}

@@ -1,0 +1,212 @@
+//! The query path: bytes in, bytes out, synchronous and free of any transport.
+//!
+//! [`answer`] reads a query in place ([`super::wire`]), resolves it against the current
+//! snapshot, and writes the response into the caller's buffer ([`super::encode`]). It never
+//! awaits, locks or does I/O, so the UDP and TCP loops (and later a batched thread-per-core
+//! UDP loop) only move bytes. Behaviour where servers differ is listed in ARCHITECTURE.md.
+
+use std::borrow::Cow;
+use std::net::SocketAddr;
+
+use super::encode::{Full, Writer};
+use super::wire::{self, ClientSubnet, Query, Reject};
+use crate::config::Config;
+use crate::zone::rdata::rtype;
+use crate::zone::{Name, Rcode, Rr};
+
+/// Largest UDP response we send, and the payload size we advertise: the DNS Flag Day 2020
+/// value, which avoids IP fragmentation on practically every path (RFC 9715 §3.3).
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+/// Size of a UDP response to a query without EDNS, and the floor for a smaller advertised
+/// size (RFC 1035 §2.3.4, RFC 6891 §6.2.3).
+pub const MIN_UDP_PAYLOAD: u16 = 512;
+/// A DNS message over TCP is prefixed by a 16-bit length (RFC 1035 §4.2.2).
+pub const MAX_TCP_MESSAGE: usize = 65_535;
+
+/// The transport a query came over: it decides the response size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Datagrams: responses sized to the client's EDNS payload size, truncated past it.
+    Udp,
+    /// Streams: responses up to 65535 octets.
+    Tcp,
+}
+
+/// What the query path did, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// RCODE sent, extended RCODE included (16 = BADVERS).
+    pub rcode: u16,
+    /// True when the response was truncated (TC=1).
+    pub truncated: bool,
+    /// The query's type, when a question was read.
+    pub qtype: Option<u16>,
+}
+
+const FORMERR: u16 = 1;
+const NOTIMP: u16 = 4;
+const REFUSED: u16 = 5;
+const BADVERS: u16 = 16;
+
+/// Response header flags: QR, and OPCODE, RD and CD copied from the query (RFC 1035 §4.1.1,
+/// RFC 4035 §3.1.6); AA and RCODE added by the caller.
+fn response_flags(query_flags: u16, rcode: u16) -> u16 {
+    0x8000 | (query_flags & 0x7910) | (rcode & 0xf)
+}
+
+/// Answers one query packet into `out`. `None` means no reply must be sent.
+pub fn answer(config: &Config, packet: &[u8], _client: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+    let query = match wire::parse(packet) {
+        Ok(q) => q,
+        Err(Reject::Drop) => return None,
+        Err(Reject::FormErr { id, flags, question }) => return Some(error(out, id, flags, FORMERR, question)),
+        Err(Reject::NotImp { id, flags, question }) => return Some(error(out, id, flags, NOTIMP, question)),
+    };
+    let limit = match (transport, query.edns) {
+        (Transport::Tcp, _) => MAX_TCP_MESSAGE,
+        (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
+    };
+    let mut w = Writer::new(out, limit);
+    let outcome = respond(config, &query, &mut w);
+    Some(outcome)
+}
+
+fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&[u8], u16, u16)>) -> Outcome {
+    let mut w = Writer::new(out, MAX_TCP_MESSAGE);
+    w.header(id, response_flags(flags, rcode));
+    if let Some((name, qtype, qclass)) = question {
+        w.question(name, qtype, qclass);
+    }
+    Outcome {
+        rcode,
+        truncated: false,
+        qtype: question.map(|q| q.1),
+    }
+}
+
+/// Octets the OPT record takes: root name, fixed fields, and the echoed Client Subnet.
+fn opt_len(query: &Query<'_>) -> usize {
+    match query.edns {
+        None => 0,
+        Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()),
+    }
+}
+
+fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, scope: u8) {
+    let Some(edns) = query.edns else {
+        return;
+    };
+    let mut rdata = [0u8; 24];
+    let mut len = 0;
+    if let Some(ecs) = edns.ecs {
+        len = echo_ecs(&ecs, scope, &mut rdata);
+    }
+    // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
+    let ttl = (u32::from(ext_rcode >> 4) << 24) | if edns.dnssec_ok { 0x8000 } else { 0 };
+    // The space was reserved before any record was written, so this cannot fail.
+    let _ = w.record(2, b"\x00", rtype::OPT, MAX_UDP_PAYLOAD, ttl, &rdata[..len]);
+}
+
+/// RFC 7871 §7.2.1: echo family, source prefix and address (already zero beyond the prefix,
+/// as the parser insists) with the scope of the answer.
+fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8; 24]) -> usize {
+    let addr_len = ecs.address_len();
+    out[0..2].copy_from_slice(&wire::OPT_ECS.to_be_bytes());
+    out[2..4].copy_from_slice(&((4 + addr_len) as u16).to_be_bytes());
+    out[4..6].copy_from_slice(&ecs.family.to_be_bytes());
+    out[6] = ecs.source_prefix;
+    out[7] = scope;
+    out[8..8 + addr_len].copy_from_slice(&ecs.address[..addr_len]);
+    8 + addr_len
+}
+
+fn respond(config: &Config, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
+    let opt = opt_len(query);
+    w.header(query.id, response_flags(query.flags, 0));
+    w.question(query.qname, query.qtype, query.qclass);
+    w.reserve(opt);
+    let mut outcome = Outcome {
+        rcode: 0,
+        truncated: false,
+        qtype: Some(query.qtype),
+    };
+    let finish = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome| {
+        w.set_flags((w.flags() & !0xf) | (rcode & 0xf));
+        w.release(opt);
+        write_opt(w, query, rcode, 0);
+        outcome.rcode = rcode;
+    };
+
+    // RFC 6891 §6.1.3: only version 0 is known; BADVERS, and nothing else is looked at.
+    if query.edns.is_some_and(|e| e.version > 0) {
+        finish(w, BADVERS, &mut outcome);
+        return outcome;
+    }
+    // Class IN is served; QCLASS ANY (RFC 1035 §3.2.5) is answered as IN. CH, HS and
+    // unknown classes are refused: no zone of ours is in them.
+    if query.qclass != 1 && query.qclass != 255 {
+        finish(w, REFUSED, &mut outcome);
+        return outcome;
+    }
+    match query.qtype {
+        // Zone transfers are not offered (yet): refused like NSD without provide-xfr.
+        rtype::AXFR | rtype::IXFR => {
+            finish(w, REFUSED, &mut outcome);
+            return outcome;
+        }
+        // RFC 6895 §3.1: MAILA and MAILB are obsolete query types.
+        rtype::MAILA | rtype::MAILB => {
+            finish(w, NOTIMP, &mut outcome);
+            return outcome;
+        }
+        // OPT, TSIG and TKEY only appear in the additional section; asking for them, or for
+        // type 0, is a malformed question.
+        0 | rtype::OPT | rtype::TSIG | rtype::TKEY => {
+            finish(w, FORMERR, &mut outcome);
+            return outcome;
+        }
+        _ => {}
+    }
+    let Some(qname) = Name::from_wire(query.qname) else {
+        finish(w, FORMERR, &mut outcome);
+        return outcome;
+    };
+    let res = config.zones.resolve(&qname, query.qtype);
+    let rcode = match res.rcode {
+        Rcode::NoError => 0,
+        Rcode::NxDomain => 3,
+        Rcode::Refused => REFUSED,
+        Rcode::YxDomain => 6,
+    };
+    if res.authoritative {
+        w.set_flags(w.flags() | 0x0400);
+    }
+    let after_question = w.len();
+    let fits = write_all(w, 0, &res.answer).and_then(|()| write_all(w, 1, &res.authority));
+    if fits.is_err() {
+        // RFC 2181 §9: a response that cannot hold the answer and authority RRsets whole is
+        // sent with TC=1 and the question only, so that the client retries over TCP.
+        w.truncate_to(after_question);
+        w.set_flags(w.flags() | 0x0200);
+        outcome.truncated = true;
+    } else {
+        // Additional data that does not fit is left out without TC (RFC 2181 §9).
+        for rr in &res.additional {
+            if write_rr(w, 2, rr).is_err() {
+                break;
+            }
+        }
+    }
+    finish(w, rcode, &mut outcome);
+    outcome
+}
+
+fn write_all(w: &mut Writer<'_>, section: usize, rrs: &[Rr<'_>]) -> Result<(), Full> {
+    rrs.iter().try_for_each(|rr| write_rr(w, section, rr))
+}
+
+fn write_rr(w: &mut Writer<'_>, section: usize, rr: &Rr<'_>) -> Result<(), Full> {
+    let rdata: &Cow<'_, [u8]> = &rr.rdata;
+    w.record(section, rr.owner.wire(), rr.rtype, 1, rr.ttl, rdata)
+}

@@ -1,0 +1,238 @@
+//! Writing a response into the caller's buffer, with name compression and a size limit.
+//!
+//! Owner names and the names inside NS, CNAME, PTR, MX and SOA data are compressed (RFC 1035
+//! §4.1.4; RFC 3597 §4 forbids compressing names in any later type). Every record is written
+//! whole or not at all: [`Writer::record`] rolls back one that would pass the limit, so the
+//! caller decides between truncating (answer, authority) and omitting (additional).
+
+use crate::zone::rdata::rtype;
+
+/// Most names remembered for compression. A response that fits 1232 octets rarely holds more
+/// than a few dozen distinct names; later names are simply written in full.
+const MAX_COMPRESSION_ENTRIES: usize = 64;
+
+/// Offsets beyond this cannot be the target of a compression pointer (14 bits).
+const MAX_POINTER: usize = 0x3fff;
+
+/// Builds one response message.
+pub struct Writer<'b> {
+    buf: &'b mut Vec<u8>,
+    limit: usize,
+    entries: [u16; MAX_COMPRESSION_ENTRIES],
+    n_entries: usize,
+}
+
+/// Returned when a record does not fit within the limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Full;
+
+impl<'b> Writer<'b> {
+    /// Starts a message in `buf` (cleared) that may grow to `limit` octets.
+    pub fn new(buf: &'b mut Vec<u8>, limit: usize) -> Self {
+        buf.clear();
+        Writer {
+            buf,
+            limit,
+            entries: [0; MAX_COMPRESSION_ENTRIES],
+            n_entries: 0,
+        }
+    }
+
+    /// Writes the header; counts start at zero and are raised by the section writers.
+    pub fn header(&mut self, id: u16, flags: u16) {
+        self.buf.extend_from_slice(&id.to_be_bytes());
+        self.buf.extend_from_slice(&flags.to_be_bytes());
+        self.buf.extend_from_slice(&[0; 8]);
+    }
+
+    /// Replaces the flags word.
+    pub fn set_flags(&mut self, flags: u16) {
+        self.buf[2..4].copy_from_slice(&flags.to_be_bytes());
+    }
+
+    /// The flags word written so far.
+    pub fn flags(&self) -> u16 {
+        u16::from_be_bytes([self.buf[2], self.buf[3]])
+    }
+
+    fn bump(&mut self, count_at: usize) {
+        let n = u16::from_be_bytes([self.buf[count_at], self.buf[count_at + 1]]) + 1;
+        self.buf[count_at..count_at + 2].copy_from_slice(&n.to_be_bytes());
+    }
+
+    /// Writes the question exactly as asked (RFC 1035 §4.1.2; the case is kept so that
+    /// resolvers using 0x20 randomisation match it).
+    pub fn question(&mut self, qname: &[u8], qtype: u16, qclass: u16) {
+        self.name(qname, true);
+        self.buf.extend_from_slice(&qtype.to_be_bytes());
+        self.buf.extend_from_slice(&qclass.to_be_bytes());
+        self.bump(4);
+    }
+
+    /// Octets written so far.
+    pub fn len(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// True before the header is written.
+    pub fn is_empty(&self) -> bool {
+        self.buf.is_empty()
+    }
+
+    /// Lowers the limit by `octets` (space kept back for the OPT record).
+    pub fn reserve(&mut self, octets: usize) {
+        self.limit = self.limit.saturating_sub(octets);
+    }
+
+    /// Gives back space kept with [`Writer::reserve`].
+    pub fn release(&mut self, octets: usize) {
+        self.limit += octets;
+    }
+
+    /// Writes one record in `section` (0 answer, 1 authority, 2 additional), or nothing when
+    /// it does not fit.
+    pub fn record(&mut self, section: usize, owner: &[u8], rtype: u16, class: u16, ttl: u32, rdata: &[u8]) -> Result<(), Full> {
+        let mark = self.buf.len();
+        let mark_entries = self.n_entries;
+        self.name(owner, true);
+        self.buf.extend_from_slice(&rtype.to_be_bytes());
+        self.buf.extend_from_slice(&class.to_be_bytes());
+        self.buf.extend_from_slice(&ttl.to_be_bytes());
+        let len_at = self.buf.len();
+        self.buf.extend_from_slice(&[0, 0]);
+        match rtype {
+            rtype::NS | rtype::CNAME | rtype::PTR => self.name(rdata, true),
+            rtype::MX => {
+                self.buf.extend_from_slice(&rdata[..2]);
+                self.name(&rdata[2..], true);
+            }
+            rtype::SOA => {
+                let first = name_len(rdata);
+                let second = name_len(&rdata[first..]);
+                self.name(&rdata[..first], true);
+                self.name(&rdata[first..first + second], true);
+                self.buf.extend_from_slice(&rdata[first + second..]);
+            }
+            _ => self.buf.extend_from_slice(rdata),
+        }
+        let rdlen = self.buf.len() - len_at - 2;
+        if self.buf.len() > self.limit || rdlen > usize::from(u16::MAX) {
+            self.buf.truncate(mark);
+            self.n_entries = mark_entries;
+            return Err(Full);
+        }
+        self.buf[len_at..len_at + 2].copy_from_slice(&(rdlen as u16).to_be_bytes());
+        self.bump(6 + 2 * section);
+        Ok(())
+    }
+
+    /// Drops every record, keeping header and question; counts of records go to zero.
+    pub fn truncate_to(&mut self, len: usize) {
+        self.buf.truncate(len);
+        self.buf[6..12].fill(0);
+        self.n_entries = self
+            .entries[..self.n_entries]
+            .iter()
+            .take_while(|&&e| usize::from(e) < len)
+            .count();
+    }
+
+    /// Writes `wire` (an uncompressed name), pointing at an earlier copy of its longest
+    /// known suffix when `compress` is set.
+    fn name(&mut self, wire: &[u8], compress: bool) {
+        let mut i = 0;
+        while i < wire.len() && wire[i] != 0 {
+            if compress {
+                if let Some(target) = self.find(&wire[i..]) {
+                    self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
+                    return;
+                }
+            }
+            let here = self.buf.len();
+            if here <= MAX_POINTER && self.n_entries < MAX_COMPRESSION_ENTRIES {
+                self.entries[self.n_entries] = here as u16;
+                self.n_entries += 1;
+            }
+            let len = usize::from(wire[i]);
+            self.buf.extend_from_slice(&wire[i..i + 1 + len]);
+            i += 1 + len;
+        }
+        self.buf.push(0);
+    }
+
+    /// An earlier offset whose name equals `suffix`, case-insensitively.
+    fn find(&self, suffix: &[u8]) -> Option<u16> {
+        self.entries[..self.n_entries]
+            .iter()
+            .copied()
+            .find(|&e| self.equals_at(usize::from(e), suffix))
+    }
+
+    fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
+        let msg = &self.buf[..];
+        let mut i = 0;
+        // Each step consumes a label of `suffix`, so the walk ends within 128 steps.
+        loop {
+            let mut len = msg[at];
+            while len >= 0xc0 {
+                at = usize::from(u16::from_be_bytes([msg[at], msg[at + 1]]) & 0x3fff);
+                len = msg[at];
+            }
+            if len != suffix[i] {
+                return false;
+            }
+            if len == 0 {
+                return true;
+            }
+            let l = usize::from(len);
+            if !msg[at + 1..at + 1 + l].eq_ignore_ascii_case(&suffix[i + 1..i + 1 + l]) {
+                return false;
+            }
+            at += 1 + l;
+            i += 1 + l;
+        }
+    }
+}
+
+/// Length of the uncompressed name at the start of `wire`.
+fn name_len(wire: &[u8]) -> usize {
+    let mut i = 0;
+    while wire[i] != 0 {
+        i += 1 + usize::from(wire[i]);
+    }
+    i + 1
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn compresses_owner_names_against_the_question() {
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 512);
+        w.header(1, 0x8400);
+        w.question(b"\x03WwW\x07example\x03com\x00", 1, 1);
+        w.record(0, b"\x03www\x07example\x03com\x00", 1, 1, 300, &[192, 0, 2, 1]).unwrap();
+        w.record(0, b"\x04mail\x07example\x03com\x00", 5, 1, 300, b"\x03www\x07example\x03com\x00").unwrap();
+        let q = 12 + 17 + 4;
+        assert_eq!(&buf[q..q + 2], &[0xc0, 12]); // owner -> the question
+        assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 2);
+        // The CNAME's owner "mail" + pointer to "example.com", its data a pointer to "www".
+        let second = q + 2 + 10 + 4;
+        assert_eq!(&buf[second..second + 7], b"\x04mail\xc0\x10");
+        assert_eq!(&buf[buf.len() - 2..], &[0xc0, 12]);
+    }
+
+    #[test]
+    fn rolls_back_a_record_that_does_not_fit() {
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 40);
+        w.header(1, 0x8400);
+        w.question(b"\x01a\x00", 16, 1);
+        let before = w.len();
+        assert_eq!(w.record(0, b"\x01a\x00", 16, 1, 1, &[5; 30]), Err(Full));
+        assert_eq!(w.len(), before);
+        assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 0);
+    }
+}

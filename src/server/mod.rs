@@ -1,0 +1,133 @@
+//! DNS over UDP and TCP.
+//!
+//! [`answer()`] is the whole query path as a plain function of (configuration snapshot, query
+//! bytes, client address, transport) writing into a caller's buffer; [`wire`] reads queries in
+//! place and [`encode`] writes responses. The transports ([`udp`], [`tcp`]) only move bytes:
+//! they read the current [`Config`] once per query from an [`ArcSwap`] and never wait on
+//! anything but their sockets.
+
+pub mod answer;
+pub mod encode;
+pub mod tcp;
+pub mod udp;
+pub mod wire;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use arc_swap::ArcSwap;
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::task::JoinHandle;
+
+pub use answer::{Outcome, Transport, answer};
+
+use crate::config::Config;
+
+/// Counters kept by the transports.
+#[derive(Debug, Default)]
+pub struct Stats {
+    /// Datagrams received.
+    pub udp_queries: AtomicU64,
+    /// Messages received over TCP.
+    pub tcp_queries: AtomicU64,
+    /// Connections closed at once because [`tcp::MAX_TCP_CONNECTIONS`] were open.
+    pub tcp_refused: AtomicU64,
+    /// Packets not answered (shorter than a header, or responses).
+    pub dropped: AtomicU64,
+    /// Queries whose answering panicked; each cost only that query.
+    pub panics: AtomicU64,
+}
+
+/// State shared by every transport task.
+#[derive(Debug)]
+pub struct Shared {
+    /// The configuration queries are answered from; replaced whole on reload.
+    pub config: ArcSwap<Config>,
+    /// Counters.
+    pub stats: Stats,
+}
+
+/// Answers one query, turning a panic into a dropped query so that the listener lives on.
+fn answer_guarded(
+    shared: &Shared,
+    config: &Config,
+    packet: &[u8],
+    peer: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        answer(config, packet, peer, transport, out)
+    }));
+    match result {
+        Ok(Some(outcome)) => Some(outcome),
+        Ok(None) => {
+            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            None
+        }
+        Err(_) => {
+            shared.stats.panics.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(%peer, "answering a query panicked; the query was dropped");
+            None
+        }
+    }
+}
+
+/// A running server: the addresses it listens on and its tasks.
+pub struct Running {
+    /// State shared with the tasks (swap `config` to reload).
+    pub shared: Arc<Shared>,
+    /// One address per `--listen`, with the port actually bound (UDP and TCP share it).
+    pub addrs: Vec<SocketAddr>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops every task.
+    pub fn stop(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+}
+
+/// How many times to look for a port free for both UDP and TCP when asked for port 0.
+const PORT_ATTEMPTS: usize = 16;
+
+/// Binds UDP and TCP on every address in `listen` and starts serving `config`. Port 0 picks a
+/// free port, the same for UDP and TCP.
+pub async fn start(config: Config, listen: &[SocketAddr]) -> std::io::Result<Running> {
+    let shared = Arc::new(Shared {
+        config: ArcSwap::from_pointee(config),
+        stats: Stats::default(),
+    });
+    let mut tasks = Vec::new();
+    let mut addrs = Vec::new();
+    for &addr in listen {
+        let (udp, tcp) = bind_pair(addr).await?;
+        let bound = udp.local_addr()?;
+        addrs.push(bound);
+        tasks.extend(udp::spawn(udp, shared.clone()));
+        tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
+    }
+    Ok(Running {
+        shared,
+        addrs,
+        tasks,
+    })
+}
+
+async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
+    let mut last_err = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let udp = UdpSocket::bind(addr).await?;
+        let port = udp.local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((udp, tcp)),
+            Err(e) if addr.port() == 0 => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
+}

@@ -1,0 +1,100 @@
+//! DNS over TCP (RFC 7766): length-prefixed messages, pipelining, and the limits an exposed
+//! server needs.
+//!
+//! Queries on one connection are read one after another and answered in order as they arrive,
+//! so a client may send many before reading any reply (RFC 7766 §6.2.1.1). A connection is
+//! closed when it is idle too long, when a message or a reply takes too long to move, or on any
+//! framing error. Connections beyond [`MAX_TCP_CONNECTIONS`] are accepted and closed at once,
+//! so a client learns immediately instead of waiting in the backlog.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio::time::timeout;
+
+use super::answer::{MAX_TCP_MESSAGE, Transport};
+use super::{Shared, answer_guarded};
+
+/// Concurrent TCP connections served. NSD's `tcp-count` default is 100 and BIND's
+/// `tcp-clients` 150; an authoritative server sees little TCP, so 100 is ample while keeping
+/// memory bounded (each connection holds two 64 KiB buffers at most).
+pub const MAX_TCP_CONNECTIONS: usize = 100;
+
+/// How long a connection may wait for the first octet of its next query. RFC 7766 §6.2.3 asks
+/// for timeouts of seconds rather than minutes; Knot's `tcp-idle-timeout` default is 10 s.
+pub const TCP_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long the rest of a message (or the whole reply) may take once it has started. Knot's
+/// `tcp-io-timeout` default is 500 ms; four times that leaves room for slow links while a
+/// client dripping one byte at a time is still cut off quickly.
+pub const TCP_IO_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Accepts connections on `listener` until the process stops.
+pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
+    let permits = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "tcp accept error");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            shared.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
+            drop(stream);
+            continue;
+        };
+        let shared = shared.clone();
+        tokio::spawn(async move {
+            if let Err(e) = connection(stream, peer, &shared).await {
+                tracing::debug!(error = %e, %peer, "tcp connection closed");
+            }
+            drop(permit);
+        });
+    }
+}
+
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> std::io::Result<()> {
+    let _ = stream.set_nodelay(true);
+    let mut input = vec![0u8; MAX_TCP_MESSAGE];
+    let mut output = Vec::with_capacity(4096);
+    loop {
+        let mut prefix = [0u8; 2];
+        // Idle: waiting for the first octet of the next message.
+        match timeout(TCP_IDLE_TIMEOUT, stream.read(&mut prefix[..1])).await {
+            Err(_) => return Ok(()),
+            Ok(Ok(0)) => return Ok(()),
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => return Err(e),
+        }
+        let len = timeout(TCP_IO_TIMEOUT, async {
+            stream.read_exact(&mut prefix[1..]).await?;
+            let len = usize::from(u16::from_be_bytes(prefix));
+            stream.read_exact(&mut input[..len]).await?;
+            Ok::<usize, std::io::Error>(len)
+        })
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
+        shared.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
+        let config = shared.config.load();
+        let Some(_) = answer_guarded(shared, &config, &input[..len], peer, Transport::Tcp, &mut output) else {
+            // A packet we do not answer on UDP (a response, a runt) ends the TCP session: the
+            // peer is not speaking DNS to us.
+            return Ok(());
+        };
+        let mut framed = Vec::with_capacity(output.len() + 2);
+        framed.extend_from_slice(&(output.len() as u16).to_be_bytes());
+        framed.extend_from_slice(&output);
+        timeout(TCP_IO_TIMEOUT, stream.write_all(&framed))
+            .await
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time"))??;
+    }
+}

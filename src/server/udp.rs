@@ -1,0 +1,61 @@
+//! The UDP loop: receive a datagram, answer it synchronously, send the reply.
+//!
+//! Each socket is served by a fixed number of worker tasks, each handling one datagram at a
+//! time, so the work in flight is bounded by [`udp_workers`] per socket and the kernel's
+//! receive buffer is the only queue: under overload, datagrams are dropped by the kernel
+//! rather than piling up as tasks in memory.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+use tokio::net::UdpSocket;
+
+use super::answer::{MAX_UDP_PAYLOAD, Transport};
+use super::{Shared, answer_guarded};
+
+/// Largest datagram read. A query is at most a few hundred octets; the buffer is sized to the
+/// largest UDP payload so an oversized packet is read whole and refused as malformed rather
+/// than cut short and misread.
+const RECV_BUFFER: usize = 65_535;
+
+/// Worker tasks per UDP socket: one per core, the most that can run at once. This is the bound
+/// on in-flight UDP work (each worker answers one datagram at a time).
+pub fn udp_workers() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+/// Serves `socket` with [`udp_workers`] tasks until the process stops.
+pub fn spawn(socket: UdpSocket, shared: Arc<Shared>) -> Vec<tokio::task::JoinHandle<()>> {
+    let socket = Arc::new(socket);
+    (0..udp_workers())
+        .map(|_| {
+            let socket = socket.clone();
+            let shared = shared.clone();
+            tokio::spawn(async move { worker(socket, shared).await })
+        })
+        .collect()
+}
+
+async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
+    let mut input = vec![0u8; RECV_BUFFER];
+    let mut output = Vec::with_capacity(usize::from(MAX_UDP_PAYLOAD));
+    loop {
+        let (len, peer): (usize, SocketAddr) = match socket.recv_from(&mut input).await {
+            Ok(x) => x,
+            Err(e) => {
+                // ICMP errors from earlier sends surface here on some systems; they concern
+                // one client, never the socket.
+                tracing::debug!(error = %e, "udp receive error");
+                continue;
+            }
+        };
+        shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
+        let config = shared.config.load();
+        if answer_guarded(&shared, &config, &input[..len], peer, Transport::Udp, &mut output).is_some() {
+            if let Err(e) = socket.send_to(&output, peer).await {
+                tracing::debug!(error = %e, %peer, "udp send error");
+            }
+        }
+    }
+}
