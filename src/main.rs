@@ -13,7 +13,11 @@ use meridian::config::Config;
 const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5353", "[::1]:5353"];
 
 #[derive(Parser)]
-#[command(name = "meridian", version, about = "Authoritative DNS with global server load balancing")]
+#[command(
+    name = "meridian",
+    version,
+    about = "Authoritative DNS with global server load balancing"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -84,21 +88,31 @@ fn check(zones: &std::path::Path) -> ExitCode {
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     let config = match Config::load(&args.zones) {
         Ok(c) => c,
         Err(e) => {
             for d in &e.0 {
                 tracing::error!("{d}");
             }
-            eprintln!("meridian: refusing to start: {} error(s) in {}", e.0.len(), args.zones.display());
+            eprintln!(
+                "meridian: refusing to start: {} error(s) in {}",
+                e.0.len(),
+                args.zones.display()
+            );
             return ExitCode::from(1);
         }
     };
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("meridian: cannot start the runtime: {e}");
@@ -113,7 +127,10 @@ async fn run(config: Config, listen: Vec<SocketAddr>) -> ExitCode {
     let candidates: Vec<SocketAddr> = if explicit {
         listen
     } else {
-        DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
+        DEFAULT_LISTEN
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
     };
     let zones: Vec<String> = config
         .zones
@@ -131,13 +148,14 @@ async fn run(config: Config, listen: Vec<SocketAddr>) -> ExitCode {
         }
         usable.push(addr);
     }
-    let running = match meridian::server::start(config, &usable).await {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("meridian: cannot listen on {usable:?}: {e}");
-            return ExitCode::from(1);
-        }
-    };
+    let running =
+        match meridian::server::start(config, &usable, meridian::server::Limits::default()).await {
+            Ok(r) => r,
+            Err(e) => {
+                eprintln!("meridian: cannot listen on {usable:?}: {e}");
+                return ExitCode::from(1);
+            }
+        };
     let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
     tracing::info!(
         "meridian {} serving {} zone(s): {} on {} (udp+tcp)",
@@ -156,13 +174,14 @@ async fn wait_for_stop() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
-            }
-        };
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

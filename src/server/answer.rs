@@ -55,24 +55,46 @@ fn response_flags(query_flags: u16, rcode: u16) -> u16 {
 }
 
 /// Answers one query packet into `out`. `None` means no reply must be sent.
-pub fn answer(config: &Config, packet: &[u8], _client: SocketAddr, transport: Transport, out: &mut Vec<u8>) -> Option<Outcome> {
+pub fn answer(
+    config: &Config,
+    packet: &[u8],
+    _client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
     let query = match wire::parse(packet) {
         Ok(q) => q,
         Err(Reject::Drop) => return None,
-        Err(Reject::FormErr { id, flags, question }) => return Some(error(out, id, flags, FORMERR, question)),
-        Err(Reject::NotImp { id, flags, question }) => return Some(error(out, id, flags, NOTIMP, question)),
+        Err(Reject::FormErr {
+            id,
+            flags,
+            question,
+        }) => return Some(error(out, id, flags, FORMERR, question)),
+        Err(Reject::NotImp {
+            id,
+            flags,
+            question,
+        }) => return Some(error(out, id, flags, NOTIMP, question)),
     };
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => MAX_TCP_MESSAGE,
         (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
-        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
+        (Transport::Udp, Some(e)) => {
+            usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD))
+        }
     };
     let mut w = Writer::new(out, limit);
     let outcome = respond(config, &query, &mut w);
     Some(outcome)
 }
 
-fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&[u8], u16, u16)>) -> Outcome {
+fn error(
+    out: &mut Vec<u8>,
+    id: u16,
+    flags: u16,
+    rcode: u16,
+    question: Option<(&[u8], u16, u16)>,
+) -> Outcome {
     let mut w = Writer::new(out, MAX_TCP_MESSAGE);
     w.header(id, response_flags(flags, rcode));
     if let Some((name, qtype, qclass)) = question {

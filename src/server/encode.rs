@@ -91,7 +91,15 @@ impl<'b> Writer<'b> {
 
     /// Writes one record in `section` (0 answer, 1 authority, 2 additional), or nothing when
     /// it does not fit.
-    pub fn record(&mut self, section: usize, owner: &[u8], rtype: u16, class: u16, ttl: u32, rdata: &[u8]) -> Result<(), Full> {
+    pub fn record(
+        &mut self,
+        section: usize,
+        owner: &[u8],
+        rtype: u16,
+        class: u16,
+        ttl: u32,
+        rdata: &[u8],
+    ) -> Result<(), Full> {
         let mark = self.buf.len();
         let mark_entries = self.n_entries;
         self.name(owner, true);
@@ -130,8 +138,7 @@ impl<'b> Writer<'b> {
     pub fn truncate_to(&mut self, len: usize) {
         self.buf.truncate(len);
         self.buf[6..12].fill(0);
-        self.n_entries = self
-            .entries[..self.n_entries]
+        self.n_entries = self.entries[..self.n_entries]
             .iter()
             .take_while(|&&e| usize::from(e) < len)
             .count();
@@ -213,8 +220,24 @@ mod tests {
         let mut w = Writer::new(&mut buf, 512);
         w.header(1, 0x8400);
         w.question(b"\x03WwW\x07example\x03com\x00", 1, 1);
-        w.record(0, b"\x03www\x07example\x03com\x00", 1, 1, 300, &[192, 0, 2, 1]).unwrap();
-        w.record(0, b"\x04mail\x07example\x03com\x00", 5, 1, 300, b"\x03www\x07example\x03com\x00").unwrap();
+        w.record(
+            0,
+            b"\x03www\x07example\x03com\x00",
+            1,
+            1,
+            300,
+            &[192, 0, 2, 1],
+        )
+        .unwrap();
+        w.record(
+            0,
+            b"\x04mail\x07example\x03com\x00",
+            5,
+            1,
+            300,
+            b"\x03www\x07example\x03com\x00",
+        )
+        .unwrap();
         let q = 12 + 17 + 4;
         assert_eq!(&buf[q..q + 2], &[0xc0, 12]); // owner -> the question
         assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 2);

@@ -39,6 +39,27 @@ pub struct Stats {
     pub panics: AtomicU64,
 }
 
+/// Bounds on what clients may hold; defaults are the named constants of [`tcp`].
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Concurrent TCP connections.
+    pub tcp_connections: usize,
+    /// Wait for the first octet of the next TCP query.
+    pub tcp_idle: std::time::Duration,
+    /// Time to finish reading a TCP message, or writing a reply.
+    pub tcp_io: std::time::Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            tcp_connections: tcp::MAX_TCP_CONNECTIONS,
+            tcp_idle: tcp::TCP_IDLE_TIMEOUT,
+            tcp_io: tcp::TCP_IO_TIMEOUT,
+        }
+    }
+}
+
 /// State shared by every transport task.
 #[derive(Debug)]
 pub struct Shared {
@@ -46,6 +67,8 @@ pub struct Shared {
     pub config: ArcSwap<Config>,
     /// Counters.
     pub stats: Stats,
+    /// Client bounds.
+    pub limits: Limits,
 }
 
 /// Answers one query, turning a panic into a dropped query so that the listener lives on.
@@ -97,10 +120,15 @@ const PORT_ATTEMPTS: usize = 16;
 
 /// Binds UDP and TCP on every address in `listen` and starts serving `config`. Port 0 picks a
 /// free port, the same for UDP and TCP.
-pub async fn start(config: Config, listen: &[SocketAddr]) -> std::io::Result<Running> {
+pub async fn start(
+    config: Config,
+    listen: &[SocketAddr],
+    limits: Limits,
+) -> std::io::Result<Running> {
     let shared = Arc::new(Shared {
         config: ArcSwap::from_pointee(config),
         stats: Stats::default(),
+        limits,
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();

@@ -36,7 +36,7 @@ pub const TCP_IO_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Accepts connections on `listener` until the process stops.
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
-    let permits = Arc::new(Semaphore::new(MAX_TCP_CONNECTIONS));
+    let permits = Arc::new(Semaphore::new(shared.limits.tcp_connections));
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(x) => x,
@@ -62,30 +62,43 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> std::io::Result<()> {
+async fn connection(
+    mut stream: TcpStream,
+    peer: SocketAddr,
+    shared: &Shared,
+) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut input = vec![0u8; MAX_TCP_MESSAGE];
     let mut output = Vec::with_capacity(4096);
     loop {
         let mut prefix = [0u8; 2];
         // Idle: waiting for the first octet of the next message.
-        match timeout(TCP_IDLE_TIMEOUT, stream.read(&mut prefix[..1])).await {
+        match timeout(shared.limits.tcp_idle, stream.read(&mut prefix[..1])).await {
             Err(_) => return Ok(()),
             Ok(Ok(0)) => return Ok(()),
             Ok(Ok(_)) => {}
             Ok(Err(e)) => return Err(e),
         }
-        let len = timeout(TCP_IO_TIMEOUT, async {
+        let len = timeout(shared.limits.tcp_io, async {
             stream.read_exact(&mut prefix[1..]).await?;
             let len = usize::from(u16::from_be_bytes(prefix));
             stream.read_exact(&mut input[..len]).await?;
             Ok::<usize, std::io::Error>(len)
         })
         .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
+        .map_err(|_| {
+            std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time")
+        })??;
         shared.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
         let config = shared.config.load();
-        let Some(_) = answer_guarded(shared, &config, &input[..len], peer, Transport::Tcp, &mut output) else {
+        let Some(_) = answer_guarded(
+            shared,
+            &config,
+            &input[..len],
+            peer,
+            Transport::Tcp,
+            &mut output,
+        ) else {
             // A packet we do not answer on UDP (a response, a runt) ends the TCP session: the
             // peer is not speaking DNS to us.
             return Ok(());
@@ -93,8 +106,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         let mut framed = Vec::with_capacity(output.len() + 2);
         framed.extend_from_slice(&(output.len() as u16).to_be_bytes());
         framed.extend_from_slice(&output);
-        timeout(TCP_IO_TIMEOUT, stream.write_all(&framed))
+        timeout(shared.limits.tcp_io, stream.write_all(&framed))
             .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time"))??;
+            .map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time")
+            })??;
     }
 }

@@ -52,7 +52,16 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         };
         shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
         let config = shared.config.load();
-        if answer_guarded(&shared, &config, &input[..len], peer, Transport::Udp, &mut output).is_some() {
+        if answer_guarded(
+            &shared,
+            &config,
+            &input[..len],
+            peer,
+            Transport::Udp,
+            &mut output,
+        )
+        .is_some()
+        {
             if let Err(e) = socket.send_to(&output, peer).await {
                 tracing::debug!(error = %e, %peer, "udp send error");
             }

@@ -41,7 +41,12 @@ impl ClientSubnet {
     /// The address as an `IpAddr`.
     pub fn ip(&self) -> std::net::IpAddr {
         if self.family == 1 {
-            std::net::IpAddr::from([self.address[0], self.address[1], self.address[2], self.address[3]])
+            std::net::IpAddr::from([
+                self.address[0],
+                self.address[1],
+                self.address[2],
+                self.address[3],
+            ])
         } else {
             std::net::IpAddr::from(self.address)
         }
@@ -171,7 +176,13 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     let ancount = u16::from_be_bytes([p[6], p[7]]);
     let nscount = u16::from_be_bytes([p[8], p[9]]);
     let arcount = u16::from_be_bytes([p[10], p[11]]);
-    let formerr = |question| Err(Reject::FormErr { id, flags, question });
+    let formerr = |question| {
+        Err(Reject::FormErr {
+            id,
+            flags,
+            question,
+        })
+    };
 
     let question = if qdcount == 1 {
         read_plain_name(p, HEADER_LEN).and_then(|end| {
@@ -185,7 +196,11 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     let echo = question.map(|(n, t, c, _)| (n, t, c));
     let opcode = (flags >> 11) & 0xf;
     if opcode != 0 {
-        return Err(Reject::NotImp { id, flags, question: echo });
+        return Err(Reject::NotImp {
+            id,
+            flags,
+            question: echo,
+        });
     }
     let Some((qname, qtype, qclass, mut pos)) = question else {
         return formerr(None);
@@ -201,9 +216,11 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         let Some(after_name) = skip_name(p, pos) else {
             return formerr(echo);
         };
-        let (Some(rtype), Some(class), Some(rdlen)) =
-            (u16_at(p, after_name), u16_at(p, after_name + 2), u16_at(p, after_name + 8))
-        else {
+        let (Some(rtype), Some(class), Some(rdlen)) = (
+            u16_at(p, after_name),
+            u16_at(p, after_name + 2),
+            u16_at(p, after_name + 8),
+        ) else {
             return formerr(echo);
         };
         let rdata_start = after_name + 10;
@@ -356,15 +373,18 @@ mod tests {
     #[test]
     fn refuses_malformed_ecs() {
         for bad in [
-            ecs(3, 24, 0, &[192, 0, 2]),      // unknown family
-            ecs(1, 33, 0, &[192, 0, 2, 1, 0]), // prefix beyond the family
-            ecs(1, 24, 8, &[192, 0, 2]),      // scope set in a query
-            ecs(1, 24, 0, &[192, 0, 2, 0]),   // too many address octets
-            ecs(1, 23, 0, &[192, 0, 3]),      // bits beyond the prefix
+            ecs(3, 24, 0, &[192, 0, 2]),          // unknown family
+            ecs(1, 33, 0, &[192, 0, 2, 1, 0]),    // prefix beyond the family
+            ecs(1, 24, 8, &[192, 0, 2]),          // scope set in a query
+            ecs(1, 24, 0, &[192, 0, 2, 0]),       // too many address octets
+            ecs(1, 23, 0, &[192, 0, 3]),          // bits beyond the prefix
             ecs(2, 56, 0, &[0x20, 1, 0xd, 0xb8]), // too few octets
         ] {
             let p = query(WWW, &opt(&bad), 1);
-            assert!(matches!(parse(&p), Err(Reject::FormErr { id: 0x1234, .. })), "{bad:?}");
+            assert!(
+                matches!(parse(&p), Err(Reject::FormErr { id: 0x1234, .. })),
+                "{bad:?}"
+            );
         }
     }
 
@@ -390,6 +410,12 @@ mod tests {
     fn answers_other_opcodes_with_notimp() {
         let mut p = query(WWW, &[], 0);
         p[2] = 0x20; // opcode 4, NOTIFY
-        assert!(matches!(parse(&p), Err(Reject::NotImp { question: Some(_), .. })));
+        assert!(matches!(
+            parse(&p),
+            Err(Reject::NotImp {
+                question: Some(_),
+                ..
+            })
+        ));
     }
 }

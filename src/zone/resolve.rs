@@ -186,7 +186,7 @@ fn push_set<'z>(owner: &Name, set: &'z RRset, out: &mut Vec<Rr<'z>>) {
 impl ZoneSet {
     /// Answers `qname`/`qtype` (class IN) from the zones.
     pub fn resolve(&self, qname: &Name, qtype: u16) -> Resolution<'_> {
-        let Some(zone) = self.find_zone(&qname.key()) else {
+        let Some(mut zone) = self.find_zone(&qname.key()) else {
             return Resolution::empty(Rcode::Refused, false);
         };
         let mut res = Resolution::empty(Rcode::NoError, true);
@@ -219,8 +219,10 @@ impl ZoneSet {
                         ttl: dname.ttl,
                         rdata: Cow::Owned(next.wire().to_vec()),
                     });
-                    if !next.is_subdomain_of(&zone.origin) {
-                        return res;
+                    // Aliases are followed into any zone of ours, as NSD and BIND do.
+                    match self.find_zone(&next.key()) {
+                        Some(z) => zone = z,
+                        None => return res,
                     }
                     name = next;
                 }
@@ -249,11 +251,17 @@ impl ZoneSet {
                     };
                     push_set(&name, cname, &mut res.answer);
                     let target = Name::from_wire_unchecked(&cname.rdatas[0]);
-                    if !target.is_subdomain_of(&zone.origin) {
-                        return res;
-                    }
-                    if res.answer.iter().filter(|rr| rr.rtype == rtype::CNAME).any(|rr| rr.owner == target) {
+                    if res
+                        .answer
+                        .iter()
+                        .filter(|rr| rr.rtype == rtype::CNAME)
+                        .any(|rr| rr.owner == target)
+                    {
                         return res; // A loop: stop at the link that closes it.
+                    }
+                    match self.find_zone(&target.key()) {
+                        Some(z) => zone = z,
+                        None => return res,
                     }
                     name = target;
                 }

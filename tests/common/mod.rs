@@ -1,0 +1,179 @@
+//! Helpers shared by the integration tests: start a server on 127.0.0.1:0, send raw queries
+//! over UDP and TCP, and read responses with hickory-proto (an independent decoder).
+#![allow(dead_code)]
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream, UdpSocket};
+use std::path::Path;
+use std::time::Duration;
+
+use hickory_proto::op::Message;
+use hickory_proto::rr::Record;
+use meridian::config::Config;
+use meridian::server::{self, Limits, Running};
+
+/// A server running on its own runtime; stopped when dropped.
+pub struct TestServer {
+    pub addr: SocketAddr,
+    pub running: Option<Running>,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl TestServer {
+    pub fn start(zones: &Path) -> TestServer {
+        TestServer::start_with(zones, Limits::default())
+    }
+
+    pub fn start_with(zones: &Path, limits: Limits) -> TestServer {
+        let config = Config::load(zones).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = runtime
+            .block_on(server::start(
+                config,
+                &["127.0.0.1:0".parse().unwrap()],
+                limits,
+            ))
+            .unwrap();
+        TestServer {
+            addr: running.addrs[0],
+            running: Some(running),
+            runtime,
+        }
+    }
+}
+
+impl Drop for TestServer {
+    fn drop(&mut self) {
+        if let Some(r) = self.running.take() {
+            r.stop();
+        }
+    }
+}
+
+/// Options of a query built by [`query`].
+#[derive(Clone, Copy, Default)]
+pub struct Q {
+    pub id: u16,
+    /// EDNS UDP payload size; `None` for no OPT record.
+    pub edns: Option<u16>,
+    pub edns_version: u8,
+    /// ECS: (family, source prefix, address octets).
+    pub ecs: Option<(u16, u8, &'static [u8])>,
+    pub opcode: u8,
+    pub class: u16,
+}
+
+/// Encodes a query for `name` (presentation format, case kept) and `qtype`.
+pub fn query(name: &str, qtype: u16, q: Q) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&q.id.to_be_bytes());
+    p.extend_from_slice(&(u16::from(q.opcode) << 11).to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 0, 0]);
+    p.extend_from_slice(&(u16::from(q.edns.is_some())).to_be_bytes());
+    for label in name
+        .trim_end_matches('.')
+        .split('.')
+        .filter(|l| !l.is_empty())
+    {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.push(0);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&(if q.class == 0 { 1 } else { q.class }).to_be_bytes());
+    if let Some(size) = q.edns {
+        let mut opts = Vec::new();
+        if let Some((family, source, addr)) = q.ecs {
+            opts.extend_from_slice(&8u16.to_be_bytes());
+            opts.extend_from_slice(&((4 + addr.len()) as u16).to_be_bytes());
+            opts.extend_from_slice(&family.to_be_bytes());
+            opts.extend_from_slice(&[source, 0]);
+            opts.extend_from_slice(addr);
+        }
+        p.push(0);
+        p.extend_from_slice(&41u16.to_be_bytes());
+        p.extend_from_slice(&size.to_be_bytes());
+        p.extend_from_slice(&[0, q.edns_version, 0, 0]);
+        p.extend_from_slice(&(opts.len() as u16).to_be_bytes());
+        p.extend_from_slice(&opts);
+    }
+    p
+}
+
+/// Sends `packet` over UDP; `None` when no reply comes within `wait`.
+pub fn udp_raw(addr: SocketAddr, packet: &[u8], wait: Duration) -> Option<Vec<u8>> {
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(wait)).unwrap();
+    sock.send_to(packet, addr).unwrap();
+    let mut buf = vec![0u8; 65535];
+    match sock.recv_from(&mut buf) {
+        Ok((n, _)) => Some(buf[..n].to_vec()),
+        Err(_) => None,
+    }
+}
+
+/// Sends `packet` over UDP and decodes the reply.
+pub fn udp(addr: SocketAddr, packet: &[u8]) -> Message {
+    let raw = udp_raw(addr, packet, Duration::from_secs(3)).expect("no UDP reply");
+    Message::from_vec(&raw).expect("reply does not parse")
+}
+
+/// Sends each packet over one TCP connection (pipelined in one write) and reads as many
+/// replies.
+pub fn tcp_raw(addr: SocketAddr, packets: &[Vec<u8>]) -> Vec<Vec<u8>> {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+    let mut out = Vec::new();
+    for p in packets {
+        out.extend_from_slice(&(p.len() as u16).to_be_bytes());
+        out.extend_from_slice(p);
+    }
+    s.write_all(&out).unwrap();
+    packets
+        .iter()
+        .map(|_| {
+            let mut len = [0u8; 2];
+            s.read_exact(&mut len).unwrap();
+            let mut msg = vec![0u8; usize::from(u16::from_be_bytes(len))];
+            s.read_exact(&mut msg).unwrap();
+            msg
+        })
+        .collect()
+}
+
+/// One query over TCP, decoded.
+pub fn tcp(addr: SocketAddr, packet: &[u8]) -> Message {
+    Message::from_vec(&tcp_raw(addr, &[packet.to_vec()])[0]).expect("reply does not parse")
+}
+
+/// Records as sorted "name ttl TYPE data" lines, for comparing sections as sets.
+pub fn rrs(section: &[Record]) -> Vec<String> {
+    let mut v: Vec<String> = section
+        .iter()
+        .map(|r| {
+            format!(
+                "{} {} {} {}",
+                r.name.to_ascii().to_lowercase(),
+                r.ttl,
+                r.record_type(),
+                r.data
+            )
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+pub fn strs(v: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = v.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+pub fn serve_dir() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/serve")
+}
