@@ -49,8 +49,15 @@ impl Config {
         files.sort();
         let mut zones: Vec<Zone> = Vec::new();
         for path in files {
-            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let text = if stem.ends_with('.') { stem.clone() } else { format!("{stem}.") };
+            let stem = path
+                .file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let text = if stem.ends_with('.') {
+                stem.clone()
+            } else {
+                format!("{stem}.")
+            };
             let origin = match Name::parse(&text, None) {
                 Ok(origin) => origin,
                 Err(e) => {

@@ -13,7 +13,6 @@ const NS: u16 = 2;
 const SOA: u16 = 6;
 const MX: u16 = 15;
 const TXT: u16 = 16;
-const AAAA: u16 = 28;
 const SRV: u16 = 33;
 const DS: u16 = 43;
 const ANY: u16 = 255;

@@ -61,10 +61,8 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             &mut output,
         )
         .is_some()
-        {
-            if let Err(e) = socket.send_to(&output, peer).await {
+            && let Err(e) = socket.send_to(&output, peer).await {
                 tracing::debug!(error = %e, %peer, "udp send error");
             }
-        }
     }
 }

@@ -54,11 +54,10 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
                 line += 1;
                 i += 1;
                 at_line_start = true;
-                if !in_parens {
-                    if let Some(entry) = current.take() {
+                if !in_parens
+                    && let Some(entry) = current.take() {
                         out.push(entry);
                     }
-                }
                 continue;
             }
             b' ' | b'\t' | b'\r' => {
@@ -197,9 +196,13 @@ mod tests {
 
     #[test]
     fn joins_parentheses_and_drops_comments() {
-        let got = entries("@ IN SOA ns host ( 1 ; serial\n 2 3\n 4 5 )\nwww A 1.2.3.4 ; c\n").unwrap();
+        let got =
+            entries("@ IN SOA ns host ( 1 ; serial\n 2 3\n 4 5 )\nwww A 1.2.3.4 ; c\n").unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!(texts(&got[0]), ["@", "IN", "SOA", "ns", "host", "1", "2", "3", "4", "5"]);
+        assert_eq!(
+            texts(&got[0]),
+            ["@", "IN", "SOA", "ns", "host", "1", "2", "3", "4", "5"]
+        );
         assert_eq!(got[1].line, 4);
         assert!(!got[1].blank_owner);
     }

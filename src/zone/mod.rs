@@ -93,7 +93,12 @@ impl Zone {
 
     /// Groups `records` into the zone `origin`, adding every problem to `checked`. Returns
     /// `None` when the zone cannot be built at all (no SOA).
-    pub fn build(origin: &Name, source: &Path, records: Vec<Record>, checked: &mut Checked) -> Option<Zone> {
+    pub fn build(
+        origin: &Name,
+        source: &Path,
+        records: Vec<Record>,
+        checked: &mut Checked,
+    ) -> Option<Zone> {
         let source: Arc<Path> = source.into();
         let whole_file = Location {
             file: source.clone(),
@@ -117,7 +122,10 @@ impl Zone {
             if record.rtype == rtype::SOA && record.owner != *origin {
                 checked.errors.push(Diagnostic {
                     at: record.at,
-                    message: format!("SOA record for {} is not at the top of the zone {origin}", record.owner),
+                    message: format!(
+                        "SOA record for {} is not at the top of the zone {origin}",
+                        record.owner
+                    ),
                 });
                 continue;
             }
@@ -159,7 +167,8 @@ impl Zone {
                 let conflict = if record.rtype == rtype::CNAME {
                     existing_types.iter().any(|t| !CNAME_COMPANIONS.contains(t))
                 } else {
-                    !CNAME_COMPANIONS.contains(&record.rtype) && existing_types.contains(&rtype::CNAME)
+                    !CNAME_COMPANIONS.contains(&record.rtype)
+                        && existing_types.contains(&rtype::CNAME)
                 };
                 if conflict {
                     checked.errors.push(Diagnostic {
@@ -183,7 +192,11 @@ impl Zone {
         }
 
         let apex_key = origin.key();
-        let Some(soa) = nodes.get(&apex_key).and_then(|n| n.get(rtype::SOA)).cloned() else {
+        let Some(soa) = nodes
+            .get(&apex_key)
+            .and_then(|n| n.get(rtype::SOA))
+            .cloned()
+        else {
             checked.errors.push(Diagnostic {
                 at: whole_file,
                 message: format!("zone {origin} has no SOA record at its apex"),
@@ -243,9 +256,27 @@ impl Zone {
         for node in names {
             for set in &node.rrsets {
                 let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
-                    rtype::NS => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), true),
-                    rtype::MX => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
-                    rtype::SRV => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
+                    rtype::NS => (
+                        set.rdatas
+                            .iter()
+                            .map(|r| Name::from_wire_unchecked(r))
+                            .collect(),
+                        true,
+                    ),
+                    rtype::MX => (
+                        set.rdatas
+                            .iter()
+                            .map(|r| Name::from_wire_unchecked(&r[2..]))
+                            .collect(),
+                        false,
+                    ),
+                    rtype::SRV => (
+                        set.rdatas
+                            .iter()
+                            .map(|r| Name::from_wire_unchecked(&r[6..]))
+                            .collect(),
+                        false,
+                    ),
                     _ => continue,
                 };
                 for target in targets {
@@ -328,11 +359,10 @@ impl Zone {
         let mut cur = name.parent();
         let mut found = None;
         while cur.label_count() > self.origin.label_count() {
-            if let Some(node) = self.nodes.get(&cur.key()) {
-                if node.has(rtype::NS) {
+            if let Some(node) = self.nodes.get(&cur.key())
+                && node.has(rtype::NS) {
                     found = Some(node);
                 }
-            }
             cur = cur.parent();
         }
         found

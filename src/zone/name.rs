@@ -312,8 +312,14 @@ mod tests {
     #[test]
     fn parses_absolute_and_relative_names() {
         let origin = n("example.com.");
-        assert_eq!(n("www.example.com.").wire(), b"\x03www\x07example\x03com\x00");
-        assert_eq!(Name::parse("www", Some(&origin)).unwrap(), n("www.example.com."));
+        assert_eq!(
+            n("www.example.com.").wire(),
+            b"\x03www\x07example\x03com\x00"
+        );
+        assert_eq!(
+            Name::parse("www", Some(&origin)).unwrap(),
+            n("www.example.com.")
+        );
         assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
         assert_eq!(Name::parse("www", None), Err(NameError::NoOrigin));
     }
@@ -330,7 +336,10 @@ mod tests {
     #[test]
     fn rejects_oversized_and_empty_labels() {
         let long = "a".repeat(64);
-        assert_eq!(Name::parse(&format!("{long}."), None), Err(NameError::LabelTooLong));
+        assert_eq!(
+            Name::parse(&format!("{long}."), None),
+            Err(NameError::LabelTooLong)
+        );
         let many = "abcdefghi.".repeat(26);
         assert_eq!(Name::parse(&many, None), Err(NameError::NameTooLong));
         assert_eq!(Name::parse("a..b.", None), Err(NameError::EmptyLabel));

@@ -247,11 +247,21 @@ fn directive(
             let base = scope.file.parent().unwrap_or(Path::new("."));
             let path = base.join(&file.text);
             if scope.include_stack.iter().any(|p| p == &path) {
-                return Err(format!("$INCLUDE of {} would include itself", path.display()));
+                return Err(format!(
+                    "$INCLUDE of {} would include itself",
+                    path.display()
+                ));
             }
             // The included file has its own origin and previous owner; both come back
             // unchanged afterwards (RFC 1035 §5.1). `$TTL` set inside stays set, as in BIND.
-            read_file(&path, origin, scope.depth + 1, scope.include_stack, state, Some(at));
+            read_file(
+                &path,
+                origin,
+                scope.depth + 1,
+                scope.include_stack,
+                state,
+                Some(at),
+            );
             Ok(())
         }
         "$GENERATE" => generate(args, at, scope, state),
@@ -266,7 +276,9 @@ fn clamp_ttl(value: u32, at: &Location, state: &mut State) -> u32 {
     if value > MAX_TTL {
         state.out.warnings.push(Diagnostic {
             at: at.clone(),
-            message: format!("TTL {value} is above 2147483647 and is read as 0 (RFC 2181 section 8)"),
+            message: format!(
+                "TTL {value} is above 2147483647 and is read as 0 (RFC 2181 section 8)"
+            ),
         });
         0
     } else {
@@ -342,7 +354,12 @@ fn record(
     let data = rdata::parse(rtype, rdata_tokens, &scope.origin)?;
     if rtype == rtype::SOA && state.default_ttl.is_none() && state.soa_minimum.is_none() {
         // The MINIMUM field is the last four octets of the SOA data.
-        let min = u32::from_be_bytes([data[data.len() - 4], data[data.len() - 3], data[data.len() - 2], data[data.len() - 1]]);
+        let min = u32::from_be_bytes([
+            data[data.len() - 4],
+            data[data.len() - 3],
+            data[data.len() - 2],
+            data[data.len() - 1],
+        ]);
         state.soa_minimum = Some(clamp_ttl(min, at, state));
     }
     let ttl = match ttl {
@@ -358,7 +375,8 @@ fn record(
             }
             (None, None) => {
                 return Err(
-                    "no TTL given and no $TTL set before this record: add '$TTL 3600' at the top".into(),
+                    "no TTL given and no $TTL set before this record: add '$TTL 3600' at the top"
+                        .into(),
                 );
             }
         },
@@ -393,9 +411,16 @@ fn generate(
         .split_once('-')
         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
         .filter(|(a, b)| a <= b)
-        .ok_or_else(|| format!("$GENERATE range '{}' is not start-stop with start <= stop", range.text))?;
+        .ok_or_else(|| {
+            format!(
+                "$GENERATE range '{}' is not start-stop with start <= stop",
+                range.text
+            )
+        })?;
     if (stop - start) / step + 1 > MAX_GENERATE {
-        return Err(format!("$GENERATE range makes more than {MAX_GENERATE} records"));
+        return Err(format!(
+            "$GENERATE range makes more than {MAX_GENERATE} records"
+        ));
     }
     let mut i = start;
     while i <= stop {
@@ -442,10 +467,23 @@ fn substitute(template: &str, value: u64) -> Result<String, String> {
                 chars.next();
                 let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
                 let mut parts = spec.split(',');
-                let offset: i64 = parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
-                let width: usize = parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
+                let offset: i64 = parts
+                    .next()
+                    .unwrap_or("0")
+                    .parse()
+                    .map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
+                let width: usize = parts
+                    .next()
+                    .unwrap_or("0")
+                    .parse()
+                    .map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
                 let base = parts.next().unwrap_or("d");
-                let v = (value as i64).checked_add(offset).filter(|v| *v >= 0).ok_or_else(|| format!("$GENERATE modifier '{{{spec}}}' makes a negative number"))? as u64;
+                let v = (value as i64)
+                    .checked_add(offset)
+                    .filter(|v| *v >= 0)
+                    .ok_or_else(|| {
+                        format!("$GENERATE modifier '{{{spec}}}' makes a negative number")
+                    })? as u64;
                 let text = match base {
                     "d" => format!("{v:0width$}"),
                     "o" => format!("{v:0width$o}"),

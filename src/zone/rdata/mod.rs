@@ -200,7 +200,12 @@ impl<'a> Fields<'a> {
             .parse::<u64>()
             .ok()
             .filter(|&n| n <= max)
-            .ok_or_else(|| format!("{what} must be a number from 0 to {max}, not '{}'", token.text))
+            .ok_or_else(|| {
+                format!(
+                    "{what} must be a number from 0 to {max}, not '{}'",
+                    token.text
+                )
+            })
     }
 
     /// An 8-bit unsigned integer.
@@ -222,7 +227,10 @@ impl<'a> Fields<'a> {
     pub fn duration(&mut self, what: &str) -> Result<u32, RdataError> {
         let token = self.next(what)?;
         parse_ttl(&token.text).ok_or_else(|| {
-            format!("{what} must be a number of seconds or a duration like 1h30m, not '{}'", token.text)
+            format!(
+                "{what} must be a number of seconds or a duration like 1h30m, not '{}'",
+                token.text
+            )
         })
     }
 
@@ -360,7 +368,10 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
         }
         rtype::TXT | rtype::SPF => {
             if f.is_empty() {
-                return Err(format!("{} record needs at least one string", type_to_text(rtype)));
+                return Err(format!(
+                    "{} record needs at least one string",
+                    type_to_text(rtype)
+                ));
             }
             while !f.is_empty() {
                 let s = f.char_string("TXT string")?;
@@ -393,7 +404,10 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
     }
     f.end()?;
     if out.len() > usize::from(u16::MAX) {
-        return Err(format!("{} record data is longer than 65535 octets", type_to_text(rtype)));
+        return Err(format!(
+            "{} record data is longer than 65535 octets",
+            type_to_text(rtype)
+        ));
     }
     Ok(out)
 }
@@ -450,7 +464,10 @@ mod tests {
     fn parses_common_types() {
         assert_eq!(rd("A", "192.0.2.1").unwrap(), [192, 0, 2, 1]);
         assert!(rd("A", "192.0.2").is_err());
-        assert_eq!(rd("MX", "10 mail").unwrap(), b"\x00\x0a\x04mail\x07example\x03com\x00");
+        assert_eq!(
+            rd("MX", "10 mail").unwrap(),
+            b"\x00\x0a\x04mail\x07example\x03com\x00"
+        );
         assert_eq!(rd("TXT", "\"a b\" c \\065").unwrap(), b"\x03a b\x01c\x01A");
         assert_eq!(rd("TXT", "\"\"").unwrap(), b"\x00");
         assert_eq!(
@@ -458,7 +475,9 @@ mod tests {
             [
                 b"\x02ns\x07example\x03com\x00".as_slice(),
                 b"\x04host\x07example\x03com\x00",
-                &[0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]
+                &[
+                    0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4
+                ]
             ]
             .concat()
         );
@@ -468,8 +487,16 @@ mod tests {
     fn rejects_overlong_txt_and_extra_fields() {
         let long = format!("\"{}\"", "x".repeat(256));
         assert!(rd("TXT", &long).unwrap_err().contains("at most 255"));
-        assert!(rd("A", "192.0.2.1 192.0.2.2").unwrap_err().contains("extra data"));
-        assert!(rd("MX", "10").unwrap_err().contains("missing its exchange name"));
+        assert!(
+            rd("A", "192.0.2.1 192.0.2.2")
+                .unwrap_err()
+                .contains("extra data")
+        );
+        assert!(
+            rd("MX", "10")
+                .unwrap_err()
+                .contains("missing its exchange name")
+        );
     }
 
     #[test]
@@ -477,6 +504,10 @@ mod tests {
         assert_eq!(rd("TYPE65280", "\\# 4 0a000001").unwrap(), [10, 0, 0, 1]);
         assert_eq!(rd("A", "\\# 4 0a 00 00 01").unwrap(), [10, 0, 0, 1]);
         assert_eq!(rd("TYPE65280", "\\# 0").unwrap(), [] as [u8; 0]);
-        assert!(rd("TYPE65280", "\\# 3 0a000001").unwrap_err().contains("length field"));
+        assert!(
+            rd("TYPE65280", "\\# 3 0a000001")
+                .unwrap_err()
+                .contains("length field")
+        );
     }
 }
