@@ -3,10 +3,15 @@
 //!
 //! Data flows through the modules in this order:
 //! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`]; lookup by name.
-//! - [`config`]: the `zones/` directory -> a validated, immutable [`config::Config`].
+//! - [`geo`]: client address -> location (MaxMind DB, coordinate tables, operator networks).
+//! - [`config`]: the `zones/` directory (zone files and GSLB definitions) and the geo database
+//!   -> a validated, immutable [`config::Config`].
+//! - [`policy`]: pure answer selection for GSLB names: order data centers, pick members.
 //! - [`server`]: the synchronous query path ([`server::answer`]: bytes in, bytes out) and the
 //!   UDP and TCP loops that only move bytes.
 
 pub mod config;
+pub mod geo;
+pub mod policy;
 pub mod server;
 pub mod zone;

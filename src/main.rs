@@ -31,17 +31,23 @@ enum Command {
     Serve(ServeArgs),
     /// Load and validate everything, print every problem, bind nothing.
     Check {
-        /// Directory of zone files (`<origin>.zone`).
+        /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
         #[arg(long, default_value = "zones")]
         zones: PathBuf,
+        /// Geo database (MaxMind DB format).
+        #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
+        geo: PathBuf,
     },
 }
 
 #[derive(clap::Args, Clone)]
 struct ServeArgs {
-    /// Directory of zone files (`<origin>.zone`).
+    /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
     #[arg(long, default_value = "zones")]
     zones: PathBuf,
+    /// Geo database (MaxMind DB format: GeoIP2/GeoLite2 City or Country, DB-IP).
+    #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
+    geo: PathBuf,
     /// Address and port to serve DNS on over UDP and TCP; repeat for several.
     /// Default: 127.0.0.1:5353 and [::1]:5353.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
@@ -54,14 +60,14 @@ struct ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Check { zones }) => check(&zones),
+        Some(Command::Check { zones, geo }) => check(&zones, &geo),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
 }
 
-fn check(zones: &std::path::Path) -> ExitCode {
-    match Config::load(zones) {
+fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
+    match Config::load(zones, geo) {
         Ok(config) => {
             for w in &config.warnings {
                 eprintln!("warning: {w}");
@@ -73,6 +79,13 @@ fn check(zones: &std::path::Path) -> ExitCode {
                 .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
                 .collect();
             println!("ok: {} zone(s): {}", names.len(), names.join(", "));
+            println!(
+                "ok: {} pool(s) over {} data center(s); geo database {} ({})",
+                config.gslb.pools.len(),
+                config.gslb.datacenters.len(),
+                config.geo.path().display(),
+                config.geo.database_type()
+            );
             ExitCode::SUCCESS
         }
         Err(e) => {
@@ -92,7 +105,7 @@ fn serve(args: ServeArgs) -> ExitCode {
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .init();
-    let config = match Config::load(&args.zones) {
+    let config = match Config::load(&args.zones, &args.geo) {
         Ok(c) => c,
         Err(e) => {
             for d in &e.0 {

@@ -6,13 +6,14 @@
 //! UDP loop) only move bytes. Behaviour where servers differ is listed in ARCHITECTURE.md.
 
 use std::borrow::Cow;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
 use super::encode::{Full, Writer};
 use super::wire::{self, ClientSubnet, Query, Reject};
 use crate::config::Config;
+use crate::policy::{self, AllUp, Client, Family};
 use crate::zone::rdata::rtype;
-use crate::zone::{Name, Rcode, Rr};
+use crate::zone::{Name, PoolRef, Rcode, Resolution, Rr};
 
 /// Largest UDP response we send, and the payload size we advertise: the DNS Flag Day 2020
 /// value, which avoids IP fragmentation on practically every path (RFC 9715 §3.3).
@@ -58,7 +59,7 @@ fn response_flags(query_flags: u16, rcode: u16) -> u16 {
 pub fn answer(
     config: &Config,
     packet: &[u8],
-    _client: SocketAddr,
+    client: SocketAddr,
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
@@ -84,7 +85,7 @@ pub fn answer(
         }
     };
     let mut w = Writer::new(out, limit);
-    let outcome = respond(config, &query, &mut w);
+    let outcome = respond(config, &query, client, &mut w);
     Some(outcome)
 }
 
@@ -143,7 +144,7 @@ fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8; 24]) -> usize {
     8 + addr_len
 }
 
-fn respond(config: &Config, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
+fn respond(config: &Config, query: &Query<'_>, peer: SocketAddr, w: &mut Writer<'_>) -> Outcome {
     let opt = opt_len(query);
     w.header(query.id, response_flags(query.flags, 0));
     w.question(query.qname, query.qtype, query.qclass);
@@ -153,12 +154,15 @@ fn respond(config: &Config, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
         truncated: false,
         qtype: Some(query.qtype),
     };
-    let finish = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome| {
+    let finish_scoped = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome, scope: u8| {
         w.set_flags((w.flags() & !0xf) | (rcode & 0xf));
         w.release(opt);
-        write_opt(w, query, rcode, 0);
+        write_opt(w, query, rcode, scope);
         outcome.rcode = rcode;
     };
+    // Errors and answers that do not depend on the client carry ECS scope 0 (RFC 7871 §7.2.1).
+    let finish =
+        |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome| finish_scoped(w, rcode, outcome, 0);
 
     // RFC 6891 §6.1.3: only version 0 is known; BADVERS, and nothing else is looked at.
     if query.edns.is_some_and(|e| e.version > 0) {
@@ -194,7 +198,11 @@ fn respond(config: &Config, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
         finish(w, FORMERR, &mut outcome);
         return outcome;
     };
-    let res = config.zones.resolve(&qname, query.qtype);
+    let mut res = config.zones.resolve(&qname, query.qtype);
+    let mut scope = 0;
+    if let Some(pool_ref) = res.pool.take() {
+        scope = gslb_answer(config, query, peer, pool_ref, &mut res);
+    }
     let rcode = match res.rcode {
         Rcode::NoError => 0,
         Rcode::NxDomain => 3,
@@ -220,8 +228,93 @@ fn respond(config: &Config, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
             }
         }
     }
-    finish(w, rcode, &mut outcome);
+    finish_scoped(w, rcode, &mut outcome, scope);
     outcome
+}
+
+/// The address a pool locates the client by: the ECS address when the query has one with a
+/// non-zero source prefix and the pool uses ECS, else the query's source (RFC 7871 §7.1.2:
+/// source prefix 0 asks for an answer that does not depend on the client's network).
+fn client_of(query: &Query<'_>, peer: SocketAddr, use_ecs: bool) -> Client {
+    if let Some(ecs) = query
+        .edns
+        .and_then(|e| e.ecs)
+        .filter(|e| use_ecs && e.source_prefix > 0)
+    {
+        return Client {
+            addr: ecs.ip(),
+            prefix: ecs.source_prefix,
+            from_ecs: true,
+        };
+    }
+    let addr = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    Client {
+        addr,
+        prefix: if addr.is_ipv4() { 32 } else { 128 },
+        from_ecs: false,
+    }
+}
+
+/// Completes an answer that reached a GSLB name; returns the ECS scope.
+fn gslb_answer<'c>(
+    config: &'c Config,
+    query: &Query<'_>,
+    peer: SocketAddr,
+    pool_ref: PoolRef<'c>,
+    res: &mut Resolution<'c>,
+) -> u8 {
+    let pool = &config.gslb.pools[pool_ref.pool];
+    let family = if query.qtype == rtype::AAAA {
+        Family::V6
+    } else {
+        Family::V4
+    };
+    let client = client_of(query, peer, pool.ecs);
+    let located = policy::locate(&config.gslb, &config.geo, &client);
+    // The seed makes shuffles differ between queries while staying a function of the query.
+    let seed = (u64::from(query.id) << 16 | u64::from(peer.port())) ^ ip_bits(peer.ip());
+    let decision = policy::choose(
+        &config.gslb,
+        pool_ref.pool,
+        family,
+        &located,
+        &client,
+        &AllUp,
+        seed,
+        None,
+    );
+    if decision.members.is_empty() {
+        res.authority.push(pool_ref.negative_soa);
+    }
+    for &m in &decision.members {
+        let member = &pool.members[m];
+        let (rtype, rdata) = match family {
+            Family::V4 => (rtype::A, member.ipv4.map(|a| a.octets().to_vec())),
+            Family::V6 => (rtype::AAAA, member.ipv6.map(|a| a.octets().to_vec())),
+        };
+        if let Some(rdata) = rdata {
+            res.answer.push(Rr {
+                owner: pool_ref.owner.clone(),
+                rtype,
+                ttl: decision.ttl,
+                rdata: Cow::Owned(rdata),
+            });
+        }
+    }
+    if client.from_ecs { located.prefix() } else { 0 }
+}
+
+fn ip_bits(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64)
+        }
+    }
 }
 
 fn write_all(w: &mut Writer<'_>, section: usize, rrs: &[Rr<'_>]) -> Result<(), Full> {

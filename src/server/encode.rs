@@ -149,11 +149,10 @@ impl<'b> Writer<'b> {
     fn name(&mut self, wire: &[u8], compress: bool) {
         let mut i = 0;
         while i < wire.len() && wire[i] != 0 {
-            if compress
-                && let Some(target) = self.find(&wire[i..]) {
-                    self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
-                    return;
-                }
+            if compress && let Some(target) = self.find(&wire[i..]) {
+                self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
+                return;
+            }
             let here = self.buf.len();
             if here <= MAX_POINTER && self.n_entries < MAX_COMPRESSION_ENTRIES {
                 self.entries[self.n_entries] = here as u16;

@@ -61,8 +61,9 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             &mut output,
         )
         .is_some()
-            && let Err(e) = socket.send_to(&output, peer).await {
-                tracing::debug!(error = %e, %peer, "udp send error");
-            }
+            && let Err(e) = socket.send_to(&output, peer).await
+        {
+            tracing::debug!(error = %e, %peer, "udp send error");
+        }
     }
 }

@@ -302,9 +302,11 @@ fn read_ecs(value: &[u8]) -> Option<ClientSubnet> {
     address[..addr.len()].copy_from_slice(addr);
     let spare_bits = (8 - source_prefix % 8) % 8;
     if let Some(&last) = addr.last()
-        && spare_bits > 0 && last & ((1u8 << spare_bits) - 1) != 0 {
-            return None;
-        }
+        && spare_bits > 0
+        && last & ((1u8 << spare_bits) - 1) != 0
+    {
+        return None;
+    }
     Some(ClientSubnet {
         family,
         source_prefix,

@@ -54,10 +54,9 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
                 line += 1;
                 i += 1;
                 at_line_start = true;
-                if !in_parens
-                    && let Some(entry) = current.take() {
-                        out.push(entry);
-                    }
+                if !in_parens && let Some(entry) = current.take() {
+                    out.push(entry);
+                }
                 continue;
             }
             b' ' | b'\t' | b'\r' => {

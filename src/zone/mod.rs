@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub use name::Name;
 pub use parser::{Diagnostic, Location, Record};
 use rdata::rtype;
-pub use resolve::{Rcode, Resolution, Rr, Section};
+pub use resolve::{PoolRef, Rcode, Resolution, Rr, Section};
 
 /// The records of one owner name and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,6 +40,8 @@ pub struct Node {
     pub name: Name,
     /// The RRsets, at most one per type.
     pub rrsets: Vec<RRset>,
+    /// The GSLB pool answering A and AAAA questions for this name, if any.
+    pub pool: Option<usize>,
 }
 
 impl Node {
@@ -132,6 +134,7 @@ impl Zone {
             let node = nodes.entry(record.owner.key()).or_insert_with(|| Node {
                 name: record.owner.clone(),
                 rrsets: Vec::new(),
+                pool: None,
             });
             let existing_types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
             if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
@@ -211,40 +214,52 @@ impl Zone {
             });
         }
 
-        // Empty non-terminals: every name between the apex and an owner exists (RFC 4592
-        // §2.2.2), so that lookups below tell NODATA from NXDOMAIN by presence alone.
-        let owners: Vec<Name> = nodes.values().map(|n| n.name.clone()).collect();
-        for owner in owners {
-            let mut name = owner.parent();
-            while name.is_subdomain_of(origin) && name.label_count() >= origin.label_count() {
-                let key = name.key();
-                if nodes.contains_key(&key) {
-                    break;
-                }
-                nodes.insert(
-                    key,
-                    Node {
-                        name: name.clone(),
-                        rrsets: Vec::new(),
-                    },
-                );
-                if name == *origin {
-                    break;
-                }
-                name = name.parent();
-            }
-        }
-
         let serial = soa_serial(&soa.rdatas[0]);
-        let zone = Zone {
+        let mut zone = Zone {
             origin: origin.clone(),
             nodes,
             soa,
             serial,
             source,
         };
+        // Empty non-terminals: every name between the apex and an owner exists (RFC 4592
+        // §2.2.2), so that lookups below tell NODATA from NXDOMAIN by presence alone.
+        let owners: Vec<Name> = zone.nodes.values().map(|n| n.name.clone()).collect();
+        for owner in owners {
+            zone.ensure_node(&owner);
+        }
         zone.check_targets(&whole_file, checked);
         Some(zone)
+    }
+
+    /// Makes sure `name` (inside the zone) and every name between it and the apex exist.
+    fn ensure_node(&mut self, name: &Name) -> &mut Node {
+        let mut cur = name.clone();
+        while cur.label_count() > self.origin.label_count() {
+            let key = cur.key();
+            if self.nodes.contains_key(&key) && cur != *name {
+                break;
+            }
+            self.nodes.entry(key).or_insert_with(|| Node {
+                name: cur.clone(),
+                rrsets: Vec::new(),
+                pool: None,
+            });
+            cur = cur.parent();
+        }
+        self.nodes
+            .get_mut(&*name.key())
+            .expect("node was just ensured")
+    }
+
+    /// True when `name` is at or below a zone cut (a non-apex NS), so its data is the child's.
+    pub fn is_delegated(&self, name: &Name) -> bool {
+        let at_cut = name != &self.origin
+            && self
+                .nodes
+                .get(&*name.key())
+                .is_some_and(|n| n.has(rtype::NS));
+        at_cut || self.delegation_above(name).is_some()
     }
 
     /// NS targets inside the zone must have addresses and must not be aliases (RFC 1912 §2.4,
@@ -360,9 +375,10 @@ impl Zone {
         let mut found = None;
         while cur.label_count() > self.origin.label_count() {
             if let Some(node) = self.nodes.get(&cur.key())
-                && node.has(rtype::NS) {
-                    found = Some(node);
-                }
+                && node.has(rtype::NS)
+            {
+                found = Some(node);
+            }
             cur = cur.parent();
         }
         found
@@ -395,6 +411,17 @@ impl ZoneSet {
     /// The zones, in the order given.
     pub fn zones(&self) -> &[Zone] {
         &self.zones
+    }
+
+    /// Marks `owner` as answered by pool `pool`, creating its node if the zone file has none.
+    /// The owner must lie in one of the zones (the GSLB loader checks).
+    pub fn attach_pool(&mut self, owner: &Name, pool: usize) {
+        let key = owner.key();
+        let Some(origin) = self.find_zone(&key).map(|z| z.origin.key()) else {
+            return;
+        };
+        let index = self.by_apex[&origin];
+        self.zones[index].ensure_node(owner).pool = Some(pool);
     }
 
     /// The zone with the longest origin that `key` (lower-cased wire name) lies in.

@@ -62,6 +62,20 @@ pub struct Resolution<'a> {
     pub authority: Vec<Rr<'a>>,
     /// Additional section (addresses of NS, MX and SRV targets; glue).
     pub additional: Vec<Rr<'a>>,
+    /// Set when the last name of the answer is a GSLB pool name asked for A or AAAA: the
+    /// caller completes the answer from the pool.
+    pub pool: Option<PoolRef<'a>>,
+}
+
+/// A GSLB name reached while answering.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PoolRef<'a> {
+    /// The pool.
+    pub pool: usize,
+    /// The owner name for the records, as it was reached.
+    pub owner: Name,
+    /// The SOA to send when the pool has no address of the family asked for (NODATA).
+    pub negative_soa: Rr<'a>,
 }
 
 impl Resolution<'_> {
@@ -72,6 +86,7 @@ impl Resolution<'_> {
             answer: Vec::new(),
             authority: Vec::new(),
             additional: Vec::new(),
+            pool: None,
         }
     }
 }
@@ -233,6 +248,17 @@ impl ZoneSet {
                     return res;
                 }
                 Found::Node(node) => {
+                    if let Some(pool) = node
+                        .pool
+                        .filter(|_| matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY))
+                    {
+                        res.pool = Some(PoolRef {
+                            pool,
+                            owner: name,
+                            negative_soa: zone.negative_soa(),
+                        });
+                        return res;
+                    }
                     if qtype == rtype::ANY && !node.rrsets.is_empty() {
                         // RFC 8482 §4.2: answer one RRset rather than the whole node.
                         let set = &node.rrsets[0];

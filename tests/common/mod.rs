@@ -25,7 +25,11 @@ impl TestServer {
     }
 
     pub fn start_with(zones: &Path, limits: Limits) -> TestServer {
-        let config = Config::load(zones).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        let config = Config::load(
+            zones,
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb"),
+        )
+        .unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
@@ -176,4 +180,96 @@ pub fn strs(v: &[&str]) -> Vec<String> {
 
 pub fn serve_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/serve")
+}
+
+impl TestServer {
+    /// Starts a server on `zones` with the geo database at `geo`.
+    pub fn start_geo(zones: &Path, geo: &Path) -> TestServer {
+        let config =
+            Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .unwrap();
+        let running = runtime
+            .block_on(server::start(
+                config,
+                &["127.0.0.1:0".parse().unwrap()],
+                Limits::default(),
+            ))
+            .unwrap();
+        TestServer {
+            addr: running.addrs[0],
+            running: Some(running),
+            runtime,
+        }
+    }
+}
+
+/// Writes a small geo database in both record layouts the server reads:
+/// - GeoIP2 City layout: 81.0.0.0/16 Amsterdam (NL, EU, subdivision NH);
+///   2a02:a400::/26 the same; 37.0.0.0/12 Sydney (AU, OC).
+/// - flat DB-IP layout with coordinates as strings: 8.8.8.0/24 (US, "37.75", "-97.82");
+/// - flat, country only: 1.0.16.0/24 (SG), 2001:200::/32 (JP), 200.0.0.0/8 (BR).
+pub fn write_test_geo(path: &Path) {
+    use mmdb_writer::{Value, Writer};
+    let s = |v: &str| Value::String(v.to_string());
+    let mut w = Writer::builder("Meridian-Test-City")
+        .description(&[("en", "Meridian integration-test database")])
+        .build();
+    let amsterdam = Value::map([
+        ("continent", Value::map([("code", s("EU"))])),
+        ("country", Value::map([("iso_code", s("NL"))])),
+        (
+            "location",
+            Value::map([
+                ("latitude", Value::Double(52.37)),
+                ("longitude", Value::Double(4.89)),
+            ]),
+        ),
+        (
+            "subdivisions",
+            Value::array([Value::map([("iso_code", s("NH"))])]),
+        ),
+    ]);
+    w.insert_value(
+        "81.0.0.0/16".parse::<ipnet::IpNet>().unwrap(),
+        amsterdam.clone(),
+    )
+    .unwrap();
+    w.insert_value("2a02:a400::/26".parse::<ipnet::IpNet>().unwrap(), amsterdam)
+        .unwrap();
+    let sydney = Value::map([
+        ("continent", Value::map([("code", s("OC"))])),
+        ("country", Value::map([("iso_code", s("AU"))])),
+        (
+            "location",
+            Value::map([
+                ("latitude", Value::Float(-33.87)),
+                ("longitude", Value::Float(151.21)),
+            ]),
+        ),
+    ]);
+    w.insert_value("37.0.0.0/12".parse::<ipnet::IpNet>().unwrap(), sydney)
+        .unwrap();
+    let us = Value::map([
+        ("country_code", s("US")),
+        ("latitude", s("37.75")),
+        ("longitude", s("-97.82")),
+    ]);
+    w.insert_value("8.8.8.0/24".parse::<ipnet::IpNet>().unwrap(), us)
+        .unwrap();
+    for (net, cc) in [
+        ("1.0.16.0/24", "SG"),
+        ("2001:200::/32", "JP"),
+        ("200.0.0.0/8", "BR"),
+    ] {
+        w.insert_value(
+            net.parse::<ipnet::IpNet>().unwrap(),
+            Value::map([("country_code", s(cc))]),
+        )
+        .unwrap();
+    }
+    std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }

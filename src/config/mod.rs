@@ -1,19 +1,31 @@
-//! The `zones/` directory -> a validated, immutable [`Config`].
+//! The `zones/` directory and the geo database -> a validated, immutable [`Config`].
 //!
 //! Each `<origin>.zone` file holds one zone whose origin is the file name without `.zone`
-//! (`zones/example.com.zone` is the zone `example.com.`). Everything is read and checked
-//! before anything is used; any error refuses the whole set, so a bad file never replaces
-//! good data.
+//! (`zones/example.com.zone` is the zone `example.com.`); `*.toml` files beside them hold the
+//! GSLB definitions ([`gslb`]). Everything is read and checked before anything is used; any
+//! error refuses the whole set, so a bad file never replaces good data.
+
+pub mod gslb;
+pub mod toml_walk;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
+use crate::geo::GeoDb;
 use crate::zone::{Diagnostic, Location, Name, Zone, ZoneSet};
+
+/// Where the shipped geo database lives, relative to the working directory.
+pub const DEFAULT_GEO: &str = "geo/dbip-country.mmdb";
 
 /// Everything the query path needs, immutable once built.
 #[derive(Debug)]
 pub struct Config {
     /// The authoritative zones.
     pub zones: ZoneSet,
+    /// GSLB data centers, pools, maps and networks.
+    pub gslb: gslb::Gslb,
+    /// The geo database.
+    pub geo: Arc<GeoDb>,
     /// Problems that did not stop loading.
     pub warnings: Vec<Diagnostic>,
 }
@@ -24,8 +36,32 @@ pub struct Config {
 pub struct LoadError(pub Vec<Diagnostic>);
 
 impl Config {
-    /// Reads and validates every zone file in `dir`.
-    pub fn load(dir: &Path) -> Result<Config, LoadError> {
+    /// Reads and validates every zone file and GSLB definition in `dir`, and the geo
+    /// database at `geo`.
+    pub fn load(dir: &Path, geo: &Path) -> Result<Config, LoadError> {
+        let geo = match GeoDb::open(geo) {
+            Ok(db) => Arc::new(db),
+            Err(e) => {
+                return Err(LoadError(vec![Diagnostic {
+                    at: Location {
+                        file: geo.into(),
+                        line: 0,
+                    },
+                    message: match e {
+                        crate::geo::GeoError::Open { reason, .. } => {
+                            format!(
+                                "cannot open the geo database: {reason} (use --geo FILE to pick another)"
+                            )
+                        }
+                    },
+                }]));
+            }
+        };
+        Config::load_with_geo(dir, geo)
+    }
+
+    /// As [`Config::load`], with a geo database already open (a reload that keeps it).
+    pub fn load_with_geo(dir: &Path, geo: Arc<GeoDb>) -> Result<Config, LoadError> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
         let whole = |path: &Path| Location {
@@ -89,11 +125,20 @@ impl Config {
                 message: "no zone files (<origin>.zone) found".into(),
             });
         }
+        let mut zones = ZoneSet::new(zones);
+        let gslb = gslb::load(dir, &zones, &mut errors);
         if !errors.is_empty() {
             return Err(LoadError(errors));
         }
+        for (i, pool) in gslb.pools.iter().enumerate() {
+            for owner in &pool.owners {
+                zones.attach_pool(owner, i);
+            }
+        }
         Ok(Config {
-            zones: ZoneSet::new(zones),
+            zones,
+            gslb,
+            geo,
             warnings,
         })
     }

@@ -1,0 +1,990 @@
+//! GSLB definitions: `zones/*.toml` -> data centers, pools, region maps, operator networks.
+//!
+//! Every `*.toml` file in the zones directory is read; data centers, pools, maps and networks
+//! share one namespace across files. Pool names without a final dot are relative to the zone
+//! named by the file (`zones/example.com.toml` -> `example.com.`). Everything is checked
+//! before use and every problem is reported with `file:line: key.path: message`.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::{Path, PathBuf};
+
+use ipnet::IpNet;
+use toml::de::DeTable;
+
+use super::toml_walk::{Walker, get, join};
+use crate::geo::{Code, NetworkTable, Point};
+use crate::zone::rdata::rtype;
+use crate::zone::{Diagnostic, Location, Name, ZoneSet};
+
+/// TTL of pool answers when a pool sets none: short enough that a failover is seen within a
+/// minute, the value Route 53 and NS1 document for health-checked records.
+pub const DEFAULT_POOL_TTL: u32 = 60;
+/// Largest TTL a pool may set (RFC 2181 §8).
+pub const MAX_TTL: i64 = 0x7fff_ffff;
+/// Most addresses a pool may answer with: 16 A records fit a 512-octet reply with room to
+/// spare, and no client uses more.
+pub const MAX_ANSWERS: i64 = 16;
+/// Largest member weight, as in SRV weights (RFC 2782).
+pub const MAX_WEIGHT: i64 = 65_535;
+
+/// Continent codes used by GeoIP2 and DB-IP.
+pub const CONTINENTS: [&str; 7] = ["AF", "AN", "AS", "EU", "NA", "OC", "SA"];
+
+/// Index of a data center in [`Gslb::datacenters`].
+pub type DcId = usize;
+
+/// A data center.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Datacenter {
+    /// Name, as in the file.
+    pub name: String,
+    /// Coordinates.
+    pub point: Point,
+    /// Continent code, if given.
+    pub continent: Option<Code>,
+    /// Country code, if given.
+    pub country: Option<Code>,
+}
+
+/// How the addresses of the chosen data center are ordered and picked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Selection {
+    /// Random order, every member alike.
+    Shuffle,
+    /// Weighted random order without replacement.
+    Weighted,
+    /// A stable order per client network (rendezvous hashing), so a client keeps its address
+    /// while the set of members is unchanged.
+    Sticky,
+}
+
+/// A server in a data center.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Member {
+    /// Name, unique in the pool.
+    pub name: String,
+    /// Its data center.
+    pub dc: DcId,
+    /// IPv4 address answered for A queries.
+    pub ipv4: Option<Ipv4Addr>,
+    /// IPv6 address answered for AAAA queries.
+    pub ipv6: Option<Ipv6Addr>,
+    /// Relative weight for the `weighted` selection.
+    pub weight: u32,
+}
+
+/// A pool: the names it answers and the members it answers with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Pool {
+    /// Name of the pool (its key in the file).
+    pub name: String,
+    /// Owner names answered from the pool.
+    pub owners: Vec<Name>,
+    /// TTL of the answers.
+    pub ttl: u32,
+    /// Most addresses per answer; `None` for every member of the chosen data center.
+    pub answers: Option<usize>,
+    /// Order of the addresses.
+    pub selection: Selection,
+    /// Whether the EDNS Client Subnet address locates the client (else the resolver's).
+    pub ecs: bool,
+    /// The data centers of the pool in the order used when the client cannot be located.
+    pub default_order: Vec<DcId>,
+    /// The region map that pins orders, if any.
+    pub map: Option<usize>,
+    /// Members.
+    pub members: Vec<Member>,
+}
+
+/// Ordered data center lists pinned to regions.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RegionMap {
+    /// Name of the map.
+    pub name: String,
+    /// Continent code -> order.
+    pub continents: HashMap<Code, Vec<DcId>>,
+    /// Country code -> order.
+    pub countries: HashMap<Code, Vec<DcId>>,
+    /// (country, subdivision) -> order.
+    pub subdivisions: HashMap<(Code, Code), Vec<DcId>>,
+}
+
+/// What an operator network says about its clients.
+#[derive(Debug, Clone, PartialEq)]
+pub enum NetworkTarget {
+    /// Use these data centers, in this order.
+    Datacenters(Vec<DcId>),
+    /// Treat the clients as located in this region.
+    Region {
+        /// Continent code.
+        continent: Option<Code>,
+        /// Country code.
+        country: Option<Code>,
+        /// Subdivision code (with `country`).
+        subdivision: Option<Code>,
+    },
+    /// Treat the clients as located here.
+    Point(Point),
+}
+
+/// An operator network entry with where it was defined (for explain).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Network {
+    /// The network.
+    pub net: IpNet,
+    /// What it says.
+    pub target: NetworkTarget,
+}
+
+/// All GSLB definitions, validated.
+#[derive(Debug, Default)]
+pub struct Gslb {
+    /// Data centers.
+    pub datacenters: Vec<Datacenter>,
+    /// Pools.
+    pub pools: Vec<Pool>,
+    /// Region maps.
+    pub maps: Vec<RegionMap>,
+    /// Operator networks, longest prefix first.
+    pub networks: NetworkTable<Network>,
+    /// Lower-cased wire owner name -> pool index.
+    pub by_owner: HashMap<Box<[u8]>, usize>,
+}
+
+impl Gslb {
+    /// The pool answering `key` (lower-cased wire name), if any.
+    pub fn pool_for(&self, key: &[u8]) -> Option<(usize, &Pool)> {
+        self.by_owner.get(key).map(|&i| (i, &self.pools[i]))
+    }
+
+    /// The data center named `name`.
+    pub fn datacenter(&self, name: &str) -> Option<DcId> {
+        self.datacenters.iter().position(|d| d.name == name)
+    }
+}
+
+/// Reads every `*.toml` in `dir` against the loaded `zones`.
+pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    let mut texts = Vec::new();
+    for path in files {
+        match std::fs::read_to_string(&path) {
+            Ok(text) => texts.push((path, text)),
+            Err(e) => errors.push(Diagnostic {
+                at: Location {
+                    file: path.as_path().into(),
+                    line: 0,
+                },
+                message: format!("cannot read: {e}"),
+            }),
+        }
+    }
+    let mut builder = Builder::default();
+    // Data centers and maps first (pools and networks refer to them), across all files.
+    let mut docs = Vec::new();
+    for (path, text) in &texts {
+        let mut w = Walker::new(path, text);
+        if let Some(doc) = w.parse() {
+            docs.push((path.clone(), text.as_str(), doc));
+        }
+        errors.append(&mut w.errors);
+    }
+    for pass in [Pass::Datacenters, Pass::Maps, Pass::Rest] {
+        for (path, text, doc) in &docs {
+            let mut w = Walker::new(path, text);
+            builder.pass(&mut w, pass, doc.get_ref(), path, zones);
+            errors.append(&mut w.errors);
+        }
+    }
+    builder.gslb
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Pass {
+    Datacenters,
+    Maps,
+    Rest,
+}
+
+#[derive(Default)]
+struct Builder {
+    gslb: Gslb,
+    map_names: Vec<String>,
+}
+
+const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files"];
+
+impl Builder {
+    fn pass(
+        &mut self,
+        w: &mut Walker<'_>,
+        pass: Pass,
+        doc: &DeTable<'_>,
+        path: &Path,
+        zones: &ZoneSet,
+    ) {
+        if pass == Pass::Datacenters {
+            w.allow_keys(doc, "", TOP_KEYS);
+        }
+        for (key, value) in doc.iter() {
+            match (pass, key.get_ref().as_ref()) {
+                (Pass::Datacenters, "datacenters") => {
+                    if let Some(t) = w.table(value, "datacenters") {
+                        for (name, dc) in t.iter() {
+                            self.datacenter(w, name.get_ref(), &name.span(), dc);
+                        }
+                    }
+                }
+                (Pass::Maps, "maps") => {
+                    if let Some(t) = w.table(value, "maps") {
+                        for (name, map) in t.iter() {
+                            self.map(w, name.get_ref(), &name.span(), map);
+                        }
+                    }
+                }
+                (Pass::Rest, "pools") => {
+                    let origin = zone_of_file(path, zones);
+                    if let Some(t) = w.table(value, "pools") {
+                        for (name, pool) in t.iter() {
+                            self.pool(
+                                w,
+                                name.get_ref(),
+                                &name.span(),
+                                pool,
+                                origin.as_ref(),
+                                zones,
+                            );
+                        }
+                    }
+                }
+                (Pass::Rest, "networks") => {
+                    if let Some(t) = w.table(value, "networks") {
+                        self.networks(w, t, "networks");
+                    }
+                }
+                (Pass::Rest, "network_files") => {
+                    if let Some(list) = w.strings(value, "network_files") {
+                        for (i, (file, span)) in list.into_iter().enumerate() {
+                            self.network_file(w, path, file, &span, &format!("network_files[{i}]"));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn datacenter(
+        &mut self,
+        w: &mut Walker<'_>,
+        name: &str,
+        span: &std::ops::Range<usize>,
+        v: &super::toml_walk::Value<'_>,
+    ) {
+        let path = join("datacenters", name);
+        if self.gslb.datacenter(name).is_some() {
+            w.error(span, &path, "data center defined twice");
+            return;
+        }
+        let Some(t) = w.table(v, &path) else { return };
+        w.allow_keys(t, &path, &["lat", "lon", "continent", "country"]);
+        let lat = required(w, t, &path, "lat", span)
+            .and_then(|v| w.number(v, &join(&path, "lat"), -90.0, 90.0));
+        let lon = required(w, t, &path, "lon", span)
+            .and_then(|v| w.number(v, &join(&path, "lon"), -180.0, 180.0));
+        let continent =
+            get(t, "continent").and_then(|v| continent_code(w, v, &join(&path, "continent")));
+        let country = get(t, "country").and_then(|v| country_code(w, v, &join(&path, "country")));
+        if let (Some(lat), Some(lon)) = (lat, lon) {
+            self.gslb.datacenters.push(Datacenter {
+                name: name.to_string(),
+                point: Point { lat, lon },
+                continent,
+                country,
+            });
+        }
+    }
+
+    fn dc_list(
+        &self,
+        w: &mut Walker<'_>,
+        v: &super::toml_walk::Value<'_>,
+        path: &str,
+    ) -> Option<Vec<DcId>> {
+        let names = w.strings(v, path)?;
+        if names.is_empty() {
+            w.error(&v.span(), path, "list at least one data center");
+            return None;
+        }
+        let mut out = Vec::new();
+        let mut ok = true;
+        for (name, span) in names {
+            match self.gslb.datacenter(name) {
+                Some(id) if out.contains(&id) => {
+                    w.error(&span, path, format!("data center '{name}' is listed twice"));
+                    ok = false;
+                }
+                Some(id) => out.push(id),
+                None => {
+                    w.error(
+                        &span,
+                        path,
+                        format!(
+                            "unknown data center '{name}' (defined: {})",
+                            self.dc_names()
+                        ),
+                    );
+                    ok = false;
+                }
+            }
+        }
+        ok.then_some(out)
+    }
+
+    fn dc_names(&self) -> String {
+        let names: Vec<&str> = self
+            .gslb
+            .datacenters
+            .iter()
+            .map(|d| d.name.as_str())
+            .collect();
+        if names.is_empty() {
+            "none".to_string()
+        } else {
+            names.join(", ")
+        }
+    }
+
+    fn map(
+        &mut self,
+        w: &mut Walker<'_>,
+        name: &str,
+        span: &std::ops::Range<usize>,
+        v: &super::toml_walk::Value<'_>,
+    ) {
+        let path = join("maps", name);
+        if self.map_names.iter().any(|m| m == name) {
+            w.error(span, &path, "map defined twice");
+            return;
+        }
+        let Some(t) = w.table(v, &path) else { return };
+        w.allow_keys(t, &path, &["continents", "countries", "subdivisions"]);
+        let mut map = RegionMap {
+            name: name.to_string(),
+            ..RegionMap::default()
+        };
+        for section in ["continents", "countries", "subdivisions"] {
+            let Some(sv) = get(t, section) else { continue };
+            let spath = join(&path, section);
+            let Some(st) = w.table(sv, &spath) else {
+                continue;
+            };
+            for (key, list) in st.iter() {
+                let kpath = join(&spath, key.get_ref());
+                let region: &str = key.get_ref();
+                let Some(order) = self.dc_list(w, list, &kpath) else {
+                    continue;
+                };
+                match section {
+                    "continents" => match Code::new(region)
+                        .filter(|c| CONTINENTS.contains(&c.as_str()))
+                    {
+                        Some(c) => {
+                            map.continents.insert(c, order);
+                        }
+                        None => w.error(
+                            &key.span(),
+                            &kpath,
+                            format!("not a continent code (use one of {})", CONTINENTS.join(" ")),
+                        ),
+                    },
+                    "countries" => match Code::new(region).filter(|c| c.as_str().len() == 2) {
+                        Some(c) => {
+                            map.countries.insert(c, order);
+                        }
+                        None => w.error(
+                            &key.span(),
+                            &kpath,
+                            "not an ISO 3166-1 alpha-2 country code (like NL)",
+                        ),
+                    },
+                    _ => match region.split_once('-').and_then(|(c, s)| {
+                        Some((
+                            Code::new(c).filter(|c| c.as_str().len() == 2)?,
+                            Code::new(s)?,
+                        ))
+                    }) {
+                        Some(k) => {
+                            map.subdivisions.insert(k, order);
+                        }
+                        None => w.error(
+                            &key.span(),
+                            &kpath,
+                            "not an ISO 3166-2 subdivision code (like US-CA)",
+                        ),
+                    },
+                }
+            }
+        }
+        self.map_names.push(name.to_string());
+        self.gslb.maps.push(map);
+    }
+
+    fn pool(
+        &mut self,
+        w: &mut Walker<'_>,
+        name: &str,
+        span: &std::ops::Range<usize>,
+        v: &super::toml_walk::Value<'_>,
+        origin: Option<&Name>,
+        zones: &ZoneSet,
+    ) {
+        let path = join("pools", name);
+        if self.gslb.pools.iter().any(|p| p.name == name) {
+            w.error(
+                span,
+                &path,
+                "pool defined twice (pool names are shared by all files)",
+            );
+            return;
+        }
+        let Some(t) = w.table(v, &path) else { return };
+        w.allow_keys(
+            t,
+            &path,
+            &[
+                "names",
+                "ttl",
+                "answers",
+                "policy",
+                "ecs",
+                "default_order",
+                "map",
+                "members",
+            ],
+        );
+        let pool_index = self.gslb.pools.len();
+        let mut ok = true;
+
+        let mut owners = Vec::new();
+        let npath = join(&path, "names");
+        match required(w, t, &path, "names", span).and_then(|v| Some((v, w.strings(v, &npath)?))) {
+            Some((v, list)) if list.is_empty() => {
+                w.error(&v.span(), &npath, "list at least one owner name");
+                ok = false;
+            }
+            Some((_, list)) => {
+                for (text, nspan) in list {
+                    match self.owner(w, text, &nspan, &npath, origin, zones, pool_index) {
+                        Some(n) => owners.push(n),
+                        None => ok = false,
+                    }
+                }
+            }
+            None => ok = false,
+        }
+        let ttl = match get(t, "ttl") {
+            Some(v) => w
+                .integer(v, &join(&path, "ttl"), 0, MAX_TTL)
+                .map(|n| n as u32),
+            None => Some(DEFAULT_POOL_TTL),
+        };
+        let answers = match get(t, "answers") {
+            Some(v) => w
+                .integer(v, &join(&path, "answers"), 1, MAX_ANSWERS)
+                .map(|n| Some(n as usize)),
+            None => Some(None),
+        };
+        let selection = match get(t, "policy") {
+            None => Some(Selection::Shuffle),
+            Some(v) => match w.string(v, &join(&path, "policy")) {
+                Some("shuffle") => Some(Selection::Shuffle),
+                Some("weighted") => Some(Selection::Weighted),
+                Some("sticky") => Some(Selection::Sticky),
+                Some(other) => {
+                    w.error(
+                        &v.span(),
+                        &join(&path, "policy"),
+                        format!("unknown policy '{other}' (expected shuffle, weighted or sticky)"),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let ecs = match get(t, "ecs") {
+            Some(v) => w.boolean(v, &join(&path, "ecs")),
+            None => Some(true),
+        };
+        let map = match get(t, "map") {
+            None => Some(None),
+            Some(v) => match w.string(v, &join(&path, "map")) {
+                Some(m) => match self.map_names.iter().position(|n| n == m) {
+                    Some(i) => Some(Some(i)),
+                    None => {
+                        w.error(&v.span(), &join(&path, "map"), format!("unknown map '{m}'"));
+                        None
+                    }
+                },
+                None => None,
+            },
+        };
+
+        let mut members = Vec::new();
+        let mpath = join(&path, "members");
+        if let Some(mv) = required(w, t, &path, "members", span) {
+            if let Some(mt) = w.table(mv, &mpath) {
+                if mt.is_empty() {
+                    w.error(&mv.span(), &mpath, "a pool needs at least one member");
+                    ok = false;
+                }
+                for (mname, m) in mt.iter() {
+                    match self.member(w, mname.get_ref(), m, &join(&mpath, mname.get_ref())) {
+                        Some(member) => members.push(member),
+                        None => ok = false,
+                    }
+                }
+            } else {
+                ok = false;
+            }
+        } else {
+            ok = false;
+        }
+
+        // The pool's data centers, in the order their members first appear.
+        let mut in_pool: Vec<DcId> = Vec::new();
+        for m in &members {
+            if !in_pool.contains(&m.dc) {
+                in_pool.push(m.dc);
+            }
+        }
+        let default_order = match get(t, "default_order") {
+            None => Some(in_pool.clone()),
+            Some(v) => {
+                let dpath = join(&path, "default_order");
+                self.dc_list(w, v, &dpath).and_then(|order| {
+                    let missing: Vec<&str> = in_pool
+                        .iter()
+                        .filter(|d| !order.contains(d))
+                        .map(|&d| self.gslb.datacenters[d].name.as_str())
+                        .collect();
+                    let extra: Vec<&str> = order
+                        .iter()
+                        .filter(|d| !in_pool.contains(d))
+                        .map(|&d| self.gslb.datacenters[d].name.as_str())
+                        .collect();
+                    if !missing.is_empty() || !extra.is_empty() {
+                        w.error(
+                            &v.span(),
+                            &dpath,
+                            format!(
+                                "must list exactly the pool's data centers (missing: {}; without members: {})",
+                                if missing.is_empty() { "none".into() } else { missing.join(", ") },
+                                if extra.is_empty() { "none".into() } else { extra.join(", ") }
+                            ),
+                        );
+                        None
+                    } else {
+                        Some(order)
+                    }
+                })
+            }
+        };
+        if let (
+            true,
+            Some(ttl),
+            Some(answers),
+            Some(selection),
+            Some(ecs),
+            Some(map),
+            Some(default_order),
+        ) = (ok, ttl, answers, selection, ecs, map, default_order)
+        {
+            for owner in &owners {
+                self.gslb.by_owner.insert(owner.key(), pool_index);
+            }
+            self.gslb.pools.push(Pool {
+                name: name.to_string(),
+                owners,
+                ttl,
+                answers,
+                selection,
+                ecs,
+                default_order,
+                map,
+                members,
+            });
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn owner(
+        &self,
+        w: &mut Walker<'_>,
+        text: &str,
+        span: &std::ops::Range<usize>,
+        path: &str,
+        origin: Option<&Name>,
+        zones: &ZoneSet,
+        _pool: usize,
+    ) -> Option<Name> {
+        let name = match Name::parse(text, origin) {
+            Ok(n) => n,
+            Err(crate::zone::name::NameError::NoOrigin) => {
+                w.error(span, path, format!("'{text}' is relative but this file is not named after a zone: write it with a final dot"));
+                return None;
+            }
+            Err(e) => {
+                w.error(span, path, format!("'{text}' is not a valid name: {e}"));
+                return None;
+            }
+        };
+        let key = name.key();
+        let Some(zone) = zones.find_zone(&key) else {
+            w.error(span, path, format!("{name} is not inside any loaded zone"));
+            return None;
+        };
+        if let Some(&other) = self.gslb.by_owner.get(&key) {
+            w.error(
+                span,
+                path,
+                format!(
+                    "{name} is already answered by pool '{}'",
+                    self.gslb.pools[other].name
+                ),
+            );
+            return None;
+        }
+        if let Some(node) = zone.node(&key) {
+            for t in [rtype::A, rtype::AAAA, rtype::CNAME, rtype::NS, rtype::DNAME] {
+                if node.has(t) && !(t == rtype::NS && name == *zone.origin()) {
+                    w.error(
+                        span,
+                        path,
+                        format!(
+                            "{name} also has static {} data in {}; a pool name may not (remove one or the other)",
+                            crate::zone::rdata::type_to_text(t),
+                            zone.source().display()
+                        ),
+                    );
+                    return None;
+                }
+            }
+        }
+        if zone.is_delegated(&name) {
+            w.error(
+                span,
+                path,
+                format!(
+                    "{name} is below a delegation in zone {}; its answers belong to the child zone",
+                    zone.origin()
+                ),
+            );
+            return None;
+        }
+        Some(name)
+    }
+
+    fn member(
+        &self,
+        w: &mut Walker<'_>,
+        name: &str,
+        v: &super::toml_walk::Value<'_>,
+        path: &str,
+    ) -> Option<Member> {
+        let t = w.table(v, path)?;
+        w.allow_keys(t, path, &["datacenter", "ipv4", "ipv6", "weight"]);
+        let dc = match required(w, t, path, "datacenter", &v.span()) {
+            Some(dv) => match w.string(dv, &join(path, "datacenter")) {
+                Some(d) => match self.gslb.datacenter(d) {
+                    Some(id) => Some(id),
+                    None => {
+                        w.error(
+                            &dv.span(),
+                            &join(path, "datacenter"),
+                            format!("unknown data center '{d}' (defined: {})", self.dc_names()),
+                        );
+                        None
+                    }
+                },
+                None => None,
+            },
+            None => None,
+        };
+        let mut ok = true;
+        let ipv4 = match get(t, "ipv4") {
+            None => None,
+            Some(av) => match w
+                .string(av, &join(path, "ipv4"))
+                .map(|s| (s, s.parse::<Ipv4Addr>()))
+            {
+                Some((_, Ok(a))) => Some(a),
+                Some((s, Err(_))) => {
+                    w.error(
+                        &av.span(),
+                        &join(path, "ipv4"),
+                        format!("'{s}' is not an IPv4 address"),
+                    );
+                    ok = false;
+                    None
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let ipv6 = match get(t, "ipv6") {
+            None => None,
+            Some(av) => match w
+                .string(av, &join(path, "ipv6"))
+                .map(|s| (s, s.parse::<Ipv6Addr>()))
+            {
+                Some((_, Ok(a))) => Some(a),
+                Some((s, Err(_))) => {
+                    w.error(
+                        &av.span(),
+                        &join(path, "ipv6"),
+                        format!("'{s}' is not an IPv6 address"),
+                    );
+                    ok = false;
+                    None
+                }
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        if ok && ipv4.is_none() && ipv6.is_none() {
+            w.error(
+                &v.span(),
+                path,
+                "a member needs an ipv4 or an ipv6 address (or both)",
+            );
+            ok = false;
+        }
+        let weight = match get(t, "weight") {
+            None => Some(1),
+            Some(wv) => w
+                .integer(wv, &join(path, "weight"), 1, MAX_WEIGHT)
+                .map(|n| n as u32),
+        };
+        match (ok, dc, weight) {
+            (true, Some(dc), Some(weight)) => Some(Member {
+                name: name.to_string(),
+                dc,
+                ipv4,
+                ipv6,
+                weight,
+            }),
+            _ => None,
+        }
+    }
+
+    fn networks(&mut self, w: &mut Walker<'_>, t: &DeTable<'_>, path: &str) {
+        for (cidr, v) in t.iter() {
+            let npath = join(path, cidr.get_ref());
+            let net = match cidr.get_ref().parse::<IpNet>() {
+                Ok(n) if n.trunc() != n => {
+                    w.error(
+                        &cidr.span(),
+                        &npath,
+                        format!("host bits are set; did you mean {}?", n.trunc()),
+                    );
+                    continue;
+                }
+                Ok(n) => n,
+                Err(_) => match cidr.get_ref().parse::<IpAddr>() {
+                    Ok(a) => IpNet::from(a),
+                    Err(_) => {
+                        w.error(
+                            &cidr.span(),
+                            &npath,
+                            "not a network in CIDR form (like 192.0.2.0/24 or 2001:db8::/32)",
+                        );
+                        continue;
+                    }
+                },
+            };
+            let Some(et) = w.table(v, &npath) else {
+                continue;
+            };
+            w.allow_keys(
+                et,
+                &npath,
+                &[
+                    "datacenters",
+                    "continent",
+                    "country",
+                    "subdivision",
+                    "lat",
+                    "lon",
+                ],
+            );
+            let has = |k: &str| get(et, k).is_some();
+            let kinds = [
+                has("datacenters"),
+                has("continent") || has("country") || has("subdivision"),
+                has("lat") || has("lon"),
+            ];
+            if kinds.iter().filter(|k| **k).count() != 1 {
+                w.error(&v.span(), &npath, "give exactly one of: datacenters = [...], a region (continent, country, subdivision), or lat and lon");
+                continue;
+            }
+            let target = if let Some(dv) = get(et, "datacenters") {
+                match self.dc_list(w, dv, &join(&npath, "datacenters")) {
+                    Some(list) => NetworkTarget::Datacenters(list),
+                    None => continue,
+                }
+            } else if kinds[1] {
+                let continent = get(et, "continent")
+                    .and_then(|v| continent_code(w, v, &join(&npath, "continent")));
+                let country =
+                    get(et, "country").and_then(|v| country_code(w, v, &join(&npath, "country")));
+                let subdivision = match get(et, "subdivision") {
+                    None => None,
+                    Some(sv) => {
+                        match w.string(sv, &join(&npath, "subdivision")) {
+                            Some(s) => match s
+                                .split_once('-')
+                                .and_then(|(c, s)| Some((Code::new(c)?, Code::new(s)?)))
+                            {
+                                Some((c, s)) if country.is_none_or(|k| k == c) => Some((c, s)),
+                                _ => {
+                                    w.error(&sv.span(), &join(&npath, "subdivision"), "not an ISO 3166-2 code of the network's country (like US-CA)");
+                                    continue;
+                                }
+                            },
+                            None => continue,
+                        }
+                    }
+                };
+                if (has("continent") && continent.is_none())
+                    || (has("country") && country.is_none())
+                {
+                    continue;
+                }
+                NetworkTarget::Region {
+                    continent,
+                    country: country.or(subdivision.map(|(c, _)| c)),
+                    subdivision: subdivision.map(|(_, s)| s),
+                }
+            } else {
+                let lat = required(w, et, &npath, "lat", &v.span())
+                    .and_then(|x| w.number(x, &join(&npath, "lat"), -90.0, 90.0));
+                let lon = required(w, et, &npath, "lon", &v.span())
+                    .and_then(|x| w.number(x, &join(&npath, "lon"), -180.0, 180.0));
+                match (lat, lon) {
+                    (Some(lat), Some(lon)) => NetworkTarget::Point(Point { lat, lon }),
+                    _ => continue,
+                }
+            };
+            if self
+                .gslb
+                .networks
+                .insert(net, Network { net, target })
+                .is_some()
+            {
+                w.error(&cidr.span(), &npath, "network defined twice");
+            }
+        }
+    }
+
+    fn network_file(
+        &mut self,
+        w: &mut Walker<'_>,
+        from: &Path,
+        file: &str,
+        span: &std::ops::Range<usize>,
+        path: &str,
+    ) {
+        let full = from.parent().unwrap_or(Path::new(".")).join(file);
+        let text = match std::fs::read_to_string(&full) {
+            Ok(t) => t,
+            Err(e) => {
+                w.error(span, path, format!("cannot read {}: {e}", full.display()));
+                return;
+            }
+        };
+        let mut inner = Walker::new(&full, &text);
+        if let Some(doc) = inner.parse() {
+            inner.allow_keys(doc.get_ref(), "", &["networks"]);
+            if let Some(v) = get(doc.get_ref(), "networks") {
+                if let Some(t) = inner.table(v, "networks") {
+                    self.networks(&mut inner, t, "networks");
+                }
+            }
+        }
+        w.errors.append(&mut inner.errors);
+    }
+}
+
+fn required<'v, 'i>(
+    w: &mut Walker<'_>,
+    t: &'v DeTable<'i>,
+    path: &str,
+    key: &str,
+    span: &std::ops::Range<usize>,
+) -> Option<&'v super::toml_walk::Value<'i>> {
+    let v = get(t, key);
+    if v.is_none() {
+        w.error(span, path, format!("missing required key '{key}'"));
+    }
+    v
+}
+
+fn continent_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str) -> Option<Code> {
+    let s = w.string(v, path)?;
+    let code = Code::new(s).filter(|c| CONTINENTS.contains(&c.as_str()));
+    if code.is_none() {
+        w.error(
+            &v.span(),
+            path,
+            format!(
+                "'{s}' is not a continent code (use one of {})",
+                CONTINENTS.join(" ")
+            ),
+        );
+    }
+    code
+}
+
+fn country_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str) -> Option<Code> {
+    let s = w.string(v, path)?;
+    let code = Code::new(s)
+        .filter(|c| c.as_str().len() == 2 && c.as_str().bytes().all(|b| b.is_ascii_alphabetic()));
+    if code.is_none() {
+        w.error(
+            &v.span(),
+            path,
+            format!("'{s}' is not an ISO 3166-1 alpha-2 country code (like NL)"),
+        );
+    }
+    code
+}
+
+/// The zone a definitions file is named after (`example.com.toml` -> `example.com.`).
+fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
+    let stem = path.file_stem()?.to_string_lossy();
+    let text = if stem.ends_with('.') {
+        stem.to_string()
+    } else {
+        format!("{stem}.")
+    };
+    let name = Name::parse(&text, None).ok()?;
+    zones
+        .zones()
+        .iter()
+        .any(|z| *z.origin() == name)
+        .then_some(name)
+}

@@ -1,0 +1,252 @@
+//! Client address -> location.
+//!
+//! A [`GeoDb`] wraps a MaxMind DB file (read leniently, see [`mmdb`]) and the shipped tables
+//! of country and continent coordinates (`geo/country-coords.csv`, `geo/continent-coords.csv`,
+//! compiled in). [`GeoDb::locate`] returns the [`Location`] of an address, or none for
+//! addresses the database does not know (private, loopback, unallocated), with the prefix
+//! length of the database network that matched: the ECS scope of an answer decided by it.
+//! [`NetworkTable`] is the longest-prefix match the operator's own networks use.
+
+pub mod code;
+pub mod distance;
+pub mod mmdb;
+pub mod networks;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+pub use code::Code;
+pub use distance::{Point, distance_km};
+pub use networks::NetworkTable;
+
+/// Country code -> continent and coordinates, derived by `scripts/geo/make-country-coords.py`.
+const COUNTRY_TABLE: &str = include_str!("../../geo/country-coords.csv");
+/// Continent code -> coordinates.
+const CONTINENT_TABLE: &str = include_str!("../../geo/continent-coords.csv");
+
+/// How precise a location is: where its coordinates came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Precision {
+    /// The database record's own coordinates (a city, usually).
+    Record,
+    /// The country's representative point.
+    Country,
+    /// The continent's representative point.
+    Continent,
+}
+
+/// Where a client is.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Location {
+    /// Coordinates.
+    pub point: Point,
+    /// Where the coordinates came from.
+    pub precision: Precision,
+    /// Continent code.
+    pub continent: Option<Code>,
+    /// ISO 3166-1 alpha-2 country code.
+    pub country: Option<Code>,
+    /// ISO 3166-2 subdivision code without the country part (`CA` of `US-CA`).
+    pub subdivision: Option<Code>,
+}
+
+/// The result of a database lookup.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GeoHit {
+    /// The location, when the database knows the address and it can be placed.
+    pub location: Option<Location>,
+    /// Prefix length of the database network that matched (with or without data).
+    pub prefix: u8,
+}
+
+/// Why a geo database could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum GeoError {
+    /// The file could not be read or is not a MaxMind DB.
+    #[error("{path}: cannot open the geo database: {reason} (use --geo FILE to pick another)")]
+    Open {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+}
+
+/// A geo database with its coordinate tables.
+pub struct GeoDb {
+    reader: maxminddb::Reader<Vec<u8>>,
+    path: PathBuf,
+    countries: HashMap<Code, (Code, Point)>,
+    continents: HashMap<Code, Point>,
+}
+
+impl std::fmt::Debug for GeoDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("GeoDb")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl GeoDb {
+    /// Opens and verifies the database at `path`.
+    pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
+        let err = |reason: String| GeoError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
+        GeoDb::from_bytes(bytes, path).map_err(|e| match e {
+            GeoError::Open { reason, .. } => err(reason),
+        })
+    }
+
+    /// Builds a database from the bytes of a MaxMind DB file; `path` is used in messages.
+    pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<GeoDb, GeoError> {
+        let err = |reason: String| GeoError::Open {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let reader = maxminddb::Reader::from_source(bytes).map_err(|e| err(e.to_string()))?;
+        // A truncated or corrupt file can open and still fail on lookups: check the whole
+        // search tree and data section now, once, rather than mid-query.
+        reader
+            .verify()
+            .map_err(|e| err(format!("the file is damaged: {e}")))?;
+        Ok(GeoDb {
+            reader,
+            path: path.to_path_buf(),
+            countries: country_table(),
+            continents: continent_table(),
+        })
+    }
+
+    /// The file this database was read from.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The database's build time, seconds since the Unix epoch.
+    pub fn build_epoch(&self) -> u64 {
+        self.reader.metadata().build_epoch
+    }
+
+    /// The database type string from its metadata (`DBIP-Country-Lite`, `GeoIP2-City`, ...).
+    pub fn database_type(&self) -> &str {
+        &self.reader.metadata().database_type
+    }
+
+    /// Locates `addr`.
+    pub fn locate(&self, addr: IpAddr) -> GeoHit {
+        let Ok(result) = self.reader.lookup(addr) else {
+            // An IPv6 address in an IPv4-only database: nothing is known.
+            return GeoHit {
+                location: None,
+                prefix: 0,
+            };
+        };
+        let prefix = result.network().map_or(0, |n| n.prefix());
+        let raw = match result.decode::<mmdb::RawLocation>() {
+            Ok(Some(raw)) => raw,
+            _ => {
+                return GeoHit {
+                    location: None,
+                    prefix,
+                };
+            }
+        };
+        GeoHit {
+            location: self.place(&raw),
+            prefix,
+        }
+    }
+
+    /// Turns a record into a location: the record's coordinates when it has them, else its
+    /// country's, else its continent's.
+    pub fn place(&self, raw: &mmdb::RawLocation) -> Option<Location> {
+        let from_country = raw.country.and_then(|c| self.countries.get(&c));
+        let continent = raw.continent.or(from_country.map(|(c, _)| *c));
+        let (point, precision) = match (raw.latitude, raw.longitude) {
+            (Some(lat), Some(lon))
+                if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
+            {
+                (Point { lat, lon }, Precision::Record)
+            }
+            _ => match (
+                from_country,
+                continent.and_then(|c| self.continents.get(&c)),
+            ) {
+                (Some((_, p)), _) => (*p, Precision::Country),
+                (None, Some(p)) => (*p, Precision::Continent),
+                (None, None) => return None,
+            },
+        };
+        Some(Location {
+            point,
+            precision,
+            continent,
+            country: raw.country,
+            subdivision: raw.subdivision,
+        })
+    }
+
+    /// The representative point and continent of a country code, from the shipped table.
+    pub fn country(&self, code: Code) -> Option<(Code, Point)> {
+        self.countries.get(&code).copied()
+    }
+
+    /// The representative point of a continent code.
+    pub fn continent(&self, code: Code) -> Option<Point> {
+        self.continents.get(&code).copied()
+    }
+}
+
+fn csv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
+    text.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty() && !l.starts_with('#'))
+        .map(|l| l.split(',').map(str::trim).collect())
+}
+
+fn country_table() -> HashMap<Code, (Code, Point)> {
+    csv_rows(COUNTRY_TABLE)
+        .filter_map(|f| {
+            let code = Code::new(f.first()?)?;
+            let continent = Code::new(f.get(1)?)?;
+            let lat = f.get(2)?.parse().ok()?;
+            let lon = f.get(3)?.parse().ok()?;
+            Some((code, (continent, Point { lat, lon })))
+        })
+        .collect()
+}
+
+fn continent_table() -> HashMap<Code, Point> {
+    csv_rows(CONTINENT_TABLE)
+        .filter_map(|f| {
+            let code = Code::new(f.first()?)?;
+            let lat = f.get(1)?.parse().ok()?;
+            let lon = f.get(2)?.parse().ok()?;
+            Some((code, Point { lat, lon }))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_tables_cover_the_continents_and_common_countries() {
+        let countries = country_table();
+        let continents = continent_table();
+        assert_eq!(continents.len(), 7);
+        assert!(countries.len() > 200);
+        let nl = countries[&Code::new("NL").unwrap()];
+        assert_eq!(nl.0.as_str(), "EU");
+        assert!((nl.1.lat - 52.0).abs() < 2.0 && (nl.1.lon - 5.5).abs() < 2.0);
+        assert_eq!(countries[&Code::new("US").unwrap()].0.as_str(), "NA");
+        assert_eq!(countries[&Code::new("SG").unwrap()].0.as_str(), "AS");
+        assert_eq!(countries[&Code::new("BR").unwrap()].0.as_str(), "SA");
+    }
+}

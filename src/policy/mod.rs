@@ -1,0 +1,652 @@
+//! Choosing the answer for a GSLB name: a pure function.
+//!
+//! [`locate`] finds where a client is (operator networks first, then the geo database);
+//! [`choose`] orders the pool's data centers for that place (a region map's pinned order, else
+//! great-circle distance, else the pool's default order), walks them to the first that can
+//! serve according to the [`Health`] view, and picks that data center's addresses in the
+//! order of the pool's selection policy. Nothing here reads a clock, does I/O or takes a lock;
+//! randomness comes in as a seed, so the same inputs give the same answer, and every step can
+//! be recorded in a [`Trace`] (what `meridian explain` prints).
+
+mod select;
+
+use std::net::IpAddr;
+
+use crate::config::gslb::{DcId, Gslb, Network, NetworkTarget, Pool};
+use crate::geo::{Code, GeoDb, Location, Point, Precision, distance_km};
+
+/// Which address family a question asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Family {
+    /// A records.
+    V4,
+    /// AAAA records.
+    V6,
+}
+
+/// Whether members can take answers. The health work supplies the real table; until a
+/// member has been probed, or when no checks are configured, [`AllUp`] answers.
+pub trait Health {
+    /// True when member `member` of pool `pool` may be answered.
+    fn is_up(&self, pool: usize, member: usize) -> bool;
+}
+
+/// Every member is up.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AllUp;
+
+impl Health for AllUp {
+    fn is_up(&self, _pool: usize, _member: usize) -> bool {
+        true
+    }
+}
+
+/// The address a client is located by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Client {
+    /// The ECS address (masked to its source prefix) or the query's source address.
+    pub addr: IpAddr,
+    /// The prefix length that is significant in `addr`: the ECS source prefix, or the full
+    /// width for a source address.
+    pub prefix: u8,
+    /// True when `addr` came from an EDNS Client Subnet option.
+    pub from_ecs: bool,
+}
+
+/// Where a client was found, and by what.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Located<'g> {
+    /// An operator network matched.
+    Network {
+        /// The entry.
+        network: &'g Network,
+        /// Its prefix length.
+        prefix: u8,
+        /// The location it implies, when it names a region or a point.
+        location: Option<Location>,
+    },
+    /// The geo database placed the address.
+    Geo {
+        /// The location.
+        location: Location,
+        /// Prefix length of the database network that matched.
+        prefix: u8,
+    },
+    /// Nothing knows the address (private, loopback, unallocated, or no data).
+    Unknown {
+        /// Prefix length of the database network that matched (0 when none did).
+        prefix: u8,
+    },
+}
+
+impl Located<'_> {
+    /// The prefix length of the network that decided: the ECS scope of the answer.
+    pub fn prefix(&self) -> u8 {
+        match self {
+            Located::Network { prefix, .. }
+            | Located::Geo { prefix, .. }
+            | Located::Unknown { prefix } => *prefix,
+        }
+    }
+
+    fn location(&self) -> Option<&Location> {
+        match self {
+            Located::Network { location, .. } => location.as_ref(),
+            Located::Geo { location, .. } => Some(location),
+            Located::Unknown { .. } => None,
+        }
+    }
+}
+
+/// Finds where `client` is: the operator's networks first, then the geo database.
+pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
+    if let Some((network, prefix)) = gslb.networks.lookup(client.addr) {
+        let location = match &network.target {
+            NetworkTarget::Datacenters(_) => None,
+            NetworkTarget::Point(point) => Some(Location {
+                point: *point,
+                precision: Precision::Record,
+                continent: None,
+                country: None,
+                subdivision: None,
+            }),
+            NetworkTarget::Region {
+                continent,
+                country,
+                subdivision,
+            } => region_location(geo, *continent, *country, *subdivision),
+        };
+        return Located::Network {
+            network,
+            prefix,
+            location,
+        };
+    }
+    let hit = geo.locate(client.addr);
+    match hit.location {
+        Some(location) => Located::Geo {
+            location,
+            prefix: hit.prefix,
+        },
+        None => Located::Unknown { prefix: hit.prefix },
+    }
+}
+
+fn region_location(
+    geo: &GeoDb,
+    continent: Option<Code>,
+    country: Option<Code>,
+    subdivision: Option<Code>,
+) -> Option<Location> {
+    let from_country = country.and_then(|c| geo.country(c));
+    let continent = continent.or(from_country.map(|(c, _)| c));
+    let (point, precision) = match (from_country, continent.and_then(|c| geo.continent(c))) {
+        (Some((_, p)), _) => (p, Precision::Country),
+        (None, Some(p)) => (p, Precision::Continent),
+        (None, None) => return None,
+    };
+    Some(Location {
+        point,
+        precision,
+        continent,
+        country,
+        subdivision,
+    })
+}
+
+/// Why the data centers are in the order they are.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderReason {
+    /// An operator network listed them.
+    Network,
+    /// A region map entry pinned them (`map.key`), the rest by distance.
+    Map(String),
+    /// By great-circle distance from the client.
+    Distance,
+    /// The client could not be located: the pool's default order.
+    Default,
+}
+
+/// Why a data center was passed over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Skip {
+    /// No member has an address of the family asked for.
+    NoAddress,
+    /// No member that has such an address is up.
+    Down,
+}
+
+/// One step of a decision, for `meridian explain` and `/explain`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    /// The data center order and why, with distances in km where known.
+    Order(OrderReason, Vec<(DcId, Option<f64>)>),
+    /// A data center was passed over.
+    Skipped(DcId, Skip),
+    /// The data center answered.
+    Chose(DcId),
+    /// No data center has an address of the family.
+    NoData,
+}
+
+/// Where steps are recorded; `None` on the query path, which records nothing.
+pub type Trace<'t> = Option<&'t mut Vec<Step>>;
+
+/// The answer for one question.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The data center answered from; `None` when no data center has the family.
+    pub datacenter: Option<DcId>,
+    /// Member indexes in the pool, in answer order.
+    pub members: Vec<usize>,
+    /// TTL of the records.
+    pub ttl: u32,
+}
+
+fn record(trace: &mut Trace<'_>, step: impl FnOnce() -> Step) {
+    if let Some(t) = trace.as_deref_mut() {
+        t.push(step());
+    }
+}
+
+/// Orders the pool's data centers for a located client.
+pub fn order(
+    gslb: &Gslb,
+    pool: &Pool,
+    located: &Located<'_>,
+) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
+    let point = located.location().map(|l| l.point);
+    let by_distance = |list: &mut Vec<(DcId, Option<f64>)>, from: Option<Point>| {
+        for entry in list.iter_mut() {
+            entry.1 = from.map(|p| distance_km(p, gslb.datacenters[entry.0].point));
+        }
+        if from.is_some() {
+            // Stable sort: ties keep the default order, so the result is deterministic.
+            list.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
+        }
+    };
+    let pinned = |first: &[DcId]| -> Vec<(DcId, Option<f64>)> {
+        let mut head: Vec<(DcId, Option<f64>)> = first
+            .iter()
+            .filter(|d| pool.default_order.contains(d))
+            .map(|&d| (d, point.map(|p| distance_km(p, gslb.datacenters[d].point))))
+            .collect();
+        let mut rest: Vec<(DcId, Option<f64>)> = pool
+            .default_order
+            .iter()
+            .filter(|d| !first.contains(d))
+            .map(|&d| (d, None))
+            .collect();
+        by_distance(&mut rest, point);
+        head.append(&mut rest);
+        head
+    };
+    if let Located::Network {
+        network:
+            Network {
+                target: NetworkTarget::Datacenters(list),
+                ..
+            },
+        ..
+    } = located
+    {
+        return (OrderReason::Network, pinned(list));
+    }
+    if let (Some(map), Some(loc)) = (pool.map.map(|m| &gslb.maps[m]), located.location()) {
+        let hit = loc
+            .country
+            .zip(loc.subdivision)
+            .and_then(|(c, s)| {
+                map.subdivisions
+                    .get(&(c, s))
+                    .map(|l| (format!("subdivisions.{c}-{s}"), l))
+            })
+            .or_else(|| {
+                loc.country
+                    .and_then(|c| map.countries.get(&c).map(|l| (format!("countries.{c}"), l)))
+            })
+            .or_else(|| {
+                loc.continent.and_then(|c| {
+                    map.continents
+                        .get(&c)
+                        .map(|l| (format!("continents.{c}"), l))
+                })
+            });
+        if let Some((key, list)) = hit {
+            return (
+                OrderReason::Map(format!("{}.{key}", map.name)),
+                pinned(list),
+            );
+        }
+    }
+    let mut list: Vec<(DcId, Option<f64>)> =
+        pool.default_order.iter().map(|&d| (d, None)).collect();
+    match point {
+        Some(p) => {
+            by_distance(&mut list, Some(p));
+            (OrderReason::Distance, list)
+        }
+        None => (OrderReason::Default, list),
+    }
+}
+
+/// Chooses the answer of `pool` (index `pool_id`) for a client located at `located`.
+#[allow(clippy::too_many_arguments)]
+pub fn choose(
+    gslb: &Gslb,
+    pool_id: usize,
+    family: Family,
+    located: &Located<'_>,
+    client: &Client,
+    health: &impl Health,
+    seed: u64,
+    mut trace: Trace<'_>,
+) -> Decision {
+    let pool = &gslb.pools[pool_id];
+    let (reason, order) = order(gslb, pool, located);
+    record(&mut trace, || Step::Order(reason, order.clone()));
+    let has_family = |m: &crate::config::gslb::Member| match family {
+        Family::V4 => m.ipv4.is_some(),
+        Family::V6 => m.ipv6.is_some(),
+    };
+    for &(dc, _) in &order {
+        let candidates: Vec<usize> = pool
+            .members
+            .iter()
+            .enumerate()
+            .filter(|(_, m)| m.dc == dc && has_family(m))
+            .map(|(i, _)| i)
+            .collect();
+        if candidates.is_empty() {
+            record(&mut trace, || Step::Skipped(dc, Skip::NoAddress));
+            continue;
+        }
+        let up: Vec<usize> = candidates
+            .into_iter()
+            .filter(|&i| health.is_up(pool_id, i))
+            .collect();
+        if up.is_empty() {
+            record(&mut trace, || Step::Skipped(dc, Skip::Down));
+            continue;
+        }
+        record(&mut trace, || Step::Chose(dc));
+        let members = select::arrange(pool, up, client, seed);
+        return Decision {
+            datacenter: Some(dc),
+            members,
+            ttl: pool.ttl,
+        };
+    }
+    record(&mut trace, || Step::NoData);
+    Decision {
+        datacenter: None,
+        members: Vec::new(),
+        ttl: pool.ttl,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::gslb::{Datacenter, Member, RegionMap, Selection};
+    use crate::geo::NetworkTable;
+    use std::collections::HashMap;
+
+    fn dc(name: &str, lat: f64, lon: f64) -> Datacenter {
+        Datacenter {
+            name: name.into(),
+            point: Point { lat, lon },
+            continent: None,
+            country: None,
+        }
+    }
+
+    fn member(name: &str, dc: DcId, v4: Option<&str>, v6: Option<&str>, weight: u32) -> Member {
+        Member {
+            name: name.into(),
+            dc,
+            ipv4: v4.map(|a| a.parse().unwrap()),
+            ipv6: v6.map(|a| a.parse().unwrap()),
+            weight,
+        }
+    }
+
+    /// ams (0), iad (1), sin (2); pool 0 has two members in each, sin without IPv6.
+    fn gslb(selection: Selection, answers: Option<usize>) -> Gslb {
+        let mut map = RegionMap {
+            name: "regions".into(),
+            ..RegionMap::default()
+        };
+        map.continents.insert(Code::new("OC").unwrap(), vec![2, 1]);
+        map.countries.insert(Code::new("BR").unwrap(), vec![1]);
+        map.subdivisions.insert(
+            (Code::new("US").unwrap(), Code::new("CA").unwrap()),
+            vec![2, 1, 0],
+        );
+        let mut networks = NetworkTable::default();
+        let net: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
+        networks.insert(
+            net,
+            Network {
+                net,
+                target: NetworkTarget::Datacenters(vec![2]),
+            },
+        );
+        Gslb {
+            datacenters: vec![
+                dc("ams", 52.37, 4.90),
+                dc("iad", 38.95, -77.45),
+                dc("sin", 1.35, 103.82),
+            ],
+            pools: vec![Pool {
+                name: "www".into(),
+                owners: vec![],
+                ttl: 60,
+                answers,
+                selection,
+                ecs: true,
+                default_order: vec![1, 0, 2],
+                map: Some(0),
+                members: vec![
+                    member("ams-1", 0, Some("192.0.2.1"), Some("2001:db8::1"), 1),
+                    member("ams-2", 0, Some("192.0.2.2"), Some("2001:db8::2"), 3),
+                    member("iad-1", 1, Some("198.51.100.1"), Some("2001:db8:1::1"), 1),
+                    member("iad-2", 1, Some("198.51.100.2"), None, 1),
+                    member("sin-1", 2, Some("203.0.113.1"), None, 1),
+                    member("sin-2", 2, Some("203.0.113.2"), None, 1),
+                ],
+            }],
+            maps: vec![map],
+            networks,
+            by_owner: HashMap::new(),
+        }
+    }
+
+    fn at(
+        lat: f64,
+        lon: f64,
+        country: Option<&str>,
+        continent: Option<&str>,
+        subdivision: Option<&str>,
+    ) -> Located<'static> {
+        Located::Geo {
+            location: Location {
+                point: Point { lat, lon },
+                precision: Precision::Record,
+                continent: continent.and_then(Code::new),
+                country: country.and_then(Code::new),
+                subdivision: subdivision.and_then(Code::new),
+            },
+            prefix: 24,
+        }
+    }
+
+    fn client() -> Client {
+        Client {
+            addr: "192.0.2.99".parse().unwrap(),
+            prefix: 24,
+            from_ecs: true,
+        }
+    }
+
+    struct Down(Vec<usize>);
+    impl Health for Down {
+        fn is_up(&self, _pool: usize, member: usize) -> bool {
+            !self.0.contains(&member)
+        }
+    }
+
+    fn names(g: &Gslb, order: &[(DcId, Option<f64>)]) -> Vec<String> {
+        order
+            .iter()
+            .map(|(d, _)| g.datacenters[*d].name.clone())
+            .collect()
+    }
+
+    #[test]
+    fn orders_by_distance_with_pins_and_defaults() {
+        let g = gslb(Selection::Shuffle, None);
+        let pool = &g.pools[0];
+        let cases: Vec<(Located<'_>, &[&str], OrderReason)> = vec![
+            // Paris, New York, Tokyo: nearest first.
+            (
+                at(48.85, 2.35, Some("FR"), Some("EU"), None),
+                &["ams", "iad", "sin"],
+                OrderReason::Distance,
+            ),
+            (
+                at(40.71, -74.0, Some("US"), Some("NA"), None),
+                &["iad", "ams", "sin"],
+                OrderReason::Distance,
+            ),
+            (
+                at(35.68, 139.69, Some("JP"), Some("AS"), None),
+                &["sin", "ams", "iad"],
+                OrderReason::Distance,
+            ),
+            // Sydney: continent pin (sin, iad) then the rest by distance.
+            (
+                at(-33.87, 151.21, Some("AU"), Some("OC"), None),
+                &["sin", "iad", "ams"],
+                OrderReason::Map("regions.continents.OC".into()),
+            ),
+            // A country pin beats the continent; São Paulo pinned to iad, then by distance.
+            (
+                at(-23.55, -46.63, Some("BR"), Some("SA"), None),
+                &["iad", "ams", "sin"],
+                OrderReason::Map("regions.countries.BR".into()),
+            ),
+            // A subdivision pin beats the country.
+            (
+                at(37.77, -122.42, Some("US"), Some("NA"), Some("CA")),
+                &["sin", "iad", "ams"],
+                OrderReason::Map("regions.subdivisions.US-CA".into()),
+            ),
+            // Unknown: the pool's default order.
+            (
+                Located::Unknown { prefix: 8 },
+                &["iad", "ams", "sin"],
+                OrderReason::Default,
+            ),
+        ];
+        for (located, expect, reason) in cases {
+            let (got_reason, got) = order(&g, pool, &located);
+            assert_eq!(names(&g, &got), expect, "{located:?}");
+            assert_eq!(got_reason, reason, "{located:?}");
+        }
+    }
+
+    #[test]
+    fn operator_networks_pin_then_fall_back_by_distance() {
+        let g = gslb(Selection::Shuffle, None);
+        let located = Located::Network {
+            network: g.networks.lookup("10.1.2.3".parse().unwrap()).unwrap().0,
+            prefix: 8,
+            location: None,
+        };
+        let (reason, got) = order(&g, &g.pools[0], &located);
+        assert_eq!(reason, OrderReason::Network);
+        // sin pinned; the rest in the default order, as the network gives no location.
+        assert_eq!(names(&g, &got), ["sin", "iad", "ams"]);
+        assert_eq!(located.prefix(), 8);
+    }
+
+    #[test]
+    fn distance_ties_keep_the_default_order() {
+        let mut g = gslb(Selection::Shuffle, None);
+        g.datacenters[0].point = g.datacenters[1].point;
+        let (_, got) = order(&g, &g.pools[0], &at(40.0, -75.0, None, None, None));
+        assert_eq!(names(&g, &got), ["iad", "ams", "sin"]);
+    }
+
+    #[test]
+    fn skips_data_centers_that_cannot_serve_and_records_why() {
+        let g = gslb(Selection::Shuffle, None);
+        let mut trace = Vec::new();
+        // A Tokyo client asking AAAA: sin has no IPv6, so ams answers.
+        let d = choose(
+            &g,
+            0,
+            Family::V6,
+            &at(35.68, 139.69, None, None, None),
+            &client(),
+            &AllUp,
+            1,
+            Some(&mut trace),
+        );
+        assert_eq!(d.datacenter, Some(0));
+        assert_eq!(trace[1], Step::Skipped(2, Skip::NoAddress));
+        assert_eq!(trace[2], Step::Chose(0));
+        // With ams down too, iad answers, with only its IPv6 member.
+        let mut trace = Vec::new();
+        let d = choose(
+            &g,
+            0,
+            Family::V6,
+            &at(35.68, 139.69, None, None, None),
+            &client(),
+            &Down(vec![0, 1]),
+            1,
+            Some(&mut trace),
+        );
+        assert_eq!(d.datacenter, Some(1));
+        assert_eq!(d.members, vec![2]);
+        assert_eq!(trace[2], Step::Skipped(0, Skip::Down));
+        // Nothing up at all: no data center (the health work adds the fallback policy).
+        let d = choose(
+            &g,
+            0,
+            Family::V4,
+            &Located::Unknown { prefix: 0 },
+            &client(),
+            &Down((0..6).collect()),
+            1,
+            None,
+        );
+        assert_eq!(d.datacenter, None);
+        assert!(d.members.is_empty());
+    }
+
+    #[test]
+    fn answers_limits_and_shuffle_varies_with_the_seed() {
+        let g = gslb(Selection::Shuffle, Some(1));
+        let paris = at(48.85, 2.35, None, None, None);
+        let mut seen = std::collections::HashSet::new();
+        for seed in 0..64 {
+            let d = choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None);
+            assert_eq!(d.members.len(), 1);
+            seen.insert(d.members[0]);
+        }
+        assert_eq!(seen, [0usize, 1].into_iter().collect());
+        // Same seed, same answer: the function is pure.
+        let a = choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None);
+        assert_eq!(
+            a,
+            choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None)
+        );
+    }
+
+    #[test]
+    fn weighted_follows_the_weights() {
+        let g = gslb(Selection::Weighted, Some(1));
+        let paris = at(48.85, 2.35, None, None, None);
+        let firsts = (0..4000u64)
+            .filter(|&seed| {
+                choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None).members[0] == 1
+            })
+            .count();
+        // ams-2 has weight 3 of 4: about 3000 of 4000 draws.
+        assert!((2800..3200).contains(&firsts), "{firsts}");
+    }
+
+    #[test]
+    fn sticky_keeps_a_client_on_its_member_and_moves_few_on_removal() {
+        let g = gslb(Selection::Sticky, Some(1));
+        let paris = at(48.85, 2.35, None, None, None);
+        let mut per_member = [0usize; 2];
+        let mut moved = 0;
+        for i in 0..500u32 {
+            let c = Client {
+                addr: std::net::IpAddr::from(std::net::Ipv4Addr::from(0x0a00_0000 + (i << 8))),
+                prefix: 24,
+                from_ecs: true,
+            };
+            let first = choose(&g, 0, Family::V4, &paris, &c, &AllUp, 1, None).members[0];
+            // Any seed, same member: stickiness does not depend on randomness.
+            assert_eq!(
+                first,
+                choose(&g, 0, Family::V4, &paris, &c, &AllUp, 99, None).members[0]
+            );
+            per_member[first] += 1;
+            // Taking the other member down never moves this client.
+            let other = 1 - first;
+            let again =
+                choose(&g, 0, Family::V4, &paris, &c, &Down(vec![other]), 5, None).members[0];
+            if again != first {
+                moved += 1;
+            }
+        }
+        assert_eq!(moved, 0);
+        assert!(per_member[0] > 150 && per_member[1] > 150, "{per_member:?}");
+    }
+}

@@ -1,0 +1,99 @@
+//! Ordering the chosen data center's members: shuffle, weighted, sticky.
+
+use std::net::IpAddr;
+
+use super::Client;
+use crate::config::gslb::{Pool, Selection};
+
+/// splitmix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator; the seed makes the
+/// choice reproducible for a given query.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        mix(self.0)
+    }
+
+    /// A float in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next() >> 11) + 1) as f64 / (1u64 << 53) as f64
+    }
+}
+
+fn mix(mut z: u64) -> u64 {
+    z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+    z ^ (z >> 31)
+}
+
+/// FNV-1a, for stable hashes of names and networks.
+fn fnv(bytes: &[u8], mut h: u64) -> u64 {
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0000_0100_0000_01b3);
+    }
+    h
+}
+
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// The network a sticky client is known by: the significant part of its address, at most a
+/// /24 or a /56 (the usual size of one customer's allocation), so that hosts behind one
+/// resolver stay together.
+fn client_key(client: &Client) -> u64 {
+    match client.addr {
+        IpAddr::V4(a) => {
+            let len = client.prefix.min(24);
+            let bits = if len == 0 {
+                0
+            } else {
+                u32::from(a) & (u32::MAX << (32 - u32::from(len)))
+            };
+            fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
+        }
+        IpAddr::V6(a) => {
+            let len = client.prefix.min(56);
+            let bits = if len == 0 {
+                0
+            } else {
+                u128::from(a) & (u128::MAX << (128 - u32::from(len)))
+            };
+            fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
+        }
+    }
+}
+
+/// Orders `up` (member indexes) by the pool's selection and keeps at most `answers`.
+pub fn arrange(pool: &Pool, mut up: Vec<usize>, client: &Client, seed: u64) -> Vec<usize> {
+    let mut rng = Rng(seed);
+    match pool.selection {
+        Selection::Shuffle => {
+            // Fisher-Yates.
+            for i in (1..up.len()).rev() {
+                let j = (rng.next() % (i as u64 + 1)) as usize;
+                up.swap(i, j);
+            }
+        }
+        Selection::Weighted => {
+            // Efraimidis-Spirakis weighted sampling without replacement: sort by
+            // u^(1/w), largest first, which is ln(u)/w in log space.
+            let mut keyed: Vec<(f64, usize)> = up
+                .iter()
+                .map(|&i| (rng.unit().ln() / f64::from(pool.members[i].weight), i))
+                .collect();
+            keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+            up = keyed.into_iter().map(|(_, i)| i).collect();
+        }
+        Selection::Sticky => {
+            // Rendezvous (highest random weight) hashing: each member's score depends only on
+            // the client and the member, so removing one member moves only its clients.
+            let key = client_key(client);
+            up.sort_by_key(|&i| std::cmp::Reverse(mix(fnv(pool.members[i].name.as_bytes(), key))));
+        }
+    }
+    if let Some(n) = pool.answers {
+        up.truncate(n);
+    }
+    up
+}
