@@ -3,8 +3,6 @@
 
 mod common;
 
-use std::net::IpAddr;
-
 use common::*;
 use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::opt::{ClientSubnet, EdnsCode, EdnsOption};
@@ -50,7 +48,7 @@ fn addrs(m: &Message) -> Vec<String> {
 
 fn echoed(m: &Message) -> ClientSubnet {
     match m.edns.as_ref().expect("OPT").option(EdnsCode::Subnet) {
-        Some(EdnsOption::Subnet(s)) => s.clone(),
+        Some(EdnsOption::Subnet(s)) => *s,
         other => panic!("no ECS echoed: {other:?}"),
     }
 }
@@ -59,7 +57,8 @@ fn echoed(m: &Message) -> ClientSubnet {
 fn ecs_clients_get_their_nearest_data_center_with_the_deciding_scope() {
     let f = fixture();
     // (ECS network, expected addresses, expected scope)
-    let cases: [(u16, u8, &'static [u8], &[&str], u8); 5] = [
+    type Case = (u16, u8, &'static [u8], &'static [&'static str], u8);
+    let cases: [Case; 5] = [
         // Amsterdam (GeoIP2 City layout, /16 in the database): ams, two of its three members.
         (
             1,
@@ -278,5 +277,4 @@ fn shuffle_varies_and_sticky_does_not() {
         "shuffle always put the same address first: {firsts:?}"
     );
     assert_eq!(sticky.len(), 1, "sticky moved a client: {sticky:?}");
-    let _ = IpAddr::from([0, 0, 0, 0]);
 }

@@ -919,10 +919,10 @@ impl Builder {
         let mut inner = Walker::new(&full, &text);
         if let Some(doc) = inner.parse() {
             inner.allow_keys(doc.get_ref(), "", &["networks"]);
-            if let Some(v) = get(doc.get_ref(), "networks") {
-                if let Some(t) = inner.table(v, "networks") {
-                    self.networks(&mut inner, t, "networks");
-                }
+            if let Some(v) = get(doc.get_ref(), "networks")
+                && let Some(t) = inner.table(v, "networks")
+            {
+                self.networks(&mut inner, t, "networks");
             }
         }
         w.errors.append(&mut inner.errors);

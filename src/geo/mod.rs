@@ -109,11 +109,11 @@ impl GeoDb {
             reason,
         };
         let reader = maxminddb::Reader::from_source(bytes).map_err(|e| err(e.to_string()))?;
-        // A truncated or corrupt file can open and still fail on lookups: check the whole
-        // search tree and data section now, once, rather than mid-query.
-        reader
-            .verify()
-            .map_err(|e| err(format!("the file is damaged: {e}")))?;
+        // A truncated or corrupt file can open and still fail on lookups: walk the whole
+        // search tree and decode every record now, once, rather than fail mid-query.
+        // (`Reader::verify` would do more, but it also refuses files whose metadata has an
+        // empty description map, which the DB-IP files we ship have.)
+        check_records(&reader).map_err(|e| err(format!("the file is damaged: {e}")))?;
         Ok(GeoDb {
             reader,
             path: path.to_path_buf(),
@@ -200,6 +200,32 @@ impl GeoDb {
     pub fn continent(&self, code: Code) -> Option<Point> {
         self.continents.get(&code).copied()
     }
+}
+
+/// Walks every network of the database and decodes each distinct record once. The walk is
+/// bounded by three times the node count, so a cyclic tree cannot make it loop forever.
+fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), String> {
+    let limit = (reader.metadata().node_count as usize)
+        .saturating_mul(3)
+        .max(1);
+    let mut seen = std::collections::HashSet::new();
+    let networks = reader
+        .networks(Default::default())
+        .map_err(|e| e.to_string())?;
+    for (count, lookup) in networks.enumerate() {
+        if count > limit {
+            return Err("the search tree does not end (a cycle?)".into());
+        }
+        let lookup = lookup.map_err(|e| e.to_string())?;
+        if let Some(offset) = lookup.offset()
+            && seen.insert(offset)
+        {
+            lookup
+                .decode::<mmdb::RawLocation>()
+                .map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
 }
 
 fn csv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {

@@ -54,7 +54,7 @@ impl<T> NetworkTable<T> {
                     .position(|(l, _)| *l == len)
                     .unwrap_or_else(|| {
                         self.v4.push((len, HashMap::new()));
-                        self.v4.sort_by(|a, b| b.0.cmp(&a.0));
+                        self.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
                         self.v4.iter().position(|(l, _)| *l == len).unwrap_or(0)
                     });
                 self.v4[pos].1.insert(key, value)
@@ -67,7 +67,7 @@ impl<T> NetworkTable<T> {
                     .position(|(l, _)| *l == len)
                     .unwrap_or_else(|| {
                         self.v6.push((len, HashMap::new()));
-                        self.v6.sort_by(|a, b| b.0.cmp(&a.0));
+                        self.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
                         self.v6.iter().position(|(l, _)| *l == len).unwrap_or(0)
                     });
                 self.v6[pos].1.insert(key, value)

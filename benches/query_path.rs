@@ -1,0 +1,130 @@
+//! The in-process query path, in nanoseconds per call, on the shipped example (`zones/`) and
+//! the shipped geo database: locating a client and choosing the answer, and the whole
+//! `answer()` call from query bytes to response bytes for a GSLB name with ECS and for a
+//! static name. Run with `cargo bench --bench query_path`.
+
+use std::hint::black_box;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::Path;
+
+use meridian::config::Config;
+use meridian::policy::{self, AllUp, Client, Family};
+use meridian::server::{Transport, answer};
+
+fn main() {
+    divan::main();
+}
+
+fn config() -> Config {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    Config::load(&root.join("zones"), &root.join("geo/dbip-country.mmdb"))
+        .expect("the shipped example loads")
+}
+
+/// 4096 pseudo-random public IPv4 /24 networks (a fixed sequence, the same every run).
+fn clients() -> Vec<Ipv4Addr> {
+    let mut x: u32 = 0x1234_5678;
+    let mut out = Vec::new();
+    while out.len() < 4096 {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        let a = Ipv4Addr::from(x & 0xffff_ff00);
+        if !(a.is_private()
+            || a.is_loopback()
+            || a.is_multicast()
+            || a.octets()[0] == 0
+            || a.octets()[0] >= 224)
+        {
+            out.push(a);
+        }
+    }
+    out
+}
+
+fn query(name: &str, qtype: u16, ecs: Option<Ipv4Addr>, id: u16) -> Vec<u8> {
+    let mut p = id.to_be_bytes().to_vec();
+    p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
+    for label in name.split('.') {
+        p.push(label.len() as u8);
+        p.extend_from_slice(label.as_bytes());
+    }
+    p.push(0);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&[0, 1]);
+    let opt_data: Vec<u8> = match ecs {
+        Some(a) => [&[0u8, 8, 0, 7, 0, 1, 24, 0][..], &a.octets()[..3]].concat(),
+        None => Vec::new(),
+    };
+    p.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0, 0]);
+    p.extend_from_slice(&(opt_data.len() as u16).to_be_bytes());
+    p.extend_from_slice(&opt_data);
+    p
+}
+
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn locate_and_choose(bencher: divan::Bencher) {
+    let config = config();
+    let clients = clients();
+    let pool = config
+        .gslb
+        .pools
+        .iter()
+        .position(|p| p.name == "www")
+        .unwrap();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % clients.len();
+        let client = Client {
+            addr: IpAddr::V4(clients[i]),
+            prefix: 24,
+            from_ecs: true,
+        };
+        let located = policy::locate(&config.gslb, &config.geo, &client);
+        black_box(policy::choose(
+            &config.gslb,
+            pool,
+            Family::V4,
+            &located,
+            &client,
+            &AllUp,
+            i as u64,
+            None,
+        ))
+    });
+}
+
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn answer_gslb_with_ecs(bencher: divan::Bencher) {
+    let config = config();
+    let queries: Vec<Vec<u8>> = clients()
+        .into_iter()
+        .enumerate()
+        .map(|(i, a)| query("www.example.com", 1, Some(a), i as u16))
+        .collect();
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % queries.len();
+        black_box(answer(&config, &queries[i], peer, Transport::Udp, &mut out))
+    });
+}
+
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn answer_static(bencher: divan::Bencher) {
+    let config = config();
+    let q = query("static.example.com", 1, None, 7);
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    bencher.bench_local(|| black_box(answer(&config, &q, peer, Transport::Udp, &mut out)));
+}
+
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn answer_nxdomain(bencher: divan::Bencher) {
+    let config = config();
+    let q = query("nothing-here.example.com", 1, None, 7);
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    bencher.bench_local(|| black_box(answer(&config, &q, peer, Transport::Udp, &mut out)));
+}
