@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use meridian::config::Config;
+use meridian::health::HealthSnapshot;
 use meridian::policy::{self, AllUp, Client, Family};
 use meridian::server::{Transport, answer};
 
@@ -97,6 +98,7 @@ fn locate_and_choose(bencher: divan::Bencher) {
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_gslb_with_ecs(bencher: divan::Bencher) {
     let config = config();
+    let health = HealthSnapshot::all_up(config.generation);
     let queries: Vec<Vec<u8>> = clients()
         .into_iter()
         .enumerate()
@@ -107,24 +109,33 @@ fn answer_gslb_with_ecs(bencher: divan::Bencher) {
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % queries.len();
-        black_box(answer(&config, &queries[i], peer, Transport::Udp, &mut out))
+        black_box(answer(
+            &config,
+            &health,
+            &queries[i],
+            peer,
+            Transport::Udp,
+            &mut out,
+        ))
     });
 }
 
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_static(bencher: divan::Bencher) {
     let config = config();
+    let health = HealthSnapshot::all_up(config.generation);
     let q = query("static.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
-    bencher.bench_local(|| black_box(answer(&config, &q, peer, Transport::Udp, &mut out)));
+    bencher.bench_local(|| black_box(answer(&config, &health, &q, peer, Transport::Udp, &mut out)));
 }
 
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_nxdomain(bencher: divan::Bencher) {
     let config = config();
+    let health = HealthSnapshot::all_up(config.generation);
     let q = query("nothing-here.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
-    bencher.bench_local(|| black_box(answer(&config, &q, peer, Transport::Udp, &mut out)));
+    bencher.bench_local(|| black_box(answer(&config, &health, &q, peer, Transport::Udp, &mut out)));
 }

@@ -6,12 +6,16 @@
 //! - [`geo`]: client address -> location (MaxMind DB, coordinate tables, operator networks).
 //! - [`config`]: the `zones/` directory (zone files and GSLB definitions) and the geo database
 //!   -> a validated, immutable [`config::Config`].
+//! - [`health`]: probes -> per-member state machines and overrides -> a health snapshot.
 //! - [`policy`]: pure answer selection for GSLB names: order data centers, pick members.
+//! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the synchronous query path ([`server::answer`]: bytes in, bytes out) and the
 //!   UDP and TCP loops that only move bytes.
 
 pub mod config;
+pub mod daemon;
 pub mod geo;
+pub mod health;
 pub mod policy;
 pub mod server;
 pub mod zone;

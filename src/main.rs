@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 use meridian::config::Config;
+use meridian::daemon::{Daemon, Options};
 
 /// Default listen addresses: loopback only, on the unprivileged port 5353, so that the
 /// shipped example can be tried without root and without exposing anything.
@@ -52,6 +53,9 @@ struct ServeArgs {
     /// Default: 127.0.0.1:5353 and [::1]:5353.
     #[arg(long = "listen", value_name = "ADDR:PORT")]
     listen: Vec<SocketAddr>,
+    /// State file keeping operator overrides across restarts.
+    #[arg(long, value_name = "FILE", default_value = "meridian-state.json")]
+    state: PathBuf,
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -132,10 +136,10 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(config, args.listen))
+    runtime.block_on(run(config, args.listen, args.state))
 }
 
-async fn run(config: Config, listen: Vec<SocketAddr>) -> ExitCode {
+async fn run(config: Config, listen: Vec<SocketAddr>, state: PathBuf) -> ExitCode {
     let explicit = !listen.is_empty();
     let candidates: Vec<SocketAddr> = if explicit {
         listen
@@ -161,25 +165,30 @@ async fn run(config: Config, listen: Vec<SocketAddr>) -> ExitCode {
         }
         usable.push(addr);
     }
-    let running =
-        match meridian::server::start(config, &usable, meridian::server::Limits::default()).await {
-            Ok(r) => r,
-            Err(e) => {
-                eprintln!("meridian: cannot listen on {usable:?}: {e}");
-                return ExitCode::from(1);
-            }
-        };
-    let addrs: Vec<String> = running.addrs.iter().map(ToString::to_string).collect();
+    let options = Options {
+        listen: usable,
+        state_file: Some(state),
+        limits: meridian::server::Limits::default(),
+    };
+    let daemon = match Daemon::start(config, &options).await {
+        Ok(d) => d,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let addrs: Vec<String> = daemon.addrs().iter().map(ToString::to_string).collect();
     tracing::info!(
-        "meridian {} serving {} zone(s): {} on {} (udp+tcp)",
+        "meridian {} serving {} zone(s): {} on {} (udp+tcp); checking {} member(s)",
         env!("CARGO_PKG_VERSION"),
         zones.len(),
         zones.join(", "),
-        addrs.join(", ")
+        addrs.join(", "),
+        daemon.runner.len()
     );
     wait_for_stop().await;
     tracing::info!("stopping");
-    running.stop();
+    daemon.stop();
     ExitCode::SUCCESS
 }
 

@@ -6,12 +6,13 @@
 //! before use and every problem is reported with `file:line: key.path: message`.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use ipnet::IpNet;
 use toml::de::DeTable;
 
+use super::check::{self, Check, CheckKind};
 use super::toml_walk::{Walker, get, join};
 use crate::geo::{Code, NetworkTable, Point};
 use crate::zone::rdata::rtype;
@@ -72,7 +73,44 @@ pub struct Member {
     pub ipv6: Option<Ipv6Addr>,
     /// Relative weight for the `weighted` selection.
     pub weight: u32,
+    /// The health check and the address it probes; `None` when the member is not checked
+    /// (no check configured, or `type = "none"`): it always counts as up.
+    pub probe: Option<(Check, SocketAddr)>,
 }
+
+/// How many members a data center needs up to serve.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MinHealthy {
+    /// At least this many.
+    Count(usize),
+    /// At least this fraction (0-1] of the data center's members, rounded up.
+    Fraction(f64),
+}
+
+impl MinHealthy {
+    /// The number of members needed out of `total`.
+    pub fn needed(&self, total: usize) -> usize {
+        match *self {
+            MinHealthy::Count(n) => n,
+            MinHealthy::Fraction(f) => ((total as f64) * f).ceil().max(1.0) as usize,
+        }
+    }
+}
+
+/// What a pool answers when no data center can serve.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fallback {
+    /// The configured addresses of the first data center in the client's order, as if all
+    /// were up: a guess that is right when the checks, not the servers, are broken.
+    Nearest,
+    /// Every configured address of the pool.
+    All,
+    /// SERVFAIL, so that resolvers try again later (and clients see a failure).
+    ServFail,
+}
+
+/// Default `min_healthy`: one member up is enough (gdnsd's and PowerDNS's behaviour).
+pub const DEFAULT_MIN_HEALTHY: MinHealthy = MinHealthy::Count(1);
 
 /// A pool: the names it answers and the members it answers with.
 #[derive(Debug, Clone, PartialEq)]
@@ -95,6 +133,13 @@ pub struct Pool {
     pub map: Option<usize>,
     /// Members.
     pub members: Vec<Member>,
+    /// Members a data center needs up to serve.
+    pub min_healthy: MinHealthy,
+    /// What to answer when no data center can serve.
+    pub fallback: Fallback,
+    /// TTL while the client's first data center cannot serve, or for a fallback answer, so
+    /// that clients come back soon after a recovery.
+    pub degraded_ttl: u32,
 }
 
 /// Ordered data center lists pinned to regions.
@@ -539,6 +584,64 @@ impl Builder {
             },
         };
 
+        let pool_check = match get(t, "check") {
+            None => None,
+            Some(cv) => match check::parse(w, cv, &join(&path, "check")) {
+                Some(c) => Some(c),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let min_healthy = match get(t, "min_healthy") {
+            None => Some(DEFAULT_MIN_HEALTHY),
+            Some(mv) => {
+                let mp = join(&path, "min_healthy");
+                match mv.get_ref() {
+                    toml::de::DeValue::Float(_) => w.number(mv, &mp, 0.0, 1.0).and_then(|f| {
+                        if f > 0.0 {
+                            Some(MinHealthy::Fraction(f))
+                        } else {
+                            w.error(&mv.span(), &mp, "a fraction must be above 0");
+                            None
+                        }
+                    }),
+                    _ => w
+                        .integer(mv, &mp, 1, 1000)
+                        .map(|n| MinHealthy::Count(n as usize)),
+                }
+            }
+        };
+        let fallback = match get(t, "fallback") {
+            None => Some(Fallback::Nearest),
+            Some(fv) => match w.string(fv, &join(&path, "fallback")) {
+                Some("nearest") => Some(Fallback::Nearest),
+                Some("all") => Some(Fallback::All),
+                Some("servfail") => Some(Fallback::ServFail),
+                Some(other) => {
+                    w.error(
+                        &fv.span(),
+                        &join(&path, "fallback"),
+                        format!("unknown fallback '{other}' (expected nearest, all or servfail)"),
+                    );
+                    None
+                }
+                None => None,
+            },
+        };
+        let degraded_ttl = match get(t, "degraded_ttl") {
+            Some(v) => w
+                .integer(v, &join(&path, "degraded_ttl"), 0, MAX_TTL)
+                .map(|n| n as u32),
+            None => Some(
+                pool_check
+                    .as_ref()
+                    .map_or(DEFAULT_POOL_TTL, |c| c.interval.as_secs().max(1) as u32)
+                    .min(ttl.unwrap_or(DEFAULT_POOL_TTL)),
+            ),
+        };
+
         let mut members = Vec::new();
         let mpath = join(&path, "members");
         if let Some(mv) = required(w, t, &path, "members", span) {
@@ -548,7 +651,13 @@ impl Builder {
                     ok = false;
                 }
                 for (mname, m) in mt.iter() {
-                    match self.member(w, mname.get_ref(), m, &join(&mpath, mname.get_ref())) {
+                    match self.member(
+                        w,
+                        mname.get_ref(),
+                        m,
+                        &join(&mpath, mname.get_ref()),
+                        pool_check.as_ref(),
+                    ) {
                         Some(member) => members.push(member),
                         None => ok = false,
                     }
@@ -607,8 +716,21 @@ impl Builder {
             Some(ecs),
             Some(map),
             Some(default_order),
-        ) = (ok, ttl, answers, selection, ecs, map, default_order)
-        {
+            Some(min_healthy),
+            Some(fallback),
+            Some(degraded_ttl),
+        ) = (
+            ok,
+            ttl,
+            answers,
+            selection,
+            ecs,
+            map,
+            default_order,
+            min_healthy,
+            fallback,
+            degraded_ttl,
+        ) {
             for owner in &owners {
                 self.gslb.by_owner.insert(owner.key(), pool_index);
             }
@@ -622,6 +744,9 @@ impl Builder {
                 default_order,
                 map,
                 members,
+                min_healthy,
+                fallback,
+                degraded_ttl,
             });
         }
     }
@@ -700,9 +825,14 @@ impl Builder {
         name: &str,
         v: &super::toml_walk::Value<'_>,
         path: &str,
+        pool_check: Option<&Check>,
     ) -> Option<Member> {
         let t = w.table(v, path)?;
-        w.allow_keys(t, path, &["datacenter", "ipv4", "ipv6", "weight"]);
+        w.allow_keys(
+            t,
+            path,
+            &["datacenter", "ipv4", "ipv6", "weight", "probe", "check"],
+        );
         let dc = match required(w, t, path, "datacenter", &v.span()) {
             Some(dv) => match w.string(dv, &join(path, "datacenter")) {
                 Some(d) => match self.gslb.datacenter(d) {
@@ -779,6 +909,63 @@ impl Builder {
                 .integer(wv, &join(path, "weight"), 1, MAX_WEIGHT)
                 .map(|n| n as u32),
         };
+        let check = match get(t, "check") {
+            None => pool_check.cloned(),
+            Some(cv) => match check::parse(w, cv, &join(path, "check")) {
+                Some(c) => Some(c),
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let probe_text = match get(t, "probe") {
+            None => None,
+            Some(pv) => match w.string(pv, &join(path, "probe")) {
+                Some(s) => match check::parse_probe(s) {
+                    Some(p) => Some(p),
+                    None => {
+                        w.error(
+                            &pv.span(),
+                            &join(path, "probe"),
+                            format!("'{s}' is not an address or address:port"),
+                        );
+                        ok = false;
+                        None
+                    }
+                },
+                None => {
+                    ok = false;
+                    None
+                }
+            },
+        };
+        let probe = match check {
+            Some(c) if c.kind != CheckKind::None => {
+                let ip = probe_text
+                    .map(|(ip, _)| ip)
+                    .or(ipv4.map(IpAddr::V4))
+                    .or(ipv6.map(IpAddr::V6));
+                let port = probe_text
+                    .and_then(|(_, p)| p)
+                    .or(c.port)
+                    .unwrap_or(c.default_port());
+                match ip {
+                    Some(_) if port == 0 => {
+                        w.error(
+                            &v.span(),
+                            path,
+                            "a tcp check needs a port: set check.port or probe = \"address:port\"",
+                        );
+                        ok = false;
+                        None
+                    }
+                    Some(ip) => Some((c, SocketAddr::new(ip, port))),
+                    None => None,
+                }
+            }
+            _ => None,
+        };
         match (ok, dc, weight) {
             (true, Some(dc), Some(weight)) => Some(Member {
                 name: name.to_string(),
@@ -786,6 +973,7 @@ impl Builder {
                 ipv4,
                 ipv6,
                 weight,
+                probe,
             }),
             _ => None,
         }

@@ -5,6 +5,7 @@
 //! GSLB definitions ([`gslb`]). Everything is read and checked before anything is used; any
 //! error refuses the whole set, so a bad file never replaces good data.
 
+pub mod check;
 pub mod gslb;
 pub mod toml_walk;
 
@@ -28,7 +29,12 @@ pub struct Config {
     pub geo: Arc<GeoDb>,
     /// Problems that did not stop loading.
     pub warnings: Vec<Diagnostic>,
+    /// A number that differs for every configuration loaded by this process, so that a health
+    /// snapshot can tell whether it was built for this configuration.
+    pub generation: u64,
 }
+
+static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
 
 /// Why the configuration could not be loaded: every problem found, each with its place.
 #[derive(Debug, thiserror::Error)]
@@ -140,6 +146,7 @@ impl Config {
             gslb,
             geo,
             warnings,
+            generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
 }

@@ -24,11 +24,22 @@ pub enum Family {
     V6,
 }
 
-/// Whether members can take answers. The health work supplies the real table; until a
-/// member has been probed, or when no checks are configured, [`AllUp`] answers.
+/// What the query path may do with a member.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum View {
+    /// Answer it.
+    Up,
+    /// Its checks fail, or an operator forced it down.
+    Down,
+    /// An operator drained it: no new answers.
+    Drained,
+}
+
+/// Whether members can take answers: the health table's snapshot, or [`AllUp`].
 pub trait Health {
-    /// True when member `member` of pool `pool` may be answered.
-    fn is_up(&self, pool: usize, member: usize) -> bool;
+    /// What queries may do with member `member` of pool `pool`.
+    fn view(&self, pool: usize, member: usize) -> View;
 }
 
 /// Every member is up.
@@ -36,8 +47,8 @@ pub trait Health {
 pub struct AllUp;
 
 impl Health for AllUp {
-    fn is_up(&self, _pool: usize, _member: usize) -> bool {
-        true
+    fn view(&self, _pool: usize, _member: usize) -> View {
+        View::Up
     }
 }
 
@@ -172,8 +183,17 @@ pub enum OrderReason {
 pub enum Skip {
     /// No member has an address of the family asked for.
     NoAddress,
-    /// No member that has such an address is up.
+    /// Every member with such an address is down.
     Down,
+    /// Every member with such an address is drained (or down).
+    Drained,
+    /// Some are up, but fewer than `min_healthy` asks.
+    TooFewHealthy {
+        /// Members up.
+        up: usize,
+        /// Members needed.
+        needed: usize,
+    },
 }
 
 /// One step of a decision, for `meridian explain` and `/explain`.
@@ -187,6 +207,8 @@ pub enum Step {
     Chose(DcId),
     /// No data center has an address of the family.
     NoData,
+    /// No data center could serve: the pool's fallback applied.
+    Fallback(crate::config::gslb::Fallback),
 }
 
 /// Where steps are recorded; `None` on the query path, which records nothing.
@@ -195,12 +217,16 @@ pub type Trace<'t> = Option<&'t mut Vec<Step>>;
 /// The answer for one question.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Decision {
-    /// The data center answered from; `None` when no data center has the family.
+    /// The data center answered from; `None` when no data center has the family, or for the
+    /// `all` fallback.
     pub datacenter: Option<DcId>,
     /// Member indexes in the pool, in answer order.
     pub members: Vec<usize>,
-    /// TTL of the records.
+    /// TTL of the records: the pool's, or its `degraded_ttl` when the client's first data
+    /// center could not serve or a fallback answered.
     pub ttl: u32,
+    /// The fallback that applied, if no data center could serve.
+    pub fallback: Option<crate::config::gslb::Fallback>,
 }
 
 fn record(trace: &mut Trace<'_>, step: impl FnOnce() -> Step) {
@@ -309,6 +335,8 @@ pub fn choose(
         Family::V4 => m.ipv4.is_some(),
         Family::V6 => m.ipv6.is_some(),
     };
+    let mut first_with_family: Option<DcId> = None;
+    let mut degraded = false;
     for &(dc, _) in &order {
         let candidates: Vec<usize> = pool
             .members
@@ -321,12 +349,31 @@ pub fn choose(
             record(&mut trace, || Step::Skipped(dc, Skip::NoAddress));
             continue;
         }
-        let up: Vec<usize> = candidates
-            .into_iter()
-            .filter(|&i| health.is_up(pool_id, i))
+        first_with_family.get_or_insert(dc);
+        let views: Vec<View> = candidates
+            .iter()
+            .map(|&i| health.view(pool_id, i))
             .collect();
-        if up.is_empty() {
-            record(&mut trace, || Step::Skipped(dc, Skip::Down));
+        let up: Vec<usize> = candidates
+            .iter()
+            .zip(&views)
+            .filter(|(_, v)| **v == View::Up)
+            .map(|(&i, _)| i)
+            .collect();
+        let needed = pool.min_healthy.needed(candidates.len());
+        if up.len() < needed {
+            let why = if !up.is_empty() {
+                Skip::TooFewHealthy {
+                    up: up.len(),
+                    needed,
+                }
+            } else if views.contains(&View::Drained) {
+                Skip::Drained
+            } else {
+                Skip::Down
+            };
+            record(&mut trace, || Step::Skipped(dc, why));
+            degraded = true;
             continue;
         }
         record(&mut trace, || Step::Chose(dc));
@@ -334,14 +381,46 @@ pub fn choose(
         return Decision {
             datacenter: Some(dc),
             members,
-            ttl: pool.ttl,
+            ttl: if degraded {
+                pool.degraded_ttl
+            } else {
+                pool.ttl
+            },
+            fallback: None,
         };
     }
-    record(&mut trace, || Step::NoData);
+    let Some(nearest) = first_with_family else {
+        record(&mut trace, || Step::NoData);
+        return Decision {
+            datacenter: None,
+            members: Vec::new(),
+            ttl: pool.ttl,
+            fallback: None,
+        };
+    };
+    // Nothing can serve: the pool's fallback, never an accidental empty answer.
+    use crate::config::gslb::Fallback;
+    record(&mut trace, || Step::Fallback(pool.fallback));
+    let (datacenter, members) = match pool.fallback {
+        Fallback::Nearest => {
+            let all: Vec<usize> = (0..pool.members.len())
+                .filter(|&i| pool.members[i].dc == nearest && has_family(&pool.members[i]))
+                .collect();
+            (Some(nearest), select::arrange(pool, all, client, seed))
+        }
+        Fallback::All => {
+            let all: Vec<usize> = (0..pool.members.len())
+                .filter(|&i| has_family(&pool.members[i]))
+                .collect();
+            (None, all)
+        }
+        Fallback::ServFail => (None, Vec::new()),
+    };
     Decision {
-        datacenter: None,
-        members: Vec::new(),
-        ttl: pool.ttl,
+        datacenter,
+        members,
+        ttl: pool.degraded_ttl,
+        fallback: Some(pool.fallback),
     }
 }
 
@@ -368,6 +447,7 @@ mod tests {
             ipv4: v4.map(|a| a.parse().unwrap()),
             ipv6: v6.map(|a| a.parse().unwrap()),
             weight,
+            probe: None,
         }
     }
 
@@ -407,6 +487,9 @@ mod tests {
                 ecs: true,
                 default_order: vec![1, 0, 2],
                 map: Some(0),
+                min_healthy: crate::config::gslb::MinHealthy::Count(1),
+                fallback: crate::config::gslb::Fallback::Nearest,
+                degraded_ttl: 5,
                 members: vec![
                     member("ams-1", 0, Some("192.0.2.1"), Some("2001:db8::1"), 1),
                     member("ams-2", 0, Some("192.0.2.2"), Some("2001:db8::2"), 3),
@@ -451,8 +534,12 @@ mod tests {
 
     struct Down(Vec<usize>);
     impl Health for Down {
-        fn is_up(&self, _pool: usize, member: usize) -> bool {
-            !self.0.contains(&member)
+        fn view(&self, _pool: usize, member: usize) -> View {
+            if self.0.contains(&member) {
+                View::Down
+            } else {
+                View::Up
+            }
         }
     }
 
@@ -573,18 +660,8 @@ mod tests {
         assert_eq!(d.members, vec![2]);
         assert_eq!(trace[2], Step::Skipped(0, Skip::Down));
         // Nothing up at all: no data center (the health work adds the fallback policy).
-        let d = choose(
-            &g,
-            0,
-            Family::V4,
-            &Located::Unknown { prefix: 0 },
-            &client(),
-            &Down((0..6).collect()),
-            1,
-            None,
-        );
-        assert_eq!(d.datacenter, None);
-        assert!(d.members.is_empty());
+        // The degraded TTL applies when the first choice could not serve.
+        assert_eq!(d.ttl, 5);
     }
 
     #[test]
@@ -648,5 +725,117 @@ mod tests {
         }
         assert_eq!(moved, 0);
         assert!(per_member[0] > 150 && per_member[1] > 150, "{per_member:?}");
+    }
+
+    struct Views(Vec<View>);
+    impl Health for Views {
+        fn view(&self, _pool: usize, member: usize) -> View {
+            self.0[member]
+        }
+    }
+
+    #[test]
+    fn min_healthy_drain_and_reasons() {
+        use crate::config::gslb::MinHealthy;
+        let paris = at(48.85, 2.35, None, None, None);
+        let mut g = gslb(Selection::Shuffle, None);
+        // ams needs both of its members up.
+        g.pools[0].min_healthy = MinHealthy::Fraction(1.0);
+        let one_down = Views(vec![
+            View::Up,
+            View::Down,
+            View::Up,
+            View::Up,
+            View::Up,
+            View::Up,
+        ]);
+        let mut trace = Vec::new();
+        let d = choose(
+            &g,
+            0,
+            Family::V4,
+            &paris,
+            &client(),
+            &one_down,
+            1,
+            Some(&mut trace),
+        );
+        assert_eq!(d.datacenter, Some(1));
+        assert_eq!(
+            trace[1],
+            Step::Skipped(0, Skip::TooFewHealthy { up: 1, needed: 2 })
+        );
+        assert_eq!(d.ttl, 5, "degraded TTL while the first choice cannot serve");
+        // With the default (one member is enough), the up member answers alone.
+        g.pools[0].min_healthy = MinHealthy::Count(1);
+        let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, None);
+        assert_eq!(
+            (d.datacenter, d.members.clone(), d.ttl),
+            (Some(0), vec![0], 60)
+        );
+        // Drained members are skipped with their own reason.
+        let drained = Views(vec![
+            View::Drained,
+            View::Drained,
+            View::Up,
+            View::Up,
+            View::Up,
+            View::Up,
+        ]);
+        let mut trace = Vec::new();
+        let d = choose(
+            &g,
+            0,
+            Family::V4,
+            &paris,
+            &client(),
+            &drained,
+            1,
+            Some(&mut trace),
+        );
+        assert_eq!(d.datacenter, Some(1));
+        assert_eq!(trace[1], Step::Skipped(0, Skip::Drained));
+    }
+
+    #[test]
+    fn every_fallback_when_nothing_can_serve() {
+        use crate::config::gslb::Fallback;
+        let paris = at(48.85, 2.35, None, None, None);
+        let all_down = Down((0..6).collect());
+        let mut g = gslb(Selection::Shuffle, None);
+        // nearest: the configured addresses of the first data center in the client's order.
+        let mut trace = Vec::new();
+        let d = choose(
+            &g,
+            0,
+            Family::V4,
+            &paris,
+            &client(),
+            &all_down,
+            1,
+            Some(&mut trace),
+        );
+        assert_eq!(d.fallback, Some(Fallback::Nearest));
+        assert_eq!(d.datacenter, Some(0));
+        let mut m = d.members.clone();
+        m.sort();
+        assert_eq!(m, vec![0, 1]);
+        assert_eq!(d.ttl, 5);
+        assert_eq!(trace.last(), Some(&Step::Fallback(Fallback::Nearest)));
+        // all: every configured address of the family.
+        g.pools[0].fallback = Fallback::All;
+        let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
+        assert_eq!(d.members, vec![0, 1, 2]);
+        // servfail: nothing, flagged.
+        g.pools[0].fallback = Fallback::ServFail;
+        let d = choose(&g, 0, Family::V4, &paris, &client(), &all_down, 1, None);
+        assert_eq!((d.fallback, d.members.len()), (Some(Fallback::ServFail), 0));
+        // A family no member has is NODATA, not a fallback.
+        let mut g = gslb(Selection::Shuffle, None);
+        for m in &mut g.pools[0].members {
+            m.ipv6 = None;
+        }
+        let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
+        assert_eq!((d.fallback, d.datacenter, d.members.len()), (None, None, 0));
     }
 }

@@ -11,6 +11,8 @@ use std::net::{IpAddr, SocketAddr};
 use super::encode::{Full, Writer};
 use super::wire::{self, ClientSubnet, Query, Reject};
 use crate::config::Config;
+use crate::config::gslb::Fallback;
+use crate::health::HealthSnapshot;
 use crate::policy::{self, AllUp, Client, Family};
 use crate::zone::rdata::rtype;
 use crate::zone::{Name, PoolRef, Rcode, Resolution, Rr};
@@ -42,6 +44,8 @@ pub struct Outcome {
     pub truncated: bool,
     /// The query's type, when a question was read.
     pub qtype: Option<u16>,
+    /// True when a GSLB pool's fallback answered (no data center could serve).
+    pub fallback: bool,
 }
 
 const FORMERR: u16 = 1;
@@ -58,6 +62,7 @@ fn response_flags(query_flags: u16, rcode: u16) -> u16 {
 /// Answers one query packet into `out`. `None` means no reply must be sent.
 pub fn answer(
     config: &Config,
+    health: &HealthSnapshot,
     packet: &[u8],
     client: SocketAddr,
     transport: Transport,
@@ -85,7 +90,7 @@ pub fn answer(
         }
     };
     let mut w = Writer::new(out, limit);
-    let outcome = respond(config, &query, client, &mut w);
+    let outcome = respond(config, health, &query, client, &mut w);
     Some(outcome)
 }
 
@@ -105,6 +110,7 @@ fn error(
         rcode,
         truncated: false,
         qtype: question.map(|q| q.1),
+        fallback: false,
     }
 }
 
@@ -144,7 +150,13 @@ fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8; 24]) -> usize {
     8 + addr_len
 }
 
-fn respond(config: &Config, query: &Query<'_>, peer: SocketAddr, w: &mut Writer<'_>) -> Outcome {
+fn respond(
+    config: &Config,
+    health: &HealthSnapshot,
+    query: &Query<'_>,
+    peer: SocketAddr,
+    w: &mut Writer<'_>,
+) -> Outcome {
     let opt = opt_len(query);
     w.header(query.id, response_flags(query.flags, 0));
     w.question(query.qname, query.qtype, query.qclass);
@@ -153,6 +165,7 @@ fn respond(config: &Config, query: &Query<'_>, peer: SocketAddr, w: &mut Writer<
         rcode: 0,
         truncated: false,
         qtype: Some(query.qtype),
+        fallback: false,
     };
     let finish_scoped = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome, scope: u8| {
         w.set_flags((w.flags() & !0xf) | (rcode & 0xf));
@@ -201,13 +214,16 @@ fn respond(config: &Config, query: &Query<'_>, peer: SocketAddr, w: &mut Writer<
     let mut res = config.zones.resolve(&qname, query.qtype);
     let mut scope = 0;
     if let Some(pool_ref) = res.pool.take() {
-        scope = gslb_answer(config, query, peer, pool_ref, &mut res);
+        let (s, fallback) = gslb_answer(config, health, query, peer, pool_ref, &mut res);
+        scope = s;
+        outcome.fallback = fallback;
     }
     let rcode = match res.rcode {
         Rcode::NoError => 0,
         Rcode::NxDomain => 3,
         Rcode::Refused => REFUSED,
         Rcode::YxDomain => 6,
+        Rcode::ServFail => 2,
     };
     if res.authoritative {
         w.set_flags(w.flags() | 0x0400);
@@ -258,14 +274,16 @@ fn client_of(query: &Query<'_>, peer: SocketAddr, use_ecs: bool) -> Client {
     }
 }
 
-/// Completes an answer that reached a GSLB name; returns the ECS scope.
+/// Completes an answer that reached a GSLB name; returns the ECS scope and whether a fallback
+/// answered.
 fn gslb_answer<'c>(
     config: &'c Config,
+    health: &HealthSnapshot,
     query: &Query<'_>,
     peer: SocketAddr,
     pool_ref: PoolRef<'c>,
     res: &mut Resolution<'c>,
-) -> u8 {
+) -> (u8, bool) {
     let pool = &config.gslb.pools[pool_ref.pool];
     let family = if query.qtype == rtype::AAAA {
         Family::V6
@@ -276,16 +294,39 @@ fn gslb_answer<'c>(
     let located = policy::locate(&config.gslb, &config.geo, &client);
     // The seed makes shuffles differ between queries while staying a function of the query.
     let seed = (u64::from(query.id) << 16 | u64::from(peer.port())) ^ ip_bits(peer.ip());
-    let decision = policy::choose(
-        &config.gslb,
-        pool_ref.pool,
-        family,
-        &located,
-        &client,
-        &AllUp,
-        seed,
-        None,
-    );
+    // A snapshot built for another configuration (mid-reload) is not used: its indexes may
+    // not match; every member then answers as up until the matching snapshot is published.
+    let gslb = &config.gslb;
+    let decision = if health.generation == config.generation {
+        policy::choose(
+            gslb,
+            pool_ref.pool,
+            family,
+            &located,
+            &client,
+            health,
+            seed,
+            None,
+        )
+    } else {
+        policy::choose(
+            gslb,
+            pool_ref.pool,
+            family,
+            &located,
+            &client,
+            &AllUp,
+            seed,
+            None,
+        )
+    };
+    let scope = if client.from_ecs { located.prefix() } else { 0 };
+    let fallback = decision.fallback.is_some();
+    if decision.fallback == Some(Fallback::ServFail) {
+        res.rcode = Rcode::ServFail;
+        res.authoritative = false;
+        return (scope, fallback);
+    }
     if decision.members.is_empty() {
         res.authority.push(pool_ref.negative_soa);
     }
@@ -304,7 +345,7 @@ fn gslb_answer<'c>(
             });
         }
     }
-    if client.from_ecs { located.prefix() } else { 0 }
+    (if client.from_ecs { located.prefix() } else { 0 }, fallback)
 }
 
 fn ip_bits(ip: IpAddr) -> u64 {

@@ -23,6 +23,7 @@ use tokio::task::JoinHandle;
 pub use answer::{Outcome, Transport, answer};
 
 use crate::config::Config;
+use crate::health::HealthSnapshot;
 
 /// Counters kept by the transports.
 #[derive(Debug, Default)]
@@ -37,6 +38,8 @@ pub struct Stats {
     pub dropped: AtomicU64,
     /// Queries whose answering panicked; each cost only that query.
     pub panics: AtomicU64,
+    /// GSLB answers given by a pool's fallback because no data center could serve.
+    pub fallbacks: AtomicU64,
 }
 
 /// Bounds on what clients may hold; defaults are the named constants of [`tcp`].
@@ -65,6 +68,8 @@ impl Default for Limits {
 pub struct Shared {
     /// The configuration queries are answered from; replaced whole on reload.
     pub config: ArcSwap<Config>,
+    /// The health snapshot, published by the health table.
+    pub health: Arc<ArcSwap<HealthSnapshot>>,
     /// Counters.
     pub stats: Stats,
     /// Client bounds.
@@ -80,11 +85,17 @@ fn answer_guarded(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
+    let health = shared.health.load();
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        answer(config, packet, peer, transport, out)
+        answer(config, &health, packet, peer, transport, out)
     }));
     match result {
-        Ok(Some(outcome)) => Some(outcome),
+        Ok(Some(outcome)) => {
+            if outcome.fallback {
+                shared.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            }
+            Some(outcome)
+        }
         Ok(None) => {
             shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             None
@@ -121,12 +132,14 @@ const PORT_ATTEMPTS: usize = 16;
 /// Binds UDP and TCP on every address in `listen` and starts serving `config`. Port 0 picks a
 /// free port, the same for UDP and TCP.
 pub async fn start(
-    config: Config,
+    config: Arc<Config>,
+    health: Arc<ArcSwap<HealthSnapshot>>,
     listen: &[SocketAddr],
     limits: Limits,
 ) -> std::io::Result<Running> {
     let shared = Arc::new(Shared {
-        config: ArcSwap::from_pointee(config),
+        config: ArcSwap::new(config),
+        health,
         stats: Stats::default(),
         limits,
     });

@@ -399,7 +399,7 @@ mod tests {
         let mut overrun = opt(&[0, 10, 0, 9, 1]);
         overrun[10] = 5;
         let overrun = query(WWW, &overrun, 1);
-        let looped = query(WWW, &[0xc0, 29, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0], 1);
+        let looped = query(WWW, &[0xc0, 33, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0], 1);
         let mut no_question = query(WWW, &[], 0);
         no_question[5] = 0;
         for p in [trailing, two, overrun, looped, no_question] {

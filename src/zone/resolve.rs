@@ -23,6 +23,8 @@ pub enum Rcode {
     Refused,
     /// A DNAME substitution made a name longer than 255 octets.
     YxDomain,
+    /// The answer cannot be given (a GSLB pool whose fallback is `servfail`).
+    ServFail,
 }
 
 /// The section a record goes in.

@@ -10,13 +10,19 @@ use std::time::Duration;
 use hickory_proto::op::Message;
 use hickory_proto::rr::Record;
 use meridian::config::Config;
-use meridian::server::{self, Limits, Running};
+use meridian::daemon::{Daemon, Options};
+use meridian::server::Limits;
 
 /// A server running on its own runtime; stopped when dropped.
 pub struct TestServer {
     pub addr: SocketAddr,
-    pub running: Option<Running>,
-    runtime: tokio::runtime::Runtime,
+    pub daemon: Option<Daemon>,
+    pub runtime: tokio::runtime::Runtime,
+}
+
+/// The shipped geo database.
+pub fn shipped_geo() -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb")
 }
 
 impl TestServer {
@@ -25,26 +31,36 @@ impl TestServer {
     }
 
     pub fn start_with(zones: &Path, limits: Limits) -> TestServer {
-        let config = Config::load(
-            zones,
-            &Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb"),
-        )
-        .unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        TestServer::start_full(zones, &shipped_geo(), limits, None)
+    }
+
+    /// Starts a server on `zones` with the geo database at `geo`.
+    pub fn start_geo(zones: &Path, geo: &Path) -> TestServer {
+        TestServer::start_full(zones, geo, Limits::default(), None)
+    }
+
+    pub fn start_full(
+        zones: &Path,
+        geo: &Path,
+        limits: Limits,
+        state_file: Option<std::path::PathBuf>,
+    ) -> TestServer {
+        let config =
+            Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let running = runtime
-            .block_on(server::start(
-                config,
-                &["127.0.0.1:0".parse().unwrap()],
-                limits,
-            ))
-            .unwrap();
+        let options = Options {
+            listen: vec!["127.0.0.1:0".parse().unwrap()],
+            state_file,
+            limits,
+        };
+        let daemon = runtime.block_on(Daemon::start(config, &options)).unwrap();
         TestServer {
-            addr: running.addrs[0],
-            running: Some(running),
+            addr: daemon.addrs()[0],
+            daemon: Some(daemon),
             runtime,
         }
     }
@@ -52,8 +68,9 @@ impl TestServer {
 
 impl Drop for TestServer {
     fn drop(&mut self) {
-        if let Some(r) = self.running.take() {
-            r.stop();
+        if let Some(d) = self.daemon.take() {
+            let _guard = self.runtime.enter();
+            d.stop();
         }
     }
 }
@@ -180,31 +197,6 @@ pub fn strs(v: &[&str]) -> Vec<String> {
 
 pub fn serve_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/serve")
-}
-
-impl TestServer {
-    /// Starts a server on `zones` with the geo database at `geo`.
-    pub fn start_geo(zones: &Path, geo: &Path) -> TestServer {
-        let config =
-            Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
-        let running = runtime
-            .block_on(server::start(
-                config,
-                &["127.0.0.1:0".parse().unwrap()],
-                Limits::default(),
-            ))
-            .unwrap();
-        TestServer {
-            addr: running.addrs[0],
-            running: Some(running),
-            runtime,
-        }
-    }
 }
 
 /// Writes a small geo database in both record layouts the server reads:

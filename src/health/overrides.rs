@@ -1,0 +1,325 @@
+//! Operator overrides: drain, force up, force down, for a member or a whole data center, with
+//! an optional expiry; kept in a state file so that they survive restarts.
+//!
+//! Precedence: a member's own override beats its data center's, and any override beats the
+//! probes. Overrides name pools, members and data centers by name, so they survive reloads
+//! that renumber them; an override for something that no longer exists is kept (it applies
+//! again if the name comes back) and shown as such.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use serde::{Deserialize, Serialize};
+
+/// What an override does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Action {
+    /// Take no new answers (the member or data center is skipped), whatever the probes say.
+    Drain,
+    /// Answer as up whatever the probes say.
+    ForceUp,
+    /// Answer as down whatever the probes say.
+    ForceDown,
+}
+
+impl std::str::FromStr for Action {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "drain" => Ok(Action::Drain),
+            "force-up" => Ok(Action::ForceUp),
+            "force-down" => Ok(Action::ForceDown),
+            _ => Err(format!(
+                "unknown action '{s}' (expected drain, force-up or force-down)"
+            )),
+        }
+    }
+}
+
+/// What an override applies to.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Target {
+    /// One member of one pool.
+    Member {
+        /// Pool name.
+        pool: String,
+        /// Member name.
+        member: String,
+    },
+    /// Every member in a data center, in every pool.
+    Datacenter {
+        /// Data center name.
+        datacenter: String,
+    },
+}
+
+impl std::fmt::Display for Target {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Target::Member { pool, member } => write!(f, "member {pool}/{member}"),
+            Target::Datacenter { datacenter } => write!(f, "data center {datacenter}"),
+        }
+    }
+}
+
+/// One override.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Override {
+    /// What it applies to.
+    pub target: Target,
+    /// What it does.
+    pub action: Action,
+    /// When it stops applying, if ever (seconds since the Unix epoch in the file).
+    #[serde(default, with = "epoch_opt")]
+    pub expires: Option<SystemTime>,
+    /// When it was set.
+    #[serde(with = "epoch")]
+    pub created: SystemTime,
+}
+
+impl Override {
+    /// True while it applies at `now`.
+    pub fn active(&self, now: SystemTime) -> bool {
+        self.expires.is_none_or(|e| now < e)
+    }
+}
+
+/// The overrides in force, at most one per target.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Overrides {
+    /// The list, in the order set.
+    pub overrides: Vec<Override>,
+}
+
+/// Why the state file could not be read or written.
+#[derive(Debug, thiserror::Error)]
+pub enum StateError {
+    /// Reading or writing failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The state file.
+        path: PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The file is not a state file.
+    #[error(
+        "{path}: not a Meridian state file: {reason} (move it aside to start without overrides)"
+    )]
+    Parse {
+        /// The state file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+impl Overrides {
+    /// Sets (or replaces) the override of `target`.
+    pub fn set(&mut self, target: Target, action: Action, ttl: Option<Duration>, now: SystemTime) {
+        self.overrides.retain(|o| o.target != target);
+        self.overrides.push(Override {
+            target,
+            action,
+            expires: ttl.map(|t| now + t),
+            created: now,
+        });
+    }
+
+    /// Removes the override of `target`; true when there was one.
+    pub fn clear(&mut self, target: &Target) -> bool {
+        let before = self.overrides.len();
+        self.overrides.retain(|o| o.target != *target);
+        before != self.overrides.len()
+    }
+
+    /// Drops expired overrides; true when any was dropped.
+    pub fn expire(&mut self, now: SystemTime) -> bool {
+        let before = self.overrides.len();
+        self.overrides.retain(|o| o.active(now));
+        before != self.overrides.len()
+    }
+
+    /// The earliest expiry still ahead.
+    pub fn next_expiry(&self) -> Option<SystemTime> {
+        self.overrides.iter().filter_map(|o| o.expires).min()
+    }
+
+    /// The action that applies to member `member` of `pool` in data center `dc`.
+    pub fn effective(&self, pool: &str, member: &str, dc: &str, now: SystemTime) -> Option<Action> {
+        let find = |want: &Target| {
+            self.overrides
+                .iter()
+                .find(|o| o.target == *want && o.active(now))
+                .map(|o| o.action)
+        };
+        find(&Target::Member {
+            pool: pool.to_string(),
+            member: member.to_string(),
+        })
+        .or_else(|| {
+            find(&Target::Datacenter {
+                datacenter: dc.to_string(),
+            })
+        })
+    }
+
+    /// Reads the state file; a missing file is an empty set.
+    pub fn load(path: &Path) -> Result<Overrides, StateError> {
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Overrides::default()),
+            Err(source) => {
+                return Err(StateError::Io {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        serde_json::from_str(&text).map_err(|e| StateError::Parse {
+            path: path.to_path_buf(),
+            reason: e.to_string(),
+        })
+    }
+
+    /// Writes the state file atomically (a temporary file renamed over it), so a crash
+    /// mid-write leaves the old file, never half of one.
+    pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let io = |source| StateError::Io {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, text + "\n").map_err(io)?;
+        std::fs::rename(&tmp, path).map_err(io)
+    }
+}
+
+mod epoch {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &SystemTime, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<SystemTime, D::Error> {
+        Ok(UNIX_EPOCH + Duration::from_secs(u64::deserialize(d)?))
+    }
+}
+
+mod epoch_opt {
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &Option<SystemTime>, s: S) -> Result<S::Ok, S::Error> {
+        match t {
+            Some(t) => s.serialize_some(&t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<SystemTime>, D::Error> {
+        Ok(Option::<u64>::deserialize(d)?.map(|s| UNIX_EPOCH + Duration::from_secs(s)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: u64) -> SystemTime {
+        SystemTime::UNIX_EPOCH + Duration::from_secs(s)
+    }
+
+    fn member(p: &str, m: &str) -> Target {
+        Target::Member {
+            pool: p.into(),
+            member: m.into(),
+        }
+    }
+
+    #[test]
+    fn member_beats_data_center_and_expiry_ends_it() {
+        let mut o = Overrides::default();
+        o.set(
+            Target::Datacenter {
+                datacenter: "ams".into(),
+            },
+            Action::Drain,
+            None,
+            t(0),
+        );
+        o.set(
+            member("www", "ams-1"),
+            Action::ForceUp,
+            Some(Duration::from_secs(60)),
+            t(100),
+        );
+        assert_eq!(
+            o.effective("www", "ams-1", "ams", t(120)),
+            Some(Action::ForceUp)
+        );
+        assert_eq!(
+            o.effective("www", "ams-2", "ams", t(120)),
+            Some(Action::Drain)
+        );
+        assert_eq!(o.effective("www", "iad-1", "iad", t(120)), None);
+        // At 160 s the member override has expired: the data center's applies again.
+        assert_eq!(
+            o.effective("www", "ams-1", "ams", t(160)),
+            Some(Action::Drain)
+        );
+        assert_eq!(o.next_expiry(), Some(t(160)));
+        assert!(o.expire(t(160)));
+        assert_eq!(o.overrides.len(), 1);
+        assert!(o.clear(&Target::Datacenter {
+            datacenter: "ams".into()
+        }));
+        assert_eq!(o.effective("www", "ams-2", "ams", t(200)), None);
+    }
+
+    #[test]
+    fn setting_again_replaces() {
+        let mut o = Overrides::default();
+        o.set(member("www", "a"), Action::Drain, None, t(0));
+        o.set(member("www", "a"), Action::ForceDown, None, t(1));
+        assert_eq!(o.overrides.len(), 1);
+        assert_eq!(o.effective("www", "a", "x", t(2)), Some(Action::ForceDown));
+    }
+
+    #[test]
+    fn the_state_file_round_trips_and_bad_files_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.json");
+        assert_eq!(Overrides::load(&path).unwrap(), Overrides::default());
+        let mut o = Overrides::default();
+        o.set(
+            member("www", "ams-1"),
+            Action::Drain,
+            Some(Duration::from_secs(30)),
+            t(1000),
+        );
+        o.set(
+            Target::Datacenter {
+                datacenter: "sin".into(),
+            },
+            Action::ForceDown,
+            None,
+            t(1001),
+        );
+        o.save(&path).unwrap();
+        assert_eq!(Overrides::load(&path).unwrap(), o);
+        std::fs::write(&path, "{ not json").unwrap();
+        let err = Overrides::load(&path).unwrap_err().to_string();
+        assert!(
+            err.contains("state.json: not a Meridian state file"),
+            "{err}"
+        );
+    }
+}

@@ -1,0 +1,230 @@
+//! One health check: connect, ask, judge. Returns `Ok(what passed)` or `Err(why it failed)`.
+//!
+//! Every check is bounded: the whole check runs under its timeout, an HTTP body is read only
+//! up to `body_bytes`, redirects are not followed (a 3xx is judged by its status like any
+//! other), and a DNS reply is read into a fixed buffer.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpStream, UdpSocket};
+
+use crate::config::check::{Check, CheckKind};
+
+/// A prepared check for one address; holds the HTTP client between runs.
+pub struct Prober {
+    check: Check,
+    addr: SocketAddr,
+    http: Option<reqwest::Client>,
+    url: String,
+}
+
+impl std::fmt::Debug for Prober {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prober")
+            .field("addr", &self.addr)
+            .field("url", &self.url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Installs the ring crypto provider for rustls once per process (reqwest is built without
+/// a provider so that only ring, not aws-lc, is compiled in).
+fn install_crypto() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+}
+
+impl Prober {
+    /// Prepares `check` against `addr`.
+    pub fn new(check: Check, addr: SocketAddr) -> Result<Prober, String> {
+        let mut http = None;
+        let mut url = String::new();
+        if let CheckKind::Http {
+            tls,
+            path,
+            host,
+            insecure,
+            ..
+        } = &check.kind
+        {
+            install_crypto();
+            let scheme = if *tls { "https" } else { "http" };
+            let ip_host = match addr {
+                SocketAddr::V4(a) => a.ip().to_string(),
+                SocketAddr::V6(a) => format!("[{}]", a.ip()),
+            };
+            let authority = host.clone().unwrap_or(ip_host);
+            url = format!("{scheme}://{authority}:{}{path}", addr.port());
+            let mut builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(check.timeout)
+                .connect_timeout(check.timeout)
+                .pool_max_idle_per_host(0)
+                .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")));
+            if let Some(h) = host {
+                // Connect to the probe address whatever the name resolves to: the Host header
+                // and TLS server name say `host`, the packets go to `addr`.
+                builder = builder.resolve(h, addr);
+            }
+            if *insecure {
+                builder = builder.tls_danger_accept_invalid_certs(true);
+            }
+            http = Some(
+                builder
+                    .build()
+                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
+            );
+        }
+        Ok(Prober {
+            check,
+            addr,
+            http,
+            url,
+        })
+    }
+
+    /// The check.
+    pub fn check(&self) -> &Check {
+        &self.check
+    }
+
+    /// Runs the check once, within its timeout.
+    pub async fn run(&self) -> Result<String, String> {
+        match tokio::time::timeout(self.check.timeout, self.run_inner()).await {
+            Ok(r) => r,
+            Err(_) => Err(format!(
+                "timed out after {} ms",
+                self.check.timeout.as_millis()
+            )),
+        }
+    }
+
+    async fn run_inner(&self) -> Result<String, String> {
+        match &self.check.kind {
+            CheckKind::None => Ok("not checked".into()),
+            CheckKind::Tcp => {
+                let mut s = TcpStream::connect(self.addr)
+                    .await
+                    .map_err(|e| format!("tcp connect to {}: {e}", self.addr))?;
+                let _ = s.shutdown().await;
+                Ok(format!("tcp connect to {} succeeded", self.addr))
+            }
+            CheckKind::Http {
+                statuses,
+                body,
+                body_bytes,
+                ..
+            } => {
+                let client = self.http.as_ref().ok_or("no HTTP client")?;
+                let mut resp = client
+                    .get(&self.url)
+                    .send()
+                    .await
+                    .map_err(|e| describe(&self.url, &e))?;
+                let status = resp.status().as_u16();
+                if !statuses.contains(&status) {
+                    return Err(format!(
+                        "{} answered {status}, expected {statuses:?}",
+                        self.url
+                    ));
+                }
+                let Some(want) = body else {
+                    return Ok(format!("{} answered {status}", self.url));
+                };
+                let mut seen: Vec<u8> = Vec::with_capacity((*body_bytes).min(64 * 1024));
+                while seen.len() < *body_bytes {
+                    match resp.chunk().await {
+                        Ok(Some(chunk)) => {
+                            let room = body_bytes - seen.len();
+                            seen.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                            if contains(&seen, want.as_bytes()) {
+                                return Ok(format!("{} answered {status} with '{want}'", self.url));
+                            }
+                        }
+                        Ok(None) => break,
+                        Err(e) => return Err(format!("{}: reading the body: {e}", self.url)),
+                    }
+                }
+                Err(format!(
+                    "{} answered {status} but '{want}' is not in the first {} bytes of the body",
+                    self.url,
+                    seen.len()
+                ))
+            }
+            CheckKind::Dns {
+                qname,
+                qtype,
+                rcode,
+            } => {
+                let bind: SocketAddr = if self.addr.is_ipv4() {
+                    ([0, 0, 0, 0], 0).into()
+                } else {
+                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                };
+                let sock = UdpSocket::bind(bind)
+                    .await
+                    .map_err(|e| format!("dns: cannot open a socket: {e}"))?;
+                sock.connect(self.addr)
+                    .await
+                    .map_err(|e| format!("dns: {}: {e}", self.addr))?;
+                let id = (std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.subsec_nanos())
+                    & 0xffff) as u16;
+                let mut q = Vec::with_capacity(64);
+                q.extend_from_slice(&id.to_be_bytes());
+                q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
+                q.extend_from_slice(qname.wire());
+                q.extend_from_slice(&qtype.to_be_bytes());
+                q.extend_from_slice(&[0, 1]);
+                sock.send(&q)
+                    .await
+                    .map_err(|e| format!("dns: send to {}: {e}", self.addr))?;
+                let mut buf = [0u8; 512];
+                loop {
+                    let n = sock
+                        .recv(&mut buf)
+                        .await
+                        .map_err(|e| format!("dns: {}: {e}", self.addr))?;
+                    if n < 12 || buf[0..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
+                        continue; // Not our reply: keep waiting until the timeout.
+                    }
+                    let got = buf[3] & 0x0f;
+                    return if got == *rcode {
+                        Ok(format!("dns {} answered rcode {got}", self.addr))
+                    } else {
+                        Err(format!(
+                            "dns {} answered rcode {got}, expected {rcode}",
+                            self.addr
+                        ))
+                    };
+                }
+            }
+        }
+    }
+}
+
+fn contains(hay: &[u8], needle: &[u8]) -> bool {
+    needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
+}
+
+fn describe(url: &str, e: &reqwest::Error) -> String {
+    let mut msg = format!("{url}: {e}");
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        msg.push_str(&format!(": {s}"));
+        source = s.source();
+    }
+    msg
+}
+
+/// The time a check waits before its first run, spread over the interval so that checks
+/// started together (at start-up, after a reload) do not fire in one burst.
+pub fn initial_delay(interval: Duration, key: u64) -> Duration {
+    let frac = (key % 1000) as f64 / 1000.0;
+    interval.mul_f64(frac)
+}
