@@ -515,6 +515,10 @@ impl Builder {
                 "default_order",
                 "map",
                 "members",
+                "check",
+                "min_healthy",
+                "fallback",
+                "degraded_ttl",
             ],
         );
         let pool_index = self.gslb.pools.len();

@@ -146,7 +146,7 @@ impl Prober {
                             }
                         }
                         Ok(None) => break,
-                        Err(e) => return Err(format!("{}: reading the body: {e}", self.url)),
+                        Err(e) => return Err(format!("reading the body of {}", describe(&self.url, &e))),
                     }
                 }
                 Err(format!(

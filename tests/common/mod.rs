@@ -265,3 +265,79 @@ pub fn write_test_geo(path: &Path) {
     }
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }
+
+/// A fake TCP backend on 127.0.0.1 that accepts and closes connections; `stop` closes the
+/// port (connections refused), `start` opens it again on the same port.
+pub struct TcpBackend {
+    pub addr: SocketAddr,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl TcpBackend {
+    pub fn new() -> TcpBackend {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut b = TcpBackend { addr, stop: None, thread: None };
+        b.serve(listener);
+        b
+    }
+
+    fn serve(&mut self, listener: std::net::TcpListener) {
+        listener.set_nonblocking(true).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel::<()>();
+        self.stop = Some(tx);
+        self.thread = Some(std::thread::spawn(move || {
+            loop {
+                if rx.try_recv().is_ok() {
+                    return;
+                }
+                match listener.accept() {
+                    Ok((s, _)) => drop(s),
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }));
+    }
+
+    pub fn stop(&mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+
+    pub fn start(&mut self) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            match std::net::TcpListener::bind(self.addr) {
+                Ok(l) => return self.serve(l),
+                Err(e) if std::time::Instant::now() < deadline => {
+                    let _ = e;
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => panic!("cannot reopen {}: {e}", self.addr),
+            }
+        }
+    }
+}
+
+impl Drop for TcpBackend {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Polls `f` every 20 ms until it returns true or `limit` passes; returns the time taken.
+pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Duration> {
+    let start = std::time::Instant::now();
+    while start.elapsed() < limit {
+        if f() {
+            return Some(start.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    None
+}
