@@ -215,14 +215,15 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                 ok = false;
             }
             if let Some(b) = &body
-                && b.len() > body_bytes {
-                    w.error(
-                        &v.span(),
-                        &join(path, "body"),
-                        "is longer than body_bytes, so it could never match",
-                    );
-                    ok = false;
-                }
+                && b.len() > body_bytes
+            {
+                w.error(
+                    &v.span(),
+                    &join(path, "body"),
+                    "is longer than body_bytes, so it could never match",
+                );
+                ok = false;
+            }
             CheckKind::Http {
                 tls: kind_name == "https",
                 path: p,

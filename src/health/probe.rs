@@ -146,7 +146,9 @@ impl Prober {
                             }
                         }
                         Ok(None) => break,
-                        Err(e) => return Err(format!("reading the body of {}", describe(&self.url, &e))),
+                        Err(e) => {
+                            return Err(format!("reading the body of {}", describe(&self.url, &e)));
+                        }
                     }
                 }
                 Err(format!(
@@ -212,14 +214,19 @@ fn contains(hay: &[u8], needle: &[u8]) -> bool {
     needle.is_empty() || hay.windows(needle.len()).any(|w| w == needle)
 }
 
+/// `url: cause`, where the cause is the innermost error (reqwest wraps it several times:
+/// "error sending request ... client error (Connect) ... Connection refused").
 fn describe(url: &str, e: &reqwest::Error) -> String {
-    let mut msg = format!("{url}: {e}");
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        msg.push_str(&format!(": {s}"));
-        source = s.source();
+    let mut root: &dyn std::error::Error = e;
+    while let Some(s) = root.source() {
+        root = s;
     }
-    msg
+    let cause = if e.is_timeout() {
+        "timed out".to_string()
+    } else {
+        root.to_string()
+    };
+    format!("{url}: {cause}")
 }
 
 /// The time a check waits before its first run, spread over the interval so that checks

@@ -278,7 +278,11 @@ impl TcpBackend {
     pub fn new() -> TcpBackend {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut b = TcpBackend { addr, stop: None, thread: None };
+        let mut b = TcpBackend {
+            addr,
+            stop: None,
+            thread: None,
+        };
         b.serve(listener);
         b
     }
