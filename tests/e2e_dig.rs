@@ -1,6 +1,8 @@
 //! End to end: the built `meridian` binary on the shipped example (`zones/`), checked with dig
 //! the way an operator would try it.
 
+mod common;
+
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -84,13 +86,15 @@ fn sorted_lines(s: &str) -> Vec<String> {
     v
 }
 
-fn example() -> Meridian {
-    start(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"))
+/// The shipped example, its members probed on live fake backends, so every member is up.
+fn example() -> (Meridian, common::LiveExample) {
+    let live = common::LiveExample::new();
+    (start(live.dir.path()), live)
 }
 
 #[test]
 fn dig_sees_the_shipped_example() {
-    let m = example();
+    let (m, _live) = example();
     let p = m.port;
     assert_eq!(
         sorted_lines(&dig(p, &["static.example.com", "A", "+short"])),
@@ -170,7 +174,7 @@ fn dig_sees_the_shipped_example() {
 
 #[test]
 fn sigterm_stops_the_server_cleanly() {
-    let mut m = example();
+    let (mut m, _live) = example();
     let pid = m.child.id().to_string();
     assert!(
         Command::new("kill")
@@ -229,7 +233,7 @@ fn a_broken_zone_file_is_refused_at_start_with_file_and_line() {
 
 #[test]
 fn dig_sees_gslb_answers_by_location_with_the_shipped_database() {
-    let m = example();
+    let (m, _live) = example();
     let p = m.port;
     // (client subnet, country in the shipped DB-IP database, expected data center's addresses)
     let cases = [
@@ -301,4 +305,33 @@ fn dig_sees_gslb_answers_by_location_with_the_shipped_database() {
     // Without ECS the client is 127.0.0.1: not located, the default order starts with iad.
     let plain = dig(p, &["www.example.com", "A", "+short"]);
     assert_eq!(sorted_lines(&plain), ["198.51.100.10", "198.51.100.11"]);
+}
+
+#[test]
+fn the_shipped_example_without_backends_falls_back_to_the_nearest_data_center() {
+    // As the README runs it: nothing listens on the probe ports, every member goes down
+    // after its first check, and the nearest fallback answers with the degraded TTL.
+    let m = start(&Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"));
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let answer = dig(
+            m.port,
+            &[
+                "www.example.com",
+                "A",
+                "+noall",
+                "+answer",
+                "+subnet=193.0.0.0/21",
+            ],
+        );
+        let lines = sorted_lines(&answer);
+        if lines.len() == 2 && lines.iter().all(|l| l.contains("\t5\tIN\tA\t192.0.2.1")) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no fallback answer: {answer}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
 }

@@ -345,3 +345,70 @@ pub fn wait_until(limit: Duration, mut f: impl FnMut() -> bool) -> Option<Durati
     }
     None
 }
+
+/// A fake HTTP backend on 127.0.0.1:0 answering `200 OK` to every request, until dropped.
+pub struct HttpBackend {
+    pub addr: SocketAddr,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl HttpBackend {
+    pub fn new() -> HttpBackend {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = stop.clone();
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+                        let mut buf = [0u8; 2048];
+                        let _ = s.read(&mut buf);
+                        let _ = s.write_all(
+                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
+                        );
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        });
+        HttpBackend { addr, stop }
+    }
+}
+
+impl Drop for HttpBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// A copy of the shipped `zones/` whose members are probed on live fake HTTP backends
+/// (the shipped example probes fixed loopback ports, which tests must not bind).
+pub struct LiveExample {
+    pub dir: tempfile::TempDir,
+    pub backends: Vec<HttpBackend>,
+}
+
+impl LiveExample {
+    pub fn new() -> LiveExample {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        let dir = tempfile::tempdir().unwrap();
+        let mut backends = Vec::new();
+        for entry in std::fs::read_dir(&root).unwrap() {
+            let path = entry.unwrap().path();
+            let mut text = std::fs::read_to_string(&path).unwrap();
+            while let Some(at) = text.find("\"127.0.0.1:80") {
+                let end = at + 1 + text[at + 1..].find('"').unwrap();
+                let b = HttpBackend::new();
+                text.replace_range(at + 1..end, &b.addr.to_string());
+                backends.push(b);
+            }
+            std::fs::write(dir.path().join(path.file_name().unwrap()), text).unwrap();
+        }
+        assert_eq!(backends.len(), 6, "the shipped example probes six members");
+        LiveExample { dir, backends }
+    }
+}
