@@ -422,25 +422,25 @@ fn generate(
             "$GENERATE range makes more than {MAX_GENERATE} records"
         ));
     }
+    // BIND substitutes into the text of the right-hand side and reads the result again, so
+    // quotes do not survive: `TXT "gen $"` makes the two strings `gen` and `1`.
+    let rhs_text: Vec<String> = rest.iter().map(|t| t.text.clone()).collect();
     let mut i = start;
     while i <= stop {
-        let mut tokens = vec![Token {
-            text: substitute(&lhs.text, i)?,
-            quoted: false,
-            line: lhs.line,
-        }];
-        for t in rest {
-            tokens.push(Token {
-                text: substitute(&t.text, i)?,
-                quoted: t.quoted,
-                line: t.line,
-            });
+        let mut text = substitute(&lhs.text, i)?;
+        for t in &rhs_text {
+            text.push(' ');
+            text.push_str(&substitute(t, i)?);
         }
-        let entry = Entry {
-            line: at.line,
-            blank_owner: false,
-            tokens,
+        let mut entries = lexer::entries(&text)
+            .map_err(|e| format!("$GENERATE makes a bad record: {}", e.message))?;
+        let Some(mut entry) = entries.pop().filter(|_| entries.is_empty()) else {
+            return Err("$GENERATE makes a bad record".into());
         };
+        for t in &mut entry.tokens {
+            t.line = at.line;
+        }
+        entry.line = at.line;
         let saved_owner = scope.last_owner.clone();
         record(&entry, at, scope, state)?;
         scope.last_owner = saved_owner;
