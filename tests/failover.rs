@@ -299,3 +299,57 @@ fn overrides_beat_probes_and_survive_a_restart() {
         .unwrap();
     assert_eq!(answered(&ask(server.addr)).len(), 2);
 }
+
+#[test]
+fn a_reload_keeps_states_and_overrides_of_members_that_remain() {
+    let mut s = setup("nearest");
+    let server = TestServer::start_full(&s.zones, &s.geo, Default::default(), None);
+    let daemon = server.daemon.as_ref().unwrap();
+    // ams-2's backend is down: wait until its state is known.
+    s.backends[1].stop();
+    wait_until(Duration::from_secs(5), || {
+        answered(&ask(server.addr)) == ["192.0.2.10"]
+    })
+    .expect("ams-2 goes down");
+    daemon
+        .health
+        .lock()
+        .unwrap()
+        .set_override(
+            Target::Member {
+                pool: "www".into(),
+                member: "sin-1".into(),
+            },
+            Action::Drain,
+            None,
+            SystemTime::now(),
+        )
+        .unwrap();
+    // Reload the same files plus a new member: known states and the override carry over, the
+    // new member starts unknown.
+    let toml = s.zones.join("fo.test.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(
+        "ams-3 = { datacenter = \"ams\", ipv4 = \"192.0.2.12\", check = { type = \"none\" } }\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+    let config = std::sync::Arc::new(meridian::config::Config::load(&s.zones, &s.geo).unwrap());
+    {
+        let _guard = server.runtime.enter();
+        let mut t = daemon.health.lock().unwrap();
+        t.reconfigure(config, SystemTime::now());
+        let report = t.report_all(SystemTime::now());
+        let find = |name: &str| report.iter().find(|r| r.member == name).unwrap().clone();
+        assert_eq!(find("ams-2").state.status, meridian::health::Status::Down);
+        assert_eq!(find("ams-1").state.status, meridian::health::Status::Up);
+        assert_eq!(
+            find("ams-3").state.status,
+            meridian::health::Status::Unknown
+        );
+        assert!(!find("ams-3").checked);
+        assert_eq!(
+            find("sin-1").override_.map(|o| o.action),
+            Some(Action::Drain)
+        );
+    }
+}

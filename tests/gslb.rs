@@ -278,3 +278,31 @@ fn shuffle_varies_and_sticky_does_not() {
     );
     assert_eq!(sticky.len(), 1, "sticky moved a client: {sticky:?}");
 }
+
+#[test]
+fn networks_from_a_separate_file_apply() {
+    let f = fixture();
+    // 198.18.0.0/15 -> ams, from networks/office.toml.
+    let m = udp(
+        f.server.addr,
+        &ecs_query("www.gslb.test", A, 1, 24, &[198, 19, 7]),
+    );
+    assert!(
+        addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")),
+        "{:?}",
+        addrs(&m)
+    );
+    assert_eq!(echoed(&m).scope_prefix(), 15);
+    // 2001:db8:eeee::/48 is placed in Asia: sin.
+    let m = udp(
+        f.server.addr,
+        &ecs_query(
+            "www.gslb.test",
+            A,
+            2,
+            48,
+            &[0x20, 0x01, 0x0d, 0xb8, 0xee, 0xee],
+        ),
+    );
+    assert_eq!(addrs(&m), ["203.0.113.10"]);
+}
