@@ -105,11 +105,18 @@ fn answers_follow_health_and_come_back_without_flapping() {
     let server = TestServer::start_full(&s.zones, &s.geo, Default::default(), None);
     let ams = vec!["192.0.2.10".to_string(), "192.0.2.11".to_string()];
     let iad = vec!["198.51.100.10".to_string()];
+    // Every member checked and up (past the unknown state, so thresholds apply from here).
+    let table = server.daemon.as_ref().unwrap().health.clone();
+    let all_up = || {
+        let now = SystemTime::now();
+        let report = table.lock().unwrap().report_all(now);
+        report
+            .iter()
+            .all(|r| r.state.status == meridian::health::Status::Up)
+    };
+    wait_until(Duration::from_secs(5), all_up).expect("all members up");
     // Healthy: the nearest data center, at the pool TTL.
-    wait_until(Duration::from_secs(5), || {
-        answered(&ask(server.addr)) == ams
-    })
-    .expect("ams answers");
+    assert_eq!(answered(&ask(server.addr)), ams);
     assert_eq!(ttl(&ask(server.addr)), 60);
 
     // One of ams's two members fails: ams still serves (min_healthy 1), with the other only.
