@@ -1,4 +1,5 @@
-//! A whole running server: DNS listeners, the health table and its checks, wired together.
+//! A whole running server: DNS listeners, the health table and its checks, reloads, the API
+//! and the query log, wired together.
 //!
 //! `main` and the integration tests both start Meridian through [`Daemon::start`], so the
 //! tests exercise exactly what the binary runs.
@@ -7,20 +8,52 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
+use crate::api::{self, ApiError, AppState};
 use crate::config::Config;
 use crate::health::runner::Runner;
 use crate::health::{HealthTable, StateError};
+use crate::querylog::QueryLog;
+use crate::reload::Reloader;
 use crate::server::{self, Limits, Running};
 
 /// What a daemon is started with.
 #[derive(Debug, Clone)]
 pub struct Options {
+    /// The zones directory (reloaded from).
+    pub zones: PathBuf,
+    /// The geo database (reloaded from).
+    pub geo: PathBuf,
     /// Addresses to serve DNS on (port 0 picks one).
     pub listen: Vec<SocketAddr>,
     /// Where overrides are kept across restarts; `None` keeps them in memory only.
     pub state_file: Option<PathBuf>,
     /// Client limits.
     pub limits: Limits,
+    /// Where to serve the HTTP API, if anywhere.
+    pub api: Option<SocketAddr>,
+    /// The bearer token for mutating API requests.
+    pub api_token: Option<String>,
+    /// Query log target (`-` or a file) and sampling rate.
+    pub query_log: Option<(String, f64)>,
+    /// Reload when files change.
+    pub watch: bool,
+}
+
+impl Options {
+    /// Options for serving `zones` and `geo` on `listen`, everything else off.
+    pub fn new(zones: PathBuf, geo: PathBuf, listen: Vec<SocketAddr>) -> Options {
+        Options {
+            zones,
+            geo,
+            listen,
+            state_file: None,
+            limits: Limits::default(),
+            api: None,
+            api_token: None,
+            query_log: None,
+            watch: false,
+        }
+    }
 }
 
 /// Why a daemon could not start.
@@ -37,6 +70,15 @@ pub enum StartError {
         /// The error.
         source: std::io::Error,
     },
+    /// The API could not start.
+    #[error(transparent)]
+    Api(#[from] ApiError),
+    /// The query log could not be opened.
+    #[error("cannot open the query log {0}: {1}")]
+    QueryLog(String, std::io::Error),
+    /// The file watcher could not start.
+    #[error("cannot watch the zones for changes: {0}")]
+    Watch(String),
 }
 
 /// A running Meridian.
@@ -46,7 +88,12 @@ pub struct Daemon {
     /// The health table (state machines, overrides).
     pub health: Arc<Mutex<HealthTable>>,
     /// The checks.
-    pub runner: Runner,
+    pub runner: Arc<Mutex<Runner>>,
+    /// Reloads.
+    pub reloader: Arc<Reloader>,
+    /// Where the API listens, if it does.
+    pub api: Option<SocketAddr>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -56,17 +103,74 @@ impl Daemon {
         let table = HealthTable::new(config.clone(), options.state_file.clone())?;
         let snapshots = table.snapshots();
         let health = Arc::new(Mutex::new(table));
-        let runner = Runner::start(health.clone());
-        let running = server::start(config, snapshots, &options.listen, options.limits)
-            .await
-            .map_err(|source| StartError::Listen {
-                addrs: options.listen.clone(),
-                source,
-            })?;
+        let runner = Arc::new(Mutex::new(Runner::start(health.clone())));
+        let query_log = match &options.query_log {
+            Some((target, rate)) => Some(
+                QueryLog::start(target, *rate)
+                    .map_err(|e| StartError::QueryLog(target.clone(), e))?,
+            ),
+            None => None,
+        };
+        let running = server::start(
+            config,
+            snapshots,
+            &options.listen,
+            options.limits,
+            query_log,
+        )
+        .await
+        .map_err(|source| StartError::Listen {
+            addrs: options.listen.clone(),
+            source,
+        })?;
+        let reloader = Arc::new(Reloader::new(
+            options.zones.clone(),
+            options.geo.clone(),
+            running.shared.clone(),
+            health.clone(),
+            runner.clone(),
+        ));
+        let mut tasks = Vec::new();
+        if options.watch {
+            tasks.push(
+                reloader
+                    .watch()
+                    .map_err(|e| StartError::Watch(e.to_string()))?,
+            );
+        }
+        #[cfg(unix)]
+        {
+            let r = reloader.clone();
+            if let Ok(mut hup) =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            {
+                tasks.push(tokio::spawn(async move {
+                    while hup.recv().await.is_some() {
+                        tracing::info!("SIGHUP: reloading");
+                        r.reload().await;
+                    }
+                }));
+            }
+        }
+        let mut api_addr = None;
+        if let Some(addr) = options.api {
+            let state = AppState {
+                shared: running.shared.clone(),
+                health: health.clone(),
+                reloader: reloader.clone(),
+                token: options.api_token.clone(),
+            };
+            let (bound, task) = api::start(addr, state).await?;
+            api_addr = Some(bound);
+            tasks.push(task);
+        }
         Ok(Daemon {
             running,
             health,
             runner,
+            reloader,
+            api: api_addr,
+            tasks,
         })
     }
 
@@ -75,9 +179,19 @@ impl Daemon {
         &self.running.addrs
     }
 
-    /// Stops the listeners and the checks.
-    pub fn stop(mut self) {
-        self.runner.stop();
+    /// Number of members being checked.
+    pub fn checked_members(&self) -> usize {
+        self.runner.lock().map(|r| r.len()).unwrap_or(0)
+    }
+
+    /// Stops the listeners, the checks, the API and the watchers.
+    pub fn stop(self) {
+        for t in self.tasks {
+            t.abort();
+        }
+        if let Ok(mut r) = self.runner.lock() {
+            r.stop();
+        }
         self.running.stop();
     }
 }

@@ -39,6 +39,33 @@ enum Command {
         #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
         geo: PathBuf,
     },
+    /// Show how the answer to a question is made, offline: location, data center order,
+    /// what was skipped and why, the records, TTL and ECS scope.
+    Explain {
+        /// The name asked.
+        name: String,
+        /// The type asked (A, AAAA, TXT, ...).
+        #[arg(default_value = "A")]
+        qtype: String,
+        /// Ask as this resolver address (no ECS).
+        #[arg(long, conflicts_with = "subnet", required_unless_present = "subnet")]
+        client: Option<std::net::IpAddr>,
+        /// Ask with this EDNS Client Subnet.
+        #[arg(long)]
+        subnet: Option<ipnet::IpNet>,
+        /// Treat this data center as failed (repeatable): what-if.
+        #[arg(long = "down", value_name = "DC")]
+        down: Vec<String>,
+        /// Directory of zone files and GSLB definitions.
+        #[arg(long, default_value = "zones")]
+        zones: PathBuf,
+        /// Geo database.
+        #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
+        geo: PathBuf,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(clap::Args, Clone)]
@@ -56,6 +83,23 @@ struct ServeArgs {
     /// State file keeping operator overrides across restarts.
     #[arg(long, value_name = "FILE", default_value = "meridian-state.json")]
     state: PathBuf,
+    /// Serve the HTTP API (status, metrics, overrides, explain, reload) here.
+    #[arg(long, value_name = "ADDR:PORT")]
+    api: Option<SocketAddr>,
+    /// File holding the bearer token mutating API requests must carry (required when the API
+    /// listens beyond loopback).
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
+    /// Log sampled queries as JSON lines to FILE, or to standard output with `-`.
+    #[arg(long, value_name = "FILE|-")]
+    query_log: Option<String>,
+    /// Fraction of queries logged (1 = all, 0.01 = one in a hundred).
+    #[arg(long, value_name = "RATE", default_value_t = 1.0)]
+    query_log_rate: f64,
+    /// Do not reload when files under --zones or the geo database change (SIGHUP and
+    /// POST /reload still reload).
+    #[arg(long)]
+    no_watch: bool,
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -65,6 +109,16 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { zones, geo }) => check(&zones, &geo),
+        Some(Command::Explain {
+            name,
+            qtype,
+            client,
+            subnet,
+            down,
+            zones,
+            geo,
+            json,
+        }) => explain(&name, &qtype, client, subnet, &down, &zones, &geo, json),
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -98,6 +152,51 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             }
             eprintln!("{} error(s); nothing was loaded", e.0.len());
             ExitCode::from(1)
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn explain(
+    name: &str,
+    qtype: &str,
+    client: Option<std::net::IpAddr>,
+    subnet: Option<ipnet::IpNet>,
+    down: &[String],
+    zones: &std::path::Path,
+    geo: &std::path::Path,
+    json: bool,
+) -> ExitCode {
+    let Some(qtype) = meridian::zone::rdata::type_from_text(qtype) else {
+        eprintln!("meridian: '{qtype}' is not a record type");
+        return ExitCode::from(2);
+    };
+    let config = match Config::load(zones, geo) {
+        Ok(c) => c,
+        Err(e) => {
+            for d in &e.0 {
+                eprintln!("error: {d}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let asker = match (client, subnet) {
+        (_, Some(net)) => meridian::explain::Asker::Subnet(net),
+        (Some(ip), None) => meridian::explain::Asker::Client(ip),
+        (None, None) => unreachable!("clap requires --client or --subnet"),
+    };
+    match meridian::explain::explain(&config, &meridian::policy::AllUp, name, qtype, asker, down) {
+        Ok(e) if json => {
+            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Ok(e) => {
+            print!("{}", e.to_text());
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            ExitCode::from(2)
         }
     }
 }
@@ -136,10 +235,11 @@ fn serve(args: ServeArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(config, args.listen, args.state))
+    runtime.block_on(run(config, args))
 }
 
-async fn run(config: Config, listen: Vec<SocketAddr>, state: PathBuf) -> ExitCode {
+async fn run(config: Config, args: ServeArgs) -> ExitCode {
+    let listen = args.listen.clone();
     let explicit = !listen.is_empty();
     let candidates: Vec<SocketAddr> = if explicit {
         listen
@@ -165,11 +265,26 @@ async fn run(config: Config, listen: Vec<SocketAddr>, state: PathBuf) -> ExitCod
         }
         usable.push(addr);
     }
-    let options = Options {
-        listen: usable,
-        state_file: Some(state),
-        limits: meridian::server::Limits::default(),
+    let api_token = match &args.api_token_file {
+        Some(path) => match meridian::api::read_token(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("meridian: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        None => None,
     };
+    if !(0.0..=1.0).contains(&args.query_log_rate) {
+        eprintln!("meridian: --query-log-rate must be between 0 and 1");
+        return ExitCode::from(2);
+    }
+    let mut options = Options::new(args.zones.clone(), args.geo.clone(), usable);
+    options.state_file = Some(args.state.clone());
+    options.api = args.api;
+    options.api_token = api_token;
+    options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
+    options.watch = !args.no_watch;
     let daemon = match Daemon::start(config, &options).await {
         Ok(d) => d,
         Err(e) => {
@@ -179,12 +294,16 @@ async fn run(config: Config, listen: Vec<SocketAddr>, state: PathBuf) -> ExitCod
     };
     let addrs: Vec<String> = daemon.addrs().iter().map(ToString::to_string).collect();
     tracing::info!(
-        "meridian {} serving {} zone(s): {} on {} (udp+tcp); checking {} member(s)",
+        "meridian {} serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
         env!("CARGO_PKG_VERSION"),
         zones.len(),
         zones.join(", "),
         addrs.join(", "),
-        daemon.runner.len()
+        daemon.checked_members(),
+        daemon
+            .api
+            .map(|a| format!("; API on http://{a}"))
+            .unwrap_or_default()
     );
     wait_for_stop().await;
     tracing::info!("stopping");

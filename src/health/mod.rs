@@ -55,10 +55,27 @@ impl Health for HealthSnapshot {
     }
 }
 
+/// Bounds of the probe duration histogram, in seconds (Prometheus's default buckets).
+pub const DURATION_BUCKETS: [f64; 11] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
+
+/// Check durations of one member.
+#[derive(Debug, Clone, Default)]
+pub struct Durations {
+    /// Cumulative counts per bucket of [`DURATION_BUCKETS`].
+    pub buckets: [u64; 11],
+    /// Number of checks.
+    pub count: u64,
+    /// Sum of durations in seconds.
+    pub sum: f64,
+}
+
 /// Every member's state and the overrides; publishes snapshots.
 pub struct HealthTable {
     config: Arc<Config>,
     states: HashMap<(String, String), MemberState>,
+    durations: HashMap<(String, String), Durations>,
     overrides: Overrides,
     state_file: Option<PathBuf>,
     published: Arc<ArcSwap<HealthSnapshot>>,
@@ -108,6 +125,7 @@ impl HealthTable {
         let mut table = HealthTable {
             config,
             states: HashMap::new(),
+            durations: HashMap::new(),
             overrides,
             state_file,
             published,
@@ -126,11 +144,31 @@ impl HealthTable {
         &self.config
     }
 
-    /// Records a probe result for `member` of `pool` (by name).
-    pub fn report(&mut self, pool: &str, member: &str, ok: bool, reason: &str, now: SystemTime) {
+    /// Records a probe result for `member` of `pool` (by name), and how long the check took.
+    pub fn report(
+        &mut self,
+        pool: &str,
+        member: &str,
+        ok: bool,
+        reason: &str,
+        took: Duration,
+        now: SystemTime,
+    ) {
         let Some(check) = self.check_of(pool, member) else {
             return; // Removed by a reload while the probe ran.
         };
+        let d = self
+            .durations
+            .entry((pool.to_string(), member.to_string()))
+            .or_default();
+        let secs = took.as_secs_f64();
+        for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
+            if secs <= *bound {
+                d.buckets[i] += 1;
+            }
+        }
+        d.count += 1;
+        d.sum += secs;
         let state = self
             .states
             .entry((pool.to_string(), member.to_string()))
@@ -210,6 +248,12 @@ impl HealthTable {
         }
         self.states = keep;
         self.config = config;
+        let gslb = &self.config.gslb;
+        self.durations.retain(|k, _| {
+            gslb.pools
+                .iter()
+                .any(|p| p.name == k.0 && p.members.iter().any(|m| m.name == k.1))
+        });
         self.publish(now);
     }
 
@@ -244,6 +288,11 @@ impl HealthTable {
             views: self.views(now),
         };
         self.published.store(Arc::new(snapshot));
+    }
+
+    /// Check durations per (pool, member).
+    pub fn durations(&self) -> &HashMap<(String, String), Durations> {
+        &self.durations
     }
 
     /// Every member's state, for status displays.

@@ -66,13 +66,10 @@ impl Runner {
         runner
     }
 
-    /// Follows a new configuration: checks of removed members stop, new ones start, unchanged
-    /// ones go on with their schedule.
-    pub fn reconfigure(&mut self, config: Arc<Config>) {
-        if let Ok(mut t) = self.table.lock() {
-            t.reconfigure(config.clone(), SystemTime::now());
-        }
-        self.sync(&config);
+    /// Follows a new configuration (the table was already told): checks of removed members
+    /// stop, new ones start, unchanged ones go on with their schedule.
+    pub fn sync_with(&mut self, config: &Config) {
+        self.sync(config);
     }
 
     fn sync(&mut self, config: &Config) {
@@ -170,7 +167,14 @@ async fn check_loop(
             Err(r) => (false, r),
         };
         if let Ok(mut t) = table.lock() {
-            t.report(&pool, &member, ok, &reason, SystemTime::now());
+            t.report(
+                &pool,
+                &member,
+                ok,
+                &reason,
+                started.elapsed(),
+                SystemTime::now(),
+            );
         }
         n = n.wrapping_add(1);
         let spread = ((seed.wrapping_add(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64

@@ -46,6 +46,23 @@ pub struct Outcome {
     pub qtype: Option<u16>,
     /// True when a GSLB pool's fallback answered (no data center could serve).
     pub fallback: bool,
+    /// True when the query carried a valid EDNS Client Subnet option.
+    pub ecs: bool,
+    /// The ECS scope prefix sent.
+    pub scope: u8,
+    /// Set when the answer came from a GSLB pool.
+    pub gslb: Option<GslbOutcome>,
+}
+
+/// What a GSLB answer did, for metrics and the query log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GslbOutcome {
+    /// Pool index in the configuration.
+    pub pool: usize,
+    /// Data center answered from, if one.
+    pub datacenter: Option<usize>,
+    /// False when the client could not be located (geo miss).
+    pub located: bool,
 }
 
 const FORMERR: u16 = 1;
@@ -111,6 +128,9 @@ fn error(
         truncated: false,
         qtype: question.map(|q| q.1),
         fallback: false,
+        ecs: false,
+        scope: 0,
+        gslb: None,
     }
 }
 
@@ -166,12 +186,16 @@ fn respond(
         truncated: false,
         qtype: Some(query.qtype),
         fallback: false,
+        ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
+        scope: 0,
+        gslb: None,
     };
     let finish_scoped = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome, scope: u8| {
         w.set_flags((w.flags() & !0xf) | (rcode & 0xf));
         w.release(opt);
         write_opt(w, query, rcode, scope);
         outcome.rcode = rcode;
+        outcome.scope = if outcome.ecs { scope } else { 0 };
     };
     // Errors and answers that do not depend on the client carry ECS scope 0 (RFC 7871 §7.2.1).
     let finish =
@@ -214,9 +238,10 @@ fn respond(
     let mut res = config.zones.resolve(&qname, query.qtype);
     let mut scope = 0;
     if let Some(pool_ref) = res.pool.take() {
-        let (s, fallback) = gslb_answer(config, health, query, peer, pool_ref, &mut res);
+        let (s, gslb, fallback) = gslb_answer(config, health, query, peer, pool_ref, &mut res);
         scope = s;
         outcome.fallback = fallback;
+        outcome.gslb = Some(gslb);
     }
     let rcode = match res.rcode {
         Rcode::NoError => 0,
@@ -283,7 +308,7 @@ fn gslb_answer<'c>(
     peer: SocketAddr,
     pool_ref: PoolRef<'c>,
     res: &mut Resolution<'c>,
-) -> (u8, bool) {
+) -> (u8, GslbOutcome, bool) {
     let pool = &config.gslb.pools[pool_ref.pool];
     let family = if query.qtype == rtype::AAAA {
         Family::V6
@@ -322,10 +347,15 @@ fn gslb_answer<'c>(
     };
     let scope = if client.from_ecs { located.prefix() } else { 0 };
     let fallback = decision.fallback.is_some();
+    let info = GslbOutcome {
+        pool: pool_ref.pool,
+        datacenter: decision.datacenter,
+        located: !matches!(located, policy::Located::Unknown { .. }),
+    };
     if decision.fallback == Some(Fallback::ServFail) {
         res.rcode = Rcode::ServFail;
         res.authoritative = false;
-        return (scope, fallback);
+        return (scope, info, fallback);
     }
     if decision.members.is_empty() {
         res.authority.push(pool_ref.negative_soa);
@@ -345,7 +375,7 @@ fn gslb_answer<'c>(
             });
         }
     }
-    (if client.from_ecs { located.prefix() } else { 0 }, fallback)
+    (scope, info, fallback)
 }
 
 fn ip_bits(ip: IpAddr) -> u64 {

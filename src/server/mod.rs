@@ -8,6 +8,7 @@
 
 pub mod answer;
 pub mod encode;
+pub mod metrics;
 pub mod tcp;
 pub mod udp;
 pub mod wire;
@@ -20,7 +21,7 @@ use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-pub use answer::{Outcome, Transport, answer};
+pub use answer::{GslbOutcome, Outcome, Transport, answer};
 
 use crate::config::Config;
 use crate::health::HealthSnapshot;
@@ -40,6 +41,16 @@ pub struct Stats {
     pub panics: AtomicU64,
     /// GSLB answers given by a pool's fallback because no data center could serve.
     pub fallbacks: AtomicU64,
+    /// Queries refused as malformed (FORMERR).
+    pub malformed: AtomicU64,
+    /// Queries that carried an EDNS Client Subnet option.
+    pub ecs_queries: AtomicU64,
+    /// GSLB answers for clients that could not be located.
+    pub geo_misses: AtomicU64,
+    /// Answered queries by transport, type and rcode.
+    pub queries: metrics::QueryCounters,
+    /// GSLB answers by pool and data center.
+    pub answers: metrics::AnswerCounters,
 }
 
 /// Bounds on what clients may hold; defaults are the named constants of [`tcp`].
@@ -74,6 +85,18 @@ pub struct Shared {
     pub stats: Stats,
     /// Client bounds.
     pub limits: Limits,
+    /// Answer counters bound to the current configuration.
+    pub bound: ArcSwap<metrics::BoundCounters>,
+    /// Where sampled queries are logged, if anywhere.
+    pub query_log: Option<crate::querylog::QueryLog>,
+}
+
+impl Shared {
+    /// Installs a new configuration: counters first, then the configuration itself.
+    pub fn install(&self, config: Arc<Config>) {
+        self.bound.store(Arc::new(self.stats.answers.bind(&config)));
+        self.config.store(config);
+    }
 }
 
 /// Answers one query, turning a panic into a dropped query so that the listener lives on.
@@ -91,8 +114,28 @@ fn answer_guarded(
     }));
     match result {
         Ok(Some(outcome)) => {
+            let stats = &shared.stats;
+            stats.queries.record(transport, &outcome);
             if outcome.fallback {
-                shared.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+                stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+            }
+            if outcome.rcode == 1 {
+                stats.malformed.fetch_add(1, Ordering::Relaxed);
+            }
+            if outcome.ecs {
+                stats.ecs_queries.fetch_add(1, Ordering::Relaxed);
+            }
+            if let Some(g) = outcome.gslb {
+                if !g.located {
+                    stats.geo_misses.fetch_add(1, Ordering::Relaxed);
+                }
+                let bound = shared.bound.load();
+                if bound.generation == config.generation {
+                    bound.record(g.pool, g.datacenter);
+                }
+            }
+            if let Some(log) = &shared.query_log {
+                log.offer(config, packet, peer, &outcome);
             }
             Some(outcome)
         }
@@ -136,12 +179,17 @@ pub async fn start(
     health: Arc<ArcSwap<HealthSnapshot>>,
     listen: &[SocketAddr],
     limits: Limits,
+    query_log: Option<crate::querylog::QueryLog>,
 ) -> std::io::Result<Running> {
+    let stats = Stats::default();
+    let bound = ArcSwap::from_pointee(stats.answers.bind(&config));
     let shared = Arc::new(Shared {
         config: ArcSwap::new(config),
         health,
-        stats: Stats::default(),
+        stats,
         limits,
+        bound,
+        query_log,
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();

@@ -47,16 +47,23 @@ impl TestServer {
     ) -> TestServer {
         let config =
             Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        let mut options = Options::new(
+            zones.to_path_buf(),
+            geo.to_path_buf(),
+            vec!["127.0.0.1:0".parse().unwrap()],
+        );
+        options.state_file = state_file;
+        options.limits = limits;
+        TestServer::start_options(config, options)
+    }
+
+    /// Starts a server with full control over the options (API, watch, query log).
+    pub fn start_options(config: Config, options: Options) -> TestServer {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .unwrap();
-        let options = Options {
-            listen: vec!["127.0.0.1:0".parse().unwrap()],
-            state_file,
-            limits,
-        };
         let daemon = runtime.block_on(Daemon::start(config, &options)).unwrap();
         TestServer {
             addr: daemon.addrs()[0],
@@ -411,4 +418,62 @@ impl LiveExample {
         assert_eq!(backends.len(), 6, "the shipped example probes six members");
         LiveExample { dir, backends }
     }
+}
+
+/// A minimal HTTP/1.1 client for the API tests: one request per connection.
+pub fn http(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<&str>,
+) -> (u16, String) {
+    let mut s = TcpStream::connect(addr).unwrap();
+    s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
+    if let Some(t) = token {
+        req.push_str(&format!("authorization: Bearer {t}\r\n"));
+    }
+    if let Some(b) = body {
+        req.push_str(&format!(
+            "content-type: application/json\r\ncontent-length: {}\r\n",
+            b.len()
+        ));
+    }
+    req.push_str("\r\n");
+    if let Some(b) = body {
+        req.push_str(b);
+    }
+    s.write_all(req.as_bytes()).unwrap();
+    let mut raw = Vec::new();
+    let _ = s.read_to_end(&mut raw);
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let body = if head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
+    {
+        dechunk(body)
+    } else {
+        body.to_string()
+    };
+    (status, body)
+}
+
+fn dechunk(mut s: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = s.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap_or(0);
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        s = &rest[n + 2..];
+    }
+    out
 }

@@ -430,6 +430,86 @@ fn generic(f: &mut Fields<'_>) -> Result<Vec<u8>, RdataError> {
     Ok(data)
 }
 
+/// Record data in presentation format for display (`meridian explain`, the status API): the
+/// usual text for common types, the RFC 3597 generic form for the rest.
+pub fn to_text(rtype: u16, rdata: &[u8]) -> String {
+    use std::fmt::Write;
+    let name_at = |at: usize| -> Option<(String, usize)> {
+        let mut i = at;
+        while *rdata.get(i)? != 0 {
+            i += 1 + usize::from(rdata[i]);
+        }
+        let mut s = String::new();
+        super::name::write_presentation(rdata.get(at..=i)?, &mut s).ok()?;
+        Some((s, i + 1))
+    };
+    let strings = |mut at: usize| -> Option<String> {
+        let mut out = Vec::new();
+        while at < rdata.len() {
+            let len = usize::from(rdata[at]);
+            let s = rdata.get(at + 1..at + 1 + len)?;
+            let mut t = String::from("\"");
+            for &b in s {
+                match b {
+                    b'"' | b'\\' => {
+                        t.push('\\');
+                        t.push(b as char);
+                    }
+                    0x20..=0x7e => t.push(b as char),
+                    _ => {
+                        let _ = write!(t, "\\{b:03}");
+                    }
+                }
+            }
+            t.push('"');
+            out.push(t);
+            at += 1 + len;
+        }
+        Some(out.join(" "))
+    };
+    let u16_at = |i: usize| {
+        rdata
+            .get(i..i + 2)
+            .map(|b| u16::from_be_bytes([b[0], b[1]]))
+    };
+    let text = match rtype {
+        rtype::A if rdata.len() == 4 => {
+            Some(std::net::Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string())
+        }
+        rtype::AAAA if rdata.len() == 16 => {
+            let mut b = [0u8; 16];
+            b.copy_from_slice(rdata);
+            Some(std::net::Ipv6Addr::from(b).to_string())
+        }
+        rtype::NS | rtype::CNAME | rtype::DNAME | rtype::PTR => name_at(0).map(|(n, _)| n),
+        rtype::MX => u16_at(0)
+            .zip(name_at(2))
+            .map(|(p, (n, _))| format!("{p} {n}")),
+        rtype::SRV => (|| {
+            let (t, _) = name_at(6)?;
+            Some(format!("{} {} {} {t}", u16_at(0)?, u16_at(2)?, u16_at(4)?))
+        })(),
+        rtype::TXT | rtype::SPF => strings(0),
+        rtype::SOA => (|| {
+            let (m, i) = name_at(0)?;
+            let (r, j) = name_at(i)?;
+            let n: Vec<String> = (0..5)
+                .map(|k| {
+                    rdata
+                        .get(j + 4 * k..j + 4 * k + 4)
+                        .map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]).to_string())
+                })
+                .collect::<Option<_>>()?;
+            Some(format!("{m} {r} {}", n.join(" ")))
+        })(),
+        _ => None,
+    };
+    text.unwrap_or_else(|| {
+        let hex: String = rdata.iter().map(|b| format!("{b:02x}")).collect();
+        format!("\\# {} {hex}", rdata.len())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,440 @@
+//! The HTTP API: status, Prometheus metrics, overrides, explain and reload.
+//!
+//! Off unless `--api ADDR:PORT` is given. Reading endpoints are open; mutating ones (`POST`,
+//! `DELETE`) need `Authorization: Bearer <token>` when a token file is configured, and a
+//! token file is required to listen on anything but loopback.
+
+pub mod metrics;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+
+use crate::explain::{Asker, explain};
+use crate::health::{Action, HealthTable, Target};
+use crate::reload::Reloader;
+use crate::server::Shared;
+
+/// What the handlers share.
+#[derive(Clone)]
+pub struct AppState {
+    /// The DNS side: configuration, counters.
+    pub shared: Arc<Shared>,
+    /// The health table.
+    pub health: Arc<Mutex<HealthTable>>,
+    /// Reloads.
+    pub reloader: Arc<Reloader>,
+    /// The bearer token mutating requests must carry, if any.
+    pub token: Option<String>,
+}
+
+/// Why the API could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// Listening beyond loopback without a token.
+    #[error(
+        "the API would listen on {0}, beyond loopback, without a token: give --api-token-file FILE"
+    )]
+    NoToken(SocketAddr),
+    /// The token file could not be read or is empty.
+    #[error("{0}: cannot read the API token: {1}")]
+    Token(String, String),
+    /// Binding failed.
+    #[error("cannot listen on {0} for the API: {1}")]
+    Bind(SocketAddr, std::io::Error),
+}
+
+/// Reads a token file: the first line, trimmed; empty is an error.
+pub fn read_token(path: &std::path::Path) -> Result<String, ApiError> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| ApiError::Token(path.display().to_string(), e.to_string()))?;
+    let token = text.lines().next().unwrap_or("").trim().to_string();
+    if token.is_empty() {
+        return Err(ApiError::Token(
+            path.display().to_string(),
+            "the file is empty".into(),
+        ));
+    }
+    Ok(token)
+}
+
+/// Binds the API on `addr` and serves it until the task is aborted.
+pub async fn start(
+    addr: SocketAddr,
+    state: AppState,
+) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
+    if !addr.ip().is_loopback() && state.token.is_none() {
+        return Err(ApiError::NoToken(addr));
+    }
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|e| ApiError::Bind(addr, e))?;
+    let bound = listener.local_addr().map_err(|e| ApiError::Bind(addr, e))?;
+    let app = router(state);
+    let task = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, app).await {
+            tracing::error!(error = %e, "the API stopped");
+        }
+    });
+    Ok((bound, task))
+}
+
+/// The routes.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/status", get(status))
+        .route("/metrics", get(metrics_text))
+        .route("/explain", get(explain_handler))
+        .route("/reload", post(reload))
+        .route("/overrides", get(list_overrides))
+        .route(
+            "/overrides/member/{pool}/{member}",
+            post(set_member).delete(clear_member),
+        )
+        .route("/overrides/datacenter/{dc}", post(set_dc).delete(clear_dc))
+        .with_state(state)
+}
+
+fn error(code: StatusCode, message: impl Into<String>) -> Response {
+    (code, Json(serde_json::json!({ "error": message.into() }))).into_response()
+}
+
+fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    let Some(token) = &state.token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
+    if given == Some(token.as_str()) {
+        Ok(())
+    } else {
+        Err(Box::new(error(
+            StatusCode::UNAUTHORIZED,
+            "this endpoint needs 'Authorization: Bearer <token>' with the API token",
+        )))
+    }
+}
+
+fn epoch(t: Option<SystemTime>) -> Option<u64> {
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+        .map(|d| d.as_secs())
+}
+
+#[derive(Serialize)]
+struct MemberStatus {
+    name: String,
+    datacenter: String,
+    serving: crate::policy::View,
+    checked: bool,
+    status: crate::health::Status,
+    reason: Option<String>,
+    last_checked: Option<u64>,
+    last_change: Option<u64>,
+    transitions: u64,
+    #[serde(rename = "override")]
+    override_: Option<OverrideStatus>,
+}
+
+#[derive(Serialize)]
+struct OverrideStatus {
+    action: Action,
+    target: String,
+    expires: Option<u64>,
+}
+
+async fn status(State(state): State<AppState>) -> Response {
+    let config = state.shared.config.load_full();
+    let now = SystemTime::now();
+    let members = state
+        .health
+        .lock()
+        .map(|t| t.report_all(now))
+        .unwrap_or_default();
+    let pools: Vec<serde_json::Value> = config
+        .gslb
+        .pools
+        .iter()
+        .map(|p| {
+            let ms: Vec<MemberStatus> = members
+                .iter()
+                .filter(|m| m.pool == p.name)
+                .map(|m| MemberStatus {
+                    name: m.member.clone(),
+                    datacenter: m.datacenter.clone(),
+                    serving: m.view,
+                    checked: m.checked,
+                    status: m.state.status,
+                    reason: m.state.last.as_ref().map(|(_, r)| r.clone()),
+                    last_checked: epoch(m.state.last_checked),
+                    last_change: epoch(m.state.last_change),
+                    transitions: m.state.transitions,
+                    override_: m.override_.as_ref().map(|o| OverrideStatus {
+                        action: o.action,
+                        target: o.target.to_string(),
+                        expires: epoch(o.expires),
+                    }),
+                })
+                .collect();
+            serde_json::json!({
+                "name": p.name,
+                "names": p.owners.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "ttl": p.ttl,
+                "degraded_ttl": p.degraded_ttl,
+                "members": ms,
+            })
+        })
+        .collect();
+    let datacenters: Vec<serde_json::Value> = config
+        .gslb
+        .datacenters
+        .iter()
+        .map(|d| {
+            let up = members.iter().filter(|m| m.datacenter == d.name && m.view == crate::policy::View::Up).count();
+            let total = members.iter().filter(|m| m.datacenter == d.name).count();
+            serde_json::json!({ "name": d.name, "lat": d.point.lat, "lon": d.point.lon, "members_serving": up, "members": total })
+        })
+        .collect();
+    let zones: Vec<serde_json::Value> = config
+        .zones
+        .zones()
+        .iter()
+        .map(|z| serde_json::json!({ "zone": z.origin().to_string(), "serial": z.serial(), "file": z.source().display().to_string() }))
+        .collect();
+    let body = serde_json::json!({
+        "version": env!("CARGO_PKG_VERSION"),
+        "zones": zones,
+        "pools": pools,
+        "datacenters": datacenters,
+        "geo": {
+            "file": config.geo.path().display().to_string(),
+            "type": config.geo.database_type(),
+            "build_epoch": config.geo.build_epoch(),
+        },
+        "reload": state.reloader.status(),
+    });
+    Json(body).into_response()
+}
+
+async fn metrics_text(State(state): State<AppState>) -> Response {
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        metrics::render(&state),
+    )
+        .into_response()
+}
+
+#[derive(Deserialize)]
+struct ExplainQuery {
+    name: String,
+    #[serde(rename = "type")]
+    qtype: Option<String>,
+    client: Option<std::net::IpAddr>,
+    subnet: Option<ipnet::IpNet>,
+    down: Option<String>,
+}
+
+async fn explain_handler(State(state): State<AppState>, Query(q): Query<ExplainQuery>) -> Response {
+    let qtype_text = q.qtype.unwrap_or_else(|| "A".into());
+    let Some(qtype) = crate::zone::rdata::type_from_text(&qtype_text) else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            format!("'{qtype_text}' is not a record type"),
+        );
+    };
+    let asker = match (q.client, q.subnet) {
+        (Some(ip), None) => Asker::Client(ip),
+        (None, Some(net)) => Asker::Subnet(net),
+        _ => {
+            return error(
+                StatusCode::BAD_REQUEST,
+                "give exactly one of client=IP or subnet=CIDR",
+            );
+        }
+    };
+    let down: Vec<String> = q
+        .down
+        .map(|d| {
+            d.split(',')
+                .map(str::to_string)
+                .filter(|s| !s.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let config = state.shared.config.load_full();
+    let health = state.shared.health.load_full();
+    let result = if health.generation == config.generation {
+        explain(&config, &*health, &q.name, qtype, asker, &down)
+    } else {
+        explain(&config, &crate::policy::AllUp, &q.name, qtype, asker, &down)
+    };
+    match result {
+        Ok(e) => Json(e).into_response(),
+        Err(e) => error(StatusCode::BAD_REQUEST, e),
+    }
+}
+
+async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = authorized(&state, &headers) {
+        return *r;
+    }
+    let status = state.reloader.reload().await;
+    let code = if status.ok {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
+    (code, Json(status)).into_response()
+}
+
+async fn list_overrides(State(state): State<AppState>) -> Response {
+    let list = state
+        .health
+        .lock()
+        .map(|t| t.overrides().clone())
+        .unwrap_or_default();
+    Json(list).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct OverrideBody {
+    action: String,
+    /// Seconds until the override ends; none for no end.
+    ttl: Option<u64>,
+}
+
+fn apply(
+    state: &AppState,
+    headers: &HeaderMap,
+    target: Target,
+    body: Option<Json<OverrideBody>>,
+) -> Response {
+    if let Err(r) = authorized(state, headers) {
+        return *r;
+    }
+    let Some(Json(body)) = body else {
+        return error(
+            StatusCode::BAD_REQUEST,
+            "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}",
+        );
+    };
+    let action: Action = match body.action.parse() {
+        Ok(a) => a,
+        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    };
+    if let Err(e) = target_exists(state, &target) {
+        return error(StatusCode::NOT_FOUND, e);
+    }
+    let Ok(mut table) = state.health.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the health table is unavailable",
+        );
+    };
+    let saved = table.set_override(
+        target.clone(),
+        action,
+        body.ttl.map(Duration::from_secs),
+        SystemTime::now(),
+    );
+    let overrides = table.overrides().clone();
+    drop(table);
+    match saved {
+        Ok(()) => Json(overrides).into_response(),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("the override is in force but was not saved: {e}"),
+        ),
+    }
+}
+
+fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
+    if let Err(r) = authorized(state, headers) {
+        return *r;
+    }
+    let Ok(mut table) = state.health.lock() else {
+        return error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "the health table is unavailable",
+        );
+    };
+    match table.clear_override(&target, SystemTime::now()) {
+        Ok(true) => Json(table.overrides().clone()).into_response(),
+        Ok(false) => error(StatusCode::NOT_FOUND, format!("no override for {target}")),
+        Err(e) => error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            format!("cleared but not saved: {e}"),
+        ),
+    }
+}
+
+fn target_exists(state: &AppState, target: &Target) -> Result<(), String> {
+    let config = state.shared.config.load();
+    match target {
+        Target::Member { pool, member } => {
+            let p = config
+                .gslb
+                .pools
+                .iter()
+                .find(|p| &p.name == pool)
+                .ok_or_else(|| format!("no pool '{pool}'"))?;
+            p.members
+                .iter()
+                .find(|m| &m.name == member)
+                .map(|_| ())
+                .ok_or_else(|| format!("pool '{pool}' has no member '{member}'"))
+        }
+        Target::Datacenter { datacenter } => config
+            .gslb
+            .datacenter(datacenter)
+            .map(|_| ())
+            .ok_or_else(|| format!("no data center '{datacenter}'")),
+    }
+}
+
+async fn set_member(
+    State(state): State<AppState>,
+    Path((pool, member)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Option<Json<OverrideBody>>,
+) -> Response {
+    apply(&state, &headers, Target::Member { pool, member }, body)
+}
+
+async fn clear_member(
+    State(state): State<AppState>,
+    Path((pool, member)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    clear(&state, &headers, Target::Member { pool, member })
+}
+
+async fn set_dc(
+    State(state): State<AppState>,
+    Path(dc): Path<String>,
+    headers: HeaderMap,
+    body: Option<Json<OverrideBody>>,
+) -> Response {
+    apply(
+        &state,
+        &headers,
+        Target::Datacenter { datacenter: dc },
+        body,
+    )
+}
+
+async fn clear_dc(
+    State(state): State<AppState>,
+    Path(dc): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    clear(&state, &headers, Target::Datacenter { datacenter: dc })
+}

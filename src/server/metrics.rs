@@ -1,0 +1,173 @@
+//! Counters the query path updates without locks or allocation, read by the metrics endpoint.
+//!
+//! Queries are counted in a fixed table by transport, type and rcode (types and rcodes outside
+//! the table are counted as "other"), and GSLB answers per pool and data center in counters
+//! that are looked up by name once per configuration and then reached by index.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use super::answer::{Outcome, Transport};
+use crate::config::Config;
+
+/// Query types counted by name; everything else is "other".
+pub const QTYPES: [(u16, &str); 13] = [
+    (1, "A"),
+    (2, "NS"),
+    (5, "CNAME"),
+    (6, "SOA"),
+    (12, "PTR"),
+    (15, "MX"),
+    (16, "TXT"),
+    (28, "AAAA"),
+    (33, "SRV"),
+    (43, "DS"),
+    (65, "HTTPS"),
+    (255, "ANY"),
+    (0, "other"),
+];
+
+/// Response codes counted by name; everything else is "other".
+pub const RCODES: [(u16, &str); 9] = [
+    (0, "NOERROR"),
+    (1, "FORMERR"),
+    (2, "SERVFAIL"),
+    (3, "NXDOMAIN"),
+    (4, "NOTIMP"),
+    (5, "REFUSED"),
+    (6, "YXDOMAIN"),
+    (16, "BADVERS"),
+    (u16::MAX, "other"),
+];
+
+const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+
+/// Queries by transport, type and rcode.
+#[derive(Debug)]
+pub struct QueryCounters {
+    counts: Vec<AtomicU64>,
+}
+
+impl Default for QueryCounters {
+    fn default() -> Self {
+        QueryCounters {
+            counts: (0..TRANSPORTS.len() * QTYPES.len() * RCODES.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+        }
+    }
+}
+
+fn qtype_index(qtype: Option<u16>) -> usize {
+    qtype
+        .and_then(|t| QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t))
+        .unwrap_or(QTYPES.len() - 1)
+}
+
+fn rcode_index(rcode: u16) -> usize {
+    RCODES[..RCODES.len() - 1]
+        .iter()
+        .position(|&(n, _)| n == rcode)
+        .unwrap_or(RCODES.len() - 1)
+}
+
+impl QueryCounters {
+    /// Counts one answered query.
+    pub fn record(&self, transport: Transport, outcome: &Outcome) {
+        let t = match transport {
+            Transport::Udp => 0,
+            Transport::Tcp => 1,
+        };
+        let i = (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len()
+            + rcode_index(outcome.rcode);
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Every non-zero counter as (transport, qtype, rcode, count).
+    pub fn snapshot(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
+        let mut out = Vec::new();
+        for (t, tname) in TRANSPORTS.iter().enumerate() {
+            for (q, (_, qname)) in QTYPES.iter().enumerate() {
+                for (r, (_, rname)) in RCODES.iter().enumerate() {
+                    let n = self.counts[(t * QTYPES.len() + q) * RCODES.len() + r]
+                        .load(Ordering::Relaxed);
+                    if n > 0 {
+                        out.push((*tname, *qname, *rname, n));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+/// GSLB answers per (pool, data center), kept by name across reloads.
+#[derive(Debug, Default)]
+pub struct AnswerCounters {
+    registry: Mutex<HashMap<(String, String), Arc<AtomicU64>>>,
+}
+
+/// The counters of one configuration, by pool and data center index (the last slot of each
+/// pool is for answers from no single data center: the `all` fallback).
+#[derive(Debug, Default)]
+pub struct BoundCounters {
+    /// The configuration generation these indexes belong to.
+    pub generation: u64,
+    slots: Vec<Vec<Arc<AtomicU64>>>,
+}
+
+impl AnswerCounters {
+    /// Counters for `config`, reusing those of names seen before.
+    pub fn bind(&self, config: &Config) -> BoundCounters {
+        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let dcs: Vec<String> = config
+            .gslb
+            .datacenters
+            .iter()
+            .map(|d| d.name.clone())
+            .chain(std::iter::once("none".to_string()))
+            .collect();
+        let slots = config
+            .gslb
+            .pools
+            .iter()
+            .map(|p| {
+                dcs.iter()
+                    .map(|d| {
+                        registry
+                            .entry((p.name.clone(), d.clone()))
+                            .or_default()
+                            .clone()
+                    })
+                    .collect()
+            })
+            .collect();
+        BoundCounters {
+            generation: config.generation,
+            slots,
+        }
+    }
+
+    /// Every non-zero counter as (pool, data center, count).
+    pub fn snapshot(&self) -> Vec<(String, String, u64)> {
+        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut out: Vec<(String, String, u64)> = registry
+            .iter()
+            .map(|((p, d), c)| (p.clone(), d.clone(), c.load(Ordering::Relaxed)))
+            .filter(|(_, _, n)| *n > 0)
+            .collect();
+        out.sort();
+        out
+    }
+}
+
+impl BoundCounters {
+    /// Counts an answer of `pool` from `dc` (or from no single data center).
+    pub fn record(&self, pool: usize, dc: Option<usize>) {
+        if let Some(slots) = self.slots.get(pool) {
+            let i = dc.unwrap_or(slots.len() - 1).min(slots.len() - 1);
+            slots[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
