@@ -100,6 +100,22 @@ struct ServeArgs {
     /// POST /reload still reload).
     #[arg(long)]
     no_watch: bool,
+    /// Response rate limiting: UDP responses per second per client network and answer
+    /// (off unless given; BIND's and Knot's examples use 5 to 20).
+    #[arg(long, value_name = "N")]
+    rrl_rate: Option<u32>,
+    /// Send every Nth limited response truncated (TC=1) instead of dropping it; 0 never.
+    #[arg(long, value_name = "N", default_value_t = meridian::server::rrl::DEFAULT_SLIP)]
+    rrl_slip: u32,
+    /// Prefix length IPv4 clients are grouped by for rate limiting.
+    #[arg(long, value_name = "LEN", default_value_t = meridian::server::rrl::DEFAULT_V4_PREFIX)]
+    rrl_ipv4_prefix: u8,
+    /// Prefix length IPv6 clients are grouped by for rate limiting.
+    #[arg(long, value_name = "LEN", default_value_t = meridian::server::rrl::DEFAULT_V6_PREFIX)]
+    rrl_ipv6_prefix: u8,
+    /// Count what rate limiting would limit without limiting anything.
+    #[arg(long)]
+    rrl_dry_run: bool,
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -285,6 +301,13 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.api_token = api_token;
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
+    options.limits.rrl = args.rrl_rate.map(|rate| meridian::server::rrl::RrlConfig {
+        rate,
+        slip: args.rrl_slip,
+        v4_prefix: args.rrl_ipv4_prefix.min(32),
+        v6_prefix: args.rrl_ipv6_prefix.min(128),
+        dry_run: args.rrl_dry_run,
+    });
     let daemon = match Daemon::start(config, &options).await {
         Ok(d) => d,
         Err(e) => {

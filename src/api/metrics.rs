@@ -98,6 +98,21 @@ pub fn render(state: &AppState) -> String {
             "Queries whose answering panicked (each dropped; the server went on).",
             &stats.panics,
         ),
+        (
+            "meridian_rrl_dropped_total",
+            "UDP responses dropped by response rate limiting.",
+            &stats.rrl_dropped,
+        ),
+        (
+            "meridian_rrl_slipped_total",
+            "UDP responses sent truncated by response rate limiting.",
+            &stats.rrl_slipped,
+        ),
+        (
+            "meridian_rrl_would_limit_total",
+            "Responses rate limiting would have limited (dry run).",
+            &stats.rrl_would_limit,
+        ),
     ];
     for (name, help, v) in simple {
         header(&mut o, name, "counter", help);

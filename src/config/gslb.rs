@@ -233,10 +233,19 @@ pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
             }),
         }
     }
+    from_texts(&texts, zones, errors)
+}
+
+/// Builds the definitions from already-read files `(path, text)`, as [`load`] does.
+pub fn from_texts(
+    texts: &[(PathBuf, String)],
+    zones: &ZoneSet,
+    errors: &mut Vec<Diagnostic>,
+) -> Gslb {
     let mut builder = Builder::default();
     // Data centers and maps first (pools and networks refer to them), across all files.
     let mut docs = Vec::new();
-    for (path, text) in &texts {
+    for (path, text) in texts {
         let mut w = Walker::new(path, text);
         if let Some(doc) = w.parse() {
             docs.push((path.clone(), text.as_str(), doc));

@@ -147,22 +147,37 @@ impl<'b> Writer<'b> {
     /// Writes `wire` (an uncompressed name), pointing at an earlier copy of its longest
     /// known suffix when `compress` is set.
     fn name(&mut self, wire: &[u8], compress: bool) {
+        // The label starts of this name become compression targets only once the whole name
+        // is written: a target inside a name still being written would point at bytes that
+        // are not there yet (found by the wire fuzzer with a name of repeated labels).
+        let mut starts = [0u16; 128];
+        let mut n = 0;
         let mut i = 0;
+        let mut ended_with_pointer = false;
         while i < wire.len() && wire[i] != 0 {
             if compress && let Some(target) = self.find(&wire[i..]) {
                 self.buf.extend_from_slice(&(0xc000 | target).to_be_bytes());
-                return;
+                ended_with_pointer = true;
+                break;
             }
             let here = self.buf.len();
-            if here <= MAX_POINTER && self.n_entries < MAX_COMPRESSION_ENTRIES {
-                self.entries[self.n_entries] = here as u16;
-                self.n_entries += 1;
+            if here <= MAX_POINTER && n < starts.len() {
+                starts[n] = here as u16;
+                n += 1;
             }
             let len = usize::from(wire[i]);
             self.buf.extend_from_slice(&wire[i..i + 1 + len]);
             i += 1 + len;
         }
-        self.buf.push(0);
+        if !ended_with_pointer {
+            self.buf.push(0);
+        }
+        for &s in &starts[..n] {
+            if self.n_entries < MAX_COMPRESSION_ENTRIES {
+                self.entries[self.n_entries] = s;
+                self.n_entries += 1;
+            }
+        }
     }
 
     /// An earlier offset whose name equals `suffix`, case-insensitively.
@@ -176,21 +191,37 @@ impl<'b> Writer<'b> {
     fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
         let msg = &self.buf[..];
         let mut i = 0;
-        // Each step consumes a label of `suffix`, so the walk ends within 128 steps.
+        // Each step consumes a label of `suffix`, so the walk ends within 128 steps; every
+        // read is bounds-checked, so even a bad entry cannot make it panic.
         loop {
-            let mut len = msg[at];
+            let Some(&(mut len)) = msg.get(at) else {
+                return false;
+            };
+            let mut hops = 0;
             while len >= 0xc0 {
-                at = usize::from(u16::from_be_bytes([msg[at], msg[at + 1]]) & 0x3fff);
-                len = msg[at];
+                let (Some(&hi), Some(&lo)) = (msg.get(at), msg.get(at + 1)) else {
+                    return false;
+                };
+                at = usize::from(u16::from_be_bytes([hi, lo]) & 0x3fff);
+                hops += 1;
+                let Some(&next) = msg.get(at).filter(|_| hops < 128) else {
+                    return false;
+                };
+                len = next;
             }
-            if len != suffix[i] {
+            if suffix.get(i) != Some(&len) {
                 return false;
             }
             if len == 0 {
                 return true;
             }
             let l = usize::from(len);
-            if !msg[at + 1..at + 1 + l].eq_ignore_ascii_case(&suffix[i + 1..i + 1 + l]) {
+            let (Some(ours), Some(theirs)) =
+                (msg.get(at + 1..at + 1 + l), suffix.get(i + 1..i + 1 + l))
+            else {
+                return false;
+            };
+            if !ours.eq_ignore_ascii_case(theirs) {
                 return false;
             }
             at += 1 + l;
@@ -255,5 +286,25 @@ mod tests {
         assert_eq!(w.record(0, b"\x01a\x00", 16, 1, 1, &[5; 30]), Err(Full));
         assert_eq!(w.len(), before);
         assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 0);
+    }
+
+    #[test]
+    fn names_with_repeated_labels_compress_only_against_finished_names() {
+        // Regression (wire fuzzer): a question of repeated labels made the compressor follow
+        // a target inside the name still being written.
+        let mut buf = Vec::new();
+        let mut w = Writer::new(&mut buf, 512);
+        w.header(1, 0x8400);
+        w.question(b"\x01a\x01a\x01a\x04test\x00", 1, 1);
+        w.record(0, b"\x01a\x01a\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 1])
+            .unwrap();
+        w.record(0, b"\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 2])
+            .unwrap();
+        let q = 12 + 12 + 4;
+        assert_eq!(&buf[12..q - 4], b"\x01a\x01a\x01a\x04test\x00");
+        assert_eq!(&buf[q..q + 2], &[0xc0, 12]);
+        // "a.test." is the suffix starting at the third label of the question (offset 16).
+        let second = q + 2 + 10 + 4;
+        assert_eq!(&buf[second..second + 2], &[0xc0, 16]);
     }
 }

@@ -9,6 +9,7 @@
 pub mod answer;
 pub mod encode;
 pub mod metrics;
+pub mod rrl;
 pub mod tcp;
 pub mod udp;
 pub mod wire;
@@ -51,6 +52,12 @@ pub struct Stats {
     pub queries: metrics::QueryCounters,
     /// GSLB answers by pool and data center.
     pub answers: metrics::AnswerCounters,
+    /// UDP responses dropped by rate limiting.
+    pub rrl_dropped: AtomicU64,
+    /// UDP responses sent truncated by rate limiting (slip).
+    pub rrl_slipped: AtomicU64,
+    /// Responses rate limiting would have limited (dry run).
+    pub rrl_would_limit: AtomicU64,
 }
 
 /// Bounds on what clients may hold; defaults are the named constants of [`tcp`].
@@ -62,6 +69,8 @@ pub struct Limits {
     pub tcp_idle: std::time::Duration,
     /// Time to finish reading a TCP message, or writing a reply.
     pub tcp_io: std::time::Duration,
+    /// Response rate limiting for UDP; off when `None`.
+    pub rrl: Option<rrl::RrlConfig>,
 }
 
 impl Default for Limits {
@@ -70,6 +79,7 @@ impl Default for Limits {
             tcp_connections: tcp::MAX_TCP_CONNECTIONS,
             tcp_idle: tcp::TCP_IDLE_TIMEOUT,
             tcp_io: tcp::TCP_IO_TIMEOUT,
+            rrl: None,
         }
     }
 }
@@ -89,6 +99,8 @@ pub struct Shared {
     pub bound: ArcSwap<metrics::BoundCounters>,
     /// Where sampled queries are logged, if anywhere.
     pub query_log: Option<crate::querylog::QueryLog>,
+    /// The UDP rate limiter, if on.
+    pub rrl: Option<rrl::Rrl>,
 }
 
 impl Shared {
@@ -109,11 +121,11 @@ fn answer_guarded(
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let health = shared.health.load();
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+    let result = catch_panic(&shared.stats, peer, || {
         answer(config, &health, packet, peer, transport, out)
-    }));
+    })?;
     match result {
-        Ok(Some(outcome)) => {
+        Some(outcome) => {
             let stats = &shared.stats;
             stats.queries.record(transport, &outcome);
             if outcome.fallback {
@@ -139,12 +151,20 @@ fn answer_guarded(
             }
             Some(outcome)
         }
-        Ok(None) => {
+        None => {
             shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
             None
         }
+    }
+}
+
+/// Runs `f`, turning a panic into `None` (counted and logged) so that one bad query costs
+/// only itself: the listener and every other query go on.
+fn catch_panic<T>(stats: &Stats, peer: SocketAddr, f: impl FnOnce() -> T) -> Option<T> {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)) {
+        Ok(v) => Some(v),
         Err(_) => {
-            shared.stats.panics.fetch_add(1, Ordering::Relaxed);
+            stats.panics.fetch_add(1, Ordering::Relaxed);
             tracing::error!(%peer, "answering a query panicked; the query was dropped");
             None
         }
@@ -190,6 +210,7 @@ pub async fn start(
         limits,
         bound,
         query_log,
+        rrl: limits.rrl.map(rrl::Rrl::new),
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
@@ -219,4 +240,24 @@ async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)
         }
     }
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_costs_one_query_and_is_counted() {
+        let stats = Stats::default();
+        let peer: SocketAddr = "192.0.2.1:53".parse().unwrap();
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let lost: Option<u8> = catch_panic(&stats, peer, || panic!("a hostile packet"));
+        std::panic::set_hook(hook);
+        assert_eq!(lost, None);
+        assert_eq!(stats.panics.load(Ordering::Relaxed), 1);
+        // The next query is answered as usual.
+        assert_eq!(catch_panic(&stats, peer, || 7), Some(7));
+        assert_eq!(stats.panics.load(Ordering::Relaxed), 1);
+    }
 }

@@ -12,7 +12,8 @@ use std::sync::atomic::Ordering;
 use tokio::net::UdpSocket;
 
 use super::answer::{MAX_UDP_PAYLOAD, Transport};
-use super::{Shared, answer_guarded};
+use super::rrl::{self, Verdict};
+use super::{Shared, answer_guarded, wire};
 
 /// Largest datagram read. A query is at most a few hundred octets; the buffer is sized to the
 /// largest UDP payload so an oversized packet is read whole and refused as malformed rather
@@ -52,17 +53,36 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         };
         shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
         let config = shared.config.load();
-        if answer_guarded(
+        let Some(outcome) = answer_guarded(
             &shared,
             &config,
             &input[..len],
             peer,
             Transport::Udp,
             &mut output,
-        )
-        .is_some()
-            && let Err(e) = socket.send_to(&output, peer).await
-        {
+        ) else {
+            continue;
+        };
+        if let Some(rrl) = &shared.rrl {
+            let qname = wire::parse(&input[..len]).map(|q| q.qname).unwrap_or(&[]);
+            match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
+                Verdict::Send => {}
+                _ if rrl.config().dry_run => {
+                    shared.stats.rrl_would_limit.fetch_add(1, Ordering::Relaxed);
+                }
+                Verdict::Slip => {
+                    shared.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
+                    if !rrl::slip_reply(&input[..len], &mut output) {
+                        continue;
+                    }
+                }
+                Verdict::Drop => {
+                    shared.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
+                    continue;
+                }
+            }
+        }
+        if let Err(e) = socket.send_to(&output, peer).await {
             tracing::debug!(error = %e, %peer, "udp send error");
         }
     }
