@@ -144,7 +144,7 @@ impl Rrl {
             return Verdict::Send;
         }
         let over = count - self.config.rate;
-        if self.config.slip > 0 && over % self.config.slip == 0 {
+        if self.config.slip > 0 && over.is_multiple_of(self.config.slip) {
             Verdict::Slip
         } else {
             Verdict::Drop
