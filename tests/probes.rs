@@ -289,3 +289,32 @@ fn dns_rcode() {
         assert!(started.elapsed() < Duration::from_millis(900));
     });
 }
+
+#[test]
+fn a_backend_that_resets_the_tls_handshake_fails_fast() {
+    rt().block_on(async {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let Ok((s, _)) = listener.accept().await else {
+                    return;
+                };
+                // Close with linger 0: the kernel answers with a reset.
+                let _ = s.set_linger(Some(Duration::ZERO));
+                drop(s);
+            }
+        });
+        let started = Instant::now();
+        let r = Prober::new(http(true, None, 4096, true), addr)
+            .unwrap()
+            .run()
+            .await;
+        assert!(r.is_err(), "{r:?}");
+        assert!(
+            started.elapsed() < Duration::from_millis(450),
+            "{:?}",
+            started.elapsed()
+        );
+    });
+}
