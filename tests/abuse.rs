@@ -154,10 +154,12 @@ fn a_flood_from_one_network_is_limited_and_others_keep_their_answers() {
         );
         other.send_to(&q, target).unwrap();
         let mut buf = [0u8; 1500];
-        if let Ok((n, _)) = other.recv_from(&mut buf) {
-            if n > 12 && buf[2] & 0x02 == 0 && u16::from_be_bytes([buf[6], buf[7]]) > 0 {
-                answered += 1;
-            }
+        if let Ok((n, _)) = other.recv_from(&mut buf)
+            && n > 12
+            && buf[2] & 0x02 == 0
+            && u16::from_be_bytes([buf[6], buf[7]]) > 0
+        {
+            answered += 1;
         }
         std::thread::sleep(Duration::from_millis(50));
     }
