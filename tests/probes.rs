@@ -300,7 +300,9 @@ fn a_backend_that_resets_the_tls_handshake_fails_fast() {
                 let Ok((s, _)) = listener.accept().await else {
                     return;
                 };
-                // Close with linger 0: the kernel answers with a reset.
+                // Close with linger 0: the kernel answers with a reset. (Deprecated because a
+                // non-zero linger blocks on drop; zero does not.)
+                #[allow(deprecated)]
                 let _ = s.set_linger(Some(Duration::ZERO));
                 drop(s);
             }
