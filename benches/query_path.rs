@@ -18,8 +18,7 @@ fn main() {
 
 fn config() -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    Config::load(&root.join("zones"), &root.join("geo/dbip-country.mmdb"))
-        .expect("the shipped example loads")
+    Config::load(&root.join("zones"), &root.join("geo/dbip-country.mmdb")).expect("the shipped example loads")
 }
 
 /// 4096 pseudo-random public IPv4 /24 networks (a fixed sequence, the same every run).
@@ -31,12 +30,7 @@ fn clients() -> Vec<Ipv4Addr> {
         x ^= x >> 17;
         x ^= x << 5;
         let a = Ipv4Addr::from(x & 0xffff_ff00);
-        if !(a.is_private()
-            || a.is_loopback()
-            || a.is_multicast()
-            || a.octets()[0] == 0
-            || a.octets()[0] >= 224)
-        {
+        if !(a.is_private() || a.is_loopback() || a.is_multicast() || a.octets()[0] == 0 || a.octets()[0] >= 224) {
             out.push(a);
         }
     }
@@ -67,31 +61,13 @@ fn query(name: &str, qtype: u16, ecs: Option<Ipv4Addr>, id: u16) -> Vec<u8> {
 fn locate_and_choose(bencher: divan::Bencher) {
     let config = config();
     let clients = clients();
-    let pool = config
-        .gslb
-        .pools
-        .iter()
-        .position(|p| p.name == "www")
-        .unwrap();
+    let pool = config.gslb.pools.iter().position(|p| p.name == "www").unwrap();
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % clients.len();
-        let client = Client {
-            addr: IpAddr::V4(clients[i]),
-            prefix: 24,
-            from_ecs: true,
-        };
+        let client = Client { addr: IpAddr::V4(clients[i]), prefix: 24, from_ecs: true };
         let located = policy::locate(&config.gslb, &config.geo, &client);
-        black_box(policy::choose(
-            &config.gslb,
-            pool,
-            Family::V4,
-            &located,
-            &client,
-            &AllUp,
-            i as u64,
-            None,
-        ))
+        black_box(policy::choose(&config.gslb, pool, Family::V4, &located, &client, &AllUp, i as u64, None))
     });
 }
 
@@ -99,24 +75,14 @@ fn locate_and_choose(bencher: divan::Bencher) {
 fn answer_gslb_with_ecs(bencher: divan::Bencher) {
     let config = config();
     let health = HealthSnapshot::all_up(config.generation);
-    let queries: Vec<Vec<u8>> = clients()
-        .into_iter()
-        .enumerate()
-        .map(|(i, a)| query("www.example.com", 1, Some(a), i as u16))
-        .collect();
+    let queries: Vec<Vec<u8>> =
+        clients().into_iter().enumerate().map(|(i, a)| query("www.example.com", 1, Some(a), i as u16)).collect();
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % queries.len();
-        black_box(answer(
-            &config,
-            &health,
-            &queries[i],
-            peer,
-            Transport::Udp,
-            &mut out,
-        ))
+        black_box(answer(&config, &health, &queries[i], peer, Transport::Udp, &mut out))
     });
 }
 

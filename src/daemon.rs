@@ -105,24 +105,14 @@ impl Daemon {
         let health = Arc::new(Mutex::new(table));
         let runner = Arc::new(Mutex::new(Runner::start(health.clone())));
         let query_log = match &options.query_log {
-            Some((target, rate)) => Some(
-                QueryLog::start(target, *rate)
-                    .map_err(|e| StartError::QueryLog(target.clone(), e))?,
-            ),
+            Some((target, rate)) => {
+                Some(QueryLog::start(target, *rate).map_err(|e| StartError::QueryLog(target.clone(), e))?)
+            }
             None => None,
         };
-        let running = server::start(
-            config,
-            snapshots,
-            &options.listen,
-            options.limits,
-            query_log,
-        )
-        .await
-        .map_err(|source| StartError::Listen {
-            addrs: options.listen.clone(),
-            source,
-        })?;
+        let running = server::start(config, snapshots, &options.listen, options.limits, query_log)
+            .await
+            .map_err(|source| StartError::Listen { addrs: options.listen.clone(), source })?;
         let reloader = Arc::new(Reloader::new(
             options.zones.clone(),
             options.geo.clone(),
@@ -132,18 +122,12 @@ impl Daemon {
         ));
         let mut tasks = Vec::new();
         if options.watch {
-            tasks.push(
-                reloader
-                    .watch()
-                    .map_err(|e| StartError::Watch(e.to_string()))?,
-            );
+            tasks.push(reloader.watch().map_err(|e| StartError::Watch(e.to_string()))?);
         }
         #[cfg(unix)]
         {
             let r = reloader.clone();
-            if let Ok(mut hup) =
-                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-            {
+            if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
                 tasks.push(tokio::spawn(async move {
                     while hup.recv().await.is_some() {
                         tracing::info!("SIGHUP: reloading");
@@ -164,14 +148,7 @@ impl Daemon {
             api_addr = Some(bound);
             tasks.push(task);
         }
-        Ok(Daemon {
-            running,
-            health,
-            runner,
-            reloader,
-            api: api_addr,
-            tasks,
-        })
+        Ok(Daemon { running, health, runner, reloader, api: api_addr, tasks })
     }
 
     /// The addresses DNS is served on.

@@ -68,11 +68,7 @@ struct WhatIf<'a, H> {
 impl<H: Health> Health for WhatIf<'_, H> {
     fn view(&self, pool: usize, member: usize) -> View {
         let dc = self.config.gslb.pools[pool].members[member].dc;
-        if self.down.contains(&dc) {
-            View::Down
-        } else {
-            self.base.view(pool, member)
-        }
+        if self.down.contains(&dc) { View::Down } else { self.base.view(pool, member) }
     }
 }
 
@@ -86,25 +82,15 @@ pub fn explain(
     asker: Asker,
     down: &[String],
 ) -> Result<Explanation, String> {
-    let qname = Name::parse(name, Some(&Name::root()))
-        .map_err(|e| format!("'{name}' is not a valid name: {e}"))?;
+    let qname = Name::parse(name, Some(&Name::root())).map_err(|e| format!("'{name}' is not a valid name: {e}"))?;
     let mut down_ids = Vec::new();
     for d in down {
         down_ids.push(config.gslb.datacenter(d).ok_or_else(|| {
-            let known: Vec<&str> = config
-                .gslb
-                .datacenters
-                .iter()
-                .map(|d| d.name.as_str())
-                .collect();
+            let known: Vec<&str> = config.gslb.datacenters.iter().map(|d| d.name.as_str()).collect();
             format!("unknown data center '{d}' (defined: {})", known.join(", "))
         })?);
     }
-    let health = WhatIf {
-        base: health,
-        down: &down_ids,
-        config,
-    };
+    let health = WhatIf { base: health, down: &down_ids, config };
     let mut res = config.zones.resolve(&qname, qtype);
     let mut out = Explanation {
         name: qname.to_string(),
@@ -129,71 +115,40 @@ pub fn explain(
         let pool = &config.gslb.pools[pool_ref.pool];
         out.pool = Some(pool.name.clone());
         let client = match asker {
-            Asker::Subnet(net) if pool.ecs && net.prefix_len() > 0 => Client {
-                addr: net.trunc().addr(),
-                prefix: net.prefix_len(),
-                from_ecs: true,
-            },
-            Asker::Subnet(net) => Client {
-                addr: net.addr(),
-                prefix: if net.addr().is_ipv4() { 32 } else { 128 },
-                from_ecs: false,
-            },
-            Asker::Client(ip) => Client {
-                addr: ip,
-                prefix: if ip.is_ipv4() { 32 } else { 128 },
-                from_ecs: false,
-            },
+            Asker::Subnet(net) if pool.ecs && net.prefix_len() > 0 => {
+                Client { addr: net.trunc().addr(), prefix: net.prefix_len(), from_ecs: true }
+            }
+            Asker::Subnet(net) => {
+                Client { addr: net.addr(), prefix: if net.addr().is_ipv4() { 32 } else { 128 }, from_ecs: false }
+            }
+            Asker::Client(ip) => Client { addr: ip, prefix: if ip.is_ipv4() { 32 } else { 128 }, from_ecs: false },
         };
         let located = policy::locate(&config.gslb, &config.geo, &client);
         out.location = Some(describe_location(&located, &client));
-        let family = if qtype == rtype::AAAA {
-            Family::V6
-        } else {
-            Family::V4
-        };
+        let family = if qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
         let mut trace = Vec::new();
-        let decision = policy::choose(
-            &config.gslb,
-            pool_ref.pool,
-            family,
-            &located,
-            &client,
-            &health,
-            0,
-            Some(&mut trace),
-        );
+        let decision =
+            policy::choose(&config.gslb, pool_ref.pool, family, &located, &client, &health, 0, Some(&mut trace));
         let dc_name = |d: usize| config.gslb.datacenters[d].name.clone();
         for step in &trace {
             match step {
                 Step::Order(reason, order) => {
                     out.order_reason = Some(match reason {
-                        OrderReason::Network => {
-                            "the operator network lists the data centers".to_string()
-                        }
+                        OrderReason::Network => "the operator network lists the data centers".to_string(),
                         OrderReason::Map(key) => {
                             format!("the region map entry maps.{key} pins them, then distance")
                         }
-                        OrderReason::Distance => {
-                            "great-circle distance from the client".to_string()
-                        }
-                        OrderReason::Default => {
-                            "the pool's default_order (client not located)".to_string()
-                        }
+                        OrderReason::Distance => "great-circle distance from the client".to_string(),
+                        OrderReason::Default => "the pool's default_order (client not located)".to_string(),
                     });
-                    out.order = order
-                        .iter()
-                        .map(|&(d, km)| (dc_name(d), km.map(|k| k.round())))
-                        .collect();
+                    out.order = order.iter().map(|&(d, km)| (dc_name(d), km.map(|k| k.round()))).collect();
                 }
                 Step::Skipped(d, why) => out.skipped.push(format!(
                     "{}: {}",
                     dc_name(*d),
                     match why {
-                        Skip::NoAddress => format!(
-                            "no member has an {} address",
-                            if family == Family::V6 { "IPv6" } else { "IPv4" }
-                        ),
+                        Skip::NoAddress =>
+                            format!("no member has an {} address", if family == Family::V6 { "IPv6" } else { "IPv4" }),
                         Skip::Down => "every member is down".to_string(),
                         Skip::Drained => "drained by an operator".to_string(),
                         Skip::TooFewHealthy { up, needed } =>
@@ -233,13 +188,7 @@ pub fn explain(
     }
     out.rcode = format!("{:?}", res.rcode).to_uppercase();
     let line = |rr: &crate::zone::Rr<'_>| {
-        format!(
-            "{} {} {} {}",
-            rr.owner,
-            rr.ttl,
-            rdata::type_to_text(rr.rtype),
-            rdata::to_text(rr.rtype, &rr.rdata)
-        )
+        format!("{} {} {} {}", rr.owner, rr.ttl, rdata::type_to_text(rr.rtype), rdata::to_text(rr.rtype, &rr.rdata))
     };
     let mut static_records: Vec<String> = res.answer.iter().map(line).collect();
     static_records.append(&mut out.records);
@@ -265,38 +214,20 @@ fn describe_location(located: &Located<'_>, client: &Client) -> String {
             Precision::Country => "the country's coordinates",
             Precision::Continent => "the continent's coordinates",
         };
-        format!(
-            "{} at {:.2}, {:.2} ({how})",
-            parts.join(", "),
-            l.point.lat,
-            l.point.lon
-        )
+        format!("{} at {:.2}, {:.2} ({how})", parts.join(", "), l.point.lat, l.point.lon)
     };
     match located {
-        Located::Network {
-            network,
-            prefix,
-            location,
-        } => {
+        Located::Network { network, prefix, location } => {
             let what = match &network.target {
                 NetworkTarget::Datacenters(_) => "which lists data centers".to_string(),
                 _ => location
                     .as_ref()
-                    .map_or("which names an unknown region".to_string(), |l| {
-                        format!("placing it in {}", place(l))
-                    }),
+                    .map_or("which names an unknown region".to_string(), |l| format!("placing it in {}", place(l))),
             };
-            format!(
-                "{} is in operator network {} (/{prefix}), {what}",
-                client.addr, network.net
-            )
+            format!("{} is in operator network {} (/{prefix}), {what}", client.addr, network.net)
         }
         Located::Geo { location, prefix } => {
-            format!(
-                "{} is in a geo database network of /{prefix}: {}",
-                client.addr,
-                place(location)
-            )
+            format!("{} is in a geo database network of /{prefix}: {}", client.addr, place(location))
         }
         Located::Unknown { prefix } => format!(
             "{} is not located (private, loopback or not in the geo database; its database network is /{prefix})",
@@ -308,10 +239,7 @@ fn describe_location(located: &Located<'_>, client: &Client) -> String {
 impl Explanation {
     /// The explanation as text for a person.
     pub fn to_text(&self) -> String {
-        let mut s = format!(
-            "question: {} {} from {}\n",
-            self.name, self.qtype, self.asker
-        );
+        let mut s = format!("question: {} {} from {}\n", self.name, self.qtype, self.asker);
         if let Some(p) = &self.pool {
             s.push_str(&format!("pool: {p}\n"));
         } else {

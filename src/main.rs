@@ -14,11 +14,7 @@ use meridian::daemon::{Daemon, Options};
 const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5353", "[::1]:5353"];
 
 #[derive(Parser)]
-#[command(
-    name = "meridian",
-    version,
-    about = "Authoritative DNS with global server load balancing"
-)]
+#[command(name = "meridian", version, about = "Authoritative DNS with global server load balancing")]
 struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
@@ -125,16 +121,9 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { zones, geo }) => check(&zones, &geo),
-        Some(Command::Explain {
-            name,
-            qtype,
-            client,
-            subnet,
-            down,
-            zones,
-            geo,
-            json,
-        }) => explain(&name, &qtype, client, subnet, &down, &zones, &geo, json),
+        Some(Command::Explain { name, qtype, client, subnet, down, zones, geo, json }) => {
+            explain(&name, &qtype, client, subnet, &down, &zones, &geo, json)
+        }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
     }
@@ -146,12 +135,8 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             for w in &config.warnings {
                 eprintln!("warning: {w}");
             }
-            let names: Vec<String> = config
-                .zones
-                .zones()
-                .iter()
-                .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
-                .collect();
+            let names: Vec<String> =
+                config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
             println!("ok: {} zone(s): {}", names.len(), names.join(", "));
             println!(
                 "ok: {} pool(s) over {} data center(s); geo database {} ({})",
@@ -220,31 +205,21 @@ fn explain(
 fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
     let config = match Config::load(&args.zones, &args.geo) {
         Ok(c) => c,
         Err(e) => {
             for d in &e.0 {
                 tracing::error!("{d}");
             }
-            eprintln!(
-                "meridian: refusing to start: {} error(s) in {}",
-                e.0.len(),
-                args.zones.display()
-            );
+            eprintln!("meridian: refusing to start: {} error(s) in {}", e.0.len(), args.zones.display());
             return ExitCode::from(1);
         }
     };
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("meridian: cannot start the runtime: {e}");
@@ -257,20 +232,10 @@ fn serve(args: ServeArgs) -> ExitCode {
 async fn run(config: Config, args: ServeArgs) -> ExitCode {
     let listen = args.listen.clone();
     let explicit = !listen.is_empty();
-    let candidates: Vec<SocketAddr> = if explicit {
-        listen
-    } else {
-        DEFAULT_LISTEN
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect()
-    };
-    let zones: Vec<String> = config
-        .zones
-        .zones()
-        .iter()
-        .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
-        .collect();
+    let candidates: Vec<SocketAddr> =
+        if explicit { listen } else { DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect() };
+    let zones: Vec<String> =
+        config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
     // Without --listen, an address the machine lacks (no IPv6 loopback) is skipped with a
     // warning; an address the operator asked for must bind or the start fails.
     let mut usable = Vec::new();
@@ -323,10 +288,7 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         zones.join(", "),
         addrs.join(", "),
         daemon.checked_members(),
-        daemon
-            .api
-            .map(|a| format!("; API on http://{a}"))
-            .unwrap_or_default()
+        daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
     );
     wait_for_stop().await;
     tracing::info!("stopping");
@@ -338,14 +300,13 @@ async fn wait_for_stop() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(s) => s,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -50,57 +50,37 @@ impl QueryLog {
         let mut out: Box<dyn Write + Send> = if target == "-" {
             Box::new(std::io::stdout())
         } else {
-            Box::new(
-                std::fs::OpenOptions::new()
-                    .create(true)
-                    .append(true)
-                    .open(target)?,
-            )
+            Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?)
         };
         let (tx, rx) = sync_channel::<String>(QUEUE_LINES);
         let stats = Arc::new(QueryLogStats::default());
         let written = stats.clone();
-        std::thread::Builder::new()
-            .name("query-log".into())
-            .spawn(move || {
-                let mut buf = std::io::BufWriter::new(&mut out);
-                loop {
-                    match rx.recv_timeout(FLUSH_EVERY) {
-                        Ok(line) => {
-                            if buf.write_all(line.as_bytes()).is_ok() {
-                                written.written.fetch_add(1, Ordering::Relaxed);
-                            }
-                        }
-                        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                            let _ = buf.flush();
-                        }
-                        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                            let _ = buf.flush();
-                            return;
+        std::thread::Builder::new().name("query-log".into()).spawn(move || {
+            let mut buf = std::io::BufWriter::new(&mut out);
+            loop {
+                match rx.recv_timeout(FLUSH_EVERY) {
+                    Ok(line) => {
+                        if buf.write_all(line.as_bytes()).is_ok() {
+                            written.written.fetch_add(1, Ordering::Relaxed);
                         }
                     }
+                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                        let _ = buf.flush();
+                    }
+                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
+                        let _ = buf.flush();
+                        return;
+                    }
                 }
-            })?;
-        let every = if rate <= 0.0 {
-            u64::MAX
-        } else {
-            (1.0 / rate.min(1.0)).round().max(1.0) as u64
-        };
-        Ok(QueryLog {
-            tx,
-            every,
-            seen: AtomicU64::new(0),
-            stats,
-        })
+            }
+        })?;
+        let every = if rate <= 0.0 { u64::MAX } else { (1.0 / rate.min(1.0)).round().max(1.0) as u64 };
+        Ok(QueryLog { tx, every, seen: AtomicU64::new(0), stats })
     }
 
     /// Offers one answered query; writes it when sampled, drops it when the queue is full.
     pub fn offer(&self, config: &Config, packet: &[u8], peer: SocketAddr, outcome: &Outcome) {
-        if !self
-            .seen
-            .fetch_add(1, Ordering::Relaxed)
-            .is_multiple_of(self.every)
-        {
+        if !self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every) {
             return;
         }
         let line = format_line(config, packet, peer, outcome);
@@ -115,35 +95,20 @@ impl QueryLog {
 
 fn format_line(config: &Config, packet: &[u8], peer: SocketAddr, outcome: &Outcome) -> String {
     let query = wire::parse(packet).ok();
-    let name = query
-        .and_then(|q| Name::from_wire(q.qname))
-        .map(|n| n.to_string());
-    let ecs = query
-        .and_then(|q| q.edns)
-        .and_then(|e| e.ecs)
-        .map(|e| format!("{}/{}", e.ip(), e.source_prefix));
+    let name = query.and_then(|q| Name::from_wire(q.qname)).map(|n| n.to_string());
+    let ecs = query.and_then(|q| q.edns).and_then(|e| e.ecs).map(|e| format!("{}/{}", e.ip(), e.source_prefix));
     let qtype = outcome.qtype.map(|t| {
-        QTYPES.iter().find(|(n, _)| *n == t).map_or_else(
-            || crate::zone::rdata::type_to_text(t),
-            |(_, s)| s.to_string(),
-        )
+        QTYPES.iter().find(|(n, _)| *n == t).map_or_else(|| crate::zone::rdata::type_to_text(t), |(_, s)| s.to_string())
     });
-    let rcode = RCODES
-        .iter()
-        .find(|(n, _)| *n == outcome.rcode)
-        .map_or("other", |(_, s)| s);
+    let rcode = RCODES.iter().find(|(n, _)| *n == outcome.rcode).map_or("other", |(_, s)| s);
     let (pool, dc) = match outcome.gslb {
         Some(g) => (
             config.gslb.pools.get(g.pool).map(|p| p.name.clone()),
-            g.datacenter
-                .and_then(|d| config.gslb.datacenters.get(d))
-                .map(|d| d.name.clone()),
+            g.datacenter.and_then(|d| config.gslb.datacenters.get(d)).map(|d| d.name.clone()),
         ),
         None => (None, None),
     };
-    let time = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0.0, |d| d.as_secs_f64());
+    let time = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0.0, |d| d.as_secs_f64());
     let mut line = serde_json::json!({
         "time": (time * 1000.0).round() / 1000.0,
         "client": peer.to_string(),

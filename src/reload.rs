@@ -55,10 +55,7 @@ pub struct Reloader {
 
 impl std::fmt::Debug for Reloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Reloader")
-            .field("zones", &self.zones)
-            .field("geo", &self.geo)
-            .finish_non_exhaustive()
+        f.debug_struct("Reloader").field("zones", &self.zones).field("geo", &self.geo).finish_non_exhaustive()
     }
 }
 
@@ -85,10 +82,7 @@ impl Reloader {
             health,
             runner,
             // The start-up load succeeded (or the daemon would not run): no reload yet, ok.
-            status: Mutex::new(ReloadStatus {
-                ok: true,
-                ..ReloadStatus::default()
-            }),
+            status: Mutex::new(ReloadStatus { ok: true, ..ReloadStatus::default() }),
             geo_cache: Mutex::new(cache),
             running: tokio::sync::Mutex::new(()),
         }
@@ -106,10 +100,7 @@ impl Reloader {
 
     /// The last reload's outcome.
     pub fn status(&self) -> ReloadStatus {
-        self.status
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone()
+        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
     }
 
     fn load(&self) -> Result<Config, Vec<String>> {
@@ -127,16 +118,14 @@ impl Reloader {
                 Ok(db) => {
                     let db = Arc::new(db);
                     if let Some((t, n)) = stamp {
-                        *self.geo_cache.lock().unwrap_or_else(|p| p.into_inner()) =
-                            Some((t, n, db.clone()));
+                        *self.geo_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((t, n, db.clone()));
                     }
                     db
                 }
                 Err(e) => return Err(vec![e.to_string()]),
             },
         };
-        Config::load_with_geo(&self.zones, geo)
-            .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+        Config::load_with_geo(&self.zones, geo).map_err(|e| e.0.iter().map(ToString::to_string).collect())
     }
 
     /// Reloads now; returns the outcome. Must run inside the tokio runtime (checks are
@@ -149,10 +138,7 @@ impl Reloader {
             .unwrap_or_else(|e| Err(vec![format!("the reload task failed: {e}")]));
         let now = SystemTime::now();
         let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
-        status.last = now
-            .duration_since(std::time::UNIX_EPOCH)
-            .ok()
-            .map(|d| d.as_secs());
+        status.last = now.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs());
         match loaded {
             Ok(config) => {
                 let config = Arc::new(config);
@@ -172,12 +158,8 @@ impl Reloader {
                 status.ok = true;
                 status.errors.clear();
                 status.successes += 1;
-                let zones: Vec<String> = config
-                    .zones
-                    .zones()
-                    .iter()
-                    .map(|z| format!("{} (serial {})", z.origin(), z.serial()))
-                    .collect();
+                let zones: Vec<String> =
+                    config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
                 tracing::info!(
                     "reloaded: {} zone(s): {}; {} pool(s)",
                     zones.len(),
@@ -189,10 +171,7 @@ impl Reloader {
                 for e in &errors {
                     tracing::error!("reload refused: {e}");
                 }
-                tracing::error!(
-                    "reload refused with {} error(s); still serving the previous data",
-                    errors.len()
-                );
+                tracing::error!("reload refused with {} error(s); still serving the previous data", errors.len());
                 status.ok = false;
                 status.errors = errors;
                 status.failures += 1;
@@ -207,21 +186,16 @@ impl Reloader {
         use notify::{RecursiveMode, Watcher};
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let geo_name = self.geo.file_name().map(|n| n.to_os_string());
-        let mut watcher =
-            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-                if let Ok(e) = event {
-                    if matches!(e.kind, notify::EventKind::Access(_)) {
-                        return;
-                    }
-                    let _ = tx.send(());
+        let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+            if let Ok(e) = event {
+                if matches!(e.kind, notify::EventKind::Access(_)) {
+                    return;
                 }
-            })?;
+                let _ = tx.send(());
+            }
+        })?;
         watcher.watch(&self.zones, RecursiveMode::Recursive)?;
-        let geo_dir = self
-            .geo
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
+        let geo_dir = self.geo.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         // The geo database's directory is watched (files are often replaced by rename, which a
         // watch on the file itself would miss); changes to other files there are ignored by
         // the geo cache, which compares the database's own time stamp and size.

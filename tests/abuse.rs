@@ -43,11 +43,7 @@ fn closed_within(mut s: TcpStream, limit: Duration) -> Option<Duration> {
 
 #[test]
 fn silent_and_dripping_tcp_clients_are_cut_off_at_the_message_deadline() {
-    let limits = Limits {
-        tcp_io: Duration::from_millis(300),
-        tcp_idle: Duration::from_secs(10),
-        ..Limits::default()
-    };
+    let limits = Limits { tcp_io: Duration::from_millis(300), tcp_idle: Duration::from_secs(10), ..Limits::default() };
     let (s, _dir) = server_with(limits);
     // A length prefix, then silence.
     let mut c = TcpStream::connect(s.addr).unwrap();
@@ -74,22 +70,12 @@ fn silent_and_dripping_tcp_clients_are_cut_off_at_the_message_deadline() {
     let done = cut || closed_within(c, Duration::from_secs(2)).is_some();
     assert!(done, "a dripping client was not cut off");
     // Meanwhile UDP answers as always.
-    assert_eq!(
-        udp(s.addr, &query("www.gslb.test", 1, Q::default()))
-            .answers
-            .len(),
-        1
-    );
+    assert_eq!(udp(s.addr, &query("www.gslb.test", 1, Q::default())).answers.len(), 1);
 }
 
 /// Sends `count` queries from `from` as fast as it can for at most `limit`, reading whatever
 /// comes back; returns (queries sent, bytes sent, replies, bytes received, truncated replies).
-fn flood(
-    from: &str,
-    to: SocketAddr,
-    count: usize,
-    limit: Duration,
-) -> (usize, usize, usize, usize, usize) {
+fn flood(from: &str, to: SocketAddr, count: usize, limit: Duration) -> (usize, usize, usize, usize, usize) {
     let sock = UdpSocket::bind(from).unwrap();
     sock.set_nonblocking(true).unwrap();
     let (mut sent, mut out, mut replies, mut inb, mut tc) = (0, 0, 0, 0, 0);
@@ -105,14 +91,7 @@ fn flood(
         }
     };
     while sent < count && started.elapsed() < limit {
-        let q = query(
-            "www.gslb.test",
-            1,
-            Q {
-                id: sent as u16,
-                ..Q::default()
-            },
-        );
+        let q = query("www.gslb.test", 1, Q { id: sent as u16, ..Q::default() });
         if sock.send_to(&q, to).is_ok() {
             sent += 1;
             out += q.len();
@@ -129,29 +108,16 @@ fn flood(
 
 #[test]
 fn a_flood_from_one_network_is_limited_and_others_keep_their_answers() {
-    let limits = Limits {
-        rrl: Some(RrlConfig::new(20)),
-        ..Limits::default()
-    };
+    let limits = Limits { rrl: Some(RrlConfig::new(20)), ..Limits::default() };
     let (s, _dir) = server_with(limits);
     let target = s.addr;
-    let flooder =
-        std::thread::spawn(move || flood("127.0.0.1:0", target, 4000, Duration::from_secs(3)));
+    let flooder = std::thread::spawn(move || flood("127.0.0.1:0", target, 4000, Duration::from_secs(3)));
     // A client in another /24 (127.0.1.0/24) asking at a normal pace gets every answer.
     let other = UdpSocket::bind("127.0.1.1:0").expect("127.0.1.1 is loopback");
-    other
-        .set_read_timeout(Some(Duration::from_secs(2)))
-        .unwrap();
+    other.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut answered = 0;
     for i in 0..15u16 {
-        let q = query(
-            "www.gslb.test",
-            1,
-            Q {
-                id: 1000 + i,
-                ..Q::default()
-            },
-        );
+        let q = query("www.gslb.test", 1, Q { id: 1000 + i, ..Q::default() });
         other.send_to(&q, target).unwrap();
         let mut buf = [0u8; 1500];
         if let Ok((n, _)) = other.recv_from(&mut buf)
@@ -174,45 +140,23 @@ fn a_flood_from_one_network_is_limited_and_others_keep_their_answers() {
         "rrl flood: sent {sent} queries ({out} bytes), got {replies} replies ({inb} bytes, {tc} truncated); server dropped {dropped}, slipped {slipped}; other network answered {answered}/15"
     );
     assert_eq!(answered, 15, "the other network lost answers");
-    assert!(
-        sent > 500,
-        "the flood was too small to mean anything ({sent})"
-    );
+    assert!(sent > 500, "the flood was too small to mean anything ({sent})");
     assert!(dropped > 0 && slipped > 0);
     assert!(replies < sent, "the flood was not limited");
-    assert!(
-        inb <= out,
-        "the server sent more bytes ({inb}) than the flood sent it ({out})"
-    );
+    assert!(inb <= out, "the server sent more bytes ({inb}) than the flood sent it ({out})");
 }
 
 #[test]
 fn rrl_dry_run_counts_but_limits_nothing() {
     let mut rrl = RrlConfig::new(5);
     rrl.dry_run = true;
-    let (s, _dir) = server_with(Limits {
-        rrl: Some(rrl),
-        ..Limits::default()
-    });
+    let (s, _dir) = server_with(Limits { rrl: Some(rrl), ..Limits::default() });
     let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
     sock.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
     let mut buf = [0u8; 1500];
     for i in 0..40u16 {
-        sock.send_to(
-            &query(
-                "www.gslb.test",
-                1,
-                Q {
-                    id: i,
-                    ..Q::default()
-                },
-            ),
-            s.addr,
-        )
-        .unwrap();
-        let (n, _) = sock
-            .recv_from(&mut buf)
-            .expect("every query answered in dry run");
+        sock.send_to(&query("www.gslb.test", 1, Q { id: i, ..Q::default() }), s.addr).unwrap();
+        let (n, _) = sock.recv_from(&mut buf).expect("every query answered in dry run");
         assert!(n > 12 && buf[2] & 0x02 == 0);
     }
     let stats = &s.daemon.as_ref().unwrap().running.shared.stats;
@@ -231,11 +175,8 @@ fn black_holed_probe_targets_fail_within_the_timeout_and_dns_stays_fast() {
         let addr = listener.local_addr().unwrap();
         let mut fillers = Vec::new();
         for _ in 0..4 {
-            if let Ok(Ok(c)) = tokio::time::timeout(
-                Duration::from_millis(200),
-                tokio::net::TcpStream::connect(addr),
-            )
-            .await
+            if let Ok(Ok(c)) =
+                tokio::time::timeout(Duration::from_millis(200), tokio::net::TcpStream::connect(addr)).await
             {
                 fillers.push(c);
             }
@@ -258,22 +199,14 @@ fn black_holed_probe_targets_fail_within_the_timeout_and_dns_stays_fast() {
     let started = Instant::now();
     let r = rt.block_on(prober.run());
     assert!(r.is_err(), "{r:?}");
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
 
     // A pool whose every member probes the black hole: queries are answered at once all the
     // while (the query path never waits for a check).
     let dir = tempfile::tempdir().unwrap();
     let z = dir.path().join("zones");
     std::fs::create_dir(&z).unwrap();
-    std::fs::write(
-        z.join("bh.test.zone"),
-        "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n",
-    )
-    .unwrap();
+    std::fs::write(z.join("bh.test.zone"), "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n").unwrap();
     let mut toml = String::from(
         "[datacenters.ams]\nlat = 52.37\nlon = 4.90\n[pools.www]\nnames = [\"www\"]\nanswers = 4\ncheck = { type = \"tcp\", interval = 0.5, timeout = 0.4 }\n[pools.www.members]\n",
     );
@@ -289,17 +222,7 @@ fn black_holed_probe_targets_fail_within_the_timeout_and_dns_stays_fast() {
     let mut worst = Duration::ZERO;
     for i in 0..50u16 {
         let t = Instant::now();
-        let m = udp(
-            s.addr,
-            &query(
-                "www.bh.test",
-                1,
-                Q {
-                    id: i,
-                    ..Q::default()
-                },
-            ),
-        );
+        let m = udp(s.addr, &query("www.bh.test", 1, Q { id: i, ..Q::default() }));
         assert!(!m.answers.is_empty());
         worst = worst.max(t.elapsed());
         std::thread::sleep(Duration::from_millis(20));
@@ -314,28 +237,13 @@ fn a_broken_geo_database_is_refused_at_reload_and_replacing_it_in_place_is_safe(
     let dir = tempfile::tempdir().unwrap();
     let geo = test_geo(dir.path());
     let config = Config::load(&zones(), &geo).unwrap();
-    let s = TestServer::start_options(
-        config,
-        Options::new(zones(), geo.clone(), vec!["127.0.0.1:0".parse().unwrap()]),
-    );
+    let s = TestServer::start_options(config, Options::new(zones(), geo.clone(), vec!["127.0.0.1:0".parse().unwrap()]));
     let amsterdam = || {
         let m = udp(
             s.addr,
-            &query(
-                "www.gslb.test",
-                1,
-                Q {
-                    id: 1,
-                    edns: Some(1232),
-                    ecs: Some((1, 24, &[81, 0, 1])),
-                    ..Q::default()
-                },
-            ),
+            &query("www.gslb.test", 1, Q { id: 1, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() }),
         );
-        m.answers
-            .iter()
-            .all(|r| r.data.to_string().starts_with("192.0.2.1"))
-            && !m.answers.is_empty()
+        m.answers.iter().all(|r| r.data.to_string().starts_with("192.0.2.1")) && !m.answers.is_empty()
     };
     assert!(amsterdam());
     let reloader = s.daemon.as_ref().unwrap().reloader.clone();
@@ -346,11 +254,7 @@ fn a_broken_geo_database_is_refused_at_reload_and_replacing_it_in_place_is_safe(
     assert!(amsterdam());
     let st = s.runtime.block_on(reloader.reload());
     assert!(!st.ok);
-    assert!(
-        st.errors[0].contains("geo.mmdb: cannot open the geo database"),
-        "{:?}",
-        st.errors
-    );
+    assert!(st.errors[0].contains("geo.mmdb: cannot open the geo database"), "{:?}", st.errors);
     assert!(amsterdam());
     // Truncated: refused as well.
     std::fs::write(&geo, &good[..good.len() * 2 / 3]).unwrap();

@@ -39,16 +39,7 @@ fn api(token: Option<&str>) -> Api {
 }
 
 fn amsterdam() -> Vec<u8> {
-    query(
-        "www.gslb.test",
-        1,
-        Q {
-            id: 9,
-            edns: Some(1232),
-            ecs: Some((1, 24, &[81, 0, 1])),
-            ..Q::default()
-        },
-    )
+    query("www.gslb.test", 1, Q { id: 9, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() })
 }
 
 fn answered(m: &hickory_proto::op::Message) -> Vec<String> {
@@ -62,13 +53,8 @@ fn scrape(text: &str) -> Vec<(String, f64)> {
     text.lines()
         .filter(|l| !l.starts_with('#') && !l.is_empty())
         .map(|l| {
-            let (k, v) = l
-                .rsplit_once(' ')
-                .unwrap_or_else(|| panic!("bad metrics line: {l}"));
-            (
-                k.to_string(),
-                v.parse().unwrap_or_else(|_| panic!("bad value in: {l}")),
-            )
+            let (k, v) = l.rsplit_once(' ').unwrap_or_else(|| panic!("bad metrics line: {l}"));
+            (k.to_string(), v.parse().unwrap_or_else(|_| panic!("bad value in: {l}")))
         })
         .collect()
 }
@@ -85,12 +71,7 @@ fn status_shows_zones_pools_members_geo_and_reload() {
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["zones"][0]["zone"], "gslb.test.");
     assert_eq!(v["zones"][0]["serial"], 1);
-    let www = v["pools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|p| p["name"] == "www")
-        .unwrap();
+    let www = v["pools"].as_array().unwrap().iter().find(|p| p["name"] == "www").unwrap();
     assert_eq!(www["members"].as_array().unwrap().len(), 5);
     assert_eq!(www["members"][0]["status"], "unknown");
     assert_eq!(www["members"][0]["serving"], "up");
@@ -108,74 +89,24 @@ fn metrics_count_known_traffic() {
     for _ in 0..2 {
         udp(a.server.addr, &query("nothing.gslb.test", 1, Q::default()));
     }
-    let mut bad = query(
-        "www.gslb.test",
-        1,
-        Q {
-            id: 3,
-            ..Q::default()
-        },
-    );
+    let mut bad = query("www.gslb.test", 1, Q { id: 3, ..Q::default() });
     bad.push(0); // a trailing byte: FORMERR
     udp(a.server.addr, &bad);
     tcp(a.server.addr, &query("www.gslb.test", 16, Q::default()));
     let (code, text) = http(a.api, "GET", "/metrics", None, None);
     assert_eq!(code, 200);
     let m = scrape(&text);
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_queries_total{transport="udp",qtype="A",rcode="NOERROR"}"#
-        ),
-        3.0,
-        "{text}"
-    );
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_queries_total{transport="udp",qtype="A",rcode="NXDOMAIN"}"#
-        ),
-        2.0
-    );
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_queries_total{transport="udp",qtype="A",rcode="FORMERR"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_queries_total{transport="tcp",qtype="TXT",rcode="NOERROR"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_gslb_answers_total{pool="www",datacenter="ams"}"#
-        ),
-        3.0
-    );
+    assert_eq!(metric(&m, r#"meridian_queries_total{transport="udp",qtype="A",rcode="NOERROR"}"#), 3.0, "{text}");
+    assert_eq!(metric(&m, r#"meridian_queries_total{transport="udp",qtype="A",rcode="NXDOMAIN"}"#), 2.0);
+    assert_eq!(metric(&m, r#"meridian_queries_total{transport="udp",qtype="A",rcode="FORMERR"}"#), 1.0);
+    assert_eq!(metric(&m, r#"meridian_queries_total{transport="tcp",qtype="TXT",rcode="NOERROR"}"#), 1.0);
+    assert_eq!(metric(&m, r#"meridian_gslb_answers_total{pool="www",datacenter="ams"}"#), 3.0);
     assert_eq!(metric(&m, "meridian_ecs_queries_total"), 3.0);
     assert_eq!(metric(&m, "meridian_malformed_queries_total"), 1.0);
     assert_eq!(metric(&m, r#"meridian_build_info{version="0.1.0"}"#), 1.0);
-    assert_eq!(
-        metric(
-            &m,
-            r#"meridian_member_up{pool="www",member="ams-1",datacenter="ams"}"#
-        ),
-        1.0
-    );
-    assert_eq!(
-        metric(&m, r#"meridian_reloads_total{result="failure"}"#),
-        0.0
-    );
-    assert_eq!(
-        metric(&m, r#"meridian_zone_serial{zone="gslb.test."}"#),
-        1.0
-    );
+    assert_eq!(metric(&m, r#"meridian_member_up{pool="www",member="ams-1",datacenter="ams"}"#), 1.0);
+    assert_eq!(metric(&m, r#"meridian_reloads_total{result="failure"}"#), 0.0);
+    assert_eq!(metric(&m, r#"meridian_zone_serial{zone="gslb.test."}"#), 1.0);
 }
 
 #[test]
@@ -186,34 +117,16 @@ fn overrides_take_effect_on_the_next_query_and_need_the_token() {
     // Without the token: refused, nothing changes.
     let (code, _) = http(a.api, "POST", "/overrides/datacenter/ams", None, Some(body));
     assert_eq!(code, 401);
-    let (code, _) = http(
-        a.api,
-        "POST",
-        "/overrides/datacenter/ams",
-        Some("wrong"),
-        Some(body),
-    );
+    let (code, _) = http(a.api, "POST", "/overrides/datacenter/ams", Some("wrong"), Some(body));
     assert_eq!(code, 401);
     assert!(answered(&udp(a.server.addr, &amsterdam()))[0].starts_with("192.0.2."));
     // With it: the next query goes to iad, the next nearest.
-    let (code, listing) = http(
-        a.api,
-        "POST",
-        "/overrides/datacenter/ams",
-        Some(TOKEN),
-        Some(body),
-    );
+    let (code, listing) = http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(body));
     assert_eq!(code, 200, "{listing}");
-    assert_eq!(
-        answered(&udp(a.server.addr, &amsterdam())),
-        ["198.51.100.10"]
-    );
+    assert_eq!(answered(&udp(a.server.addr, &amsterdam())), ["198.51.100.10"]);
     // It is in the state file and in /status.
     let state = std::fs::read_to_string(a.dir.path().join("state.json")).unwrap();
-    assert!(
-        state.contains("\"drain\"") && state.contains("\"ams\""),
-        "{state}"
-    );
+    assert!(state.contains("\"drain\"") && state.contains("\"ams\""), "{state}");
     let (_, status) = http(a.api, "GET", "/status", None, None);
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     let ams1 = &v["pools"][0]["members"][0];
@@ -230,26 +143,11 @@ fn overrides_take_effect_on_the_next_query_and_need_the_token() {
         Some(r#"{"action": "force-down", "ttl": 600}"#),
     );
     assert_eq!(code, 200);
-    assert_eq!(
-        answered(&udp(a.server.addr, &amsterdam())),
-        ["203.0.113.10"]
-    );
-    let (code, body) = http(
-        a.api,
-        "POST",
-        "/overrides/member/www/nope",
-        Some(TOKEN),
-        Some(r#"{"action": "drain"}"#),
-    );
+    assert_eq!(answered(&udp(a.server.addr, &amsterdam())), ["203.0.113.10"]);
+    let (code, body) = http(a.api, "POST", "/overrides/member/www/nope", Some(TOKEN), Some(r#"{"action": "drain"}"#));
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("has no member 'nope'"));
-    let (code, body) = http(
-        a.api,
-        "POST",
-        "/overrides/datacenter/ams",
-        Some(TOKEN),
-        Some(r#"{"action": "explode"}"#),
-    );
+    let (code, body) = http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(r#"{"action": "explode"}"#));
     assert_eq!(code, 400);
     assert!(body.contains("unknown action"));
     // Reading needs no token.
@@ -257,39 +155,9 @@ fn overrides_take_effect_on_the_next_query_and_need_the_token() {
     assert_eq!(code, 200);
     assert!(list.contains("force-down"));
     // Deleting brings the answers back.
-    assert_eq!(
-        http(
-            a.api,
-            "DELETE",
-            "/overrides/member/www/iad-1",
-            Some(TOKEN),
-            None
-        )
-        .0,
-        200
-    );
-    assert_eq!(
-        http(
-            a.api,
-            "DELETE",
-            "/overrides/datacenter/ams",
-            Some(TOKEN),
-            None
-        )
-        .0,
-        200
-    );
-    assert_eq!(
-        http(
-            a.api,
-            "DELETE",
-            "/overrides/datacenter/ams",
-            Some(TOKEN),
-            None
-        )
-        .0,
-        404
-    );
+    assert_eq!(http(a.api, "DELETE", "/overrides/member/www/iad-1", Some(TOKEN), None).0, 200);
+    assert_eq!(http(a.api, "DELETE", "/overrides/datacenter/ams", Some(TOKEN), None).0, 200);
+    assert_eq!(http(a.api, "DELETE", "/overrides/datacenter/ams", Some(TOKEN), None).0, 404);
     assert_eq!(answered(&udp(a.server.addr, &amsterdam())).len(), 2);
 }
 
@@ -303,38 +171,20 @@ fn the_api_refuses_to_listen_beyond_loopback_without_a_token() {
     let mut options = Options::new(zones, geo, vec!["127.0.0.1:0".parse().unwrap()]);
     options.api = Some("0.0.0.0:0".parse().unwrap());
     let rt = tokio::runtime::Runtime::new().unwrap();
-    let err = rt
-        .block_on(meridian::daemon::Daemon::start(config, &options))
-        .err()
-        .expect("refused");
-    assert!(
-        err.to_string().contains("beyond loopback, without a token"),
-        "{err}"
-    );
+    let err = rt.block_on(meridian::daemon::Daemon::start(config, &options)).err().expect("refused");
+    assert!(err.to_string().contains("beyond loopback, without a token"), "{err}");
 }
 
 #[test]
 fn explain_over_http() {
     let a = api(None);
-    let (code, body) = http(
-        a.api,
-        "GET",
-        "/explain?name=www.gslb.test&type=A&subnet=81.0.1.0/24",
-        None,
-        None,
-    );
+    let (code, body) = http(a.api, "GET", "/explain?name=www.gslb.test&type=A&subnet=81.0.1.0/24", None, None);
     assert_eq!(code, 200, "{body}");
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["datacenter"], "ams");
     assert_eq!(v["scope"], 16);
     assert_eq!(v["order"][0][0], "ams");
-    let (_, body) = http(
-        a.api,
-        "GET",
-        "/explain?name=www.gslb.test&subnet=81.0.1.0/24&down=ams",
-        None,
-        None,
-    );
+    let (_, body) = http(a.api, "GET", "/explain?name=www.gslb.test&subnet=81.0.1.0/24&down=ams", None, None);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["datacenter"], "iad");
     assert_eq!(v["skipped"][0], "ams: every member is down");
@@ -346,47 +196,19 @@ fn explain_over_http() {
 #[test]
 fn reload_swaps_good_files_and_keeps_old_data_on_bad_ones() {
     let a = api(Some(TOKEN));
-    let zone = a
-        .server
-        .daemon
-        .as_ref()
-        .unwrap()
-        .reloader
-        .zones()
-        .join("gslb.test.zone");
+    let zone = a.server.daemon.as_ref().unwrap().reloader.zones().join("gslb.test.zone");
     let text = std::fs::read_to_string(&zone).unwrap();
-    std::fs::write(
-        &zone,
-        text.replace(" 1 3600 900", " 2 3600 900") + "new A 192.0.2.200\n",
-    )
-    .unwrap();
+    std::fs::write(&zone, text.replace(" 1 3600 900", " 2 3600 900") + "new A 192.0.2.200\n").unwrap();
     assert_eq!(http(a.api, "POST", "/reload", None, None).0, 401);
     let (code, body) = http(a.api, "POST", "/reload", Some(TOKEN), None);
     assert_eq!(code, 200, "{body}");
-    assert_eq!(
-        udp(a.server.addr, &query("new.gslb.test", 1, Q::default()))
-            .answers
-            .len(),
-        1
-    );
+    assert_eq!(udp(a.server.addr, &query("new.gslb.test", 1, Q::default())).answers.len(), 1);
     // A broken file: refused with file:line, the old data keeps serving.
-    std::fs::write(
-        &zone,
-        text.replace(" 1 3600 900", " 3 3600 900") + "broken A 192.0.2.300\n",
-    )
-    .unwrap();
+    std::fs::write(&zone, text.replace(" 1 3600 900", " 3 3600 900") + "broken A 192.0.2.300\n").unwrap();
     let (code, body) = http(a.api, "POST", "/reload", Some(TOKEN), None);
     assert_eq!(code, 422, "{body}");
-    assert!(
-        body.contains("gslb.test.zone:7: '192.0.2.300' is not an IPv4 address"),
-        "{body}"
-    );
-    assert_eq!(
-        udp(a.server.addr, &query("new.gslb.test", 1, Q::default()))
-            .answers
-            .len(),
-        1
-    );
+    assert!(body.contains("gslb.test.zone:7: '192.0.2.300' is not an IPv4 address"), "{body}");
+    assert_eq!(udp(a.server.addr, &query("new.gslb.test", 1, Q::default())).answers.len(), 1);
     let (_, status) = http(a.api, "GET", "/status", None, None);
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
     assert_eq!(v["zones"][0]["serial"], 2);
@@ -394,8 +216,5 @@ fn reload_swaps_good_files_and_keeps_old_data_on_bad_ones() {
     assert_eq!(v["reload"]["successes"], 1);
     assert_eq!(v["reload"]["failures"], 1);
     let (_, metrics) = http(a.api, "GET", "/metrics", None, None);
-    assert!(
-        metrics.contains("meridian_reloads_total{result=\"failure\"} 1"),
-        "{metrics}"
-    );
+    assert!(metrics.contains("meridian_reloads_total{result=\"failure\"} 1"), "{metrics}");
 }

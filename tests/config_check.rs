@@ -41,11 +41,7 @@ fn every_invalid_definition_is_refused_with_each_error_located() {
     let mut failures = Vec::new();
     for file in &files {
         let dir = tempfile::tempdir().unwrap();
-        std::fs::copy(
-            root.join("tests/data/gslb/gslb.test.zone"),
-            dir.path().join("gslb.test.zone"),
-        )
-        .unwrap();
+        std::fs::copy(root.join("tests/data/gslb/gslb.test.zone"), dir.path().join("gslb.test.zone")).unwrap();
         std::fs::copy(file, dir.path().join("gslb.test.toml")).unwrap();
         let text = std::fs::read_to_string(file).unwrap();
         let expects: Vec<(usize, &str)> = text
@@ -59,19 +55,13 @@ fn every_invalid_definition_is_refused_with_each_error_located() {
         assert!(!expects.is_empty(), "{}: no expectations", file.display());
         let (code, _, stderr) = check(dir.path(), &geo);
         if code != Some(1) {
-            failures.push(format!(
-                "{}: exit code {code:?}, expected 1\n{stderr}",
-                file.display()
-            ));
+            failures.push(format!("{}: exit code {code:?}, expected 1\n{stderr}", file.display()));
             continue;
         }
         for (line, msg) in expects {
             let want = format!("gslb.test.toml:{line}: {msg}");
             if !stderr.contains(&want) {
-                failures.push(format!(
-                    "{}: missing '{want}' in:\n{stderr}",
-                    file.display()
-                ));
+                failures.push(format!("{}: missing '{want}' in:\n{stderr}", file.display()));
             }
         }
     }
@@ -83,10 +73,7 @@ fn the_shipped_example_passes_check() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (code, stdout, stderr) = check(&root.join("zones"), &root.join("geo/dbip-country.mmdb"));
     assert_eq!(code, Some(0), "{stdout}{stderr}");
-    assert!(
-        stdout.contains("1 pool(s) over 3 data center(s)"),
-        "{stdout}"
-    );
+    assert!(stdout.contains("1 pool(s) over 3 data center(s)"), "{stdout}");
 }
 
 #[test]
@@ -94,19 +81,13 @@ fn a_missing_or_corrupt_geo_database_is_named() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let (code, _, stderr) = check(&root.join("zones"), Path::new("/nonexistent/geo.mmdb"));
     assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("/nonexistent/geo.mmdb: cannot open the geo database"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("/nonexistent/geo.mmdb: cannot open the geo database"), "{stderr}");
     let dir = tempfile::tempdir().unwrap();
     let bad = dir.path().join("bad.mmdb");
     std::fs::write(&bad, b"this is not a maxmind database").unwrap();
     let (code, _, stderr) = check(&root.join("zones"), &bad);
     assert_eq!(code, Some(1));
-    assert!(
-        stderr.contains("bad.mmdb: cannot open the geo database"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("bad.mmdb: cannot open the geo database"), "{stderr}");
     // Truncated: a real database cut in half.
     let good = std::fs::read(root.join("geo/dbip-country.mmdb")).unwrap();
     std::fs::write(&bad, &good[..good.len() / 2]).unwrap();

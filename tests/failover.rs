@@ -64,29 +64,12 @@ sin-1 = {{ datacenter = "sin", ipv4 = "203.0.113.10", probe = "{}" }}
     std::fs::write(zones.join("fo.test.toml"), toml).unwrap();
     let geo = dir.path().join("geo.mmdb");
     write_test_geo(&geo);
-    Setup {
-        _dir: dir,
-        zones,
-        geo,
-        backends,
-    }
+    Setup { _dir: dir, zones, geo, backends }
 }
 
 /// An A query from an Amsterdam client (ECS 81.0.1.0/24 in the test database).
 fn ask(addr: std::net::SocketAddr) -> Message {
-    udp(
-        addr,
-        &query(
-            "www.fo.test",
-            1,
-            Q {
-                id: 5,
-                edns: Some(1232),
-                ecs: Some((1, 24, &[81, 0, 1])),
-                ..Q::default()
-            },
-        ),
-    )
+    udp(addr, &query("www.fo.test", 1, Q { id: 5, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() }))
 }
 
 fn answered(m: &Message) -> Vec<String> {
@@ -110,9 +93,7 @@ fn answers_follow_health_and_come_back_without_flapping() {
     let all_up = || {
         let now = SystemTime::now();
         let report = table.lock().unwrap().report_all(now);
-        report
-            .iter()
-            .all(|r| r.state.status == meridian::health::Status::Up)
+        report.iter().all(|r| r.state.status == meridian::health::Status::Up)
     };
     wait_until(Duration::from_secs(5), all_up).expect("all members up");
     // Healthy: the nearest data center, at the pool TTL.
@@ -121,36 +102,23 @@ fn answers_follow_health_and_come_back_without_flapping() {
 
     // One of ams's two members fails: ams still serves (min_healthy 1), with the other only.
     s.backends[0].stop();
-    wait_until(Duration::from_secs(5), || {
-        answered(&ask(server.addr)) == ["192.0.2.11"]
-    })
-    .expect("ams-1 leaves the answer");
+    wait_until(Duration::from_secs(5), || answered(&ask(server.addr)) == ["192.0.2.11"])
+        .expect("ams-1 leaves the answer");
 
     // Both fail: answers move to iad (the next nearest) within interval * fall + margin, with
     // the degraded TTL.
     s.backends[1].stop();
-    let detect =
-        Duration::from_secs_f64(INTERVAL * f64::from(FALL) * 1.1) + Duration::from_millis(900);
-    let took = wait_until(Duration::from_secs(10), || {
-        answered(&ask(server.addr)) == iad
-    })
-    .expect("iad answers");
+    let detect = Duration::from_secs_f64(INTERVAL * f64::from(FALL) * 1.1) + Duration::from_millis(900);
+    let took = wait_until(Duration::from_secs(10), || answered(&ask(server.addr)) == iad).expect("iad answers");
     eprintln!("failover detected in {took:?} (bound {detect:?})");
-    assert!(
-        took <= detect,
-        "failover took {took:?}, more than {detect:?}"
-    );
+    assert!(took <= detect, "failover took {took:?}, more than {detect:?}");
     assert_eq!(ttl(&ask(server.addr)), 7);
 
     // Back: after `rise` successes, ams answers again at the pool TTL.
     s.backends[0].start();
     s.backends[1].start();
-    let back =
-        Duration::from_secs_f64(INTERVAL * f64::from(RISE) * 1.1) + Duration::from_millis(900);
-    let took = wait_until(Duration::from_secs(10), || {
-        answered(&ask(server.addr)) == ams
-    })
-    .expect("ams comes back");
+    let back = Duration::from_secs_f64(INTERVAL * f64::from(RISE) * 1.1) + Duration::from_millis(900);
+    let took = wait_until(Duration::from_secs(10), || answered(&ask(server.addr)) == ams).expect("ams comes back");
     eprintln!("recovery seen in {took:?} (bound {back:?})");
     assert!(took <= back, "recovery took {took:?}, more than {back:?}");
     assert_eq!(ttl(&ask(server.addr)), 60);
@@ -168,13 +136,7 @@ fn answers_follow_health_and_come_back_without_flapping() {
     let daemon = server.daemon.as_ref().unwrap();
     wait_until(Duration::from_secs(10), || {
         ask(server.addr);
-        daemon
-            .running
-            .shared
-            .stats
-            .fallbacks
-            .load(std::sync::atomic::Ordering::Relaxed)
-            > 0
+        daemon.running.shared.stats.fallbacks.load(std::sync::atomic::Ordering::Relaxed) > 0
     })
     .expect("a fallback answer is counted");
     let m = ask(server.addr);
@@ -189,10 +151,8 @@ fn servfail_and_all_fallbacks() {
     for b in &mut s.backends {
         b.stop();
     }
-    wait_until(Duration::from_secs(10), || {
-        ask(server.addr).metadata.response_code == ResponseCode::ServFail
-    })
-    .expect("servfail when all are down");
+    wait_until(Duration::from_secs(10), || ask(server.addr).metadata.response_code == ResponseCode::ServFail)
+        .expect("servfail when all are down");
     drop(server);
 
     let mut s = setup("all");
@@ -200,10 +160,8 @@ fn servfail_and_all_fallbacks() {
     for b in &mut s.backends {
         b.stop();
     }
-    wait_until(Duration::from_secs(10), || {
-        answered(&ask(server.addr)).len() == 4
-    })
-    .expect("every address when all are down");
+    wait_until(Duration::from_secs(10), || answered(&ask(server.addr)).len() == 4)
+        .expect("every address when all are down");
 }
 
 #[test]
@@ -214,11 +172,7 @@ fn unknown_members_answer_as_up_before_the_first_result() {
     let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let zones = dir.path().join("zones");
     std::fs::create_dir(&zones).unwrap();
-    std::fs::write(
-        zones.join("fo.test.zone"),
-        "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n",
-    )
-    .unwrap();
+    std::fs::write(zones.join("fo.test.zone"), "$TTL 300\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.53\n").unwrap();
     std::fs::write(
         zones.join("fo.test.toml"),
         format!(
@@ -232,14 +186,7 @@ fn unknown_members_answer_as_up_before_the_first_result() {
     let server = TestServer::start_full(&zones, &geo, Default::default(), None);
     let m = ask(server.addr);
     assert_eq!(answered(&m), ["192.0.2.10"]);
-    let table = server
-        .daemon
-        .as_ref()
-        .unwrap()
-        .health
-        .lock()
-        .unwrap()
-        .report_all(SystemTime::now());
+    let table = server.daemon.as_ref().unwrap().health.lock().unwrap().report_all(SystemTime::now());
     assert_eq!(table[0].state.status, meridian::health::Status::Unknown);
 }
 
@@ -249,27 +196,14 @@ fn overrides_beat_probes_and_survive_a_restart() {
     let state = s._dir.path().join("state.json");
     let server = TestServer::start_full(&s.zones, &s.geo, Default::default(), Some(state.clone()));
     let iad = vec!["198.51.100.10".to_string()];
-    wait_until(Duration::from_secs(5), || {
-        answered(&ask(server.addr)).len() == 2
-    })
-    .expect("ams answers");
+    wait_until(Duration::from_secs(5), || answered(&ask(server.addr)).len() == 2).expect("ams answers");
     {
         let mut t = server.daemon.as_ref().unwrap().health.lock().unwrap();
-        t.set_override(
-            Target::Datacenter {
-                datacenter: "ams".into(),
-            },
-            Action::Drain,
-            None,
-            SystemTime::now(),
-        )
-        .unwrap();
+        t.set_override(Target::Datacenter { datacenter: "ams".into() }, Action::Drain, None, SystemTime::now())
+            .unwrap();
         // iad-1 forced down for 300 ms: sin answers meanwhile.
         t.set_override(
-            Target::Member {
-                pool: "www".into(),
-                member: "iad-1".into(),
-            },
+            Target::Member { pool: "www".into(), member: "iad-1".into() },
             Action::ForceDown,
             Some(Duration::from_millis(300)),
             SystemTime::now(),
@@ -279,10 +213,7 @@ fn overrides_beat_probes_and_survive_a_restart() {
     // The next query sees both overrides.
     assert_eq!(answered(&ask(server.addr)), ["203.0.113.10"]);
     // The force-down expires by itself; the drain stays.
-    wait_until(Duration::from_secs(3), || {
-        answered(&ask(server.addr)) == iad
-    })
-    .expect("the expiring override ends");
+    wait_until(Duration::from_secs(3), || answered(&ask(server.addr)) == iad).expect("the expiring override ends");
     drop(server);
     assert!(Path::new(&state).exists());
 
@@ -297,12 +228,7 @@ fn overrides_beat_probes_and_survive_a_restart() {
         .health
         .lock()
         .unwrap()
-        .clear_override(
-            &Target::Datacenter {
-                datacenter: "ams".into(),
-            },
-            SystemTime::now(),
-        )
+        .clear_override(&Target::Datacenter { datacenter: "ams".into() }, SystemTime::now())
         .unwrap();
     assert_eq!(answered(&ask(server.addr)).len(), 2);
 }
@@ -314,19 +240,13 @@ fn a_reload_keeps_states_and_overrides_of_members_that_remain() {
     let daemon = server.daemon.as_ref().unwrap();
     // ams-2's backend is down: wait until its state is known.
     s.backends[1].stop();
-    wait_until(Duration::from_secs(5), || {
-        answered(&ask(server.addr)) == ["192.0.2.10"]
-    })
-    .expect("ams-2 goes down");
+    wait_until(Duration::from_secs(5), || answered(&ask(server.addr)) == ["192.0.2.10"]).expect("ams-2 goes down");
     daemon
         .health
         .lock()
         .unwrap()
         .set_override(
-            Target::Member {
-                pool: "www".into(),
-                member: "sin-1".into(),
-            },
+            Target::Member { pool: "www".into(), member: "sin-1".into() },
             Action::Drain,
             None,
             SystemTime::now(),
@@ -336,9 +256,7 @@ fn a_reload_keeps_states_and_overrides_of_members_that_remain() {
     // new member starts unknown.
     let toml = s.zones.join("fo.test.toml");
     let mut text = std::fs::read_to_string(&toml).unwrap();
-    text.push_str(
-        "ams-3 = { datacenter = \"ams\", ipv4 = \"192.0.2.12\", check = { type = \"none\" } }\n",
-    );
+    text.push_str("ams-3 = { datacenter = \"ams\", ipv4 = \"192.0.2.12\", check = { type = \"none\" } }\n");
     std::fs::write(&toml, text).unwrap();
     let config = std::sync::Arc::new(meridian::config::Config::load(&s.zones, &s.geo).unwrap());
     {
@@ -349,14 +267,8 @@ fn a_reload_keeps_states_and_overrides_of_members_that_remain() {
         let find = |name: &str| report.iter().find(|r| r.member == name).unwrap().clone();
         assert_eq!(find("ams-2").state.status, meridian::health::Status::Down);
         assert_eq!(find("ams-1").state.status, meridian::health::Status::Up);
-        assert_eq!(
-            find("ams-3").state.status,
-            meridian::health::Status::Unknown
-        );
+        assert_eq!(find("ams-3").state.status, meridian::health::Status::Unknown);
         assert!(!find("ams-3").checked);
-        assert_eq!(
-            find("sin-1").override_.map(|o| o.action),
-            Some(Action::Drain)
-        );
+        assert_eq!(find("sin-1").override_.map(|o| o.action), Some(Action::Drain));
     }
 }

@@ -21,23 +21,11 @@ fn fixture() -> Fixture {
     let geo = dir.path().join("test.mmdb");
     write_test_geo(&geo);
     let zones = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gslb");
-    Fixture {
-        server: TestServer::start_geo(&zones, &geo),
-        _dir: dir,
-    }
+    Fixture { server: TestServer::start_geo(&zones, &geo), _dir: dir }
 }
 
 fn ecs_query(name: &str, qtype: u16, family: u16, source: u8, addr: &'static [u8]) -> Vec<u8> {
-    query(
-        name,
-        qtype,
-        Q {
-            id: 1,
-            edns: Some(1232),
-            ecs: Some((family, source, addr)),
-            ..Q::default()
-        },
-    )
+    query(name, qtype, Q { id: 1, edns: Some(1232), ecs: Some((family, source, addr)), ..Q::default() })
 }
 
 fn addrs(m: &Message) -> Vec<String> {
@@ -60,98 +48,51 @@ fn ecs_clients_get_their_nearest_data_center_with_the_deciding_scope() {
     type Case = (u16, u8, &'static [u8], &'static [&'static str], u8);
     let cases: [Case; 5] = [
         // Amsterdam (GeoIP2 City layout, /16 in the database): ams, two of its three members.
-        (
-            1,
-            24,
-            &[81, 0, 1],
-            &["192.0.2.10", "192.0.2.11", "192.0.2.12"],
-            16,
-        ),
+        (1, 24, &[81, 0, 1], &["192.0.2.10", "192.0.2.11", "192.0.2.12"], 16),
         // Kansas (flat layout, coordinates stored as strings, /24): iad.
         (1, 24, &[8, 8, 8], &["198.51.100.10"], 24),
         // Singapore (country only: the country table's coordinates): sin.
         (1, 24, &[1, 0, 16], &["203.0.113.10"], 24),
         // Japan over IPv6 (country only): sin is nearest.
-        (
-            2,
-            48,
-            &[0x20, 0x01, 0x02, 0x00, 0, 0],
-            &["203.0.113.10"],
-            32,
-        ),
+        (2, 48, &[0x20, 0x01, 0x02, 0x00, 0, 0], &["203.0.113.10"], 32),
         // Sydney is nearest to sin, but the map pins Oceania to iad.
         (1, 24, &[37, 1, 2], &["198.51.100.10"], 12),
     ];
     for (family, source, addr, expect, scope) in cases {
-        let m = udp(
-            f.server.addr,
-            &ecs_query("www.gslb.test", A, family, source, addr),
-        );
+        let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, family, source, addr));
         assert_eq!(m.metadata.response_code, ResponseCode::NoError);
         assert!(m.metadata.authoritative);
         let got = addrs(&m);
         assert!(!got.is_empty() && got.len() <= 2, "{addr:?}: {got:?}");
-        assert!(
-            got.iter().all(|a| expect.contains(&a.as_str())),
-            "{addr:?}: {got:?} not within {expect:?}"
-        );
+        assert!(got.iter().all(|a| expect.contains(&a.as_str())), "{addr:?}: {got:?} not within {expect:?}");
         assert!(m.answers.iter().all(|r| r.ttl == 30));
         let s = echoed(&m);
-        assert_eq!(
-            (s.source_prefix(), s.scope_prefix()),
-            (source, scope),
-            "{addr:?}"
-        );
+        assert_eq!((s.source_prefix(), s.scope_prefix()), (source, scope), "{addr:?}");
     }
 }
 
 #[test]
 fn aaaa_answers_come_from_members_with_ipv6() {
     let f = fixture();
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", AAAA, 1, 24, &[81, 0, 1]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", AAAA, 1, 24, &[81, 0, 1]));
     assert_eq!(addrs(&m), ["2001:db8:a::10"]);
     // Singapore's data center has no IPv6: the next nearest with IPv6 (ams) answers.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", AAAA, 1, 24, &[1, 0, 16]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", AAAA, 1, 24, &[1, 0, 16]));
     assert_eq!(addrs(&m), ["2001:db8:a::10"]);
 }
 
 #[test]
 fn operator_networks_come_before_the_geo_database() {
     let f = fixture();
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 1, 24, &[10, 1, 2]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 1, 2]));
     assert_eq!(addrs(&m), ["203.0.113.10"]);
     assert_eq!(echoed(&m).scope_prefix(), 8);
     // The longer 10.20.0.0/16 says "near Amsterdam".
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 1, 24, &[10, 20, 3]),
-    );
-    assert!(
-        addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")),
-        "{:?}",
-        addrs(&m)
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 20, 3]));
+    assert!(addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")), "{:?}", addrs(&m));
     assert_eq!(echoed(&m).scope_prefix(), 16);
     // An IPv6 network placed in a country: the US -> iad.
-    let m = udp(
-        f.server.addr,
-        &ecs_query(
-            "www.gslb.test",
-            A,
-            2,
-            56,
-            &[0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0x12],
-        ),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 2, 56, &[0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0x12]));
     assert_eq!(addrs(&m), ["198.51.100.10"]);
     assert_eq!(echoed(&m).scope_prefix(), 48);
 }
@@ -163,10 +104,7 @@ fn unknown_and_private_clients_get_the_default_order() {
     let m = udp(f.server.addr, &query("www.gslb.test", A, Q::default()));
     assert_eq!(addrs(&m), ["198.51.100.10"]);
     // A private network in ECS: the same, never an error.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 1, 24, &[192, 168, 7]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[192, 168, 7]));
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert_eq!(addrs(&m), ["198.51.100.10"]);
     // Source prefix 0: the answer must not depend on the client's network: scope 0.
@@ -179,10 +117,7 @@ fn unknown_and_private_clients_get_the_default_order() {
 fn a_pool_may_ignore_ecs() {
     let f = fixture();
     // An Amsterdam ECS, but the pool locates by the resolver (loopback): default order, sin.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("noecs.gslb.test", A, 1, 24, &[81, 0, 1]),
-    );
+    let m = udp(f.server.addr, &ecs_query("noecs.gslb.test", A, 1, 24, &[81, 0, 1]));
     assert_eq!(addrs(&m), ["203.0.113.10"]);
     assert_eq!(echoed(&m).scope_prefix(), 0);
 }
@@ -190,35 +125,20 @@ fn a_pool_may_ignore_ecs() {
 #[test]
 fn aliases_other_types_and_second_names_of_a_pool() {
     let f = fixture();
-    let m = udp(
-        f.server.addr,
-        &ecs_query("alias.gslb.test", A, 1, 24, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("alias.gslb.test", A, 1, 24, &[8, 8, 8]));
     assert_eq!(
         rrs(&m.answers),
-        strs(&[
-            "alias.gslb.test. 3600 CNAME www.gslb.test.",
-            "www.gslb.test. 30 A 198.51.100.10"
-        ])
+        strs(&["alias.gslb.test. 3600 CNAME www.gslb.test.", "www.gslb.test. 30 A 198.51.100.10"])
     );
     assert_eq!(echoed(&m).scope_prefix(), 24);
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www2.gslb.test", A, 1, 24, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www2.gslb.test", A, 1, 24, &[8, 8, 8]));
     assert_eq!(addrs(&m), ["198.51.100.10"]);
     // Other types at a pool name come from the zone file; static answers have scope 0.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", TXT, 1, 24, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", TXT, 1, 24, &[8, 8, 8]));
     assert_eq!(m.answers.len(), 1);
     assert_eq!(echoed(&m).scope_prefix(), 0);
     // A pool with no IPv6 anywhere answers AAAA with NODATA and the SOA, not an empty accident.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("noecs.gslb.test", AAAA, 1, 24, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("noecs.gslb.test", AAAA, 1, 24, &[8, 8, 8]));
     assert_eq!(m.metadata.response_code, ResponseCode::NoError);
     assert!(m.answers.is_empty());
     assert_eq!(m.authorities.len(), 1);
@@ -228,16 +148,10 @@ fn aliases_other_types_and_second_names_of_a_pool() {
 fn malformed_ecs_gets_formerr() {
     let f = fixture();
     // Bits set beyond the source prefix (RFC 7871 section 6).
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 1, 20, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 20, &[8, 8, 8]));
     assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
     // Unknown family.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 7, 24, &[8, 8, 8]),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 7, 24, &[8, 8, 8]));
     assert_eq!(m.metadata.response_code, ResponseCode::FormErr);
 }
 
@@ -247,35 +161,15 @@ fn shuffle_varies_and_sticky_does_not() {
     let mut firsts = std::collections::HashSet::new();
     let mut sticky = std::collections::HashSet::new();
     for id in 0..40u16 {
-        let q = query(
-            "www.gslb.test",
-            A,
-            Q {
-                id,
-                edns: Some(1232),
-                ecs: Some((1, 24, &[81, 0, 1])),
-                ..Q::default()
-            },
-        );
+        let q = query("www.gslb.test", A, Q { id, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() });
         let m = udp(f.server.addr, &q);
         assert_eq!(m.answers.len(), 2);
         firsts.insert(m.answers[0].data.to_string());
-        let q = query(
-            "sticky.gslb.test",
-            A,
-            Q {
-                id,
-                edns: Some(1232),
-                ecs: Some((1, 24, &[81, 0, 1])),
-                ..Q::default()
-            },
-        );
+        let q =
+            query("sticky.gslb.test", A, Q { id, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() });
         sticky.insert(addrs(&udp(f.server.addr, &q)).join(","));
     }
-    assert!(
-        firsts.len() >= 2,
-        "shuffle always put the same address first: {firsts:?}"
-    );
+    assert!(firsts.len() >= 2, "shuffle always put the same address first: {firsts:?}");
     assert_eq!(sticky.len(), 1, "sticky moved a client: {sticky:?}");
 }
 
@@ -283,26 +177,10 @@ fn shuffle_varies_and_sticky_does_not() {
 fn networks_from_a_separate_file_apply() {
     let f = fixture();
     // 198.18.0.0/15 -> ams, from networks/office.toml.
-    let m = udp(
-        f.server.addr,
-        &ecs_query("www.gslb.test", A, 1, 24, &[198, 19, 7]),
-    );
-    assert!(
-        addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")),
-        "{:?}",
-        addrs(&m)
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[198, 19, 7]));
+    assert!(addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")), "{:?}", addrs(&m));
     assert_eq!(echoed(&m).scope_prefix(), 15);
     // 2001:db8:eeee::/48 is placed in Asia: sin.
-    let m = udp(
-        f.server.addr,
-        &ecs_query(
-            "www.gslb.test",
-            A,
-            2,
-            48,
-            &[0x20, 0x01, 0x0d, 0xb8, 0xee, 0xee],
-        ),
-    );
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 2, 48, &[0x20, 0x01, 0x0d, 0xb8, 0xee, 0xee]));
     assert_eq!(addrs(&m), ["203.0.113.10"]);
 }

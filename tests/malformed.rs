@@ -23,10 +23,7 @@ enum Expect {
 }
 
 fn header(id: u16, flags: u16, qd: u16, an: u16, ns: u16, ar: u16) -> Vec<u8> {
-    [id, flags, qd, an, ns, ar]
-        .iter()
-        .flat_map(|v| v.to_be_bytes())
-        .collect()
+    [id, flags, qd, an, ns, ar].iter().flat_map(|v| v.to_be_bytes()).collect()
 }
 
 fn name(labels: &[&[u8]]) -> Vec<u8> {
@@ -66,12 +63,7 @@ fn q(id: u16, qname: &[u8], qtype: u16) -> Vec<u8> {
 }
 
 fn q_edns(id: u16, qname: &[u8], qtype: u16, o: &[u8]) -> Vec<u8> {
-    [
-        header(id, 0x0100, 1, 0, 0, 1),
-        question(qname, qtype, 1),
-        o.to_vec(),
-    ]
-    .concat()
+    [header(id, 0x0100, 1, 0, 0, 1), question(qname, qtype, 1), o.to_vec()].concat()
 }
 
 fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
@@ -117,11 +109,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("empty datagram", vec![], Expect::Silence),
         ("1 octet", vec![0], Expect::Silence),
         ("11 octets", vec![0; 11], Expect::Silence),
-        (
-            "a response (QR=1)",
-            [header(1, 0x8100, 1, 0, 0, 0), question(&www, 1, 1)].concat(),
-            Expect::Silence,
-        ),
+        ("a response (QR=1)", [header(1, 0x8100, 1, 0, 0, 0), question(&www, 1, 1)].concat(), Expect::Silence),
         (
             "question name: pointer to itself",
             [header(2, 0x0100, 1, 0, 0, 0), vec![0xc0, 12, 0, 1, 0, 1]].concat(),
@@ -132,54 +120,17 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             [header(3, 0x0100, 1, 0, 0, 0), vec![0xc0, 200, 0, 1, 0, 1]].concat(),
             Expect::Rcode(1),
         ),
-        (
-            "question name over 255 octets",
-            q(4, &long_name, 1),
-            Expect::Rcode(1),
-        ),
-        (
-            "label over 63 octets",
-            q(5, &[&[64u8][..], &[b'a'; 64][..], &[0]].concat(), 1),
-            Expect::Rcode(1),
-        ),
-        (
-            "reserved label type 0x80",
-            q(6, &[0x81, b'a', 0], 1),
-            Expect::Rcode(1),
-        ),
-        (
-            "additional owner: 200 back-pointers",
-            chain,
-            Expect::Rcode(1),
-        ),
-        (
-            "additional owner: pointer to itself",
-            ptr_self_additional,
-            Expect::Rcode(1),
-        ),
-        (
-            "additional owner: forward pointer",
-            ptr_forward,
-            Expect::Rcode(1),
-        ),
-        (
-            "additional owner: pointer past the end",
-            ptr_past_end,
-            Expect::Rcode(1),
-        ),
-        (
-            "QDCOUNT 0",
-            header(13, 0x0100, 0, 0, 0, 0),
-            Expect::Rcode(1),
-        ),
+        ("question name over 255 octets", q(4, &long_name, 1), Expect::Rcode(1)),
+        ("label over 63 octets", q(5, &[&[64u8][..], &[b'a'; 64][..], &[0]].concat(), 1), Expect::Rcode(1)),
+        ("reserved label type 0x80", q(6, &[0x81, b'a', 0], 1), Expect::Rcode(1)),
+        ("additional owner: 200 back-pointers", chain, Expect::Rcode(1)),
+        ("additional owner: pointer to itself", ptr_self_additional, Expect::Rcode(1)),
+        ("additional owner: forward pointer", ptr_forward, Expect::Rcode(1)),
+        ("additional owner: pointer past the end", ptr_past_end, Expect::Rcode(1)),
+        ("QDCOUNT 0", header(13, 0x0100, 0, 0, 0, 0), Expect::Rcode(1)),
         (
             "QDCOUNT 2",
-            [
-                header(14, 0x0100, 2, 0, 0, 0),
-                question(&www, 1, 1),
-                question(&www, 28, 1),
-            ]
-            .concat(),
+            [header(14, 0x0100, 2, 0, 0, 0), question(&www, 1, 1), question(&www, 28, 1)].concat(),
             Expect::Rcode(1),
         ),
         (
@@ -187,42 +138,14 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             [header(15, 0x0100, 1, 0, 0, 9), question(&www, 1, 1)].concat(),
             Expect::Rcode(1),
         ),
-        (
-            "ANCOUNT in a query",
-            [header(16, 0x0100, 1, 1, 0, 0), question(&www, 1, 1)].concat(),
-            Expect::Rcode(1),
-        ),
-        (
-            "record length past the end",
-            rdlen_past_end,
-            Expect::Rcode(1),
-        ),
+        ("ANCOUNT in a query", [header(16, 0x0100, 1, 1, 0, 0), question(&www, 1, 1)].concat(), Expect::Rcode(1)),
+        ("record length past the end", rdlen_past_end, Expect::Rcode(1)),
         ("trailing octets", trailing, Expect::Rcode(1)),
-        (
-            "opcode IQUERY",
-            [header(17, 0x0900, 1, 0, 0, 0), question(&www, 1, 1)].concat(),
-            Expect::Rcode(4),
-        ),
-        (
-            "opcode STATUS",
-            [header(18, 0x1100, 1, 0, 0, 0), question(&www, 1, 1)].concat(),
-            Expect::Rcode(4),
-        ),
-        (
-            "opcode NOTIFY",
-            [header(19, 0x2000, 1, 0, 0, 0), question(&www, 6, 1)].concat(),
-            Expect::Rcode(4),
-        ),
-        (
-            "opcode UPDATE",
-            [header(20, 0x2800, 1, 0, 0, 0), question(&www, 6, 1)].concat(),
-            Expect::Rcode(4),
-        ),
-        (
-            "opcode 15",
-            [header(21, 0x7800, 1, 0, 0, 0), question(&www, 1, 1)].concat(),
-            Expect::Rcode(4),
-        ),
+        ("opcode IQUERY", [header(17, 0x0900, 1, 0, 0, 0), question(&www, 1, 1)].concat(), Expect::Rcode(4)),
+        ("opcode STATUS", [header(18, 0x1100, 1, 0, 0, 0), question(&www, 1, 1)].concat(), Expect::Rcode(4)),
+        ("opcode NOTIFY", [header(19, 0x2000, 1, 0, 0, 0), question(&www, 6, 1)].concat(), Expect::Rcode(4)),
+        ("opcode UPDATE", [header(20, 0x2800, 1, 0, 0, 0), question(&www, 6, 1)].concat(), Expect::Rcode(4)),
+        ("opcode 15", [header(21, 0x7800, 1, 0, 0, 0), question(&www, 1, 1)].concat(), Expect::Rcode(4)),
         ("QTYPE 0", q(22, &www, 0), Expect::Rcode(1)),
         ("QTYPE OPT", q(23, &www, 41), Expect::Rcode(1)),
         ("QTYPE TSIG", q(24, &www, 250), Expect::Rcode(1)),
@@ -230,63 +153,29 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ("AXFR over UDP", q(26, &www, 252), Expect::Rcode(5)),
         ("IXFR over UDP", q(27, &www, 251), Expect::Rcode(5)),
         ("MAILB", q(28, &www, 253), Expect::Rcode(4)),
-        (
-            "unknown type 65280: NODATA",
-            q(29, &www, 65280),
-            Expect::Rcode(0),
-        ),
-        (
-            "class CH",
-            [header(30, 0x0100, 1, 0, 0, 0), question(&www, 16, 3)].concat(),
-            Expect::Rcode(5),
-        ),
-        (
-            "class HS",
-            [header(31, 0x0100, 1, 0, 0, 0), question(&www, 16, 4)].concat(),
-            Expect::Rcode(5),
-        ),
+        ("unknown type 65280: NODATA", q(29, &www, 65280), Expect::Rcode(0)),
+        ("class CH", [header(30, 0x0100, 1, 0, 0, 0), question(&www, 16, 3)].concat(), Expect::Rcode(5)),
+        ("class HS", [header(31, 0x0100, 1, 0, 0, 0), question(&www, 16, 4)].concat(), Expect::Rcode(5)),
         (
             "class ANY: answered as IN",
             [header(32, 0x0100, 1, 0, 0, 0), question(&www, 1, 255)].concat(),
             Expect::Rcode(0),
         ),
-        (
-            "class 1234",
-            [header(33, 0x0100, 1, 0, 0, 0), question(&www, 1, 1234)].concat(),
-            Expect::Rcode(5),
-        ),
-        (
-            "EDNS version 1",
-            q_edns(34, &www, 1, &opt(1232, [0, 1, 0, 0], &[])),
-            Expect::BadVers,
-        ),
+        ("class 1234", [header(33, 0x0100, 1, 0, 0, 0), question(&www, 1, 1234)].concat(), Expect::Rcode(5)),
+        ("EDNS version 1", q_edns(34, &www, 1, &opt(1232, [0, 1, 0, 0], &[])), Expect::BadVers),
         (
             "two OPT records",
-            [
-                header(35, 0x0100, 1, 0, 0, 2),
-                question(&www, 1, 1),
-                opt(1232, [0; 4], &[]),
-                opt(1232, [0; 4], &[]),
-            ]
-            .concat(),
+            [header(35, 0x0100, 1, 0, 0, 2), question(&www, 1, 1), opt(1232, [0; 4], &[]), opt(1232, [0; 4], &[])]
+                .concat(),
             Expect::Rcode(1),
         ),
         (
             "OPT not owned by the root",
-            [
-                header(36, 0x0100, 1, 0, 0, 1),
-                question(&www, 1, 1),
-                vec![1, b'x'],
-                opt(1232, [0; 4], &[])[1..].to_vec(),
-            ]
-            .concat(),
+            [header(36, 0x0100, 1, 0, 0, 1), question(&www, 1, 1), vec![1, b'x'], opt(1232, [0; 4], &[])[1..].to_vec()]
+                .concat(),
             Expect::Rcode(1),
         ),
-        (
-            "option length overrunning the OPT",
-            q_edns(37, &www, 1, &overrun),
-            Expect::Rcode(1),
-        ),
+        ("option length overrunning the OPT", q_edns(37, &www, 1, &overrun), Expect::Rcode(1)),
         (
             "unknown option: ignored, not echoed",
             q_edns(38, &www, 1, &opt(1232, [0; 4], &[0xfd, 0xe9, 0, 2, 1, 2])),
@@ -297,34 +186,16 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             q_edns(39, &www, 1, &opt(1232, [0, 0, 0x7f, 0xff], &[])),
             Expect::CleanOpt,
         ),
-        (
-            "UDP size 100: treated as 512",
-            q_edns(40, &www, 1, &opt(100, [0; 4], &[])),
-            Expect::CleanOpt,
-        ),
-        (
-            "ECS family 3",
-            q_edns(41, &www, 1, &opt(1232, [0; 4], &ecs(3, 24, 0, &[1, 2, 3]))),
-            Expect::Rcode(1),
-        ),
+        ("UDP size 100: treated as 512", q_edns(40, &www, 1, &opt(100, [0; 4], &[])), Expect::CleanOpt),
+        ("ECS family 3", q_edns(41, &www, 1, &opt(1232, [0; 4], &ecs(3, 24, 0, &[1, 2, 3]))), Expect::Rcode(1)),
         (
             "ECS source prefix 33 for IPv4",
-            q_edns(
-                42,
-                &www,
-                1,
-                &opt(1232, [0; 4], &ecs(1, 33, 0, &[1, 2, 3, 4, 5])),
-            ),
+            q_edns(42, &www, 1, &opt(1232, [0; 4], &ecs(1, 33, 0, &[1, 2, 3, 4, 5]))),
             Expect::Rcode(1),
         ),
         (
             "ECS source prefix 129 for IPv6",
-            q_edns(
-                43,
-                &www,
-                1,
-                &opt(1232, [0; 4], &ecs(2, 129, 0, &[0x20; 17])),
-            ),
+            q_edns(43, &www, 1, &opt(1232, [0; 4], &ecs(2, 129, 0, &[0x20; 17]))),
             Expect::Rcode(1),
         ),
         (
@@ -334,12 +205,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ),
         (
             "ECS address longer than the prefix",
-            q_edns(
-                45,
-                &www,
-                1,
-                &opt(1232, [0; 4], &ecs(1, 24, 0, &[1, 2, 3, 4])),
-            ),
+            q_edns(45, &www, 1, &opt(1232, [0; 4], &ecs(1, 24, 0, &[1, 2, 3, 4]))),
             Expect::Rcode(1),
         ),
         (
@@ -359,16 +225,7 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
         ),
         (
             "two ECS options",
-            q_edns(
-                49,
-                &www,
-                1,
-                &opt(
-                    1232,
-                    [0; 4],
-                    &[ecs(1, 24, 0, &[1, 2, 3]), ecs(1, 24, 0, &[1, 2, 3])].concat(),
-                ),
-            ),
+            q_edns(49, &www, 1, &opt(1232, [0; 4], &[ecs(1, 24, 0, &[1, 2, 3]), ecs(1, 24, 0, &[1, 2, 3])].concat())),
             Expect::Rcode(1),
         ),
         // Found by the wire fuzzer: it used to panic while echoing the question.
@@ -381,26 +238,13 @@ fn cases() -> Vec<(&'static str, Vec<u8>, Expect)> {
             .unwrap(),
             Expect::Rcode(1),
         ),
-        (
-            "name of repeated labels in our zone",
-            q(50, &name(&[b"a", b"a", b"example", b"test"]), 1),
-            Expect::Rcode(3),
-        ),
+        ("name of repeated labels in our zone", q(50, &name(&[b"a", b"a", b"example", b"test"]), 1), Expect::Rcode(3)),
     ]
 }
 
-fn check(
-    server: std::net::SocketAddr,
-    what: &str,
-    packet: &[u8],
-    expect: Expect,
-) -> Result<(), String> {
+fn check(server: std::net::SocketAddr, what: &str, packet: &[u8], expect: Expect) -> Result<(), String> {
     let started = Instant::now();
-    let reply = udp_raw(
-        server,
-        packet,
-        Duration::from_millis(if expect == Expect::Silence { 300 } else { 2000 }),
-    );
+    let reply = udp_raw(server, packet, Duration::from_millis(if expect == Expect::Silence { 300 } else { 2000 }));
     match (expect, reply) {
         (Expect::Silence, None) => Ok(()),
         (Expect::Silence, Some(r)) => Err(format!("{what}: expected no reply, got {r:02x?}")),
@@ -420,12 +264,8 @@ fn check(
                 Expect::Rcode(want) if rcode == want => Ok(()),
                 Expect::Rcode(want) => Err(format!("{what}: rcode {rcode}, expected {want}")),
                 Expect::BadVers | Expect::CleanOpt => {
-                    let m = hickory_proto::op::Message::from_vec(&r)
-                        .map_err(|e| format!("{what}: {e}"))?;
-                    let edns = m
-                        .edns
-                        .as_ref()
-                        .ok_or(format!("{what}: no OPT in the reply"))?;
+                    let m = hickory_proto::op::Message::from_vec(&r).map_err(|e| format!("{what}: {e}"))?;
+                    let edns = m.edns.as_ref().ok_or(format!("{what}: no OPT in the reply"))?;
                     if expect == Expect::BadVers {
                         return if u16::from(m.metadata.response_code) == 16 {
                             Ok(())
@@ -438,9 +278,7 @@ fn check(
                         || edns.flags().dnssec_ok
                         || m.answers.is_empty()
                     {
-                        return Err(format!(
-                            "{what}: expected a clean NOERROR answer, got {m:?}"
-                        ));
+                        return Err(format!("{what}: expected a clean NOERROR answer, got {m:?}"));
                     }
                     Ok(())
                 }
@@ -458,10 +296,7 @@ fn malformed_and_odd_queries_get_the_documented_answer() {
         "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.1\nwww TXT \"hello\"\n",
     )
     .unwrap();
-    let geo = zones
-        .path()
-        .join("..")
-        .join(format!("geo-{}.mmdb", std::process::id()));
+    let geo = zones.path().join("..").join(format!("geo-{}.mmdb", std::process::id()));
     write_test_geo(&geo);
     let server = TestServer::start_geo(zones.path(), &geo);
     let table = cases();
@@ -476,20 +311,9 @@ fn malformed_and_odd_queries_get_the_documented_answer() {
     let m = udp(server.addr, &query("www.example.test", 1, Q::default()));
     assert_eq!(m.answers.len(), 1);
     let stats = &server.daemon.as_ref().unwrap().running.shared.stats;
-    assert!(
-        stats.dropped.load(std::sync::atomic::Ordering::Relaxed) >= 4,
-        "short packets and responses are counted"
-    );
+    assert!(stats.dropped.load(std::sync::atomic::Ordering::Relaxed) >= 4, "short packets and responses are counted");
     assert_eq!(stats.panics.load(std::sync::atomic::Ordering::Relaxed), 0);
-    eprintln!(
-        "malformed-query table: {} of {total} cases pass",
-        total - failures.len()
-    );
+    eprintln!("malformed-query table: {} of {total} cases pass", total - failures.len());
     let _ = std::fs::remove_file(&geo);
-    assert!(
-        failures.is_empty(),
-        "{} of {total} cases fail:\n{}",
-        failures.len(),
-        failures.join("\n")
-    );
+    assert!(failures.is_empty(), "{} of {total} cases fail:\n{}", failures.len(), failures.join("\n"));
 }

@@ -37,11 +37,7 @@ impl Drop for Nsd {
 }
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
 fn start_nsd(zones: &Path) -> Nsd {
@@ -80,18 +76,8 @@ fn start_nsd(zones: &Path) -> Nsd {
             if child.try_wait().unwrap().is_some() {
                 break;
             }
-            if udp_raw(
-                addr,
-                &query("example.test", 6, Q::default()),
-                Duration::from_millis(200),
-            )
-            .is_some()
-            {
-                return Nsd {
-                    child,
-                    addr,
-                    _dir: dir,
-                };
+            if udp_raw(addr, &query("example.test", 6, Q::default()), Duration::from_millis(200)).is_some() {
+                return Nsd { child, addr, _dir: dir };
             }
         }
         let _ = child.kill();
@@ -182,20 +168,8 @@ fn target_addresses_only(extra: &[String], answer: &Message) -> bool {
     let targets: Vec<String> = answer
         .answers
         .iter()
-        .filter(|r| {
-            matches!(
-                r.record_type(),
-                RecordType::NS | RecordType::MX | RecordType::SRV
-            )
-        })
-        .map(|r| {
-            r.data
-                .to_string()
-                .split_whitespace()
-                .last()
-                .unwrap_or("")
-                .to_lowercase()
-        })
+        .filter(|r| matches!(r.record_type(), RecordType::NS | RecordType::MX | RecordType::SRV))
+        .map(|r| r.data.to_string().split_whitespace().last().unwrap_or("").to_lowercase())
         .collect();
     extra.iter().all(|line| {
         let mut f = line.split_whitespace();
@@ -210,17 +184,12 @@ fn compare(label: &str, nsd: &Message, ours: &Message, problems: &mut Vec<String
         || nsd.metadata.authoritative != ours.metadata.authoritative
         || nsd.metadata.truncation != ours.metadata.truncation;
     if !ours.metadata.truncation {
-        differs |= rrs(&nsd.answers) != rrs(&ours.answers)
-            || rrs(&nsd.authorities) != rrs(&ours.authorities);
+        differs |= rrs(&nsd.answers) != rrs(&ours.answers) || rrs(&nsd.authorities) != rrs(&ours.authorities);
         let (theirs, mine) = (rrs(&nsd.additionals), rrs(&ours.additionals));
         if theirs != mine {
             // Difference 1: extra target addresses on answers.
             let is_answer = !ours.answers.is_empty();
-            let extra: Vec<String> = mine
-                .iter()
-                .filter(|l| !theirs.contains(l))
-                .cloned()
-                .collect();
+            let extra: Vec<String> = mine.iter().filter(|l| !theirs.contains(l)).cloned().collect();
             let subset = theirs.iter().all(|l| mine.contains(l));
             if !(is_answer && subset && target_addresses_only(&extra, ours)) {
                 differs = true;
@@ -228,11 +197,7 @@ fn compare(label: &str, nsd: &Message, ours: &Message, problems: &mut Vec<String
         }
     }
     if differs {
-        problems.push(format!(
-            "{label}\n NSD:      {}\n Meridian: {}",
-            describe(nsd),
-            describe(ours)
-        ));
+        problems.push(format!("{label}\n NSD:      {}\n Meridian: {}", describe(nsd), describe(ours)));
     }
 }
 
@@ -245,33 +210,13 @@ fn meridian_answers_like_nsd() {
     let mut compared = 0;
     for &(name, qtype) in QUERIES {
         for edns in [None, Some(1232)] {
-            let packet = query(
-                name,
-                qtype,
-                Q {
-                    id: 4321,
-                    edns,
-                    ..Q::default()
-                },
-            );
+            let packet = query(name, qtype, Q { id: 4321, edns, ..Q::default() });
             let theirs = udp(nsd.addr, &packet);
             let mine = udp(ours.addr, &packet);
-            compare(
-                &format!("{name} type {qtype} edns {edns:?} (udp)"),
-                &theirs,
-                &mine,
-                &mut problems,
-            );
+            compare(&format!("{name} type {qtype} edns {edns:?} (udp)"), &theirs, &mine, &mut problems);
             compared += 1;
         }
-        let packet = query(
-            name,
-            qtype,
-            Q {
-                id: 4322,
-                ..Q::default()
-            },
-        );
+        let packet = query(name, qtype, Q { id: 4322, ..Q::default() });
         compare(
             &format!("{name} type {qtype} (tcp)"),
             &tcp(nsd.addr, &packet),
@@ -280,10 +225,5 @@ fn meridian_answers_like_nsd() {
         );
         compared += 1;
     }
-    assert!(
-        problems.is_empty(),
-        "{} of {compared} replies differ from NSD:\n{}",
-        problems.len(),
-        problems.join("\n")
-    );
+    assert!(problems.is_empty(), "{} of {compared} replies differ from NSD:\n{}", problems.len(), problems.join("\n"));
 }

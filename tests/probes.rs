@@ -12,14 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn check(kind: CheckKind) -> Check {
-    Check {
-        kind,
-        port: None,
-        interval: Duration::from_secs(5),
-        timeout: Duration::from_millis(500),
-        rise: 2,
-        fall: 3,
-    }
+    Check { kind, port: None, interval: Duration::from_secs(5), timeout: Duration::from_millis(500), rise: 2, fall: 3 }
 }
 
 fn http(tls: bool, body: Option<&str>, body_bytes: usize, insecure: bool) -> Check {
@@ -69,9 +62,7 @@ async fn http_backend(reply: Reply) -> (SocketAddr, Arc<std::sync::Mutex<String>
                         let _ = s.write_all(r.as_bytes()).await;
                     }
                     Reply::Slow => {
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n")
-                            .await;
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 100\r\n\r\n").await;
                         for _ in 0..100 {
                             if s.write_all(b"x").await.is_err() {
                                 return;
@@ -80,9 +71,7 @@ async fn http_backend(reply: Reply) -> (SocketAddr, Arc<std::sync::Mutex<String>
                         }
                     }
                     Reply::Endless => {
-                        let _ = s
-                            .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
-                            .await;
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n").await;
                         let chunk = format!("{:x}\r\n{}\r\n", 8192, "y".repeat(8192));
                         // Bounded: at most 1 GiB, but the check stops reading long before.
                         for _ in 0..(1 << 17) {
@@ -99,11 +88,7 @@ async fn http_backend(reply: Reply) -> (SocketAddr, Arc<std::sync::Mutex<String>
 }
 
 fn rt() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
+    tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap()
 }
 
 #[test]
@@ -123,42 +108,23 @@ fn tcp_accept_and_refuse() {
 fn http_status_body_and_host() {
     rt().block_on(async {
         let (ok, seen) = http_backend(Reply::Status(200, "status: OK")).await;
-        let r = Prober::new(http(false, Some("OK"), 4096, false), ok)
-            .unwrap()
-            .run()
-            .await;
+        let r = Prober::new(http(false, Some("OK"), 4096, false), ok).unwrap().run().await;
         assert!(r.is_ok(), "{r:?}");
         let head = seen.lock().unwrap().clone();
         assert!(head.starts_with("GET /health HTTP/1.1"), "{head}");
-        assert!(
-            head.to_ascii_lowercase()
-                .contains(&format!("host: backend.example:{}", ok.port())),
-            "{head}"
-        );
+        assert!(head.to_ascii_lowercase().contains(&format!("host: backend.example:{}", ok.port())), "{head}");
 
         let (bad, _) = http_backend(Reply::Status(500, "oops")).await;
-        let err = Prober::new(http(false, None, 4096, false), bad)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
+        let err = Prober::new(http(false, None, 4096, false), bad).unwrap().run().await.unwrap_err();
         assert!(err.contains("answered 500"), "{err}");
 
         let (wrong, _) = http_backend(Reply::Status(200, "status: DEGRADED")).await;
-        let err = Prober::new(http(false, Some("OK"), 4096, false), wrong)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
+        let err = Prober::new(http(false, Some("OK"), 4096, false), wrong).unwrap().run().await.unwrap_err();
         assert!(err.contains("'OK' is not in the first"), "{err}");
 
         // A redirect is judged by its status, not followed.
         let (moved, _) = http_backend(Reply::Status(302, "")).await;
-        let err = Prober::new(http(false, None, 4096, false), moved)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
+        let err = Prober::new(http(false, None, 4096, false), moved).unwrap().run().await.unwrap_err();
         assert!(err.contains("answered 302"), "{err}");
     });
 }
@@ -168,31 +134,15 @@ fn slow_and_endless_bodies_fail_within_their_bounds() {
     rt().block_on(async {
         let (slow, _) = http_backend(Reply::Slow).await;
         let started = Instant::now();
-        let err = Prober::new(http(false, Some("never"), 4096, false), slow)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
+        let err = Prober::new(http(false, Some("never"), 4096, false), slow).unwrap().run().await.unwrap_err();
         assert!(err.contains("timed out"), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_millis(900),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(900), "{:?}", started.elapsed());
 
         let (endless, _) = http_backend(Reply::Endless).await;
         let started = Instant::now();
-        let err = Prober::new(http(false, Some("never"), 65536, false), endless)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
+        let err = Prober::new(http(false, Some("never"), 65536, false), endless).unwrap().run().await.unwrap_err();
         assert!(err.contains("not in the first 65536 bytes"), "{err}");
-        assert!(
-            started.elapsed() < Duration::from_millis(500),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(500), "{:?}", started.elapsed());
     });
 }
 
@@ -202,12 +152,8 @@ fn https_with_a_self_signed_certificate() {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let cert = rcgen::generate_simple_self_signed(vec!["backend.example".to_string()]).unwrap();
         let der = rustls::pki_types::CertificateDer::from(cert.cert.der().to_vec());
-        let key =
-            rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
-        let config = rustls::ServerConfig::builder()
-            .with_no_client_auth()
-            .with_single_cert(vec![der], key)
-            .unwrap();
+        let key = rustls::pki_types::PrivateKeyDer::try_from(cert.signing_key.serialize_der()).unwrap();
+        let config = rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![der], key).unwrap();
         let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -223,32 +169,15 @@ fn https_with_a_self_signed_certificate() {
                     };
                     let mut buf = vec![0u8; 4096];
                     let _ = tls.read(&mut buf).await;
-                    let _ = tls
-                        .write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
-                        )
-                        .await;
+                    let _ = tls.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK").await;
                     let _ = tls.shutdown().await;
                 });
             }
         });
-        let r = Prober::new(http(true, Some("OK"), 4096, true), addr)
-            .unwrap()
-            .run()
-            .await;
-        assert!(
-            r.is_ok(),
-            "insecure = true accepts a self-signed certificate: {r:?}"
-        );
-        let err = Prober::new(http(true, Some("OK"), 4096, false), addr)
-            .unwrap()
-            .run()
-            .await
-            .unwrap_err();
-        assert!(
-            err.to_lowercase().contains("certificate"),
-            "verification on refuses it: {err}"
-        );
+        let r = Prober::new(http(true, Some("OK"), 4096, true), addr).unwrap().run().await;
+        assert!(r.is_ok(), "insecure = true accepts a self-signed certificate: {r:?}");
+        let err = Prober::new(http(true, Some("OK"), 4096, false), addr).unwrap().run().await.unwrap_err();
+        assert!(err.to_lowercase().contains("certificate"), "verification on refuses it: {err}");
     });
 }
 
@@ -268,23 +197,14 @@ fn dns_rcode() {
             }
         });
         let qname = Name::parse("health.example.", None).unwrap();
-        let want = |rcode| {
-            check(CheckKind::Dns {
-                qname: qname.clone(),
-                qtype: 1,
-                rcode,
-            })
-        };
+        let want = |rcode| check(CheckKind::Dns { qname: qname.clone(), qtype: 1, rcode });
         assert!(Prober::new(want(3), addr).unwrap().run().await.is_ok());
         let err = Prober::new(want(0), addr).unwrap().run().await.unwrap_err();
         assert!(err.contains("answered rcode 3, expected 0"), "{err}");
         // Nothing listening: the check times out (UDP has no refusal to wait for).
         let silent = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
         let started = Instant::now();
-        let r = Prober::new(want(0), silent.local_addr().unwrap())
-            .unwrap()
-            .run()
-            .await;
+        let r = Prober::new(want(0), silent.local_addr().unwrap()).unwrap().run().await;
         assert!(r.is_err());
         assert!(started.elapsed() < Duration::from_millis(900));
     });
@@ -308,15 +228,8 @@ fn a_backend_that_resets_the_tls_handshake_fails_fast() {
             }
         });
         let started = Instant::now();
-        let r = Prober::new(http(true, None, 4096, true), addr)
-            .unwrap()
-            .run()
-            .await;
+        let r = Prober::new(http(true, None, 4096, true), addr).unwrap().run().await;
         assert!(r.is_err(), "{r:?}");
-        assert!(
-            started.elapsed() < Duration::from_millis(450),
-            "{:?}",
-            started.elapsed()
-        );
+        assert!(started.elapsed() < Duration::from_millis(450), "{:?}", started.elapsed());
     });
 }

@@ -24,17 +24,13 @@ use meridian::zone::rdata::type_to_text;
 use meridian::zone::{Name, Zone, parser};
 
 /// Corpus files where Meridian deliberately differs from BIND, and why.
-const KNOWN_DIFFERENCES: &[(&str, &str)] = &[(
-    "out-of-zone.test.zone",
-    "BIND ignores out-of-zone records with a warning; Meridian refuses the zone",
-)];
+const KNOWN_DIFFERENCES: &[(&str, &str)] =
+    &[("out-of-zone.test.zone", "BIND ignores out-of-zone records with a warning; Meridian refuses the zone")];
 
 type RecordSet = BTreeSet<(String, String, u32, String)>;
 
 fn corpus(kind: &str) -> Vec<PathBuf> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/data/zones")
-        .join(kind);
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones").join(kind);
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap()
         .map(|e| e.unwrap().path())
@@ -59,7 +55,9 @@ fn bind(tool: &str, args: &[&str], file: &Path) -> std::process::Output {
         .arg(origin_of(file))
         .arg(file.file_name().unwrap())
         .output()
-        .unwrap_or_else(|e| panic!("{tool} is not installed ({e}): `apt-get install -y bind9-utils` (.ci/run does this)"))
+        .unwrap_or_else(|e| {
+            panic!("{tool} is not installed ({e}): `apt-get install -y bind9-utils` (.ci/run does this)")
+        })
 }
 
 fn describe(r: &(String, String, u32, String)) -> String {
@@ -112,10 +110,7 @@ fn valid_zones_load_with_the_same_records_as_bind() {
         let name = file.file_name().unwrap().to_string_lossy().into_owned();
         let check = bind("named-checkzone", &[], &file);
         if !check.status.success() {
-            failures.push(format!(
-                "{name}: named-checkzone refuses it:\n{}",
-                String::from_utf8_lossy(&check.stdout)
-            ));
+            failures.push(format!("{name}: named-checkzone refuses it:\n{}", String::from_utf8_lossy(&check.stdout)));
             continue;
         }
         let origin = Name::parse(&format!("{}.", origin_of(&file)), None).unwrap();
@@ -127,16 +122,15 @@ fn valid_zones_load_with_the_same_records_as_bind() {
             }
         };
         let canonical = bind("named-compilezone", &["-o", "-"], &file);
-        assert!(
-            canonical.status.success(),
-            "{name}: named-compilezone failed"
-        );
+        assert!(canonical.status.success(), "{name}: named-compilezone failed");
         let theirs = records_of_text(&file, &String::from_utf8_lossy(&canonical.stdout));
         let ours = records_of_zone(&zone);
         if theirs != ours {
             let only_bind: Vec<String> = theirs.difference(&ours).map(describe).collect();
             let only_ours: Vec<String> = ours.difference(&theirs).map(describe).collect();
-            failures.push(format!("{name}: records differ\n  only in BIND: {only_bind:#?}\n  only in Meridian: {only_ours:#?}"));
+            failures.push(format!(
+                "{name}: records differ\n  only in BIND: {only_bind:#?}\n  only in Meridian: {only_ours:#?}"
+            ));
         }
         assert!(ours.len() >= 5, "{name}: suspiciously few records");
     }
@@ -146,9 +140,7 @@ fn valid_zones_load_with_the_same_records_as_bind() {
 fn expectation(file: &Path) -> (usize, String) {
     let text = std::fs::read_to_string(file).unwrap();
     let first = text.lines().next().unwrap();
-    let rest = first
-        .strip_prefix("; expect: ")
-        .unwrap_or_else(|| panic!("{}: no '; expect:' line", file.display()));
+    let rest = first.strip_prefix("; expect: ").unwrap_or_else(|| panic!("{}: no '; expect:' line", file.display()));
     let (line, msg) = rest.split_once(": ").unwrap();
     (line.parse().unwrap(), msg.to_string())
 }
@@ -162,19 +154,13 @@ fn invalid_zones_are_refused_like_bind_with_file_and_line() {
         let bind_accepts = bind("named-checkzone", &[], &file).status.success();
         let known = KNOWN_DIFFERENCES.iter().any(|(f, _)| *f == name);
         if bind_accepts != known {
-            failures.push(format!(
-                "{name}: named-checkzone {} it",
-                if bind_accepts { "accepts" } else { "refuses" }
-            ));
+            failures.push(format!("{name}: named-checkzone {} it", if bind_accepts { "accepts" } else { "refuses" }));
         }
         let origin = Name::parse(&format!("{}.", origin_of(&file)), None).unwrap();
         match Zone::load(&file, &origin) {
             Ok(_) => failures.push(format!("{name}: Meridian accepts it")),
             Err(errors) => {
-                if !errors
-                    .iter()
-                    .any(|d| d.at.line == line && d.message.contains(&msg))
-                {
+                if !errors.iter().any(|d| d.at.line == line && d.message.contains(&msg)) {
                     failures.push(format!(
                         "{name}: no error at line {line} containing '{msg}'; got: {:#?}",
                         errors.iter().map(ToString::to_string).collect::<Vec<_>>()
@@ -198,25 +184,12 @@ fn meridian_check_refuses_each_invalid_zone_and_accepts_the_valid_ones() {
         let (line, msg) = expectation(&file);
         let dir = tempfile::tempdir().unwrap();
         std::fs::copy(&file, dir.path().join(&name)).unwrap();
-        let out = Command::new(bin)
-            .arg("check")
-            .arg("--zones")
-            .arg(dir.path())
-            .arg("--geo")
-            .arg(&geo)
-            .output()
-            .unwrap();
+        let out =
+            Command::new(bin).arg("check").arg("--zones").arg(dir.path()).arg("--geo").arg(&geo).output().unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(1), "{name}: {stderr}");
-        let place = if line == 0 {
-            format!("{name}: ")
-        } else {
-            format!("{name}:{line}: ")
-        };
-        assert!(
-            stderr.contains(&place) && stderr.contains(&msg),
-            "{name}: expected '{place}...{msg}' in:\n{stderr}"
-        );
+        let place = if line == 0 { format!("{name}: ") } else { format!("{name}:{line}: ") };
+        assert!(stderr.contains(&place) && stderr.contains(&msg), "{name}: expected '{place}...{msg}' in:\n{stderr}");
     }
     let dir = tempfile::tempdir().unwrap();
     for file in corpus("valid") {
@@ -225,20 +198,8 @@ fn meridian_check_refuses_each_invalid_zone_and_accepts_the_valid_ones() {
     std::fs::create_dir(dir.path().join("inc")).unwrap();
     let inc = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones/valid/inc/hosts.inc");
     std::fs::copy(inc, dir.path().join("inc/hosts.inc")).unwrap();
-    let out = Command::new(bin)
-        .arg("check")
-        .arg("--zones")
-        .arg(dir.path())
-        .arg("--geo")
-        .arg(&geo)
-        .output()
-        .unwrap();
+    let out = Command::new(bin).arg("check").arg("--zones").arg(dir.path()).arg("--geo").arg(&geo).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("4 zone(s)"), "{stdout}");
 }

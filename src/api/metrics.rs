@@ -9,9 +9,7 @@ use crate::health::{DURATION_BUCKETS, Status};
 use crate::policy::View;
 
 fn escape(v: &str) -> String {
-    v.replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+    v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
 }
 
 fn header(out: &mut String, name: &str, kind: &str, help: &str) {
@@ -24,29 +22,12 @@ pub fn render(state: &AppState) -> String {
     let mut o = String::with_capacity(8192);
     let stats = &state.shared.stats;
 
-    header(
-        &mut o,
-        "meridian_build_info",
-        "gauge",
-        "Build information; always 1.",
-    );
-    let _ = writeln!(
-        o,
-        "meridian_build_info{{version=\"{}\"}} 1",
-        env!("CARGO_PKG_VERSION")
-    );
+    header(&mut o, "meridian_build_info", "gauge", "Build information; always 1.");
+    let _ = writeln!(o, "meridian_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
 
-    header(
-        &mut o,
-        "meridian_queries_total",
-        "counter",
-        "Answered queries by transport, query type and response code.",
-    );
+    header(&mut o, "meridian_queries_total", "counter", "Answered queries by transport, query type and response code.");
     for (t, q, r, n) in stats.queries.snapshot() {
-        let _ = writeln!(
-            o,
-            "meridian_queries_total{{transport=\"{t}\",qtype=\"{q}\",rcode=\"{r}\"}} {n}"
-        );
+        let _ = writeln!(o, "meridian_queries_total{{transport=\"{t}\",qtype=\"{q}\",rcode=\"{r}\"}} {n}");
     }
     header(
         &mut o,
@@ -55,12 +36,7 @@ pub fn render(state: &AppState) -> String {
         "GSLB answers by pool and data center (none: the all fallback).",
     );
     for (p, d, n) in stats.answers.snapshot() {
-        let _ = writeln!(
-            o,
-            "meridian_gslb_answers_total{{pool=\"{}\",datacenter=\"{}\"}} {n}",
-            escape(&p),
-            escape(&d)
-        );
+        let _ = writeln!(o, "meridian_gslb_answers_total{{pool=\"{}\",datacenter=\"{}\"}} {n}", escape(&p), escape(&d));
     }
     let simple = [
         (
@@ -68,21 +44,9 @@ pub fn render(state: &AppState) -> String {
             "GSLB answers given by a pool's fallback because no data center could serve.",
             &stats.fallbacks,
         ),
-        (
-            "meridian_ecs_queries_total",
-            "Queries carrying an EDNS Client Subnet option.",
-            &stats.ecs_queries,
-        ),
-        (
-            "meridian_geo_misses_total",
-            "GSLB answers for clients no network or geo record placed.",
-            &stats.geo_misses,
-        ),
-        (
-            "meridian_malformed_queries_total",
-            "Queries answered with FORMERR.",
-            &stats.malformed,
-        ),
+        ("meridian_ecs_queries_total", "Queries carrying an EDNS Client Subnet option.", &stats.ecs_queries),
+        ("meridian_geo_misses_total", "GSLB answers for clients no network or geo record placed.", &stats.geo_misses),
+        ("meridian_malformed_queries_total", "Queries answered with FORMERR.", &stats.malformed),
         (
             "meridian_dropped_packets_total",
             "Packets not answered (shorter than a header, or responses).",
@@ -98,16 +62,8 @@ pub fn render(state: &AppState) -> String {
             "Queries whose answering panicked (each dropped; the server went on).",
             &stats.panics,
         ),
-        (
-            "meridian_rrl_dropped_total",
-            "UDP responses dropped by response rate limiting.",
-            &stats.rrl_dropped,
-        ),
-        (
-            "meridian_rrl_slipped_total",
-            "UDP responses sent truncated by response rate limiting.",
-            &stats.rrl_slipped,
-        ),
+        ("meridian_rrl_dropped_total", "UDP responses dropped by response rate limiting.", &stats.rrl_dropped),
+        ("meridian_rrl_slipped_total", "UDP responses sent truncated by response rate limiting.", &stats.rrl_slipped),
         (
             "meridian_rrl_would_limit_total",
             "Responses rate limiting would have limited (dry run).",
@@ -124,12 +80,7 @@ pub fn render(state: &AppState) -> String {
         Ok(t) => (t.report_all(now), t.durations().clone()),
         Err(_) => (Vec::new(), Default::default()),
     };
-    header(
-        &mut o,
-        "meridian_member_up",
-        "gauge",
-        "1 when queries may answer the member, 0 when down or drained.",
-    );
+    header(&mut o, "meridian_member_up", "gauge", "1 when queries may answer the member, 0 when down or drained.");
     for m in &members {
         let _ = writeln!(
             o,
@@ -147,11 +98,7 @@ pub fn render(state: &AppState) -> String {
         "What the checks say: 1 for the member's current status (unknown, up, down).",
     );
     for m in &members {
-        for (label, s) in [
-            ("unknown", Status::Unknown),
-            ("up", Status::Up),
-            ("down", Status::Down),
-        ] {
+        for (label, s) in [("unknown", Status::Unknown), ("up", Status::Up), ("down", Status::Down)] {
             let _ = writeln!(
                 o,
                 "meridian_member_check_status{{pool=\"{}\",member=\"{}\",status=\"{label}\"}} {}",
@@ -161,12 +108,7 @@ pub fn render(state: &AppState) -> String {
             );
         }
     }
-    header(
-        &mut o,
-        "meridian_member_transitions_total",
-        "counter",
-        "Changes between up and down.",
-    );
+    header(&mut o, "meridian_member_transitions_total", "counter", "Changes between up and down.");
     for m in &members {
         let _ = writeln!(
             o,
@@ -176,108 +118,42 @@ pub fn render(state: &AppState) -> String {
             m.state.transitions
         );
     }
-    header(
-        &mut o,
-        "meridian_check_duration_seconds",
-        "histogram",
-        "How long checks took.",
-    );
+    header(&mut o, "meridian_check_duration_seconds", "histogram", "How long checks took.");
     let mut keys: Vec<_> = durations.keys().cloned().collect();
     keys.sort();
     for key in keys {
         let d = &durations[&key];
         let labels = format!("pool=\"{}\",member=\"{}\"", escape(&key.0), escape(&key.1));
         for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
-            let _ = writeln!(
-                o,
-                "meridian_check_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}",
-                d.buckets[i]
-            );
+            let _ = writeln!(o, "meridian_check_duration_seconds_bucket{{{labels},le=\"{bound}\"}} {}", d.buckets[i]);
         }
-        let _ = writeln!(
-            o,
-            "meridian_check_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}",
-            d.count
-        );
-        let _ = writeln!(
-            o,
-            "meridian_check_duration_seconds_sum{{{labels}}} {}",
-            d.sum
-        );
-        let _ = writeln!(
-            o,
-            "meridian_check_duration_seconds_count{{{labels}}} {}",
-            d.count
-        );
+        let _ = writeln!(o, "meridian_check_duration_seconds_bucket{{{labels},le=\"+Inf\"}} {}", d.count);
+        let _ = writeln!(o, "meridian_check_duration_seconds_sum{{{labels}}} {}", d.sum);
+        let _ = writeln!(o, "meridian_check_duration_seconds_count{{{labels}}} {}", d.count);
     }
 
     let reload = state.reloader.status();
-    header(
-        &mut o,
-        "meridian_reloads_total",
-        "counter",
-        "Reloads by result.",
-    );
-    let _ = writeln!(
-        o,
-        "meridian_reloads_total{{result=\"success\"}} {}",
-        reload.successes
-    );
-    let _ = writeln!(
-        o,
-        "meridian_reloads_total{{result=\"failure\"}} {}",
-        reload.failures
-    );
-    header(
-        &mut o,
-        "meridian_last_reload_ok",
-        "gauge",
-        "1 when the last reload succeeded (or none happened yet).",
-    );
-    let _ = writeln!(
-        o,
-        "meridian_last_reload_ok {}",
-        u8::from(reload.last.is_none() || reload.ok)
-    );
+    header(&mut o, "meridian_reloads_total", "counter", "Reloads by result.");
+    let _ = writeln!(o, "meridian_reloads_total{{result=\"success\"}} {}", reload.successes);
+    let _ = writeln!(o, "meridian_reloads_total{{result=\"failure\"}} {}", reload.failures);
+    header(&mut o, "meridian_last_reload_ok", "gauge", "1 when the last reload succeeded (or none happened yet).");
+    let _ = writeln!(o, "meridian_last_reload_ok {}", u8::from(reload.last.is_none() || reload.ok));
 
     if let Some(log) = &state.shared.query_log {
-        header(
-            &mut o,
-            "meridian_query_log_lines_total",
-            "counter",
-            "Query log lines written.",
-        );
-        let _ = writeln!(
-            o,
-            "meridian_query_log_lines_total {}",
-            log.stats.written.load(Ordering::Relaxed)
-        );
+        header(&mut o, "meridian_query_log_lines_total", "counter", "Query log lines written.");
+        let _ = writeln!(o, "meridian_query_log_lines_total {}", log.stats.written.load(Ordering::Relaxed));
         header(
             &mut o,
             "meridian_query_log_dropped_total",
             "counter",
             "Query log lines dropped because the writer fell behind.",
         );
-        let _ = writeln!(
-            o,
-            "meridian_query_log_dropped_total {}",
-            log.stats.dropped.load(Ordering::Relaxed)
-        );
+        let _ = writeln!(o, "meridian_query_log_dropped_total {}", log.stats.dropped.load(Ordering::Relaxed));
     }
     let config = state.shared.config.load();
-    header(
-        &mut o,
-        "meridian_zone_serial",
-        "gauge",
-        "SOA serial of each loaded zone.",
-    );
+    header(&mut o, "meridian_zone_serial", "gauge", "SOA serial of each loaded zone.");
     for z in config.zones.zones() {
-        let _ = writeln!(
-            o,
-            "meridian_zone_serial{{zone=\"{}\"}} {}",
-            escape(&z.origin().to_string()),
-            z.serial()
-        );
+        let _ = writeln!(o, "meridian_zone_serial{{zone=\"{}\"}} {}", escape(&z.origin().to_string()), z.serial());
     }
     o
 }

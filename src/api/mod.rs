@@ -39,9 +39,7 @@ pub struct AppState {
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
     /// Listening beyond loopback without a token.
-    #[error(
-        "the API would listen on {0}, beyond loopback, without a token: give --api-token-file FILE"
-    )]
+    #[error("the API would listen on {0}, beyond loopback, without a token: give --api-token-file FILE")]
     NoToken(SocketAddr),
     /// The token file could not be read or is empty.
     #[error("{0}: cannot read the API token: {1}")]
@@ -53,29 +51,20 @@ pub enum ApiError {
 
 /// Reads a token file: the first line, trimmed; empty is an error.
 pub fn read_token(path: &std::path::Path) -> Result<String, ApiError> {
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| ApiError::Token(path.display().to_string(), e.to_string()))?;
+    let text = std::fs::read_to_string(path).map_err(|e| ApiError::Token(path.display().to_string(), e.to_string()))?;
     let token = text.lines().next().unwrap_or("").trim().to_string();
     if token.is_empty() {
-        return Err(ApiError::Token(
-            path.display().to_string(),
-            "the file is empty".into(),
-        ));
+        return Err(ApiError::Token(path.display().to_string(), "the file is empty".into()));
     }
     Ok(token)
 }
 
 /// Binds the API on `addr` and serves it until the task is aborted.
-pub async fn start(
-    addr: SocketAddr,
-    state: AppState,
-) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
+pub async fn start(addr: SocketAddr, state: AppState) -> Result<(SocketAddr, tokio::task::JoinHandle<()>), ApiError> {
     if !addr.ip().is_loopback() && state.token.is_none() {
         return Err(ApiError::NoToken(addr));
     }
-    let listener = tokio::net::TcpListener::bind(addr)
-        .await
-        .map_err(|e| ApiError::Bind(addr, e))?;
+    let listener = tokio::net::TcpListener::bind(addr).await.map_err(|e| ApiError::Bind(addr, e))?;
     let bound = listener.local_addr().map_err(|e| ApiError::Bind(addr, e))?;
     let app = router(state);
     let task = tokio::spawn(async move {
@@ -94,10 +83,7 @@ pub fn router(state: AppState) -> Router {
         .route("/explain", get(explain_handler))
         .route("/reload", post(reload))
         .route("/overrides", get(list_overrides))
-        .route(
-            "/overrides/member/{pool}/{member}",
-            post(set_member).delete(clear_member),
-        )
+        .route("/overrides/member/{pool}/{member}", post(set_member).delete(clear_member))
         .route("/overrides/datacenter/{dc}", post(set_dc).delete(clear_dc))
         .with_state(state)
 }
@@ -110,10 +96,8 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>
     let Some(token) = &state.token else {
         return Ok(());
     };
-    let given = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let given =
+        headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     if given == Some(token.as_str()) {
         Ok(())
     } else {
@@ -125,8 +109,7 @@ fn authorized(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>
 }
 
 fn epoch(t: Option<SystemTime>) -> Option<u64> {
-    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-        .map(|d| d.as_secs())
+    t.and_then(|t| t.duration_since(UNIX_EPOCH).ok()).map(|d| d.as_secs())
 }
 
 #[derive(Serialize)]
@@ -154,11 +137,7 @@ struct OverrideStatus {
 async fn status(State(state): State<AppState>) -> Response {
     let config = state.shared.config.load_full();
     let now = SystemTime::now();
-    let members = state
-        .health
-        .lock()
-        .map(|t| t.report_all(now))
-        .unwrap_or_default();
+    let members = state.health.lock().map(|t| t.report_all(now)).unwrap_or_default();
     let pools: Vec<serde_json::Value> = config
         .gslb
         .pools
@@ -225,11 +204,7 @@ async fn status(State(state): State<AppState>) -> Response {
 }
 
 async fn metrics_text(State(state): State<AppState>) -> Response {
-    (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
-        metrics::render(&state),
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&state)).into_response()
 }
 
 #[derive(Deserialize)]
@@ -245,30 +220,17 @@ struct ExplainQuery {
 async fn explain_handler(State(state): State<AppState>, Query(q): Query<ExplainQuery>) -> Response {
     let qtype_text = q.qtype.unwrap_or_else(|| "A".into());
     let Some(qtype) = crate::zone::rdata::type_from_text(&qtype_text) else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            format!("'{qtype_text}' is not a record type"),
-        );
+        return error(StatusCode::BAD_REQUEST, format!("'{qtype_text}' is not a record type"));
     };
     let asker = match (q.client, q.subnet) {
         (Some(ip), None) => Asker::Client(ip),
         (None, Some(net)) => Asker::Subnet(net),
         _ => {
-            return error(
-                StatusCode::BAD_REQUEST,
-                "give exactly one of client=IP or subnet=CIDR",
-            );
+            return error(StatusCode::BAD_REQUEST, "give exactly one of client=IP or subnet=CIDR");
         }
     };
-    let down: Vec<String> = q
-        .down
-        .map(|d| {
-            d.split(',')
-                .map(str::to_string)
-                .filter(|s| !s.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
+    let down: Vec<String> =
+        q.down.map(|d| d.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
     let config = state.shared.config.load_full();
     let health = state.shared.health.load_full();
     let result = if health.generation == config.generation {
@@ -287,20 +249,12 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
         return *r;
     }
     let status = state.reloader.reload().await;
-    let code = if status.ok {
-        StatusCode::OK
-    } else {
-        StatusCode::UNPROCESSABLE_ENTITY
-    };
+    let code = if status.ok { StatusCode::OK } else { StatusCode::UNPROCESSABLE_ENTITY };
     (code, Json(status)).into_response()
 }
 
 async fn list_overrides(State(state): State<AppState>) -> Response {
-    let list = state
-        .health
-        .lock()
-        .map(|t| t.overrides().clone())
-        .unwrap_or_default();
+    let list = state.health.lock().map(|t| t.overrides().clone()).unwrap_or_default();
     Json(list).into_response()
 }
 
@@ -311,20 +265,12 @@ struct OverrideBody {
     ttl: Option<u64>,
 }
 
-fn apply(
-    state: &AppState,
-    headers: &HeaderMap,
-    target: Target,
-    body: Option<Json<OverrideBody>>,
-) -> Response {
+fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Option<Json<OverrideBody>>) -> Response {
     if let Err(r) = authorized(state, headers) {
         return *r;
     }
     let Some(Json(body)) = body else {
-        return error(
-            StatusCode::BAD_REQUEST,
-            "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}",
-        );
+        return error(StatusCode::BAD_REQUEST, "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}");
     };
     let action: Action = match body.action.parse() {
         Ok(a) => a,
@@ -334,25 +280,14 @@ fn apply(
         return error(StatusCode::NOT_FOUND, e);
     }
     let Ok(mut table) = state.health.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the health table is unavailable",
-        );
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
     };
-    let saved = table.set_override(
-        target.clone(),
-        action,
-        body.ttl.map(Duration::from_secs),
-        SystemTime::now(),
-    );
+    let saved = table.set_override(target.clone(), action, body.ttl.map(Duration::from_secs), SystemTime::now());
     let overrides = table.overrides().clone();
     drop(table);
     match saved {
         Ok(()) => Json(overrides).into_response(),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("the override is in force but was not saved: {e}"),
-        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("the override is in force but was not saved: {e}")),
     }
 }
 
@@ -361,18 +296,12 @@ fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
         return *r;
     }
     let Ok(mut table) = state.health.lock() else {
-        return error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "the health table is unavailable",
-        );
+        return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
     };
     match table.clear_override(&target, SystemTime::now()) {
         Ok(true) => Json(table.overrides().clone()).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no override for {target}")),
-        Err(e) => error(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            format!("cleared but not saved: {e}"),
-        ),
+        Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cleared but not saved: {e}")),
     }
 }
 
@@ -380,23 +309,16 @@ fn target_exists(state: &AppState, target: &Target) -> Result<(), String> {
     let config = state.shared.config.load();
     match target {
         Target::Member { pool, member } => {
-            let p = config
-                .gslb
-                .pools
-                .iter()
-                .find(|p| &p.name == pool)
-                .ok_or_else(|| format!("no pool '{pool}'"))?;
+            let p = config.gslb.pools.iter().find(|p| &p.name == pool).ok_or_else(|| format!("no pool '{pool}'"))?;
             p.members
                 .iter()
                 .find(|m| &m.name == member)
                 .map(|_| ())
                 .ok_or_else(|| format!("pool '{pool}' has no member '{member}'"))
         }
-        Target::Datacenter { datacenter } => config
-            .gslb
-            .datacenter(datacenter)
-            .map(|_| ())
-            .ok_or_else(|| format!("no data center '{datacenter}'")),
+        Target::Datacenter { datacenter } => {
+            config.gslb.datacenter(datacenter).map(|_| ()).ok_or_else(|| format!("no data center '{datacenter}'"))
+        }
     }
 }
 
@@ -423,18 +345,9 @@ async fn set_dc(
     headers: HeaderMap,
     body: Option<Json<OverrideBody>>,
 ) -> Response {
-    apply(
-        &state,
-        &headers,
-        Target::Datacenter { datacenter: dc },
-        body,
-    )
+    apply(&state, &headers, Target::Datacenter { datacenter: dc }, body)
 }
 
-async fn clear_dc(
-    State(state): State<AppState>,
-    Path(dc): Path<String>,
-    headers: HeaderMap,
-) -> Response {
+async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap) -> Response {
     clear(&state, &headers, Target::Datacenter { datacenter: dc })
 }

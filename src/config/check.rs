@@ -108,18 +108,10 @@ const KEYS: &[&str] = &[
     "rcode",
 ];
 
-fn seconds(
-    w: &mut Walker<'_>,
-    t: &DeTable<'_>,
-    path: &str,
-    key: &str,
-    default: Duration,
-) -> Option<Duration> {
+fn seconds(w: &mut Walker<'_>, t: &DeTable<'_>, path: &str, key: &str, default: Duration) -> Option<Duration> {
     match get(t, key) {
         None => Some(default),
-        Some(v) => w
-            .number(v, &join(path, key), MIN_INTERVAL_SECS, 86_400.0)
-            .map(Duration::from_secs_f64),
+        Some(v) => w.number(v, &join(path, key), MIN_INTERVAL_SECS, 86_400.0).map(Duration::from_secs_f64),
     }
 }
 
@@ -130,11 +122,7 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
     let kind_name = match get(t, "type") {
         Some(tv) => w.string(tv, &join(path, "type"))?.to_string(),
         None => {
-            w.error(
-                &v.span(),
-                path,
-                "missing required key 'type' (tcp, http, https, dns or none)",
-            );
+            w.error(&v.span(), path, "missing required key 'type' (tcp, http, https, dns or none)");
             return None;
         }
     };
@@ -188,15 +176,13 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
             };
             let body_bytes = match get(t, "body_bytes") {
                 None => DEFAULT_BODY_BYTES,
-                Some(bv) => w
-                    .integer(bv, &join(path, "body_bytes"), 1, MAX_BODY_BYTES)
-                    .map_or_else(
-                        || {
-                            ok = false;
-                            0
-                        },
-                        |n| n as usize,
-                    ),
+                Some(bv) => w.integer(bv, &join(path, "body_bytes"), 1, MAX_BODY_BYTES).map_or_else(
+                    || {
+                        ok = false;
+                        0
+                    },
+                    |n| n as usize,
+                ),
             };
             let insecure = match get(t, "insecure") {
                 None => false,
@@ -207,51 +193,27 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
             };
             let p = p.unwrap_or_else(|| "/".to_string());
             if !p.starts_with('/') {
-                w.error(
-                    &v.span(),
-                    &join(path, "path"),
-                    format!("'{p}' must start with /"),
-                );
+                w.error(&v.span(), &join(path, "path"), format!("'{p}' must start with /"));
                 ok = false;
             }
             if let Some(b) = &body
                 && b.len() > body_bytes
             {
-                w.error(
-                    &v.span(),
-                    &join(path, "body"),
-                    "is longer than body_bytes, so it could never match",
-                );
+                w.error(&v.span(), &join(path, "body"), "is longer than body_bytes, so it could never match");
                 ok = false;
             }
-            CheckKind::Http {
-                tls: kind_name == "https",
-                path: p,
-                host,
-                statuses,
-                body,
-                body_bytes,
-                insecure,
-            }
+            CheckKind::Http { tls: kind_name == "https", path: p, host, statuses, body, body_bytes, insecure }
         }
         "dns" => {
             let qname = match get(t, "qname") {
                 None => {
-                    w.error(
-                        &v.span(),
-                        path,
-                        "missing required key 'qname' for a dns check",
-                    );
+                    w.error(&v.span(), path, "missing required key 'qname' for a dns check");
                     None
                 }
                 Some(qv) => w.string(qv, &join(path, "qname")).and_then(|s| {
                     let n = Name::parse(s, Some(&Name::root()));
                     if n.is_err() {
-                        w.error(
-                            &qv.span(),
-                            &join(path, "qname"),
-                            format!("'{s}' is not a valid name"),
-                        );
+                        w.error(&qv.span(), &join(path, "qname"), format!("'{s}' is not a valid name"));
                     }
                     n.ok()
                 }),
@@ -261,11 +223,7 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                 Some(qv) => w.string(qv, &join(path, "qtype")).and_then(|s| {
                     let n = crate::zone::rdata::type_from_text(s);
                     if n.is_none() {
-                        w.error(
-                            &qv.span(),
-                            &join(path, "qtype"),
-                            format!("'{s}' is not a record type"),
-                        );
+                        w.error(&qv.span(), &join(path, "qtype"), format!("'{s}' is not a record type"));
                     }
                     n
                 }),
@@ -283,17 +241,17 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                         _ => None,
                     };
                     if n.is_none() {
-                        w.error(&rv.span(), &join(path, "rcode"), format!("'{s}' is not one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED"));
+                        w.error(
+                            &rv.span(),
+                            &join(path, "rcode"),
+                            format!("'{s}' is not one of NOERROR, FORMERR, SERVFAIL, NXDOMAIN, NOTIMP, REFUSED"),
+                        );
                     }
                     n
                 }),
             };
             match (qname, qtype, rcode) {
-                (Some(qname), Some(qtype), Some(rcode)) => CheckKind::Dns {
-                    qname,
-                    qtype,
-                    rcode,
-                },
+                (Some(qname), Some(qtype), Some(rcode)) => CheckKind::Dns { qname, qtype, rcode },
                 _ => return None,
             }
         }
@@ -318,14 +276,9 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
     };
     let interval = seconds(w, t, path, "interval", DEFAULT_INTERVAL);
     let timeout = seconds(w, t, path, "timeout", DEFAULT_TIMEOUT);
-    let rise = get(t, "rise").map_or(Some(DEFAULT_RISE as i64), |x| {
-        w.integer(x, &join(path, "rise"), 1, 1000)
-    });
-    let fall = get(t, "fall").map_or(Some(DEFAULT_FALL as i64), |x| {
-        w.integer(x, &join(path, "fall"), 1, 1000)
-    });
-    let (Some(interval), Some(timeout), Some(rise), Some(fall)) = (interval, timeout, rise, fall)
-    else {
+    let rise = get(t, "rise").map_or(Some(DEFAULT_RISE as i64), |x| w.integer(x, &join(path, "rise"), 1, 1000));
+    let fall = get(t, "fall").map_or(Some(DEFAULT_FALL as i64), |x| w.integer(x, &join(path, "fall"), 1, 1000));
+    let (Some(interval), Some(timeout), Some(rise), Some(fall)) = (interval, timeout, rise, fall) else {
         return None;
     };
     if timeout >= interval {
@@ -333,21 +286,11 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
         w.error(
             &span,
             &join(path, "timeout"),
-            format!(
-                "must be less than the interval ({} s)",
-                interval.as_secs_f64()
-            ),
+            format!("must be less than the interval ({} s)", interval.as_secs_f64()),
         );
         ok = false;
     }
-    ok.then_some(Check {
-        kind,
-        port,
-        interval,
-        timeout,
-        rise: rise as u32,
-        fall: fall as u32,
-    })
+    ok.then_some(Check { kind, port, interval, timeout, rise: rise as u32, fall: fall as u32 })
 }
 
 /// Parses a member's `probe` address: `ip`, `ip:port` or `[v6]:port`.

@@ -225,10 +225,7 @@ pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
         match std::fs::read_to_string(&path) {
             Ok(text) => texts.push((path, text)),
             Err(e) => errors.push(Diagnostic {
-                at: Location {
-                    file: path.as_path().into(),
-                    line: 0,
-                },
+                at: Location { file: path.as_path().into(), line: 0 },
                 message: format!("cannot read: {e}"),
             }),
         }
@@ -237,11 +234,7 @@ pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
 }
 
 /// Builds the definitions from already-read files `(path, text)`, as [`load`] does.
-pub fn from_texts(
-    texts: &[(PathBuf, String)],
-    zones: &ZoneSet,
-    errors: &mut Vec<Diagnostic>,
-) -> Gslb {
+pub fn from_texts(texts: &[(PathBuf, String)], zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
     let mut builder = Builder::default();
     // Data centers and maps first (pools and networks refer to them), across all files.
     let mut docs = Vec::new();
@@ -278,14 +271,7 @@ struct Builder {
 const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files"];
 
 impl Builder {
-    fn pass(
-        &mut self,
-        w: &mut Walker<'_>,
-        pass: Pass,
-        doc: &DeTable<'_>,
-        path: &Path,
-        zones: &ZoneSet,
-    ) {
+    fn pass(&mut self, w: &mut Walker<'_>, pass: Pass, doc: &DeTable<'_>, path: &Path, zones: &ZoneSet) {
         if pass == Pass::Datacenters {
             w.allow_keys(doc, "", TOP_KEYS);
         }
@@ -309,14 +295,7 @@ impl Builder {
                     let origin = zone_of_file(path, zones);
                     if let Some(t) = w.table(value, "pools") {
                         for (name, pool) in t.iter() {
-                            self.pool(
-                                w,
-                                name.get_ref(),
-                                &name.span(),
-                                pool,
-                                origin.as_ref(),
-                                zones,
-                            );
+                            self.pool(w, name.get_ref(), &name.span(), pool, origin.as_ref(), zones);
                         }
                     }
                 }
@@ -351,12 +330,9 @@ impl Builder {
         }
         let Some(t) = w.table(v, &path) else { return };
         w.allow_keys(t, &path, &["lat", "lon", "continent", "country"]);
-        let lat = required(w, t, &path, "lat", span)
-            .and_then(|v| w.number(v, &join(&path, "lat"), -90.0, 90.0));
-        let lon = required(w, t, &path, "lon", span)
-            .and_then(|v| w.number(v, &join(&path, "lon"), -180.0, 180.0));
-        let continent =
-            get(t, "continent").and_then(|v| continent_code(w, v, &join(&path, "continent")));
+        let lat = required(w, t, &path, "lat", span).and_then(|v| w.number(v, &join(&path, "lat"), -90.0, 90.0));
+        let lon = required(w, t, &path, "lon", span).and_then(|v| w.number(v, &join(&path, "lon"), -180.0, 180.0));
+        let continent = get(t, "continent").and_then(|v| continent_code(w, v, &join(&path, "continent")));
         let country = get(t, "country").and_then(|v| country_code(w, v, &join(&path, "country")));
         if let (Some(lat), Some(lon)) = (lat, lon) {
             self.gslb.datacenters.push(Datacenter {
@@ -368,12 +344,7 @@ impl Builder {
         }
     }
 
-    fn dc_list(
-        &self,
-        w: &mut Walker<'_>,
-        v: &super::toml_walk::Value<'_>,
-        path: &str,
-    ) -> Option<Vec<DcId>> {
+    fn dc_list(&self, w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str) -> Option<Vec<DcId>> {
         let names = w.strings(v, path)?;
         if names.is_empty() {
             w.error(&v.span(), path, "list at least one data center");
@@ -389,14 +360,7 @@ impl Builder {
                 }
                 Some(id) => out.push(id),
                 None => {
-                    w.error(
-                        &span,
-                        path,
-                        format!(
-                            "unknown data center '{name}' (defined: {})",
-                            self.dc_names()
-                        ),
-                    );
+                    w.error(&span, path, format!("unknown data center '{name}' (defined: {})", self.dc_names()));
                     ok = false;
                 }
             }
@@ -405,26 +369,11 @@ impl Builder {
     }
 
     fn dc_names(&self) -> String {
-        let names: Vec<&str> = self
-            .gslb
-            .datacenters
-            .iter()
-            .map(|d| d.name.as_str())
-            .collect();
-        if names.is_empty() {
-            "none".to_string()
-        } else {
-            names.join(", ")
-        }
+        let names: Vec<&str> = self.gslb.datacenters.iter().map(|d| d.name.as_str()).collect();
+        if names.is_empty() { "none".to_string() } else { names.join(", ") }
     }
 
-    fn map(
-        &mut self,
-        w: &mut Walker<'_>,
-        name: &str,
-        span: &std::ops::Range<usize>,
-        v: &super::toml_walk::Value<'_>,
-    ) {
+    fn map(&mut self, w: &mut Walker<'_>, name: &str, span: &std::ops::Range<usize>, v: &super::toml_walk::Value<'_>) {
         let path = join("maps", name);
         if self.map_names.iter().any(|m| m == name) {
             w.error(span, &path, "map defined twice");
@@ -432,10 +381,7 @@ impl Builder {
         }
         let Some(t) = w.table(v, &path) else { return };
         w.allow_keys(t, &path, &["continents", "countries", "subdivisions"]);
-        let mut map = RegionMap {
-            name: name.to_string(),
-            ..RegionMap::default()
-        };
+        let mut map = RegionMap { name: name.to_string(), ..RegionMap::default() };
         for section in ["continents", "countries", "subdivisions"] {
             let Some(sv) = get(t, section) else { continue };
             let spath = join(&path, section);
@@ -449,9 +395,7 @@ impl Builder {
                     continue;
                 };
                 match section {
-                    "continents" => match Code::new(region)
-                        .filter(|c| CONTINENTS.contains(&c.as_str()))
-                    {
+                    "continents" => match Code::new(region).filter(|c| CONTINENTS.contains(&c.as_str())) {
                         Some(c) => {
                             map.continents.insert(c, order);
                         }
@@ -465,26 +409,16 @@ impl Builder {
                         Some(c) => {
                             map.countries.insert(c, order);
                         }
-                        None => w.error(
-                            &key.span(),
-                            &kpath,
-                            "not an ISO 3166-1 alpha-2 country code (like NL)",
-                        ),
+                        None => w.error(&key.span(), &kpath, "not an ISO 3166-1 alpha-2 country code (like NL)"),
                     },
-                    _ => match region.split_once('-').and_then(|(c, s)| {
-                        Some((
-                            Code::new(c).filter(|c| c.as_str().len() == 2)?,
-                            Code::new(s)?,
-                        ))
-                    }) {
+                    _ => match region
+                        .split_once('-')
+                        .and_then(|(c, s)| Some((Code::new(c).filter(|c| c.as_str().len() == 2)?, Code::new(s)?)))
+                    {
                         Some(k) => {
                             map.subdivisions.insert(k, order);
                         }
-                        None => w.error(
-                            &key.span(),
-                            &kpath,
-                            "not an ISO 3166-2 subdivision code (like US-CA)",
-                        ),
+                        None => w.error(&key.span(), &kpath, "not an ISO 3166-2 subdivision code (like US-CA)"),
                     },
                 }
             }
@@ -504,11 +438,7 @@ impl Builder {
     ) {
         let path = join("pools", name);
         if self.gslb.pools.iter().any(|p| p.name == name) {
-            w.error(
-                span,
-                &path,
-                "pool defined twice (pool names are shared by all files)",
-            );
+            w.error(span, &path, "pool defined twice (pool names are shared by all files)");
             return;
         }
         let Some(t) = w.table(v, &path) else { return };
@@ -551,15 +481,11 @@ impl Builder {
             None => ok = false,
         }
         let ttl = match get(t, "ttl") {
-            Some(v) => w
-                .integer(v, &join(&path, "ttl"), 0, MAX_TTL)
-                .map(|n| n as u32),
+            Some(v) => w.integer(v, &join(&path, "ttl"), 0, MAX_TTL).map(|n| n as u32),
             None => Some(DEFAULT_POOL_TTL),
         };
         let answers = match get(t, "answers") {
-            Some(v) => w
-                .integer(v, &join(&path, "answers"), 1, MAX_ANSWERS)
-                .map(|n| Some(n as usize)),
+            Some(v) => w.integer(v, &join(&path, "answers"), 1, MAX_ANSWERS).map(|n| Some(n as usize)),
             None => Some(None),
         };
         let selection = match get(t, "policy") {
@@ -620,9 +546,7 @@ impl Builder {
                             None
                         }
                     }),
-                    _ => w
-                        .integer(mv, &mp, 1, 1000)
-                        .map(|n| MinHealthy::Count(n as usize)),
+                    _ => w.integer(mv, &mp, 1, 1000).map(|n| MinHealthy::Count(n as usize)),
                 }
             }
         };
@@ -644,9 +568,7 @@ impl Builder {
             },
         };
         let degraded_ttl = match get(t, "degraded_ttl") {
-            Some(v) => w
-                .integer(v, &join(&path, "degraded_ttl"), 0, MAX_TTL)
-                .map(|n| n as u32),
+            Some(v) => w.integer(v, &join(&path, "degraded_ttl"), 0, MAX_TTL).map(|n| n as u32),
             None => Some(
                 pool_check
                     .as_ref()
@@ -664,13 +586,7 @@ impl Builder {
                     ok = false;
                 }
                 for (mname, m) in mt.iter() {
-                    match self.member(
-                        w,
-                        mname.get_ref(),
-                        m,
-                        &join(&mpath, mname.get_ref()),
-                        pool_check.as_ref(),
-                    ) {
+                    match self.member(w, mname.get_ref(), m, &join(&mpath, mname.get_ref()), pool_check.as_ref()) {
                         Some(member) => members.push(member),
                         None => ok = false,
                     }
@@ -732,18 +648,8 @@ impl Builder {
             Some(min_healthy),
             Some(fallback),
             Some(degraded_ttl),
-        ) = (
-            ok,
-            ttl,
-            answers,
-            selection,
-            ecs,
-            map,
-            default_order,
-            min_healthy,
-            fallback,
-            degraded_ttl,
-        ) {
+        ) = (ok, ttl, answers, selection, ecs, map, default_order, min_healthy, fallback, degraded_ttl)
+        {
             for owner in &owners {
                 self.gslb.by_owner.insert(owner.key(), pool_index);
             }
@@ -778,7 +684,11 @@ impl Builder {
         let name = match Name::parse(text, origin) {
             Ok(n) => n,
             Err(crate::zone::name::NameError::NoOrigin) => {
-                w.error(span, path, format!("'{text}' is relative but this file is not named after a zone: write it with a final dot"));
+                w.error(
+                    span,
+                    path,
+                    format!("'{text}' is relative but this file is not named after a zone: write it with a final dot"),
+                );
                 return None;
             }
             Err(e) => {
@@ -792,14 +702,7 @@ impl Builder {
             return None;
         };
         if let Some(&other) = self.gslb.by_owner.get(&key) {
-            w.error(
-                span,
-                path,
-                format!(
-                    "{name} is already answered by pool '{}'",
-                    self.gslb.pools[other].name
-                ),
-            );
+            w.error(span, path, format!("{name} is already answered by pool '{}'", self.gslb.pools[other].name));
             return None;
         }
         if let Some(node) = zone.node(&key) {
@@ -822,10 +725,7 @@ impl Builder {
             w.error(
                 span,
                 path,
-                format!(
-                    "{name} is below a delegation in zone {}; its answers belong to the child zone",
-                    zone.origin()
-                ),
+                format!("{name} is below a delegation in zone {}; its answers belong to the child zone", zone.origin()),
             );
             return None;
         }
@@ -841,11 +741,7 @@ impl Builder {
         pool_check: Option<&Check>,
     ) -> Option<Member> {
         let t = w.table(v, path)?;
-        w.allow_keys(
-            t,
-            path,
-            &["datacenter", "ipv4", "ipv6", "weight", "probe", "check"],
-        );
+        w.allow_keys(t, path, &["datacenter", "ipv4", "ipv6", "weight", "probe", "check"]);
         let dc = match required(w, t, path, "datacenter", &v.span()) {
             Some(dv) => match w.string(dv, &join(path, "datacenter")) {
                 Some(d) => match self.gslb.datacenter(d) {
@@ -866,17 +762,10 @@ impl Builder {
         let mut ok = true;
         let ipv4 = match get(t, "ipv4") {
             None => None,
-            Some(av) => match w
-                .string(av, &join(path, "ipv4"))
-                .map(|s| (s, s.parse::<Ipv4Addr>()))
-            {
+            Some(av) => match w.string(av, &join(path, "ipv4")).map(|s| (s, s.parse::<Ipv4Addr>())) {
                 Some((_, Ok(a))) => Some(a),
                 Some((s, Err(_))) => {
-                    w.error(
-                        &av.span(),
-                        &join(path, "ipv4"),
-                        format!("'{s}' is not an IPv4 address"),
-                    );
+                    w.error(&av.span(), &join(path, "ipv4"), format!("'{s}' is not an IPv4 address"));
                     ok = false;
                     None
                 }
@@ -888,17 +777,10 @@ impl Builder {
         };
         let ipv6 = match get(t, "ipv6") {
             None => None,
-            Some(av) => match w
-                .string(av, &join(path, "ipv6"))
-                .map(|s| (s, s.parse::<Ipv6Addr>()))
-            {
+            Some(av) => match w.string(av, &join(path, "ipv6")).map(|s| (s, s.parse::<Ipv6Addr>())) {
                 Some((_, Ok(a))) => Some(a),
                 Some((s, Err(_))) => {
-                    w.error(
-                        &av.span(),
-                        &join(path, "ipv6"),
-                        format!("'{s}' is not an IPv6 address"),
-                    );
+                    w.error(&av.span(), &join(path, "ipv6"), format!("'{s}' is not an IPv6 address"));
                     ok = false;
                     None
                 }
@@ -909,18 +791,12 @@ impl Builder {
             },
         };
         if ok && ipv4.is_none() && ipv6.is_none() {
-            w.error(
-                &v.span(),
-                path,
-                "a member needs an ipv4 or an ipv6 address (or both)",
-            );
+            w.error(&v.span(), path, "a member needs an ipv4 or an ipv6 address (or both)");
             ok = false;
         }
         let weight = match get(t, "weight") {
             None => Some(1),
-            Some(wv) => w
-                .integer(wv, &join(path, "weight"), 1, MAX_WEIGHT)
-                .map(|n| n as u32),
+            Some(wv) => w.integer(wv, &join(path, "weight"), 1, MAX_WEIGHT).map(|n| n as u32),
         };
         let check = match get(t, "check") {
             None => pool_check.cloned(),
@@ -938,11 +814,7 @@ impl Builder {
                 Some(s) => match check::parse_probe(s) {
                     Some(p) => Some(p),
                     None => {
-                        w.error(
-                            &pv.span(),
-                            &join(path, "probe"),
-                            format!("'{s}' is not an address or address:port"),
-                        );
+                        w.error(&pv.span(), &join(path, "probe"), format!("'{s}' is not an address or address:port"));
                         ok = false;
                         None
                     }
@@ -955,14 +827,8 @@ impl Builder {
         };
         let probe = match check {
             Some(c) if c.kind != CheckKind::None => {
-                let ip = probe_text
-                    .map(|(ip, _)| ip)
-                    .or(ipv4.map(IpAddr::V4))
-                    .or(ipv6.map(IpAddr::V6));
-                let port = probe_text
-                    .and_then(|(_, p)| p)
-                    .or(c.port)
-                    .unwrap_or(c.default_port());
+                let ip = probe_text.map(|(ip, _)| ip).or(ipv4.map(IpAddr::V4)).or(ipv6.map(IpAddr::V6));
+                let port = probe_text.and_then(|(_, p)| p).or(c.port).unwrap_or(c.default_port());
                 match ip {
                     Some(_) if port == 0 => {
                         w.error(
@@ -980,14 +846,7 @@ impl Builder {
             _ => None,
         };
         match (ok, dc, weight) {
-            (true, Some(dc), Some(weight)) => Some(Member {
-                name: name.to_string(),
-                dc,
-                ipv4,
-                ipv6,
-                weight,
-                probe,
-            }),
+            (true, Some(dc), Some(weight)) => Some(Member { name: name.to_string(), dc, ipv4, ipv6, weight, probe }),
             _ => None,
         }
     }
@@ -997,11 +856,7 @@ impl Builder {
             let npath = join(path, cidr.get_ref());
             let net = match cidr.get_ref().parse::<IpNet>() {
                 Ok(n) if n.trunc() != n => {
-                    w.error(
-                        &cidr.span(),
-                        &npath,
-                        format!("host bits are set; did you mean {}?", n.trunc()),
-                    );
+                    w.error(&cidr.span(), &npath, format!("host bits are set; did you mean {}?", n.trunc()));
                     continue;
                 }
                 Ok(n) => n,
@@ -1020,18 +875,7 @@ impl Builder {
             let Some(et) = w.table(v, &npath) else {
                 continue;
             };
-            w.allow_keys(
-                et,
-                &npath,
-                &[
-                    "datacenters",
-                    "continent",
-                    "country",
-                    "subdivision",
-                    "lat",
-                    "lon",
-                ],
-            );
+            w.allow_keys(et, &npath, &["datacenters", "continent", "country", "subdivision", "lat", "lon"]);
             let has = |k: &str| get(et, k).is_some();
             let kinds = [
                 has("datacenters"),
@@ -1048,31 +892,26 @@ impl Builder {
                     None => continue,
                 }
             } else if kinds[1] {
-                let continent = get(et, "continent")
-                    .and_then(|v| continent_code(w, v, &join(&npath, "continent")));
-                let country =
-                    get(et, "country").and_then(|v| country_code(w, v, &join(&npath, "country")));
+                let continent = get(et, "continent").and_then(|v| continent_code(w, v, &join(&npath, "continent")));
+                let country = get(et, "country").and_then(|v| country_code(w, v, &join(&npath, "country")));
                 let subdivision = match get(et, "subdivision") {
                     None => None,
-                    Some(sv) => {
-                        match w.string(sv, &join(&npath, "subdivision")) {
-                            Some(s) => match s
-                                .split_once('-')
-                                .and_then(|(c, s)| Some((Code::new(c)?, Code::new(s)?)))
-                            {
-                                Some((c, s)) if country.is_none_or(|k| k == c) => Some((c, s)),
-                                _ => {
-                                    w.error(&sv.span(), &join(&npath, "subdivision"), "not an ISO 3166-2 code of the network's country (like US-CA)");
-                                    continue;
-                                }
-                            },
-                            None => continue,
-                        }
-                    }
+                    Some(sv) => match w.string(sv, &join(&npath, "subdivision")) {
+                        Some(s) => match s.split_once('-').and_then(|(c, s)| Some((Code::new(c)?, Code::new(s)?))) {
+                            Some((c, s)) if country.is_none_or(|k| k == c) => Some((c, s)),
+                            _ => {
+                                w.error(
+                                    &sv.span(),
+                                    &join(&npath, "subdivision"),
+                                    "not an ISO 3166-2 code of the network's country (like US-CA)",
+                                );
+                                continue;
+                            }
+                        },
+                        None => continue,
+                    },
                 };
-                if (has("continent") && continent.is_none())
-                    || (has("country") && country.is_none())
-                {
+                if (has("continent") && continent.is_none()) || (has("country") && country.is_none()) {
                     continue;
                 }
                 NetworkTarget::Region {
@@ -1090,25 +929,13 @@ impl Builder {
                     _ => continue,
                 }
             };
-            if self
-                .gslb
-                .networks
-                .insert(net, Network { net, target })
-                .is_some()
-            {
+            if self.gslb.networks.insert(net, Network { net, target }).is_some() {
                 w.error(&cidr.span(), &npath, "network defined twice");
             }
         }
     }
 
-    fn network_file(
-        &mut self,
-        w: &mut Walker<'_>,
-        from: &Path,
-        file: &str,
-        span: &std::ops::Range<usize>,
-        path: &str,
-    ) {
+    fn network_file(&mut self, w: &mut Walker<'_>, from: &Path, file: &str, span: &std::ops::Range<usize>, path: &str) {
         let full = from.parent().unwrap_or(Path::new(".")).join(file);
         let text = match std::fs::read_to_string(&full) {
             Ok(t) => t,
@@ -1148,28 +975,16 @@ fn continent_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &st
     let s = w.string(v, path)?;
     let code = Code::new(s).filter(|c| CONTINENTS.contains(&c.as_str()));
     if code.is_none() {
-        w.error(
-            &v.span(),
-            path,
-            format!(
-                "'{s}' is not a continent code (use one of {})",
-                CONTINENTS.join(" ")
-            ),
-        );
+        w.error(&v.span(), path, format!("'{s}' is not a continent code (use one of {})", CONTINENTS.join(" ")));
     }
     code
 }
 
 fn country_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str) -> Option<Code> {
     let s = w.string(v, path)?;
-    let code = Code::new(s)
-        .filter(|c| c.as_str().len() == 2 && c.as_str().bytes().all(|b| b.is_ascii_alphabetic()));
+    let code = Code::new(s).filter(|c| c.as_str().len() == 2 && c.as_str().bytes().all(|b| b.is_ascii_alphabetic()));
     if code.is_none() {
-        w.error(
-            &v.span(),
-            path,
-            format!("'{s}' is not an ISO 3166-1 alpha-2 country code (like NL)"),
-        );
+        w.error(&v.span(), path, format!("'{s}' is not an ISO 3166-1 alpha-2 country code (like NL)"));
     }
     code
 }
@@ -1177,15 +992,7 @@ fn country_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str)
 /// The zone a definitions file is named after (`example.com.toml` -> `example.com.`).
 fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let stem = path.file_stem()?.to_string_lossy();
-    let text = if stem.ends_with('.') {
-        stem.to_string()
-    } else {
-        format!("{stem}.")
-    };
+    let text = if stem.ends_with('.') { stem.to_string() } else { format!("{stem}.") };
     let name = Name::parse(&text, None).ok()?;
-    zones
-        .zones()
-        .iter()
-        .any(|z| *z.origin() == name)
-        .then_some(name)
+    zones.zones().iter().any(|z| *z.origin() == name).then_some(name)
 }

@@ -49,15 +49,10 @@ impl Config {
             Ok(db) => Arc::new(db),
             Err(e) => {
                 return Err(LoadError(vec![Diagnostic {
-                    at: Location {
-                        file: geo.into(),
-                        line: 0,
-                    },
+                    at: Location { file: geo.into(), line: 0 },
                     message: match e {
                         crate::geo::GeoError::Open { reason, .. } => {
-                            format!(
-                                "cannot open the geo database: {reason} (use --geo FILE to pick another)"
-                            )
+                            format!("cannot open the geo database: {reason} (use --geo FILE to pick another)")
                         }
                     },
                 }]));
@@ -70,10 +65,7 @@ impl Config {
     pub fn load_with_geo(dir: &Path, geo: Arc<GeoDb>) -> Result<Config, LoadError> {
         let mut errors = Vec::new();
         let mut warnings = Vec::new();
-        let whole = |path: &Path| Location {
-            file: path.into(),
-            line: 0,
-        };
+        let whole = |path: &Path| Location { file: path.into(), line: 0 };
         let entries = match std::fs::read_dir(dir) {
             Ok(entries) => entries,
             Err(e) => {
@@ -91,15 +83,8 @@ impl Config {
         files.sort();
         let mut zones: Vec<Zone> = Vec::new();
         for path in files {
-            let stem = path
-                .file_stem()
-                .map(|s| s.to_string_lossy().into_owned())
-                .unwrap_or_default();
-            let text = if stem.ends_with('.') {
-                stem.clone()
-            } else {
-                format!("{stem}.")
-            };
+            let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+            let text = if stem.ends_with('.') { stem.clone() } else { format!("{stem}.") };
             let origin = match Name::parse(&text, None) {
                 Ok(origin) => origin,
                 Err(e) => {
@@ -126,10 +111,7 @@ impl Config {
             }
         }
         if zones.is_empty() && errors.is_empty() {
-            errors.push(Diagnostic {
-                at: whole(dir),
-                message: "no zone files (<origin>.zone) found".into(),
-            });
+            errors.push(Diagnostic { at: whole(dir), message: "no zone files (<origin>.zone) found".into() });
         }
         let mut zones = ZoneSet::new(zones);
         let gslb = gslb::load(dir, &zones, &mut errors);

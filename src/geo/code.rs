@@ -21,10 +21,7 @@ impl Code {
         for (d, s) in bytes.iter_mut().zip(b) {
             *d = s.to_ascii_uppercase();
         }
-        Some(Code {
-            bytes,
-            len: b.len() as u8,
-        })
+        Some(Code { bytes, len: b.len() as u8 })
     }
 
     /// The code as text.

@@ -48,9 +48,7 @@ impl<'de> Visitor<'de> for RecordVisitor {
         let mut out = RawLocation::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match key.0 {
-                "country_code" => {
-                    out.country = out.country.or(map.next_value::<Text<'de>>()?.code())
-                }
+                "country_code" => out.country = out.country.or(map.next_value::<Text<'de>>()?.code()),
                 "latitude" => out.latitude = map.next_value::<Number>()?.0,
                 "longitude" => out.longitude = map.next_value::<Number>()?.0,
                 "country" => {
@@ -309,18 +307,12 @@ impl<'de> serde::Deserialize<'de> for FirstSubdivision {
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a list of subdivisions")
             }
-            fn visit_seq<A: SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<FirstSubdivision, A::Error> {
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<FirstSubdivision, A::Error> {
                 let first = seq.next_element::<Fields<'de>>()?.and_then(|f| f.iso_code);
                 while seq.next_element::<IgnoredAny>()?.is_some() {}
                 Ok(FirstSubdivision(first))
             }
-            fn visit_map<A: MapAccess<'de>>(
-                self,
-                mut map: A,
-            ) -> Result<FirstSubdivision, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<FirstSubdivision, A::Error> {
                 while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
                 Ok(FirstSubdivision(None))
             }

@@ -83,19 +83,14 @@ pub struct GeoDb {
 
 impl std::fmt::Debug for GeoDb {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GeoDb")
-            .field("path", &self.path)
-            .finish_non_exhaustive()
+        f.debug_struct("GeoDb").field("path", &self.path).finish_non_exhaustive()
     }
 }
 
 impl GeoDb {
     /// Opens and verifies the database at `path`.
     pub fn open(path: &Path) -> Result<GeoDb, GeoError> {
-        let err = |reason: String| GeoError::Open {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let err = |reason: String| GeoError::Open { path: path.to_path_buf(), reason };
         let bytes = std::fs::read(path).map_err(|e| err(e.to_string()))?;
         GeoDb::from_bytes(bytes, path).map_err(|e| match e {
             GeoError::Open { reason, .. } => err(reason),
@@ -104,22 +99,14 @@ impl GeoDb {
 
     /// Builds a database from the bytes of a MaxMind DB file; `path` is used in messages.
     pub fn from_bytes(bytes: Vec<u8>, path: &Path) -> Result<GeoDb, GeoError> {
-        let err = |reason: String| GeoError::Open {
-            path: path.to_path_buf(),
-            reason,
-        };
+        let err = |reason: String| GeoError::Open { path: path.to_path_buf(), reason };
         let reader = maxminddb::Reader::from_source(bytes).map_err(|e| err(e.to_string()))?;
         // A truncated or corrupt file can open and still fail on lookups: walk the whole
         // search tree and decode every record now, once, rather than fail mid-query.
         // (`Reader::verify` would do more, but it also refuses files whose metadata has an
         // empty description map, which the DB-IP files we ship have.)
         check_records(&reader).map_err(|e| err(format!("the file is damaged: {e}")))?;
-        Ok(GeoDb {
-            reader,
-            path: path.to_path_buf(),
-            countries: country_table(),
-            continents: continent_table(),
-        })
+        Ok(GeoDb { reader, path: path.to_path_buf(), countries: country_table(), continents: continent_table() })
     }
 
     /// The file this database was read from.
@@ -141,25 +128,16 @@ impl GeoDb {
     pub fn locate(&self, addr: IpAddr) -> GeoHit {
         let Ok(result) = self.reader.lookup(addr) else {
             // An IPv6 address in an IPv4-only database: nothing is known.
-            return GeoHit {
-                location: None,
-                prefix: 0,
-            };
+            return GeoHit { location: None, prefix: 0 };
         };
         let prefix = result.network().map_or(0, |n| n.prefix());
         let raw = match result.decode::<mmdb::RawLocation>() {
             Ok(Some(raw)) => raw,
             _ => {
-                return GeoHit {
-                    location: None,
-                    prefix,
-                };
+                return GeoHit { location: None, prefix };
             }
         };
-        GeoHit {
-            location: self.place(&raw),
-            prefix,
-        }
+        GeoHit { location: self.place(&raw), prefix }
     }
 
     /// Turns a record into a location: the record's coordinates when it has them, else its
@@ -168,27 +146,16 @@ impl GeoDb {
         let from_country = raw.country.and_then(|c| self.countries.get(&c));
         let continent = raw.continent.or(from_country.map(|(c, _)| *c));
         let (point, precision) = match (raw.latitude, raw.longitude) {
-            (Some(lat), Some(lon))
-                if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) =>
-            {
+            (Some(lat), Some(lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
                 (Point { lat, lon }, Precision::Record)
             }
-            _ => match (
-                from_country,
-                continent.and_then(|c| self.continents.get(&c)),
-            ) {
+            _ => match (from_country, continent.and_then(|c| self.continents.get(&c))) {
                 (Some((_, p)), _) => (*p, Precision::Country),
                 (None, Some(p)) => (*p, Precision::Continent),
                 (None, None) => return None,
             },
         };
-        Some(Location {
-            point,
-            precision,
-            continent,
-            country: raw.country,
-            subdivision: raw.subdivision,
-        })
+        Some(Location { point, precision, continent, country: raw.country, subdivision: raw.subdivision })
     }
 
     /// The representative point and continent of a country code, from the shipped table.
@@ -205,13 +172,9 @@ impl GeoDb {
 /// Walks every network of the database and decodes each distinct record once. The walk is
 /// bounded by three times the node count, so a cyclic tree cannot make it loop forever.
 fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), String> {
-    let limit = (reader.metadata().node_count as usize)
-        .saturating_mul(3)
-        .max(1);
+    let limit = (reader.metadata().node_count as usize).saturating_mul(3).max(1);
     let mut seen = std::collections::HashSet::new();
-    let networks = reader
-        .networks(Default::default())
-        .map_err(|e| e.to_string())?;
+    let networks = reader.networks(Default::default()).map_err(|e| e.to_string())?;
     for (count, lookup) in networks.enumerate() {
         if count > limit {
             return Err("the search tree does not end (a cycle?)".into());
@@ -220,9 +183,7 @@ fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), String> {
         if let Some(offset) = lookup.offset()
             && seen.insert(offset)
         {
-            lookup
-                .decode::<mmdb::RawLocation>()
-                .map_err(|e| e.to_string())?;
+            lookup.decode::<mmdb::RawLocation>().map_err(|e| e.to_string())?;
         }
     }
     Ok(())

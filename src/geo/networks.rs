@@ -18,27 +18,16 @@ pub struct NetworkTable<T> {
 
 impl<T> Default for NetworkTable<T> {
     fn default() -> Self {
-        NetworkTable {
-            v4: Vec::new(),
-            v6: Vec::new(),
-        }
+        NetworkTable { v4: Vec::new(), v6: Vec::new() }
     }
 }
 
 fn mask4(addr: u32, len: u8) -> u32 {
-    if len == 0 {
-        0
-    } else {
-        addr & (u32::MAX << (32 - u32::from(len)))
-    }
+    if len == 0 { 0 } else { addr & (u32::MAX << (32 - u32::from(len))) }
 }
 
 fn mask6(addr: u128, len: u8) -> u128 {
-    if len == 0 {
-        0
-    } else {
-        addr & (u128::MAX << (128 - u32::from(len)))
-    }
+    if len == 0 { 0 } else { addr & (u128::MAX << (128 - u32::from(len))) }
 }
 
 impl<T> NetworkTable<T> {
@@ -48,28 +37,20 @@ impl<T> NetworkTable<T> {
         match net {
             IpNet::V4(n) => {
                 let key = mask4(u32::from(n.addr()), len);
-                let pos = self
-                    .v4
-                    .iter()
-                    .position(|(l, _)| *l == len)
-                    .unwrap_or_else(|| {
-                        self.v4.push((len, HashMap::new()));
-                        self.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
-                        self.v4.iter().position(|(l, _)| *l == len).unwrap_or(0)
-                    });
+                let pos = self.v4.iter().position(|(l, _)| *l == len).unwrap_or_else(|| {
+                    self.v4.push((len, HashMap::new()));
+                    self.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
+                    self.v4.iter().position(|(l, _)| *l == len).unwrap_or(0)
+                });
                 self.v4[pos].1.insert(key, value)
             }
             IpNet::V6(n) => {
                 let key = mask6(u128::from(n.addr()), len);
-                let pos = self
-                    .v6
-                    .iter()
-                    .position(|(l, _)| *l == len)
-                    .unwrap_or_else(|| {
-                        self.v6.push((len, HashMap::new()));
-                        self.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
-                        self.v6.iter().position(|(l, _)| *l == len).unwrap_or(0)
-                    });
+                let pos = self.v6.iter().position(|(l, _)| *l == len).unwrap_or_else(|| {
+                    self.v6.push((len, HashMap::new()));
+                    self.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
+                    self.v6.iter().position(|(l, _)| *l == len).unwrap_or(0)
+                });
                 self.v6[pos].1.insert(key, value)
             }
         }
@@ -80,15 +61,11 @@ impl<T> NetworkTable<T> {
         match addr {
             IpAddr::V4(a) => {
                 let a = u32::from(a);
-                self.v4
-                    .iter()
-                    .find_map(|(len, map)| map.get(&mask4(a, *len)).map(|v| (v, *len)))
+                self.v4.iter().find_map(|(len, map)| map.get(&mask4(a, *len)).map(|v| (v, *len)))
             }
             IpAddr::V6(a) => {
                 let a = u128::from(a);
-                self.v6
-                    .iter()
-                    .find_map(|(len, map)| map.get(&mask6(a, *len)).map(|v| (v, *len)))
+                self.v6.iter().find_map(|(len, map)| map.get(&mask6(a, *len)).map(|v| (v, *len)))
             }
         }
     }

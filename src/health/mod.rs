@@ -6,6 +6,7 @@
 //! see changes, the table publishes a new [`HealthSnapshot`] through an `ArcSwap`; the query
 //! path only ever loads that snapshot, so it never waits for a probe or a lock.
 
+pub mod history;
 pub mod overrides;
 pub mod probe;
 pub mod runner;
@@ -18,6 +19,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 
+pub use history::{Figures, History};
 pub use overrides::{Action, Override, Overrides, StateError, Target};
 pub use state::{MemberState, Status};
 
@@ -36,10 +38,7 @@ pub struct HealthSnapshot {
 impl HealthSnapshot {
     /// A snapshot in which every member is up, for `generation`.
     pub fn all_up(generation: u64) -> Self {
-        HealthSnapshot {
-            generation,
-            views: Vec::new(),
-        }
+        HealthSnapshot { generation, views: Vec::new() }
     }
 }
 
@@ -47,18 +46,12 @@ impl Health for HealthSnapshot {
     fn view(&self, pool: usize, member: usize) -> View {
         // A member the snapshot does not know (a snapshot of another generation during a
         // reload, or an all-up snapshot) answers as up: the documented initial state.
-        self.views
-            .get(pool)
-            .and_then(|p| p.get(member))
-            .copied()
-            .unwrap_or(View::Up)
+        self.views.get(pool).and_then(|p| p.get(member)).copied().unwrap_or(View::Up)
     }
 }
 
 /// Bounds of the probe duration histogram, in seconds (Prometheus's default buckets).
-pub const DURATION_BUCKETS: [f64; 11] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
-];
+pub const DURATION_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
 /// Check durations of one member.
 #[derive(Debug, Clone, Default)]
@@ -83,9 +76,7 @@ pub struct HealthTable {
 
 impl std::fmt::Debug for HealthTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("HealthTable")
-            .field("members", &self.states.len())
-            .finish_non_exhaustive()
+        f.debug_struct("HealthTable").field("members", &self.states.len()).finish_non_exhaustive()
     }
 }
 
@@ -111,25 +102,14 @@ pub struct MemberReport {
 impl HealthTable {
     /// A table for `config`, with the overrides from `state_file` (if any), publishing into a
     /// new `ArcSwap`.
-    pub fn new(
-        config: Arc<Config>,
-        state_file: Option<PathBuf>,
-    ) -> Result<HealthTable, StateError> {
+    pub fn new(config: Arc<Config>, state_file: Option<PathBuf>) -> Result<HealthTable, StateError> {
         let overrides = match &state_file {
             Some(p) => Overrides::load(p)?,
             None => Overrides::default(),
         };
-        let published = Arc::new(ArcSwap::from_pointee(HealthSnapshot::all_up(
-            config.generation,
-        )));
-        let mut table = HealthTable {
-            config,
-            states: HashMap::new(),
-            durations: HashMap::new(),
-            overrides,
-            state_file,
-            published,
-        };
+        let published = Arc::new(ArcSwap::from_pointee(HealthSnapshot::all_up(config.generation)));
+        let mut table =
+            HealthTable { config, states: HashMap::new(), durations: HashMap::new(), overrides, state_file, published };
         table.publish(SystemTime::now());
         Ok(table)
     }
@@ -145,22 +125,11 @@ impl HealthTable {
     }
 
     /// Records a probe result for `member` of `pool` (by name), and how long the check took.
-    pub fn report(
-        &mut self,
-        pool: &str,
-        member: &str,
-        ok: bool,
-        reason: &str,
-        took: Duration,
-        now: SystemTime,
-    ) {
+    pub fn report(&mut self, pool: &str, member: &str, ok: bool, reason: &str, took: Duration, now: SystemTime) {
         let Some(check) = self.check_of(pool, member) else {
             return; // Removed by a reload while the probe ran.
         };
-        let d = self
-            .durations
-            .entry((pool.to_string(), member.to_string()))
-            .or_default();
+        let d = self.durations.entry((pool.to_string(), member.to_string())).or_default();
         let secs = took.as_secs_f64();
         for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
             if secs <= *bound {
@@ -169,13 +138,15 @@ impl HealthTable {
         }
         d.count += 1;
         d.sum += secs;
-        let state = self
-            .states
-            .entry((pool.to_string(), member.to_string()))
-            .or_default();
+        let state = self.states.entry((pool.to_string(), member.to_string())).or_default();
         if state.report(ok, reason, check.0, check.1, now) {
             tracing::info!(pool, member, status = ?state.status, reason, "member health changed");
+            let up = state.status == Status::Up;
+            self.overrides.history.entry(format!("{pool}/{member}")).or_default().record(now, up);
             self.publish(now);
+            if let Err(e) = self.save() {
+                tracing::warn!(error = %e, "cannot save the state file");
+            }
         }
     }
 
@@ -249,11 +220,8 @@ impl HealthTable {
         self.states = keep;
         self.config = config;
         let gslb = &self.config.gslb;
-        self.durations.retain(|k, _| {
-            gslb.pools
-                .iter()
-                .any(|p| p.name == k.0 && p.members.iter().any(|m| m.name == k.1))
-        });
+        self.durations
+            .retain(|k, _| gslb.pools.iter().any(|p| p.name == k.0 && p.members.iter().any(|m| m.name == k.1)));
         self.publish(now);
     }
 
@@ -283,11 +251,40 @@ impl HealthTable {
     }
 
     fn publish(&mut self, now: SystemTime) {
-        let snapshot = HealthSnapshot {
-            generation: self.config.generation,
-            views: self.views(now),
-        };
+        let snapshot = HealthSnapshot { generation: self.config.generation, views: self.views(now) };
         self.published.store(Arc::new(snapshot));
+    }
+
+    /// The history of `member` of `pool`.
+    pub fn history(&self, pool: &str, member: &str) -> History {
+        self.overrides.history.get(&format!("{pool}/{member}")).cloned().unwrap_or_default()
+    }
+
+    /// Availability figures of every member, data center and pool of the configuration:
+    /// (kind, name, figures), kind being "member" (name `pool/member`), "datacenter" or "pool".
+    pub fn figures(&self, now: SystemTime) -> Vec<(&'static str, String, Figures)> {
+        let gslb = &self.config.gslb;
+        let mut out = Vec::new();
+        let empty = History::default();
+        let of = |p: &str, m: &str| self.overrides.history.get(&format!("{p}/{m}")).unwrap_or(&empty);
+        for pool in &gslb.pools {
+            for m in &pool.members {
+                out.push(("member", format!("{}/{}", pool.name, m.name), of(&pool.name, &m.name).figures(now)));
+            }
+        }
+        for (d, dc) in gslb.datacenters.iter().enumerate() {
+            let parts: Vec<&History> = gslb
+                .pools
+                .iter()
+                .flat_map(|p| p.members.iter().filter(|m| m.dc == d).map(|m| of(&p.name, &m.name)))
+                .collect();
+            out.push(("datacenter", dc.name.clone(), History::any_up(parts).figures(now)));
+        }
+        for pool in &gslb.pools {
+            let parts: Vec<&History> = pool.members.iter().map(|m| of(&pool.name, &m.name)).collect();
+            out.push(("pool", pool.name.clone(), History::any_up(parts).figures(now)));
+        }
+        out
     }
 
     /// Check durations per (pool, member).
@@ -303,34 +300,20 @@ impl HealthTable {
         for (pi, pool) in gslb.pools.iter().enumerate() {
             for (mi, m) in pool.members.iter().enumerate() {
                 let dc = gslb.datacenters[m.dc].name.clone();
-                let member_target = Target::Member {
-                    pool: pool.name.clone(),
-                    member: m.name.clone(),
-                };
-                let dc_target = Target::Datacenter {
-                    datacenter: dc.clone(),
-                };
+                let member_target = Target::Member { pool: pool.name.clone(), member: m.name.clone() };
+                let dc_target = Target::Datacenter { datacenter: dc.clone() };
                 let override_ = self
                     .overrides
                     .overrides
                     .iter()
                     .find(|o| o.target == member_target && o.active(now))
-                    .or_else(|| {
-                        self.overrides
-                            .overrides
-                            .iter()
-                            .find(|o| o.target == dc_target && o.active(now))
-                    })
+                    .or_else(|| self.overrides.overrides.iter().find(|o| o.target == dc_target && o.active(now)))
                     .cloned();
                 out.push(MemberReport {
                     pool: pool.name.clone(),
                     member: m.name.clone(),
                     datacenter: dc,
-                    state: self
-                        .states
-                        .get(&(pool.name.clone(), m.name.clone()))
-                        .cloned()
-                        .unwrap_or_default(),
+                    state: self.states.get(&(pool.name.clone(), m.name.clone())).cloned().unwrap_or_default(),
                     checked: m.probe.is_some(),
                     override_,
                     view: views[pi][mi],

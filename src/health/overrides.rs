@@ -30,9 +30,7 @@ impl std::str::FromStr for Action {
             "drain" => Ok(Action::Drain),
             "force-up" => Ok(Action::ForceUp),
             "force-down" => Ok(Action::ForceDown),
-            _ => Err(format!(
-                "unknown action '{s}' (expected drain, force-up or force-down)"
-            )),
+            _ => Err(format!("unknown action '{s}' (expected drain, force-up or force-down)")),
         }
     }
 }
@@ -86,11 +84,15 @@ impl Override {
     }
 }
 
-/// The overrides in force, at most one per target.
+/// What the state file keeps: the overrides in force (at most one per target) and each
+/// member's health history (for the availability figures).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Overrides {
     /// The list, in the order set.
     pub overrides: Vec<Override>,
+    /// Health history by `pool/member`.
+    #[serde(default)]
+    pub history: std::collections::BTreeMap<String, super::history::History>,
 }
 
 /// Why the state file could not be read or written.
@@ -105,9 +107,7 @@ pub enum StateError {
         source: std::io::Error,
     },
     /// The file is not a state file.
-    #[error(
-        "{path}: not a Meridian state file: {reason} (move it aside to start without overrides)"
-    )]
+    #[error("{path}: not a Meridian state file: {reason} (move it aside to start without overrides)")]
     Parse {
         /// The state file.
         path: PathBuf,
@@ -120,12 +120,7 @@ impl Overrides {
     /// Sets (or replaces) the override of `target`.
     pub fn set(&mut self, target: Target, action: Action, ttl: Option<Duration>, now: SystemTime) {
         self.overrides.retain(|o| o.target != target);
-        self.overrides.push(Override {
-            target,
-            action,
-            expires: ttl.map(|t| now + t),
-            created: now,
-        });
+        self.overrides.push(Override { target, action, expires: ttl.map(|t| now + t), created: now });
     }
 
     /// Removes the override of `target`; true when there was one.
@@ -149,21 +144,9 @@ impl Overrides {
 
     /// The action that applies to member `member` of `pool` in data center `dc`.
     pub fn effective(&self, pool: &str, member: &str, dc: &str, now: SystemTime) -> Option<Action> {
-        let find = |want: &Target| {
-            self.overrides
-                .iter()
-                .find(|o| o.target == *want && o.active(now))
-                .map(|o| o.action)
-        };
-        find(&Target::Member {
-            pool: pool.to_string(),
-            member: member.to_string(),
-        })
-        .or_else(|| {
-            find(&Target::Datacenter {
-                datacenter: dc.to_string(),
-            })
-        })
+        let find = |want: &Target| self.overrides.iter().find(|o| o.target == *want && o.active(now)).map(|o| o.action);
+        find(&Target::Member { pool: pool.to_string(), member: member.to_string() })
+            .or_else(|| find(&Target::Datacenter { datacenter: dc.to_string() }))
     }
 
     /// Reads the state file; a missing file is an empty set.
@@ -172,25 +155,16 @@ impl Overrides {
             Ok(t) => t,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Overrides::default()),
             Err(source) => {
-                return Err(StateError::Io {
-                    path: path.to_path_buf(),
-                    source,
-                });
+                return Err(StateError::Io { path: path.to_path_buf(), source });
             }
         };
-        serde_json::from_str(&text).map_err(|e| StateError::Parse {
-            path: path.to_path_buf(),
-            reason: e.to_string(),
-        })
+        serde_json::from_str(&text).map_err(|e| StateError::Parse { path: path.to_path_buf(), reason: e.to_string() })
     }
 
     /// Writes the state file atomically (a temporary file renamed over it), so a crash
     /// mid-write leaves the old file, never half of one.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
-        let io = |source| StateError::Io {
-            path: path.to_path_buf(),
-            source,
-        };
+        let io = |source| StateError::Io { path: path.to_path_buf(), source };
         let text = serde_json::to_string_pretty(self).map_err(|e| io(std::io::Error::other(e)))?;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text + "\n").map_err(io)?;
@@ -238,49 +212,23 @@ mod tests {
     }
 
     fn member(p: &str, m: &str) -> Target {
-        Target::Member {
-            pool: p.into(),
-            member: m.into(),
-        }
+        Target::Member { pool: p.into(), member: m.into() }
     }
 
     #[test]
     fn member_beats_data_center_and_expiry_ends_it() {
         let mut o = Overrides::default();
-        o.set(
-            Target::Datacenter {
-                datacenter: "ams".into(),
-            },
-            Action::Drain,
-            None,
-            t(0),
-        );
-        o.set(
-            member("www", "ams-1"),
-            Action::ForceUp,
-            Some(Duration::from_secs(60)),
-            t(100),
-        );
-        assert_eq!(
-            o.effective("www", "ams-1", "ams", t(120)),
-            Some(Action::ForceUp)
-        );
-        assert_eq!(
-            o.effective("www", "ams-2", "ams", t(120)),
-            Some(Action::Drain)
-        );
+        o.set(Target::Datacenter { datacenter: "ams".into() }, Action::Drain, None, t(0));
+        o.set(member("www", "ams-1"), Action::ForceUp, Some(Duration::from_secs(60)), t(100));
+        assert_eq!(o.effective("www", "ams-1", "ams", t(120)), Some(Action::ForceUp));
+        assert_eq!(o.effective("www", "ams-2", "ams", t(120)), Some(Action::Drain));
         assert_eq!(o.effective("www", "iad-1", "iad", t(120)), None);
         // At 160 s the member override has expired: the data center's applies again.
-        assert_eq!(
-            o.effective("www", "ams-1", "ams", t(160)),
-            Some(Action::Drain)
-        );
+        assert_eq!(o.effective("www", "ams-1", "ams", t(160)), Some(Action::Drain));
         assert_eq!(o.next_expiry(), Some(t(160)));
         assert!(o.expire(t(160)));
         assert_eq!(o.overrides.len(), 1);
-        assert!(o.clear(&Target::Datacenter {
-            datacenter: "ams".into()
-        }));
+        assert!(o.clear(&Target::Datacenter { datacenter: "ams".into() }));
         assert_eq!(o.effective("www", "ams-2", "ams", t(200)), None);
     }
 
@@ -299,27 +247,12 @@ mod tests {
         let path = dir.path().join("state.json");
         assert_eq!(Overrides::load(&path).unwrap(), Overrides::default());
         let mut o = Overrides::default();
-        o.set(
-            member("www", "ams-1"),
-            Action::Drain,
-            Some(Duration::from_secs(30)),
-            t(1000),
-        );
-        o.set(
-            Target::Datacenter {
-                datacenter: "sin".into(),
-            },
-            Action::ForceDown,
-            None,
-            t(1001),
-        );
+        o.set(member("www", "ams-1"), Action::Drain, Some(Duration::from_secs(30)), t(1000));
+        o.set(Target::Datacenter { datacenter: "sin".into() }, Action::ForceDown, None, t(1001));
         o.save(&path).unwrap();
         assert_eq!(Overrides::load(&path).unwrap(), o);
         std::fs::write(&path, "{ not json").unwrap();
         let err = Overrides::load(&path).unwrap_err().to_string();
-        assert!(
-            err.contains("state.json: not a Meridian state file"),
-            "{err}"
-        );
+        assert!(err.contains("state.json: not a Meridian state file"), "{err}");
     }
 }

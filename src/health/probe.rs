@@ -22,10 +22,7 @@ pub struct Prober {
 
 impl std::fmt::Debug for Prober {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Prober")
-            .field("addr", &self.addr)
-            .field("url", &self.url)
-            .finish_non_exhaustive()
+        f.debug_struct("Prober").field("addr", &self.addr).field("url", &self.url).finish_non_exhaustive()
     }
 }
 
@@ -43,14 +40,7 @@ impl Prober {
     pub fn new(check: Check, addr: SocketAddr) -> Result<Prober, String> {
         let mut http = None;
         let mut url = String::new();
-        if let CheckKind::Http {
-            tls,
-            path,
-            host,
-            insecure,
-            ..
-        } = &check.kind
-        {
+        if let CheckKind::Http { tls, path, host, insecure, .. } = &check.kind {
             install_crypto();
             let scheme = if *tls { "https" } else { "http" };
             let ip_host = match addr {
@@ -73,18 +63,9 @@ impl Prober {
             if *insecure {
                 builder = builder.tls_danger_accept_invalid_certs(true);
             }
-            http = Some(
-                builder
-                    .build()
-                    .map_err(|e| format!("cannot build the HTTP client: {e}"))?,
-            );
+            http = Some(builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?);
         }
-        Ok(Prober {
-            check,
-            addr,
-            http,
-            url,
-        })
+        Ok(Prober { check, addr, http, url })
     }
 
     /// The check.
@@ -96,10 +77,7 @@ impl Prober {
     pub async fn run(&self) -> Result<String, String> {
         match tokio::time::timeout(self.check.timeout, self.run_inner()).await {
             Ok(r) => r,
-            Err(_) => Err(format!(
-                "timed out after {} ms",
-                self.check.timeout.as_millis()
-            )),
+            Err(_) => Err(format!("timed out after {} ms", self.check.timeout.as_millis())),
         }
     }
 
@@ -107,30 +85,17 @@ impl Prober {
         match &self.check.kind {
             CheckKind::None => Ok("not checked".into()),
             CheckKind::Tcp => {
-                let mut s = TcpStream::connect(self.addr)
-                    .await
-                    .map_err(|e| format!("tcp connect to {}: {e}", self.addr))?;
+                let mut s =
+                    TcpStream::connect(self.addr).await.map_err(|e| format!("tcp connect to {}: {e}", self.addr))?;
                 let _ = s.shutdown().await;
                 Ok(format!("tcp connect to {} succeeded", self.addr))
             }
-            CheckKind::Http {
-                statuses,
-                body,
-                body_bytes,
-                ..
-            } => {
+            CheckKind::Http { statuses, body, body_bytes, .. } => {
                 let client = self.http.as_ref().ok_or("no HTTP client")?;
-                let mut resp = client
-                    .get(&self.url)
-                    .send()
-                    .await
-                    .map_err(|e| describe(&self.url, &e))?;
+                let mut resp = client.get(&self.url).send().await.map_err(|e| describe(&self.url, &e))?;
                 let status = resp.status().as_u16();
                 if !statuses.contains(&status) {
-                    return Err(format!(
-                        "{} answered {status}, expected {statuses:?}",
-                        self.url
-                    ));
+                    return Err(format!("{} answered {status}, expected {statuses:?}", self.url));
                 }
                 let Some(want) = body else {
                     return Ok(format!("{} answered {status}", self.url));
@@ -157,41 +122,27 @@ impl Prober {
                     seen.len()
                 ))
             }
-            CheckKind::Dns {
-                qname,
-                qtype,
-                rcode,
-            } => {
+            CheckKind::Dns { qname, qtype, rcode } => {
                 let bind: SocketAddr = if self.addr.is_ipv4() {
                     ([0, 0, 0, 0], 0).into()
                 } else {
                     (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
                 };
-                let sock = UdpSocket::bind(bind)
-                    .await
-                    .map_err(|e| format!("dns: cannot open a socket: {e}"))?;
-                sock.connect(self.addr)
-                    .await
-                    .map_err(|e| format!("dns: {}: {e}", self.addr))?;
-                let id = (std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .map_or(0, |d| d.subsec_nanos())
-                    & 0xffff) as u16;
+                let sock = UdpSocket::bind(bind).await.map_err(|e| format!("dns: cannot open a socket: {e}"))?;
+                sock.connect(self.addr).await.map_err(|e| format!("dns: {}: {e}", self.addr))?;
+                let id =
+                    (std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos())
+                        & 0xffff) as u16;
                 let mut q = Vec::with_capacity(64);
                 q.extend_from_slice(&id.to_be_bytes());
                 q.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 0]);
                 q.extend_from_slice(qname.wire());
                 q.extend_from_slice(&qtype.to_be_bytes());
                 q.extend_from_slice(&[0, 1]);
-                sock.send(&q)
-                    .await
-                    .map_err(|e| format!("dns: send to {}: {e}", self.addr))?;
+                sock.send(&q).await.map_err(|e| format!("dns: send to {}: {e}", self.addr))?;
                 let mut buf = [0u8; 512];
                 loop {
-                    let n = sock
-                        .recv(&mut buf)
-                        .await
-                        .map_err(|e| format!("dns: {}: {e}", self.addr))?;
+                    let n = sock.recv(&mut buf).await.map_err(|e| format!("dns: {}: {e}", self.addr))?;
                     if n < 12 || buf[0..2] != id.to_be_bytes() || buf[2] & 0x80 == 0 {
                         continue; // Not our reply: keep waiting until the timeout.
                     }
@@ -199,10 +150,7 @@ impl Prober {
                     return if got == *rcode {
                         Ok(format!("dns {} answered rcode {got}", self.addr))
                     } else {
-                        Err(format!(
-                            "dns {} answered rcode {got}, expected {rcode}",
-                            self.addr
-                        ))
+                        Err(format!("dns {} answered rcode {got}, expected {rcode}", self.addr))
                     };
                 }
             }
@@ -221,11 +169,7 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
     while let Some(s) = root.source() {
         root = s;
     }
-    let cause = if e.is_timeout() {
-        "timed out".to_string()
-    } else {
-        root.to_string()
-    };
+    let cause = if e.is_timeout() { "timed out".to_string() } else { root.to_string() };
     format!("{url}: {cause}")
 }
 

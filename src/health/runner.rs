@@ -34,16 +34,12 @@ pub struct Runner {
 
 impl std::fmt::Debug for Runner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Runner")
-            .field("tasks", &self.tasks.len())
-            .finish_non_exhaustive()
+        f.debug_struct("Runner").field("tasks", &self.tasks.len()).finish_non_exhaustive()
     }
 }
 
 fn hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 impl Runner {
@@ -77,15 +73,7 @@ impl Runner {
         for pool in &config.gslb.pools {
             for m in &pool.members {
                 if let Some((check, addr)) = &m.probe {
-                    wanted.insert(
-                        (
-                            pool.name.clone(),
-                            m.name.clone(),
-                            *addr,
-                            format!("{check:?}"),
-                        ),
-                        check.clone(),
-                    );
+                    wanted.insert((pool.name.clone(), m.name.clone(), *addr, format!("{check:?}")), check.clone());
                 }
             }
         }
@@ -167,20 +155,11 @@ async fn check_loop(
             Err(r) => (false, r),
         };
         if let Ok(mut t) = table.lock() {
-            t.report(
-                &pool,
-                &member,
-                ok,
-                &reason,
-                started.elapsed(),
-                SystemTime::now(),
-            );
+            t.report(&pool, &member, ok, &reason, started.elapsed(), SystemTime::now());
         }
         n = n.wrapping_add(1);
-        let spread = ((seed.wrapping_add(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64
-            / (1u64 << 53) as f64)
-            * 2.0
-            - 1.0;
+        let spread =
+            ((seed.wrapping_add(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
         let next = interval.mul_f64(1.0 + JITTER * spread);
         tokio::time::sleep_until(started + next).await;
     }
@@ -190,10 +169,7 @@ async fn check_loop(
 /// the expiry on time.
 async fn expire_loop(table: Arc<Mutex<HealthTable>>) {
     loop {
-        let next = table
-            .lock()
-            .ok()
-            .and_then(|mut t| t.expire(SystemTime::now()));
+        let next = table.lock().ok().and_then(|mut t| t.expire(SystemTime::now()));
         let wait = next
             .and_then(|n| n.duration_since(SystemTime::now()).ok())
             .unwrap_or(Duration::from_secs(1))

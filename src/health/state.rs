@@ -57,14 +57,7 @@ impl Default for MemberState {
 
 impl MemberState {
     /// Records a probe result; returns true when the status changed.
-    pub fn report(
-        &mut self,
-        ok: bool,
-        reason: &str,
-        rise: u32,
-        fall: u32,
-        now: SystemTime,
-    ) -> bool {
+    pub fn report(&mut self, ok: bool, reason: &str, rise: u32, fall: u32, now: SystemTime) -> bool {
         if ok {
             self.successes = self.successes.saturating_add(1);
             self.failures = 0;
@@ -170,10 +163,6 @@ mod tests {
             assert_eq!(s.status, Status::Up);
         }
         assert_eq!(s.transitions, 0);
-        assert_eq!(
-            longest,
-            fall - 1,
-            "the run cap was reached, so the test means something"
-        );
+        assert_eq!(longest, fall - 1, "the run cap was reached, so the test means something");
     }
 }

@@ -94,9 +94,7 @@ impl Located<'_> {
     /// The prefix length of the network that decided: the ECS scope of the answer.
     pub fn prefix(&self) -> u8 {
         match self {
-            Located::Network { prefix, .. }
-            | Located::Geo { prefix, .. }
-            | Located::Unknown { prefix } => *prefix,
+            Located::Network { prefix, .. } | Located::Geo { prefix, .. } | Located::Unknown { prefix } => *prefix,
         }
     }
 
@@ -121,24 +119,15 @@ pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
                 country: None,
                 subdivision: None,
             }),
-            NetworkTarget::Region {
-                continent,
-                country,
-                subdivision,
-            } => region_location(geo, *continent, *country, *subdivision),
+            NetworkTarget::Region { continent, country, subdivision } => {
+                region_location(geo, *continent, *country, *subdivision)
+            }
         };
-        return Located::Network {
-            network,
-            prefix,
-            location,
-        };
+        return Located::Network { network, prefix, location };
     }
     let hit = geo.locate(client.addr);
     match hit.location {
-        Some(location) => Located::Geo {
-            location,
-            prefix: hit.prefix,
-        },
+        Some(location) => Located::Geo { location, prefix: hit.prefix },
         None => Located::Unknown { prefix: hit.prefix },
     }
 }
@@ -156,13 +145,7 @@ fn region_location(
         (None, Some(p)) => (p, Precision::Continent),
         (None, None) => return None,
     };
-    Some(Location {
-        point,
-        precision,
-        continent,
-        country,
-        subdivision,
-    })
+    Some(Location { point, precision, continent, country, subdivision })
 }
 
 /// Why the data centers are in the order they are.
@@ -236,11 +219,7 @@ fn record(trace: &mut Trace<'_>, step: impl FnOnce() -> Step) {
 }
 
 /// Orders the pool's data centers for a located client.
-pub fn order(
-    gslb: &Gslb,
-    pool: &Pool,
-    located: &Located<'_>,
-) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
+pub fn order(gslb: &Gslb, pool: &Pool, located: &Located<'_>) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
     let point = located.location().map(|l| l.point);
     let by_distance = |list: &mut Vec<(DcId, Option<f64>)>, from: Option<Point>| {
         for entry in list.iter_mut() {
@@ -257,56 +236,27 @@ pub fn order(
             .filter(|d| pool.default_order.contains(d))
             .map(|&d| (d, point.map(|p| distance_km(p, gslb.datacenters[d].point))))
             .collect();
-        let mut rest: Vec<(DcId, Option<f64>)> = pool
-            .default_order
-            .iter()
-            .filter(|d| !first.contains(d))
-            .map(|&d| (d, None))
-            .collect();
+        let mut rest: Vec<(DcId, Option<f64>)> =
+            pool.default_order.iter().filter(|d| !first.contains(d)).map(|&d| (d, None)).collect();
         by_distance(&mut rest, point);
         head.append(&mut rest);
         head
     };
-    if let Located::Network {
-        network:
-            Network {
-                target: NetworkTarget::Datacenters(list),
-                ..
-            },
-        ..
-    } = located
-    {
+    if let Located::Network { network: Network { target: NetworkTarget::Datacenters(list), .. }, .. } = located {
         return (OrderReason::Network, pinned(list));
     }
     if let (Some(map), Some(loc)) = (pool.map.map(|m| &gslb.maps[m]), located.location()) {
         let hit = loc
             .country
             .zip(loc.subdivision)
-            .and_then(|(c, s)| {
-                map.subdivisions
-                    .get(&(c, s))
-                    .map(|l| (format!("subdivisions.{c}-{s}"), l))
-            })
-            .or_else(|| {
-                loc.country
-                    .and_then(|c| map.countries.get(&c).map(|l| (format!("countries.{c}"), l)))
-            })
-            .or_else(|| {
-                loc.continent.and_then(|c| {
-                    map.continents
-                        .get(&c)
-                        .map(|l| (format!("continents.{c}"), l))
-                })
-            });
+            .and_then(|(c, s)| map.subdivisions.get(&(c, s)).map(|l| (format!("subdivisions.{c}-{s}"), l)))
+            .or_else(|| loc.country.and_then(|c| map.countries.get(&c).map(|l| (format!("countries.{c}"), l))))
+            .or_else(|| loc.continent.and_then(|c| map.continents.get(&c).map(|l| (format!("continents.{c}"), l))));
         if let Some((key, list)) = hit {
-            return (
-                OrderReason::Map(format!("{}.{key}", map.name)),
-                pinned(list),
-            );
+            return (OrderReason::Map(format!("{}.{key}", map.name)), pinned(list));
         }
     }
-    let mut list: Vec<(DcId, Option<f64>)> =
-        pool.default_order.iter().map(|&d| (d, None)).collect();
+    let mut list: Vec<(DcId, Option<f64>)> = pool.default_order.iter().map(|&d| (d, None)).collect();
     match point {
         Some(p) => {
             by_distance(&mut list, Some(p));
@@ -338,35 +288,19 @@ pub fn choose(
     let mut first_with_family: Option<DcId> = None;
     let mut degraded = false;
     for &(dc, _) in &order {
-        let candidates: Vec<usize> = pool
-            .members
-            .iter()
-            .enumerate()
-            .filter(|(_, m)| m.dc == dc && has_family(m))
-            .map(|(i, _)| i)
-            .collect();
+        let candidates: Vec<usize> =
+            pool.members.iter().enumerate().filter(|(_, m)| m.dc == dc && has_family(m)).map(|(i, _)| i).collect();
         if candidates.is_empty() {
             record(&mut trace, || Step::Skipped(dc, Skip::NoAddress));
             continue;
         }
         first_with_family.get_or_insert(dc);
-        let views: Vec<View> = candidates
-            .iter()
-            .map(|&i| health.view(pool_id, i))
-            .collect();
-        let up: Vec<usize> = candidates
-            .iter()
-            .zip(&views)
-            .filter(|(_, v)| **v == View::Up)
-            .map(|(&i, _)| i)
-            .collect();
+        let views: Vec<View> = candidates.iter().map(|&i| health.view(pool_id, i)).collect();
+        let up: Vec<usize> = candidates.iter().zip(&views).filter(|(_, v)| **v == View::Up).map(|(&i, _)| i).collect();
         let needed = pool.min_healthy.needed(candidates.len());
         if up.len() < needed {
             let why = if !up.is_empty() {
-                Skip::TooFewHealthy {
-                    up: up.len(),
-                    needed,
-                }
+                Skip::TooFewHealthy { up: up.len(), needed }
             } else if views.contains(&View::Drained) {
                 Skip::Drained
             } else {
@@ -381,22 +315,13 @@ pub fn choose(
         return Decision {
             datacenter: Some(dc),
             members,
-            ttl: if degraded {
-                pool.degraded_ttl
-            } else {
-                pool.ttl
-            },
+            ttl: if degraded { pool.degraded_ttl } else { pool.ttl },
             fallback: None,
         };
     }
     let Some(nearest) = first_with_family else {
         record(&mut trace, || Step::NoData);
-        return Decision {
-            datacenter: None,
-            members: Vec::new(),
-            ttl: pool.ttl,
-            fallback: None,
-        };
+        return Decision { datacenter: None, members: Vec::new(), ttl: pool.ttl, fallback: None };
     };
     // Nothing can serve: the pool's fallback, never an accidental empty answer.
     use crate::config::gslb::Fallback;
@@ -409,19 +334,12 @@ pub fn choose(
             (Some(nearest), select::arrange(pool, all, client, seed))
         }
         Fallback::All => {
-            let all: Vec<usize> = (0..pool.members.len())
-                .filter(|&i| has_family(&pool.members[i]))
-                .collect();
+            let all: Vec<usize> = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i])).collect();
             (None, all)
         }
         Fallback::ServFail => (None, Vec::new()),
     };
-    Decision {
-        datacenter,
-        members,
-        ttl: pool.degraded_ttl,
-        fallback: Some(pool.fallback),
-    }
+    Decision { datacenter, members, ttl: pool.degraded_ttl, fallback: Some(pool.fallback) }
 }
 
 #[cfg(test)]
@@ -432,12 +350,7 @@ mod tests {
     use std::collections::HashMap;
 
     fn dc(name: &str, lat: f64, lon: f64) -> Datacenter {
-        Datacenter {
-            name: name.into(),
-            point: Point { lat, lon },
-            continent: None,
-            country: None,
-        }
+        Datacenter { name: name.into(), point: Point { lat, lon }, continent: None, country: None }
     }
 
     fn member(name: &str, dc: DcId, v4: Option<&str>, v6: Option<&str>, weight: u32) -> Member {
@@ -453,31 +366,15 @@ mod tests {
 
     /// ams (0), iad (1), sin (2); pool 0 has two members in each, sin without IPv6.
     fn gslb(selection: Selection, answers: Option<usize>) -> Gslb {
-        let mut map = RegionMap {
-            name: "regions".into(),
-            ..RegionMap::default()
-        };
+        let mut map = RegionMap { name: "regions".into(), ..RegionMap::default() };
         map.continents.insert(Code::new("OC").unwrap(), vec![2, 1]);
         map.countries.insert(Code::new("BR").unwrap(), vec![1]);
-        map.subdivisions.insert(
-            (Code::new("US").unwrap(), Code::new("CA").unwrap()),
-            vec![2, 1, 0],
-        );
+        map.subdivisions.insert((Code::new("US").unwrap(), Code::new("CA").unwrap()), vec![2, 1, 0]);
         let mut networks = NetworkTable::default();
         let net: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
-        networks.insert(
-            net,
-            Network {
-                net,
-                target: NetworkTarget::Datacenters(vec![2]),
-            },
-        );
+        networks.insert(net, Network { net, target: NetworkTarget::Datacenters(vec![2]) });
         Gslb {
-            datacenters: vec![
-                dc("ams", 52.37, 4.90),
-                dc("iad", 38.95, -77.45),
-                dc("sin", 1.35, 103.82),
-            ],
+            datacenters: vec![dc("ams", 52.37, 4.90), dc("iad", 38.95, -77.45), dc("sin", 1.35, 103.82)],
             pools: vec![Pool {
                 name: "www".into(),
                 owners: vec![],
@@ -525,29 +422,18 @@ mod tests {
     }
 
     fn client() -> Client {
-        Client {
-            addr: "192.0.2.99".parse().unwrap(),
-            prefix: 24,
-            from_ecs: true,
-        }
+        Client { addr: "192.0.2.99".parse().unwrap(), prefix: 24, from_ecs: true }
     }
 
     struct Down(Vec<usize>);
     impl Health for Down {
         fn view(&self, _pool: usize, member: usize) -> View {
-            if self.0.contains(&member) {
-                View::Down
-            } else {
-                View::Up
-            }
+            if self.0.contains(&member) { View::Down } else { View::Up }
         }
     }
 
     fn names(g: &Gslb, order: &[(DcId, Option<f64>)]) -> Vec<String> {
-        order
-            .iter()
-            .map(|(d, _)| g.datacenters[*d].name.clone())
-            .collect()
+        order.iter().map(|(d, _)| g.datacenters[*d].name.clone()).collect()
     }
 
     #[test]
@@ -556,21 +442,9 @@ mod tests {
         let pool = &g.pools[0];
         let cases: Vec<(Located<'_>, &[&str], OrderReason)> = vec![
             // Paris, New York, Tokyo: nearest first.
-            (
-                at(48.85, 2.35, Some("FR"), Some("EU"), None),
-                &["ams", "iad", "sin"],
-                OrderReason::Distance,
-            ),
-            (
-                at(40.71, -74.0, Some("US"), Some("NA"), None),
-                &["iad", "ams", "sin"],
-                OrderReason::Distance,
-            ),
-            (
-                at(35.68, 139.69, Some("JP"), Some("AS"), None),
-                &["sin", "ams", "iad"],
-                OrderReason::Distance,
-            ),
+            (at(48.85, 2.35, Some("FR"), Some("EU"), None), &["ams", "iad", "sin"], OrderReason::Distance),
+            (at(40.71, -74.0, Some("US"), Some("NA"), None), &["iad", "ams", "sin"], OrderReason::Distance),
+            (at(35.68, 139.69, Some("JP"), Some("AS"), None), &["sin", "ams", "iad"], OrderReason::Distance),
             // Sydney: continent pin (sin, iad) then the rest by distance.
             (
                 at(-33.87, 151.21, Some("AU"), Some("OC"), None),
@@ -590,11 +464,7 @@ mod tests {
                 OrderReason::Map("regions.subdivisions.US-CA".into()),
             ),
             // Unknown: the pool's default order.
-            (
-                Located::Unknown { prefix: 8 },
-                &["iad", "ams", "sin"],
-                OrderReason::Default,
-            ),
+            (Located::Unknown { prefix: 8 }, &["iad", "ams", "sin"], OrderReason::Default),
         ];
         for (located, expect, reason) in cases {
             let (got_reason, got) = order(&g, pool, &located);
@@ -631,16 +501,7 @@ mod tests {
         let g = gslb(Selection::Shuffle, None);
         let mut trace = Vec::new();
         // A Tokyo client asking AAAA: sin has no IPv6, so ams answers.
-        let d = choose(
-            &g,
-            0,
-            Family::V6,
-            &at(35.68, 139.69, None, None, None),
-            &client(),
-            &AllUp,
-            1,
-            Some(&mut trace),
-        );
+        let d = choose(&g, 0, Family::V6, &at(35.68, 139.69, None, None, None), &client(), &AllUp, 1, Some(&mut trace));
         assert_eq!(d.datacenter, Some(0));
         assert_eq!(trace[1], Step::Skipped(2, Skip::NoAddress));
         assert_eq!(trace[2], Step::Chose(0));
@@ -677,10 +538,7 @@ mod tests {
         assert_eq!(seen, [0usize, 1].into_iter().collect());
         // Same seed, same answer: the function is pure.
         let a = choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None);
-        assert_eq!(
-            a,
-            choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None)
-        );
+        assert_eq!(a, choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None));
     }
 
     #[test]
@@ -688,9 +546,7 @@ mod tests {
         let g = gslb(Selection::Weighted, Some(1));
         let paris = at(48.85, 2.35, None, None, None);
         let firsts = (0..4000u64)
-            .filter(|&seed| {
-                choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None).members[0] == 1
-            })
+            .filter(|&seed| choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None).members[0] == 1)
             .count();
         // ams-2 has weight 3 of 4: about 3000 of 4000 draws.
         assert!((2800..3200).contains(&firsts), "{firsts}");
@@ -710,15 +566,11 @@ mod tests {
             };
             let first = choose(&g, 0, Family::V4, &paris, &c, &AllUp, 1, None).members[0];
             // Any seed, same member: stickiness does not depend on randomness.
-            assert_eq!(
-                first,
-                choose(&g, 0, Family::V4, &paris, &c, &AllUp, 99, None).members[0]
-            );
+            assert_eq!(first, choose(&g, 0, Family::V4, &paris, &c, &AllUp, 99, None).members[0]);
             per_member[first] += 1;
             // Taking the other member down never moves this client.
             let other = 1 - first;
-            let again =
-                choose(&g, 0, Family::V4, &paris, &c, &Down(vec![other]), 5, None).members[0];
+            let again = choose(&g, 0, Family::V4, &paris, &c, &Down(vec![other]), 5, None).members[0];
             if again != first {
                 moved += 1;
             }
@@ -741,58 +593,20 @@ mod tests {
         let mut g = gslb(Selection::Shuffle, None);
         // ams needs both of its members up.
         g.pools[0].min_healthy = MinHealthy::Fraction(1.0);
-        let one_down = Views(vec![
-            View::Up,
-            View::Down,
-            View::Up,
-            View::Up,
-            View::Up,
-            View::Up,
-        ]);
+        let one_down = Views(vec![View::Up, View::Down, View::Up, View::Up, View::Up, View::Up]);
         let mut trace = Vec::new();
-        let d = choose(
-            &g,
-            0,
-            Family::V4,
-            &paris,
-            &client(),
-            &one_down,
-            1,
-            Some(&mut trace),
-        );
+        let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, Some(&mut trace));
         assert_eq!(d.datacenter, Some(1));
-        assert_eq!(
-            trace[1],
-            Step::Skipped(0, Skip::TooFewHealthy { up: 1, needed: 2 })
-        );
+        assert_eq!(trace[1], Step::Skipped(0, Skip::TooFewHealthy { up: 1, needed: 2 }));
         assert_eq!(d.ttl, 5, "degraded TTL while the first choice cannot serve");
         // With the default (one member is enough), the up member answers alone.
         g.pools[0].min_healthy = MinHealthy::Count(1);
         let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, None);
-        assert_eq!(
-            (d.datacenter, d.members.clone(), d.ttl),
-            (Some(0), vec![0], 60)
-        );
+        assert_eq!((d.datacenter, d.members.clone(), d.ttl), (Some(0), vec![0], 60));
         // Drained members are skipped with their own reason.
-        let drained = Views(vec![
-            View::Drained,
-            View::Drained,
-            View::Up,
-            View::Up,
-            View::Up,
-            View::Up,
-        ]);
+        let drained = Views(vec![View::Drained, View::Drained, View::Up, View::Up, View::Up, View::Up]);
         let mut trace = Vec::new();
-        let d = choose(
-            &g,
-            0,
-            Family::V4,
-            &paris,
-            &client(),
-            &drained,
-            1,
-            Some(&mut trace),
-        );
+        let d = choose(&g, 0, Family::V4, &paris, &client(), &drained, 1, Some(&mut trace));
         assert_eq!(d.datacenter, Some(1));
         assert_eq!(trace[1], Step::Skipped(0, Skip::Drained));
     }
@@ -805,16 +619,7 @@ mod tests {
         let mut g = gslb(Selection::Shuffle, None);
         // nearest: the configured addresses of the first data center in the client's order.
         let mut trace = Vec::new();
-        let d = choose(
-            &g,
-            0,
-            Family::V4,
-            &paris,
-            &client(),
-            &all_down,
-            1,
-            Some(&mut trace),
-        );
+        let d = choose(&g, 0, Family::V4, &paris, &client(), &all_down, 1, Some(&mut trace));
         assert_eq!(d.fallback, Some(Fallback::Nearest));
         assert_eq!(d.datacenter, Some(0));
         let mut m = d.members.clone();

@@ -45,20 +45,12 @@ fn client_key(client: &Client) -> u64 {
     match client.addr {
         IpAddr::V4(a) => {
             let len = client.prefix.min(24);
-            let bits = if len == 0 {
-                0
-            } else {
-                u32::from(a) & (u32::MAX << (32 - u32::from(len)))
-            };
+            let bits = if len == 0 { 0 } else { u32::from(a) & (u32::MAX << (32 - u32::from(len))) };
             fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
         }
         IpAddr::V6(a) => {
             let len = client.prefix.min(56);
-            let bits = if len == 0 {
-                0
-            } else {
-                u128::from(a) & (u128::MAX << (128 - u32::from(len)))
-            };
+            let bits = if len == 0 { 0 } else { u128::from(a) & (u128::MAX << (128 - u32::from(len))) };
             fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
         }
     }
@@ -78,10 +70,8 @@ pub fn arrange(pool: &Pool, mut up: Vec<usize>, client: &Client, seed: u64) -> V
         Selection::Weighted => {
             // Efraimidis-Spirakis weighted sampling without replacement: sort by
             // u^(1/w), largest first, which is ln(u)/w in log space.
-            let mut keyed: Vec<(f64, usize)> = up
-                .iter()
-                .map(|&i| (rng.unit().ln() / f64::from(pool.members[i].weight), i))
-                .collect();
+            let mut keyed: Vec<(f64, usize)> =
+                up.iter().map(|&i| (rng.unit().ln() / f64::from(pool.members[i].weight), i)).collect();
             keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
             up = keyed.into_iter().map(|(_, i)| i).collect();
         }

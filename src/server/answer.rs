@@ -88,50 +88,26 @@ pub fn answer(
     let query = match wire::parse(packet) {
         Ok(q) => q,
         Err(Reject::Drop) => return None,
-        Err(Reject::FormErr {
-            id,
-            flags,
-            question,
-        }) => return Some(error(out, id, flags, FORMERR, question)),
-        Err(Reject::NotImp {
-            id,
-            flags,
-            question,
-        }) => return Some(error(out, id, flags, NOTIMP, question)),
+        Err(Reject::FormErr { id, flags, question }) => return Some(error(out, id, flags, FORMERR, question)),
+        Err(Reject::NotImp { id, flags, question }) => return Some(error(out, id, flags, NOTIMP, question)),
     };
     let limit = match (transport, query.edns) {
         (Transport::Tcp, _) => MAX_TCP_MESSAGE,
         (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
-        (Transport::Udp, Some(e)) => {
-            usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD))
-        }
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
     };
     let mut w = Writer::new(out, limit);
     let outcome = respond(config, health, &query, client, &mut w);
     Some(outcome)
 }
 
-fn error(
-    out: &mut Vec<u8>,
-    id: u16,
-    flags: u16,
-    rcode: u16,
-    question: Option<(&[u8], u16, u16)>,
-) -> Outcome {
+fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&[u8], u16, u16)>) -> Outcome {
     let mut w = Writer::new(out, MAX_TCP_MESSAGE);
     w.header(id, response_flags(flags, rcode));
     if let Some((name, qtype, qclass)) = question {
         w.question(name, qtype, qclass);
     }
-    Outcome {
-        rcode,
-        truncated: false,
-        qtype: question.map(|q| q.1),
-        fallback: false,
-        ecs: false,
-        scope: 0,
-        gslb: None,
-    }
+    Outcome { rcode, truncated: false, qtype: question.map(|q| q.1), fallback: false, ecs: false, scope: 0, gslb: None }
 }
 
 /// Octets the OPT record takes: root name, fixed fields, and the echoed Client Subnet.
@@ -198,8 +174,7 @@ fn respond(
         outcome.scope = if outcome.ecs { scope } else { 0 };
     };
     // Errors and answers that do not depend on the client carry ECS scope 0 (RFC 7871 §7.2.1).
-    let finish =
-        |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome| finish_scoped(w, rcode, outcome, 0);
+    let finish = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome| finish_scoped(w, rcode, outcome, 0);
 
     // RFC 6891 §6.1.3: only version 0 is known; BADVERS, and nothing else is looked at.
     if query.edns.is_some_and(|e| e.version > 0) {
@@ -277,26 +252,14 @@ fn respond(
 /// non-zero source prefix and the pool uses ECS, else the query's source (RFC 7871 §7.1.2:
 /// source prefix 0 asks for an answer that does not depend on the client's network).
 fn client_of(query: &Query<'_>, peer: SocketAddr, use_ecs: bool) -> Client {
-    if let Some(ecs) = query
-        .edns
-        .and_then(|e| e.ecs)
-        .filter(|e| use_ecs && e.source_prefix > 0)
-    {
-        return Client {
-            addr: ecs.ip(),
-            prefix: ecs.source_prefix,
-            from_ecs: true,
-        };
+    if let Some(ecs) = query.edns.and_then(|e| e.ecs).filter(|e| use_ecs && e.source_prefix > 0) {
+        return Client { addr: ecs.ip(), prefix: ecs.source_prefix, from_ecs: true };
     }
     let addr = match peer.ip() {
         IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
         v4 => v4,
     };
-    Client {
-        addr,
-        prefix: if addr.is_ipv4() { 32 } else { 128 },
-        from_ecs: false,
-    }
+    Client { addr, prefix: if addr.is_ipv4() { 32 } else { 128 }, from_ecs: false }
 }
 
 /// Completes an answer that reached a GSLB name; returns the ECS scope and whether a fallback
@@ -310,11 +273,7 @@ fn gslb_answer<'c>(
     res: &mut Resolution<'c>,
 ) -> (u8, GslbOutcome, bool) {
     let pool = &config.gslb.pools[pool_ref.pool];
-    let family = if query.qtype == rtype::AAAA {
-        Family::V6
-    } else {
-        Family::V4
-    };
+    let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
     let client = client_of(query, peer, pool.ecs);
     let located = policy::locate(&config.gslb, &config.geo, &client);
     // The seed makes shuffles differ between queries while staying a function of the query.
@@ -323,27 +282,9 @@ fn gslb_answer<'c>(
     // not match; every member then answers as up until the matching snapshot is published.
     let gslb = &config.gslb;
     let decision = if health.generation == config.generation {
-        policy::choose(
-            gslb,
-            pool_ref.pool,
-            family,
-            &located,
-            &client,
-            health,
-            seed,
-            None,
-        )
+        policy::choose(gslb, pool_ref.pool, family, &located, &client, health, seed, None)
     } else {
-        policy::choose(
-            gslb,
-            pool_ref.pool,
-            family,
-            &located,
-            &client,
-            &AllUp,
-            seed,
-            None,
-        )
+        policy::choose(gslb, pool_ref.pool, family, &located, &client, &AllUp, seed, None)
     };
     let scope = if client.from_ecs { located.prefix() } else { 0 };
     let fallback = decision.fallback.is_some();
@@ -367,12 +308,7 @@ fn gslb_answer<'c>(
             Family::V6 => (rtype::AAAA, member.ipv6.map(|a| a.octets().to_vec())),
         };
         if let Some(rdata) = rdata {
-            res.answer.push(Rr {
-                owner: pool_ref.owner.clone(),
-                rtype,
-                ttl: decision.ttl,
-                rdata: Cow::Owned(rdata),
-            });
+            res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype, ttl: decision.ttl, rdata: Cow::Owned(rdata) });
         }
     }
     (scope, info, fallback)

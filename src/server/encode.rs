@@ -30,12 +30,7 @@ impl<'b> Writer<'b> {
     /// Starts a message in `buf` (cleared) that may grow to `limit` octets.
     pub fn new(buf: &'b mut Vec<u8>, limit: usize) -> Self {
         buf.clear();
-        Writer {
-            buf,
-            limit,
-            entries: [0; MAX_COMPRESSION_ENTRIES],
-            n_entries: 0,
-        }
+        Writer { buf, limit, entries: [0; MAX_COMPRESSION_ENTRIES], n_entries: 0 }
     }
 
     /// Writes the header; counts start at zero and are raised by the section writers.
@@ -138,10 +133,7 @@ impl<'b> Writer<'b> {
     pub fn truncate_to(&mut self, len: usize) {
         self.buf.truncate(len);
         self.buf[6..12].fill(0);
-        self.n_entries = self.entries[..self.n_entries]
-            .iter()
-            .take_while(|&&e| usize::from(e) < len)
-            .count();
+        self.n_entries = self.entries[..self.n_entries].iter().take_while(|&&e| usize::from(e) < len).count();
     }
 
     /// Writes `wire` (an uncompressed name), pointing at an earlier copy of its longest
@@ -182,10 +174,7 @@ impl<'b> Writer<'b> {
 
     /// An earlier offset whose name equals `suffix`, case-insensitively.
     fn find(&self, suffix: &[u8]) -> Option<u16> {
-        self.entries[..self.n_entries]
-            .iter()
-            .copied()
-            .find(|&e| self.equals_at(usize::from(e), suffix))
+        self.entries[..self.n_entries].iter().copied().find(|&e| self.equals_at(usize::from(e), suffix))
     }
 
     fn equals_at(&self, mut at: usize, suffix: &[u8]) -> bool {
@@ -216,9 +205,7 @@ impl<'b> Writer<'b> {
                 return true;
             }
             let l = usize::from(len);
-            let (Some(ours), Some(theirs)) =
-                (msg.get(at + 1..at + 1 + l), suffix.get(i + 1..i + 1 + l))
-            else {
+            let (Some(ours), Some(theirs)) = (msg.get(at + 1..at + 1 + l), suffix.get(i + 1..i + 1 + l)) else {
                 return false;
             };
             if !ours.eq_ignore_ascii_case(theirs) {
@@ -249,24 +236,8 @@ mod tests {
         let mut w = Writer::new(&mut buf, 512);
         w.header(1, 0x8400);
         w.question(b"\x03WwW\x07example\x03com\x00", 1, 1);
-        w.record(
-            0,
-            b"\x03www\x07example\x03com\x00",
-            1,
-            1,
-            300,
-            &[192, 0, 2, 1],
-        )
-        .unwrap();
-        w.record(
-            0,
-            b"\x04mail\x07example\x03com\x00",
-            5,
-            1,
-            300,
-            b"\x03www\x07example\x03com\x00",
-        )
-        .unwrap();
+        w.record(0, b"\x03www\x07example\x03com\x00", 1, 1, 300, &[192, 0, 2, 1]).unwrap();
+        w.record(0, b"\x04mail\x07example\x03com\x00", 5, 1, 300, b"\x03www\x07example\x03com\x00").unwrap();
         let q = 12 + 17 + 4;
         assert_eq!(&buf[q..q + 2], &[0xc0, 12]); // owner -> the question
         assert_eq!(u16::from_be_bytes([buf[6], buf[7]]), 2);
@@ -296,10 +267,8 @@ mod tests {
         let mut w = Writer::new(&mut buf, 512);
         w.header(1, 0x8400);
         w.question(b"\x01a\x01a\x01a\x04test\x00", 1, 1);
-        w.record(0, b"\x01a\x01a\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 1])
-            .unwrap();
-        w.record(0, b"\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 2])
-            .unwrap();
+        w.record(0, b"\x01a\x01a\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 1]).unwrap();
+        w.record(0, b"\x01a\x04test\x00", 1, 1, 60, &[192, 0, 2, 2]).unwrap();
         let q = 12 + 12 + 4;
         assert_eq!(&buf[12..q - 4], b"\x01a\x01a\x01a\x04test\x00");
         assert_eq!(&buf[q..q + 2], &[0xc0, 12]);

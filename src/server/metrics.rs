@@ -52,24 +52,17 @@ pub struct QueryCounters {
 impl Default for QueryCounters {
     fn default() -> Self {
         QueryCounters {
-            counts: (0..TRANSPORTS.len() * QTYPES.len() * RCODES.len())
-                .map(|_| AtomicU64::new(0))
-                .collect(),
+            counts: (0..TRANSPORTS.len() * QTYPES.len() * RCODES.len()).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
 
 fn qtype_index(qtype: Option<u16>) -> usize {
-    qtype
-        .and_then(|t| QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t))
-        .unwrap_or(QTYPES.len() - 1)
+    qtype.and_then(|t| QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t)).unwrap_or(QTYPES.len() - 1)
 }
 
 fn rcode_index(rcode: u16) -> usize {
-    RCODES[..RCODES.len() - 1]
-        .iter()
-        .position(|&(n, _)| n == rcode)
-        .unwrap_or(RCODES.len() - 1)
+    RCODES[..RCODES.len() - 1].iter().position(|&(n, _)| n == rcode).unwrap_or(RCODES.len() - 1)
 }
 
 impl QueryCounters {
@@ -79,8 +72,7 @@ impl QueryCounters {
             Transport::Udp => 0,
             Transport::Tcp => 1,
         };
-        let i = (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len()
-            + rcode_index(outcome.rcode);
+        let i = (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len() + rcode_index(outcome.rcode);
         self.counts[i].fetch_add(1, Ordering::Relaxed);
     }
 
@@ -90,8 +82,7 @@ impl QueryCounters {
         for (t, tname) in TRANSPORTS.iter().enumerate() {
             for (q, (_, qname)) in QTYPES.iter().enumerate() {
                 for (r, (_, rname)) in RCODES.iter().enumerate() {
-                    let n = self.counts[(t * QTYPES.len() + q) * RCODES.len() + r]
-                        .load(Ordering::Relaxed);
+                    let n = self.counts[(t * QTYPES.len() + q) * RCODES.len() + r].load(Ordering::Relaxed);
                     if n > 0 {
                         out.push((*tname, *qname, *rname, n));
                     }
@@ -121,32 +112,15 @@ impl AnswerCounters {
     /// Counters for `config`, reusing those of names seen before.
     pub fn bind(&self, config: &Config) -> BoundCounters {
         let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
-        let dcs: Vec<String> = config
-            .gslb
-            .datacenters
-            .iter()
-            .map(|d| d.name.clone())
-            .chain(std::iter::once("none".to_string()))
-            .collect();
+        let dcs: Vec<String> =
+            config.gslb.datacenters.iter().map(|d| d.name.clone()).chain(std::iter::once("none".to_string())).collect();
         let slots = config
             .gslb
             .pools
             .iter()
-            .map(|p| {
-                dcs.iter()
-                    .map(|d| {
-                        registry
-                            .entry((p.name.clone(), d.clone()))
-                            .or_default()
-                            .clone()
-                    })
-                    .collect()
-            })
+            .map(|p| dcs.iter().map(|d| registry.entry((p.name.clone(), d.clone())).or_default().clone()).collect())
             .collect();
-        BoundCounters {
-            generation: config.generation,
-            slots,
-        }
+        BoundCounters { generation: config.generation, slots }
     }
 
     /// Every non-zero counter as (pool, data center, count).

@@ -121,9 +121,7 @@ fn answer_guarded(
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
     let health = shared.health.load();
-    let result = catch_panic(&shared.stats, peer, || {
-        answer(config, &health, packet, peer, transport, out)
-    })?;
+    let result = catch_panic(&shared.stats, peer, || answer(config, &health, packet, peer, transport, out))?;
     match result {
         Some(outcome) => {
             let stats = &shared.stats;
@@ -221,11 +219,7 @@ pub async fn start(
         tasks.extend(udp::spawn(udp, shared.clone()));
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
     }
-    Ok(Running {
-        shared,
-        addrs,
-        tasks,
-    })
+    Ok(Running { shared, addrs, tasks })
 }
 
 async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {

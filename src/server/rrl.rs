@@ -85,11 +85,7 @@ fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
 impl Rrl {
     /// A limiter with `config`.
     pub fn new(config: RrlConfig) -> Rrl {
-        Rrl {
-            config,
-            buckets: (0..TABLE_SIZE).map(|_| AtomicU64::new(0)).collect(),
-            epoch: Instant::now(),
-        }
+        Rrl { config, buckets: (0..TABLE_SIZE).map(|_| AtomicU64::new(0)).collect(), epoch: Instant::now() }
     }
 
     /// The settings.
@@ -103,20 +99,12 @@ impl Rrl {
         match client {
             IpAddr::V4(a) => {
                 let len = self.config.v4_prefix.min(32);
-                let bits = if len == 0 {
-                    0
-                } else {
-                    u32::from(a) & (u32::MAX << (32 - u32::from(len)))
-                };
+                let bits = if len == 0 { 0 } else { u32::from(a) & (u32::MAX << (32 - u32::from(len))) };
                 h = fnv(h, &bits.to_be_bytes());
             }
             IpAddr::V6(a) => {
                 let len = self.config.v6_prefix.min(128);
-                let bits = if len == 0 {
-                    0
-                } else {
-                    u128::from(a) & (u128::MAX << (128 - u32::from(len)))
-                };
+                let bits = if len == 0 { 0 } else { u128::from(a) & (u128::MAX << (128 - u32::from(len))) };
                 h = fnv(h, &bits.to_be_bytes());
             }
         }
@@ -144,11 +132,7 @@ impl Rrl {
             return Verdict::Send;
         }
         let over = count - self.config.rate;
-        if self.config.slip > 0 && over.is_multiple_of(self.config.slip) {
-            Verdict::Slip
-        } else {
-            Verdict::Drop
-        }
+        if self.config.slip > 0 && over.is_multiple_of(self.config.slip) { Verdict::Slip } else { Verdict::Drop }
     }
 }
 
@@ -176,45 +160,25 @@ mod tests {
 
     #[test]
     fn limits_per_network_and_answer_with_slip() {
-        let rrl = Rrl::new(RrlConfig {
-            rate: 5,
-            slip: 2,
-            v4_prefix: 24,
-            v6_prefix: 56,
-            dry_run: false,
-        });
+        let rrl = Rrl::new(RrlConfig { rate: 5, slip: 2, v4_prefix: 24, v6_prefix: 56, dry_run: false });
         let a: IpAddr = "192.0.2.1".parse().unwrap();
         let same_net: IpAddr = "192.0.2.200".parse().unwrap();
         let other: IpAddr = "198.51.100.1".parse().unwrap();
-        let verdicts: Vec<Verdict> = (0..10)
-            .map(|i| rrl.check(if i % 2 == 0 { a } else { same_net }, b"\x03www\x00", 1, 0))
-            .collect();
+        let verdicts: Vec<Verdict> =
+            (0..10).map(|i| rrl.check(if i % 2 == 0 { a } else { same_net }, b"\x03www\x00", 1, 0)).collect();
         assert_eq!(&verdicts[..5], &[Verdict::Send; 5]);
-        assert_eq!(
-            &verdicts[5..],
-            &[
-                Verdict::Drop,
-                Verdict::Slip,
-                Verdict::Drop,
-                Verdict::Slip,
-                Verdict::Drop
-            ]
-        );
+        assert_eq!(&verdicts[5..], &[Verdict::Drop, Verdict::Slip, Verdict::Drop, Verdict::Slip, Verdict::Drop]);
         // Another network, and another name from the same network, have their own buckets.
         assert_eq!(rrl.check(other, b"\x03www\x00", 1, 0), Verdict::Send);
         assert_eq!(rrl.check(a, b"\x04mail\x00", 1, 0), Verdict::Send);
         // NXDOMAIN for random names shares one bucket per network.
-        let nx: Vec<Verdict> = (0..7u8)
-            .map(|i| rrl.check(other, &[1, b'a' + i, 0], 1, 3))
-            .collect();
+        let nx: Vec<Verdict> = (0..7u8).map(|i| rrl.check(other, &[1, b'a' + i, 0], 1, 3)).collect();
         assert_eq!(nx.iter().filter(|v| **v == Verdict::Send).count(), 5);
     }
 
     #[test]
     fn slip_replies_are_truncated_and_question_only() {
-        let q = [
-            0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1,
-        ];
+        let q = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
         let mut out = Vec::new();
         assert!(slip_reply(&q, &mut out));
         assert_eq!(&out[..4], &[0x12, 0x34, 0x83, 0x00]);

@@ -62,11 +62,7 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn connection(
-    mut stream: TcpStream,
-    peer: SocketAddr,
-    shared: &Shared,
-) -> std::io::Result<()> {
+async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> std::io::Result<()> {
     let _ = stream.set_nodelay(true);
     let mut input = vec![0u8; MAX_TCP_MESSAGE];
     let mut output = Vec::with_capacity(4096);
@@ -86,19 +82,10 @@ async fn connection(
             Ok::<usize, std::io::Error>(len)
         })
         .await
-        .map_err(|_| {
-            std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time")
-        })??;
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
         shared.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
         let config = shared.config.load();
-        let Some(_) = answer_guarded(
-            shared,
-            &config,
-            &input[..len],
-            peer,
-            Transport::Tcp,
-            &mut output,
-        ) else {
+        let Some(_) = answer_guarded(shared, &config, &input[..len], peer, Transport::Tcp, &mut output) else {
             // A packet we do not answer on UDP (a response, a runt) ends the TCP session: the
             // peer is not speaking DNS to us.
             return Ok(());
@@ -108,8 +95,6 @@ async fn connection(
         framed.extend_from_slice(&output);
         timeout(shared.limits.tcp_io, stream.write_all(&framed))
             .await
-            .map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time")
-            })??;
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time"))??;
     }
 }

@@ -53,14 +53,7 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
         };
         shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
         let config = shared.config.load();
-        let Some(outcome) = answer_guarded(
-            &shared,
-            &config,
-            &input[..len],
-            peer,
-            Transport::Udp,
-            &mut output,
-        ) else {
+        let Some(outcome) = answer_guarded(&shared, &config, &input[..len], peer, Transport::Udp, &mut output) else {
             continue;
         };
         if let Some(rrl) = &shared.rrl {

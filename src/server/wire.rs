@@ -41,12 +41,7 @@ impl ClientSubnet {
     /// The address as an `IpAddr`.
     pub fn ip(&self) -> std::net::IpAddr {
         if self.family == 1 {
-            std::net::IpAddr::from([
-                self.address[0],
-                self.address[1],
-                self.address[2],
-                self.address[3],
-            ])
+            std::net::IpAddr::from([self.address[0], self.address[1], self.address[2], self.address[3]])
         } else {
             std::net::IpAddr::from(self.address)
         }
@@ -176,13 +171,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     let ancount = u16::from_be_bytes([p[6], p[7]]);
     let nscount = u16::from_be_bytes([p[8], p[9]]);
     let arcount = u16::from_be_bytes([p[10], p[11]]);
-    let formerr = |question| {
-        Err(Reject::FormErr {
-            id,
-            flags,
-            question,
-        })
-    };
+    let formerr = |question| Err(Reject::FormErr { id, flags, question });
 
     let question = if qdcount == 1 {
         read_plain_name(p, HEADER_LEN).and_then(|end| {
@@ -196,11 +185,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     let echo = question.map(|(n, t, c, _)| (n, t, c));
     let opcode = (flags >> 11) & 0xf;
     if opcode != 0 {
-        return Err(Reject::NotImp {
-            id,
-            flags,
-            question: echo,
-        });
+        return Err(Reject::NotImp { id, flags, question: echo });
     }
     let Some((qname, qtype, qclass, mut pos)) = question else {
         return formerr(None);
@@ -216,11 +201,9 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         let Some(after_name) = skip_name(p, pos) else {
             return formerr(echo);
         };
-        let (Some(rtype), Some(class), Some(rdlen)) = (
-            u16_at(p, after_name),
-            u16_at(p, after_name + 2),
-            u16_at(p, after_name + 8),
-        ) else {
+        let (Some(rtype), Some(class), Some(rdlen)) =
+            (u16_at(p, after_name), u16_at(p, after_name + 2), u16_at(p, after_name + 8))
+        else {
             return formerr(echo);
         };
         let rdata_start = after_name + 10;
@@ -237,12 +220,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
             let Some(ecs) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
-            edns = Some(Edns {
-                udp_size: class,
-                version: ttl[1],
-                dnssec_ok: ttl[2] & 0x80 != 0,
-                ecs,
-            });
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok: ttl[2] & 0x80 != 0, ecs });
         }
         pos = rdata_end;
     }
@@ -250,14 +228,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     if pos != p.len() {
         return formerr(echo);
     }
-    Ok(Query {
-        id,
-        flags,
-        qname,
-        qtype,
-        qclass,
-        edns,
-    })
+    Ok(Query { id, flags, qname, qtype, qclass, edns })
 }
 
 /// Walks the options of an OPT record. `None` when an option overruns the record or a Client
@@ -307,11 +278,7 @@ fn read_ecs(value: &[u8]) -> Option<ClientSubnet> {
     {
         return None;
     }
-    Some(ClientSubnet {
-        family,
-        source_prefix,
-        address,
-    })
+    Some(ClientSubnet { family, source_prefix, address })
 }
 
 #[cfg(test)]
@@ -382,10 +349,7 @@ mod tests {
             ecs(2, 56, 0, &[0x20, 1, 0xd, 0xb8]), // too few octets
         ] {
             let p = query(WWW, &opt(&bad), 1);
-            assert!(
-                matches!(parse(&p), Err(Reject::FormErr { id: 0x1234, .. })),
-                "{bad:?}"
-            );
+            assert!(matches!(parse(&p), Err(Reject::FormErr { id: 0x1234, .. })), "{bad:?}");
         }
     }
 
@@ -411,12 +375,6 @@ mod tests {
     fn answers_other_opcodes_with_notimp() {
         let mut p = query(WWW, &[], 0);
         p[2] = 0x20; // opcode 4, NOTIFY
-        assert!(matches!(
-            parse(&p),
-            Err(Reject::NotImp {
-                question: Some(_),
-                ..
-            })
-        ));
+        assert!(matches!(parse(&p), Err(Reject::NotImp { question: Some(_), .. })));
     }
 }

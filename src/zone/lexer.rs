@@ -62,11 +62,7 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
             b' ' | b'\t' | b'\r' => {
                 if at_line_start && !in_parens && current.is_none() {
                     // Leading white space: the entry (if any) has a blank owner.
-                    current = Some(Entry {
-                        line,
-                        blank_owner: true,
-                        tokens: Vec::new(),
-                    });
+                    current = Some(Entry { line, blank_owner: true, tokens: Vec::new() });
                 }
                 at_line_start = false;
                 i += 1;
@@ -80,28 +76,18 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
             }
             b'(' => {
                 if in_parens {
-                    return Err(LexError {
-                        line,
-                        message: "nested parentheses".into(),
-                    });
+                    return Err(LexError { line, message: "nested parentheses".into() });
                 }
                 in_parens = true;
                 depth_open_line = line;
-                current.get_or_insert_with(|| Entry {
-                    line,
-                    blank_owner: false,
-                    tokens: Vec::new(),
-                });
+                current.get_or_insert_with(|| Entry { line, blank_owner: false, tokens: Vec::new() });
                 at_line_start = false;
                 i += 1;
                 continue;
             }
             b')' => {
                 if !in_parens {
-                    return Err(LexError {
-                        line,
-                        message: "')' without '('".into(),
-                    });
+                    return Err(LexError { line, message: "')' without '('".into() });
                 }
                 in_parens = false;
                 at_line_start = false;
@@ -111,11 +97,7 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
             _ => {}
         }
         at_line_start = false;
-        let entry = current.get_or_insert_with(|| Entry {
-            line,
-            blank_owner: false,
-            tokens: Vec::new(),
-        });
+        let entry = current.get_or_insert_with(|| Entry { line, blank_owner: false, tokens: Vec::new() });
         if c == b'"' {
             let start_line = line;
             let mut text = Vec::new();
@@ -123,10 +105,7 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
             loop {
                 match bytes.get(i) {
                     None => {
-                        return Err(LexError {
-                            line: start_line,
-                            message: "unterminated quoted string".into(),
-                        });
+                        return Err(LexError { line: start_line, message: "unterminated quoted string".into() });
                     }
                     Some(b'"') => {
                         i += 1;
@@ -166,17 +145,10 @@ pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
                 _ => i += 1,
             }
         }
-        entry.tokens.push(Token {
-            text: text[start..i].to_string(),
-            quoted: false,
-            line,
-        });
+        entry.tokens.push(Token { text: text[start..i].to_string(), quoted: false, line });
     }
     if in_parens {
-        return Err(LexError {
-            line: depth_open_line,
-            message: "'(' is never closed".into(),
-        });
+        return Err(LexError { line: depth_open_line, message: "'(' is never closed".into() });
     }
     if let Some(entry) = current.take() {
         out.push(entry);
@@ -195,13 +167,9 @@ mod tests {
 
     #[test]
     fn joins_parentheses_and_drops_comments() {
-        let got =
-            entries("@ IN SOA ns host ( 1 ; serial\n 2 3\n 4 5 )\nwww A 1.2.3.4 ; c\n").unwrap();
+        let got = entries("@ IN SOA ns host ( 1 ; serial\n 2 3\n 4 5 )\nwww A 1.2.3.4 ; c\n").unwrap();
         assert_eq!(got.len(), 2);
-        assert_eq!(
-            texts(&got[0]),
-            ["@", "IN", "SOA", "ns", "host", "1", "2", "3", "4", "5"]
-        );
+        assert_eq!(texts(&got[0]), ["@", "IN", "SOA", "ns", "host", "1", "2", "3", "4", "5"]);
         assert_eq!(got[1].line, 4);
         assert!(!got[1].blank_owner);
     }

@@ -82,10 +82,7 @@ impl Zone {
     /// Reads the master file at `path` for `origin` and builds the zone.
     pub fn load(path: &Path, origin: &Name) -> Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>> {
         let parsed = parser::parse_file(path, origin);
-        let mut checked = Checked {
-            errors: parsed.errors,
-            warnings: parsed.warnings,
-        };
+        let mut checked = Checked { errors: parsed.errors, warnings: parsed.warnings };
         let zone = Zone::build(origin, path, parsed.records, &mut checked);
         match zone {
             Some(zone) if checked.errors.is_empty() => Ok((zone, checked.warnings)),
@@ -95,17 +92,9 @@ impl Zone {
 
     /// Groups `records` into the zone `origin`, adding every problem to `checked`. Returns
     /// `None` when the zone cannot be built at all (no SOA).
-    pub fn build(
-        origin: &Name,
-        source: &Path,
-        records: Vec<Record>,
-        checked: &mut Checked,
-    ) -> Option<Zone> {
+    pub fn build(origin: &Name, source: &Path, records: Vec<Record>, checked: &mut Checked) -> Option<Zone> {
         let source: Arc<Path> = source.into();
-        let whole_file = Location {
-            file: source.clone(),
-            line: 0,
-        };
+        let whole_file = Location { file: source.clone(), line: 0 };
         let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
         let mut soa_at: Option<Location> = None;
         for record in records {
@@ -124,10 +113,7 @@ impl Zone {
             if record.rtype == rtype::SOA && record.owner != *origin {
                 checked.errors.push(Diagnostic {
                     at: record.at,
-                    message: format!(
-                        "SOA record for {} is not at the top of the zone {origin}",
-                        record.owner
-                    ),
+                    message: format!("SOA record for {} is not at the top of the zone {origin}", record.owner),
                 });
                 continue;
             }
@@ -170,8 +156,7 @@ impl Zone {
                 let conflict = if record.rtype == rtype::CNAME {
                     existing_types.iter().any(|t| !CNAME_COMPANIONS.contains(t))
                 } else {
-                    !CNAME_COMPANIONS.contains(&record.rtype)
-                        && existing_types.contains(&rtype::CNAME)
+                    !CNAME_COMPANIONS.contains(&record.rtype) && existing_types.contains(&rtype::CNAME)
                 };
                 if conflict {
                     checked.errors.push(Diagnostic {
@@ -186,24 +171,15 @@ impl Zone {
                 if record.rtype == rtype::SOA {
                     soa_at = Some(record.at.clone());
                 }
-                node.rrsets.push(RRset {
-                    rtype: record.rtype,
-                    ttl: record.ttl,
-                    rdatas: vec![record.rdata.into()],
-                });
+                node.rrsets.push(RRset { rtype: record.rtype, ttl: record.ttl, rdatas: vec![record.rdata.into()] });
             }
         }
 
         let apex_key = origin.key();
-        let Some(soa) = nodes
-            .get(&apex_key)
-            .and_then(|n| n.get(rtype::SOA))
-            .cloned()
-        else {
-            checked.errors.push(Diagnostic {
-                at: whole_file,
-                message: format!("zone {origin} has no SOA record at its apex"),
-            });
+        let Some(soa) = nodes.get(&apex_key).and_then(|n| n.get(rtype::SOA)).cloned() else {
+            checked
+                .errors
+                .push(Diagnostic { at: whole_file, message: format!("zone {origin} has no SOA record at its apex") });
             return None;
         };
         let _ = soa_at;
@@ -215,13 +191,7 @@ impl Zone {
         }
 
         let serial = soa_serial(&soa.rdatas[0]);
-        let mut zone = Zone {
-            origin: origin.clone(),
-            nodes,
-            soa,
-            serial,
-            source,
-        };
+        let mut zone = Zone { origin: origin.clone(), nodes, soa, serial, source };
         // Empty non-terminals: every name between the apex and an owner exists (RFC 4592
         // §2.2.2), so that lookups below tell NODATA from NXDOMAIN by presence alone.
         let owners: Vec<Name> = zone.nodes.values().map(|n| n.name.clone()).collect();
@@ -240,25 +210,15 @@ impl Zone {
             if self.nodes.contains_key(&key) && cur != *name {
                 break;
             }
-            self.nodes.entry(key).or_insert_with(|| Node {
-                name: cur.clone(),
-                rrsets: Vec::new(),
-                pool: None,
-            });
+            self.nodes.entry(key).or_insert_with(|| Node { name: cur.clone(), rrsets: Vec::new(), pool: None });
             cur = cur.parent();
         }
-        self.nodes
-            .get_mut(&*name.key())
-            .expect("node was just ensured")
+        self.nodes.get_mut(&*name.key()).expect("node was just ensured")
     }
 
     /// True when `name` is at or below a zone cut (a non-apex NS), so its data is the child's.
     pub fn is_delegated(&self, name: &Name) -> bool {
-        let at_cut = name != &self.origin
-            && self
-                .nodes
-                .get(&*name.key())
-                .is_some_and(|n| n.has(rtype::NS));
+        let at_cut = name != &self.origin && self.nodes.get(&*name.key()).is_some_and(|n| n.has(rtype::NS));
         at_cut || self.delegation_above(name).is_some()
     }
 
@@ -271,27 +231,9 @@ impl Zone {
         for node in names {
             for set in &node.rrsets {
                 let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
-                    rtype::NS => (
-                        set.rdatas
-                            .iter()
-                            .map(|r| Name::from_wire_unchecked(r))
-                            .collect(),
-                        true,
-                    ),
-                    rtype::MX => (
-                        set.rdatas
-                            .iter()
-                            .map(|r| Name::from_wire_unchecked(&r[2..]))
-                            .collect(),
-                        false,
-                    ),
-                    rtype::SRV => (
-                        set.rdatas
-                            .iter()
-                            .map(|r| Name::from_wire_unchecked(&r[6..]))
-                            .collect(),
-                        false,
-                    ),
+                    rtype::NS => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), true),
+                    rtype::MX => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
+                    rtype::SRV => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
                     _ => continue,
                 };
                 for target in targets {
@@ -302,7 +244,10 @@ impl Zone {
                     if fatal && found.is_some_and(|n| n.has(rtype::CNAME)) {
                         checked.errors.push(Diagnostic {
                             at: at.clone(),
-                            message: format!("NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)", node.name),
+                            message: format!(
+                                "NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)",
+                                node.name
+                            ),
                         });
                         continue;
                     }
@@ -400,11 +345,7 @@ pub struct ZoneSet {
 impl ZoneSet {
     /// A set of `zones`; origins must be distinct (the caller checks).
     pub fn new(zones: Vec<Zone>) -> ZoneSet {
-        let by_apex = zones
-            .iter()
-            .enumerate()
-            .map(|(i, z)| (z.origin.key(), i))
-            .collect();
+        let by_apex = zones.iter().enumerate().map(|(i, z)| (z.origin.key(), i)).collect();
         ZoneSet { zones, by_apex }
     }
 

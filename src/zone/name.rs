@@ -197,9 +197,7 @@ pub fn write_presentation(wire: &[u8], f: &mut impl fmt::Write) -> fmt::Result {
         let len = wire[i] as usize;
         for &b in &wire[i + 1..i + 1 + len] {
             match b {
-                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => {
-                    write!(f, "\\{}", b as char)?
-                }
+                b'.' | b'\\' | b'"' | b'(' | b')' | b';' | b'@' | b'$' => write!(f, "\\{}", b as char)?,
                 0x21..=0x7e => f.write_char(b as char)?,
                 _ => write!(f, "\\{b:03}")?,
             }
@@ -232,12 +230,8 @@ pub fn unescape_at(bytes: &[u8], i: usize) -> Result<(u8, usize), NameError> {
             if rest.len() < 3 || !rest[..3].iter().all(u8::is_ascii_digit) {
                 return Err(NameError::BadEscape);
             }
-            let value = rest[..3]
-                .iter()
-                .fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
-            u8::try_from(value)
-                .map(|b| (b, 4))
-                .map_err(|_| NameError::BadEscape)
+            let value = rest[..3].iter().fold(0u32, |acc, d| acc * 10 + u32::from(d - b'0'));
+            u8::try_from(value).map(|b| (b, 4)).map_err(|_| NameError::BadEscape)
         }
         Some(&c) => Ok((c, 2)),
     }
@@ -312,14 +306,8 @@ mod tests {
     #[test]
     fn parses_absolute_and_relative_names() {
         let origin = n("example.com.");
-        assert_eq!(
-            n("www.example.com.").wire(),
-            b"\x03www\x07example\x03com\x00"
-        );
-        assert_eq!(
-            Name::parse("www", Some(&origin)).unwrap(),
-            n("www.example.com.")
-        );
+        assert_eq!(n("www.example.com.").wire(), b"\x03www\x07example\x03com\x00");
+        assert_eq!(Name::parse("www", Some(&origin)).unwrap(), n("www.example.com."));
         assert_eq!(Name::parse("@", Some(&origin)).unwrap(), origin);
         assert_eq!(Name::parse("www", None), Err(NameError::NoOrigin));
     }
@@ -336,10 +324,7 @@ mod tests {
     #[test]
     fn rejects_oversized_and_empty_labels() {
         let long = "a".repeat(64);
-        assert_eq!(
-            Name::parse(&format!("{long}."), None),
-            Err(NameError::LabelTooLong)
-        );
+        assert_eq!(Name::parse(&format!("{long}."), None), Err(NameError::LabelTooLong));
         let many = "abcdefghi.".repeat(26);
         assert_eq!(Name::parse(&many, None), Err(NameError::NameTooLong));
         assert_eq!(Name::parse("a..b.", None), Err(NameError::EmptyLabel));
@@ -359,9 +344,7 @@ mod tests {
         assert_eq!(name.label_count(), 3);
         assert_eq!(label_starts(name.wire()).collect::<Vec<_>>(), vec![0, 2, 5]);
         assert_eq!(name.parent(), n("bc.d."));
-        let dname = n("x.old.example.")
-            .replace_suffix(n("old.example.").wire().len(), &n("new.test."))
-            .unwrap();
+        let dname = n("x.old.example.").replace_suffix(n("old.example.").wire().len(), &n("new.test.")).unwrap();
         assert_eq!(dname, n("x.new.test."));
     }
 }

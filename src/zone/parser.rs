@@ -103,30 +103,16 @@ struct FileScope<'a> {
 
 /// Parses the master file at `path` for the zone `origin`.
 pub fn parse_file(path: &Path, origin: &Name) -> Parsed {
-    let mut state = State {
-        default_ttl: None,
-        soa_minimum: None,
-        out: Parsed::default(),
-    };
+    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default() };
     read_file(path, origin.clone(), 0, &[], &mut state, None);
     state.out
 }
 
 /// Parses master-file `text` as if read from `path`; `$INCLUDE` paths resolve beside `path`.
 pub fn parse_text(path: &Path, text: &str, origin: &Name) -> Parsed {
-    let mut state = State {
-        default_ttl: None,
-        soa_minimum: None,
-        out: Parsed::default(),
-    };
+    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default() };
     let file: Arc<Path> = path.into();
-    let mut scope = FileScope {
-        file,
-        origin: origin.clone(),
-        last_owner: None,
-        depth: 0,
-        include_stack: &[],
-    };
+    let mut scope = FileScope { file, origin: origin.clone(), last_owner: None, depth: 0, include_stack: &[] };
     parse_entries(text, &mut scope, &mut state);
     state.out
 }
@@ -148,26 +134,14 @@ fn read_file(
             Err(e) => e.into_bytes().iter().map(|&b| b as char).collect(),
         },
         Err(e) => {
-            let at = included_at.cloned().unwrap_or(Location {
-                file: file.clone(),
-                line: 0,
-            });
-            state.out.errors.push(Diagnostic {
-                at,
-                message: format!("cannot read {}: {e}", path.display()),
-            });
+            let at = included_at.cloned().unwrap_or(Location { file: file.clone(), line: 0 });
+            state.out.errors.push(Diagnostic { at, message: format!("cannot read {}: {e}", path.display()) });
             return;
         }
     };
     let mut inner_stack = stack.to_vec();
     inner_stack.push(path.to_path_buf());
-    let mut scope = FileScope {
-        file,
-        origin,
-        last_owner: None,
-        depth,
-        include_stack: &inner_stack,
-    };
+    let mut scope = FileScope { file, origin, last_owner: None, depth, include_stack: &inner_stack };
     parse_entries(&text, &mut scope, state);
 }
 
@@ -175,21 +149,15 @@ fn parse_entries(text: &str, scope: &mut FileScope<'_>, state: &mut State) {
     let entries = match lexer::entries(text) {
         Ok(entries) => entries,
         Err(e) => {
-            state.out.errors.push(Diagnostic {
-                at: Location {
-                    file: scope.file.clone(),
-                    line: e.line,
-                },
-                message: e.message,
-            });
+            state
+                .out
+                .errors
+                .push(Diagnostic { at: Location { file: scope.file.clone(), line: e.line }, message: e.message });
             return;
         }
     };
     for entry in &entries {
-        let at = Location {
-            file: scope.file.clone(),
-            line: entry.line,
-        };
+        let at = Location { file: scope.file.clone(), line: entry.line };
         let first = &entry.tokens[0];
         let result = if !entry.blank_owner && !first.quoted && first.text.starts_with('$') {
             directive(entry, &at, scope, state)
@@ -202,12 +170,7 @@ fn parse_entries(text: &str, scope: &mut FileScope<'_>, state: &mut State) {
     }
 }
 
-fn directive(
-    entry: &Entry,
-    at: &Location,
-    scope: &mut FileScope<'_>,
-    state: &mut State,
-) -> Result<(), String> {
+fn directive(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
     let args = &entry.tokens[1..];
     let keyword = entry.tokens[0].text.to_ascii_uppercase();
     match keyword.as_str() {
@@ -223,8 +186,7 @@ fn directive(
             let [ttl] = args else {
                 return Err("$TTL takes exactly one TTL".into());
             };
-            let value = rdata::parse_ttl(&ttl.text)
-                .ok_or_else(|| format!("$TTL '{}' is not a valid TTL", ttl.text))?;
+            let value = rdata::parse_ttl(&ttl.text).ok_or_else(|| format!("$TTL '{}' is not a valid TTL", ttl.text))?;
             state.default_ttl = Some(clamp_ttl(value, at, state));
             Ok(())
         }
@@ -233,9 +195,8 @@ fn directive(
                 [file] => (file, scope.origin.clone()),
                 [file, origin] => (
                     file,
-                    Name::parse(&origin.text, Some(&scope.origin)).map_err(|e| {
-                        format!("$INCLUDE origin '{}' is not a valid name: {e}", origin.text)
-                    })?,
+                    Name::parse(&origin.text, Some(&scope.origin))
+                        .map_err(|e| format!("$INCLUDE origin '{}' is not a valid name: {e}", origin.text))?,
                 ),
                 _ => return Err("$INCLUDE takes a file name and an optional origin".into()),
             };
@@ -247,28 +208,15 @@ fn directive(
             let base = scope.file.parent().unwrap_or(Path::new("."));
             let path = base.join(&file.text);
             if scope.include_stack.iter().any(|p| p == &path) {
-                return Err(format!(
-                    "$INCLUDE of {} would include itself",
-                    path.display()
-                ));
+                return Err(format!("$INCLUDE of {} would include itself", path.display()));
             }
             // The included file has its own origin and previous owner; both come back
             // unchanged afterwards (RFC 1035 §5.1). `$TTL` set inside stays set, as in BIND.
-            read_file(
-                &path,
-                origin,
-                scope.depth + 1,
-                scope.include_stack,
-                state,
-                Some(at),
-            );
+            read_file(&path, origin, scope.depth + 1, scope.include_stack, state, Some(at));
             Ok(())
         }
         "$GENERATE" => generate(args, at, scope, state),
-        _ => Err(format!(
-            "unknown directive '{}' (known: $ORIGIN, $TTL, $INCLUDE, $GENERATE)",
-            entry.tokens[0].text
-        )),
+        _ => Err(format!("unknown directive '{}' (known: $ORIGIN, $TTL, $INCLUDE, $GENERATE)", entry.tokens[0].text)),
     }
 }
 
@@ -276,9 +224,7 @@ fn clamp_ttl(value: u32, at: &Location, state: &mut State) -> u32 {
     if value > MAX_TTL {
         state.out.warnings.push(Diagnostic {
             at: at.clone(),
-            message: format!(
-                "TTL {value} is above 2147483647 and is read as 0 (RFC 2181 section 8)"
-            ),
+            message: format!("TTL {value} is above 2147483647 and is read as 0 (RFC 2181 section 8)"),
         });
         0
     } else {
@@ -300,23 +246,14 @@ fn is_class(text: &str) -> Option<&'static str> {
     }
 }
 
-fn record(
-    entry: &Entry,
-    at: &Location,
-    scope: &mut FileScope<'_>,
-    state: &mut State,
-) -> Result<(), String> {
+fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
     let mut tokens = entry.tokens.as_slice();
     let owner = if entry.blank_owner {
-        scope
-            .last_owner
-            .clone()
-            .ok_or("record has no owner name and there is no previous owner to repeat")?
+        scope.last_owner.clone().ok_or("record has no owner name and there is no previous owner to repeat")?
     } else {
         let text = &tokens[0].text;
         tokens = &tokens[1..];
-        Name::parse(text, Some(&scope.origin))
-            .map_err(|e| format!("owner name '{text}' is not valid: {e}"))?
+        Name::parse(text, Some(&scope.origin)).map_err(|e| format!("owner name '{text}' is not valid: {e}"))?
     };
     scope.last_owner = Some(owner.clone());
 
@@ -325,8 +262,7 @@ fn record(
     let mut class = None;
     while let Some(token) = tokens.first() {
         if ttl.is_none() && !token.quoted && token.text.starts_with(|c: char| c.is_ascii_digit()) {
-            let value = rdata::parse_ttl(&token.text)
-                .ok_or_else(|| format!("'{}' is not a valid TTL", token.text))?;
+            let value = rdata::parse_ttl(&token.text).ok_or_else(|| format!("'{}' is not a valid TTL", token.text))?;
             ttl = Some(value);
         } else if class.is_none() && !token.quoted && is_class(&token.text).is_some() {
             class = is_class(&token.text);
@@ -336,20 +272,15 @@ fn record(
         tokens = &tokens[1..];
     }
     if let Some(class) = class.filter(|&c| c != "IN") {
-        return Err(format!(
-            "class {class} does not match the zone's class IN (Meridian serves class IN only)"
-        ));
+        return Err(format!("class {class} does not match the zone's class IN (Meridian serves class IN only)"));
     }
     let Some((type_token, rdata_tokens)) = tokens.split_first() else {
         return Err("record has no type".into());
     };
-    let rtype = rdata::type_from_text(&type_token.text)
-        .ok_or_else(|| format!("unknown record type '{}'", type_token.text))?;
+    let rtype =
+        rdata::type_from_text(&type_token.text).ok_or_else(|| format!("unknown record type '{}'", type_token.text))?;
     if rdata::is_meta_type(rtype) {
-        return Err(format!(
-            "type {} is a query or meta type and cannot be stored in a zone",
-            type_token.text
-        ));
+        return Err(format!("type {} is a query or meta type and cannot be stored in a zone", type_token.text));
     }
     let data = rdata::parse(rtype, rdata_tokens, &scope.origin)?;
     if rtype == rtype::SOA && state.default_ttl.is_none() && state.soa_minimum.is_none() {
@@ -374,31 +305,17 @@ fn record(
                 min
             }
             (None, None) => {
-                return Err(
-                    "no TTL given and no $TTL set before this record: add '$TTL 3600' at the top"
-                        .into(),
-                );
+                return Err("no TTL given and no $TTL set before this record: add '$TTL 3600' at the top".into());
             }
         },
     };
-    state.out.records.push(Record {
-        owner,
-        rtype,
-        ttl,
-        rdata: data,
-        at: at.clone(),
-    });
+    state.out.records.push(Record { owner, rtype, ttl, rdata: data, at: at.clone() });
     Ok(())
 }
 
 /// BIND's `$GENERATE range lhs [ttl] [class] type rhs`: `$` in lhs and rhs becomes the
 /// iterator, `${offset,width,base}` formats it, `\$` is a literal dollar.
-fn generate(
-    args: &[Token],
-    at: &Location,
-    scope: &mut FileScope<'_>,
-    state: &mut State,
-) -> Result<(), String> {
+fn generate(args: &[Token], at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
     let usage = "$GENERATE takes: start-stop[/step] owner [ttl] [class] type rdata";
     let [range, lhs, rest @ ..] = args else {
         return Err(usage.into());
@@ -411,16 +328,9 @@ fn generate(
         .split_once('-')
         .and_then(|(a, b)| Some((a.parse::<u64>().ok()?, b.parse::<u64>().ok()?)))
         .filter(|(a, b)| a <= b)
-        .ok_or_else(|| {
-            format!(
-                "$GENERATE range '{}' is not start-stop with start <= stop",
-                range.text
-            )
-        })?;
+        .ok_or_else(|| format!("$GENERATE range '{}' is not start-stop with start <= stop", range.text))?;
     if (stop - start) / step + 1 > MAX_GENERATE {
-        return Err(format!(
-            "$GENERATE range makes more than {MAX_GENERATE} records"
-        ));
+        return Err(format!("$GENERATE range makes more than {MAX_GENERATE} records"));
     }
     // BIND substitutes into the text of the right-hand side and reads the result again, so
     // quotes do not survive: `TXT "gen $"` makes the two strings `gen` and `1`.
@@ -432,8 +342,7 @@ fn generate(
             text.push(' ');
             text.push_str(&substitute(t, i)?);
         }
-        let mut entries = lexer::entries(&text)
-            .map_err(|e| format!("$GENERATE makes a bad record: {}", e.message))?;
+        let mut entries = lexer::entries(&text).map_err(|e| format!("$GENERATE makes a bad record: {}", e.message))?;
         let Some(mut entry) = entries.pop().filter(|_| entries.is_empty()) else {
             return Err("$GENERATE makes a bad record".into());
         };
@@ -467,23 +376,16 @@ fn substitute(template: &str, value: u64) -> Result<String, String> {
                 chars.next();
                 let spec: String = chars.by_ref().take_while(|&c| c != '}').collect();
                 let mut parts = spec.split(',');
-                let offset: i64 = parts
-                    .next()
-                    .unwrap_or("0")
-                    .parse()
-                    .map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
-                let width: usize = parts
-                    .next()
-                    .unwrap_or("0")
-                    .parse()
-                    .map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
+                let offset: i64 =
+                    parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
+                let width: usize =
+                    parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
                 let base = parts.next().unwrap_or("d");
                 let v = (value as i64)
                     .checked_add(offset)
                     .filter(|v| *v >= 0)
-                    .ok_or_else(|| {
-                        format!("$GENERATE modifier '{{{spec}}}' makes a negative number")
-                    })? as u64;
+                    .ok_or_else(|| format!("$GENERATE modifier '{{{spec}}}' makes a negative number"))?
+                    as u64;
                 let text = match base {
                     "d" => format!("{v:0width$}"),
                     "o" => format!("{v:0width$o}"),

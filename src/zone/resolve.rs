@@ -191,12 +191,7 @@ impl Zone {
 
 fn push_set<'z>(owner: &Name, set: &'z RRset, out: &mut Vec<Rr<'z>>) {
     for rdata in &set.rdatas {
-        out.push(Rr {
-            owner: owner.clone(),
-            rtype: set.rtype,
-            ttl: set.ttl,
-            rdata: Cow::Borrowed(rdata),
-        });
+        out.push(Rr { owner: owner.clone(), rtype: set.rtype, ttl: set.ttl, rdata: Cow::Borrowed(rdata) });
     }
 }
 
@@ -250,15 +245,8 @@ impl ZoneSet {
                     return res;
                 }
                 Found::Node(node) => {
-                    if let Some(pool) = node
-                        .pool
-                        .filter(|_| matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY))
-                    {
-                        res.pool = Some(PoolRef {
-                            pool,
-                            owner: name,
-                            negative_soa: zone.negative_soa(),
-                        });
+                    if let Some(pool) = node.pool.filter(|_| matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY)) {
+                        res.pool = Some(PoolRef { pool, owner: name, negative_soa: zone.negative_soa() });
                         return res;
                     }
                     if qtype == rtype::ANY && !node.rrsets.is_empty() {
@@ -279,12 +267,7 @@ impl ZoneSet {
                     };
                     push_set(&name, cname, &mut res.answer);
                     let target = Name::from_wire_unchecked(&cname.rdatas[0]);
-                    if res
-                        .answer
-                        .iter()
-                        .filter(|rr| rr.rtype == rtype::CNAME)
-                        .any(|rr| rr.owner == target)
-                    {
+                    if res.answer.iter().filter(|rr| rr.rtype == rtype::CNAME).any(|rr| rr.owner == target) {
                         return res; // A loop: stop at the link that closes it.
                     }
                     match self.find_zone(&target.key()) {

@@ -39,19 +39,9 @@ impl TestServer {
         TestServer::start_full(zones, geo, Limits::default(), None)
     }
 
-    pub fn start_full(
-        zones: &Path,
-        geo: &Path,
-        limits: Limits,
-        state_file: Option<std::path::PathBuf>,
-    ) -> TestServer {
-        let config =
-            Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
-        let mut options = Options::new(
-            zones.to_path_buf(),
-            geo.to_path_buf(),
-            vec!["127.0.0.1:0".parse().unwrap()],
-        );
+    pub fn start_full(zones: &Path, geo: &Path, limits: Limits, state_file: Option<std::path::PathBuf>) -> TestServer {
+        let config = Config::load(zones, geo).unwrap_or_else(|e| panic!("test zones do not load:\n{e}"));
+        let mut options = Options::new(zones.to_path_buf(), geo.to_path_buf(), vec!["127.0.0.1:0".parse().unwrap()]);
         options.state_file = state_file;
         options.limits = limits;
         TestServer::start_options(config, options)
@@ -59,17 +49,9 @@ impl TestServer {
 
     /// Starts a server with full control over the options (API, watch, query log).
     pub fn start_options(config: Config, options: Options) -> TestServer {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .enable_all()
-            .build()
-            .unwrap();
+        let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
         let daemon = runtime.block_on(Daemon::start(config, &options)).unwrap();
-        TestServer {
-            addr: daemon.addrs()[0],
-            daemon: Some(daemon),
-            runtime,
-        }
+        TestServer { addr: daemon.addrs()[0], daemon: Some(daemon), runtime }
     }
 }
 
@@ -102,11 +84,7 @@ pub fn query(name: &str, qtype: u16, q: Q) -> Vec<u8> {
     p.extend_from_slice(&(u16::from(q.opcode) << 11).to_be_bytes());
     p.extend_from_slice(&[0, 1, 0, 0, 0, 0]);
     p.extend_from_slice(&(u16::from(q.edns.is_some())).to_be_bytes());
-    for label in name
-        .trim_end_matches('.')
-        .split('.')
-        .filter(|l| !l.is_empty())
-    {
+    for label in name.trim_end_matches('.').split('.').filter(|l| !l.is_empty()) {
         p.push(label.len() as u8);
         p.extend_from_slice(label.as_bytes());
     }
@@ -182,15 +160,7 @@ pub fn tcp(addr: SocketAddr, packet: &[u8]) -> Message {
 pub fn rrs(section: &[Record]) -> Vec<String> {
     let mut v: Vec<String> = section
         .iter()
-        .map(|r| {
-            format!(
-                "{} {} {} {}",
-                r.name.to_ascii().to_lowercase(),
-                r.ttl,
-                r.record_type(),
-                r.data
-            )
-        })
+        .map(|r| format!("{} {} {} {}", r.name.to_ascii().to_lowercase(), r.ttl, r.record_type(), r.data))
         .collect();
     v.sort();
     v
@@ -214,61 +184,26 @@ pub fn serve_dir() -> std::path::PathBuf {
 pub fn write_test_geo(path: &Path) {
     use mmdb_writer::{Value, Writer};
     let s = |v: &str| Value::String(v.to_string());
-    let mut w = Writer::builder("Meridian-Test-City")
-        .description(&[("en", "Meridian integration-test database")])
-        .build();
+    let mut w =
+        Writer::builder("Meridian-Test-City").description(&[("en", "Meridian integration-test database")]).build();
     let amsterdam = Value::map([
         ("continent", Value::map([("code", s("EU"))])),
         ("country", Value::map([("iso_code", s("NL"))])),
-        (
-            "location",
-            Value::map([
-                ("latitude", Value::Double(52.37)),
-                ("longitude", Value::Double(4.89)),
-            ]),
-        ),
-        (
-            "subdivisions",
-            Value::array([Value::map([("iso_code", s("NH"))])]),
-        ),
+        ("location", Value::map([("latitude", Value::Double(52.37)), ("longitude", Value::Double(4.89))])),
+        ("subdivisions", Value::array([Value::map([("iso_code", s("NH"))])])),
     ]);
-    w.insert_value(
-        "81.0.0.0/16".parse::<ipnet::IpNet>().unwrap(),
-        amsterdam.clone(),
-    )
-    .unwrap();
-    w.insert_value("2a02:a400::/26".parse::<ipnet::IpNet>().unwrap(), amsterdam)
-        .unwrap();
+    w.insert_value("81.0.0.0/16".parse::<ipnet::IpNet>().unwrap(), amsterdam.clone()).unwrap();
+    w.insert_value("2a02:a400::/26".parse::<ipnet::IpNet>().unwrap(), amsterdam).unwrap();
     let sydney = Value::map([
         ("continent", Value::map([("code", s("OC"))])),
         ("country", Value::map([("iso_code", s("AU"))])),
-        (
-            "location",
-            Value::map([
-                ("latitude", Value::Float(-33.87)),
-                ("longitude", Value::Float(151.21)),
-            ]),
-        ),
+        ("location", Value::map([("latitude", Value::Float(-33.87)), ("longitude", Value::Float(151.21))])),
     ]);
-    w.insert_value("37.0.0.0/12".parse::<ipnet::IpNet>().unwrap(), sydney)
-        .unwrap();
-    let us = Value::map([
-        ("country_code", s("US")),
-        ("latitude", s("37.75")),
-        ("longitude", s("-97.82")),
-    ]);
-    w.insert_value("8.8.8.0/24".parse::<ipnet::IpNet>().unwrap(), us)
-        .unwrap();
-    for (net, cc) in [
-        ("1.0.16.0/24", "SG"),
-        ("2001:200::/32", "JP"),
-        ("200.0.0.0/8", "BR"),
-    ] {
-        w.insert_value(
-            net.parse::<ipnet::IpNet>().unwrap(),
-            Value::map([("country_code", s(cc))]),
-        )
-        .unwrap();
+    w.insert_value("37.0.0.0/12".parse::<ipnet::IpNet>().unwrap(), sydney).unwrap();
+    let us = Value::map([("country_code", s("US")), ("latitude", s("37.75")), ("longitude", s("-97.82"))]);
+    w.insert_value("8.8.8.0/24".parse::<ipnet::IpNet>().unwrap(), us).unwrap();
+    for (net, cc) in [("1.0.16.0/24", "SG"), ("2001:200::/32", "JP"), ("200.0.0.0/8", "BR")] {
+        w.insert_value(net.parse::<ipnet::IpNet>().unwrap(), Value::map([("country_code", s(cc))])).unwrap();
     }
     std::fs::write(path, w.to_bytes().unwrap()).unwrap();
 }
@@ -285,11 +220,7 @@ impl TcpBackend {
     pub fn new() -> TcpBackend {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut b = TcpBackend {
-            addr,
-            stop: None,
-            thread: None,
-        };
+        let mut b = TcpBackend { addr, stop: None, thread: None };
         b.serve(listener);
         b
     }
@@ -374,9 +305,7 @@ impl HttpBackend {
                         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
                         let mut buf = [0u8; 2048];
                         let _ = s.read(&mut buf);
-                        let _ = s.write_all(
-                            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK",
-                        );
+                        let _ = s.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nOK");
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(5)),
                 }
@@ -421,13 +350,7 @@ impl LiveExample {
 }
 
 /// A minimal HTTP/1.1 client for the API tests: one request per connection.
-pub fn http(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    token: Option<&str>,
-    body: Option<&str>,
-) -> (u16, String) {
+pub fn http(addr: SocketAddr, method: &str, path: &str, token: Option<&str>, body: Option<&str>) -> (u16, String) {
     let mut s = TcpStream::connect(addr).unwrap();
     s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
     let mut req = format!("{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\n");
@@ -435,10 +358,7 @@ pub fn http(
         req.push_str(&format!("authorization: Bearer {t}\r\n"));
     }
     if let Some(b) = body {
-        req.push_str(&format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n",
-            b.len()
-        ));
+        req.push_str(&format!("content-type: application/json\r\ncontent-length: {}\r\n", b.len()));
     }
     req.push_str("\r\n");
     if let Some(b) = body {
@@ -448,20 +368,10 @@ pub fn http(
     let mut raw = Vec::new();
     let _ = s.read_to_end(&mut raw);
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
+    let status = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
-    let body = if head
-        .to_ascii_lowercase()
-        .contains("transfer-encoding: chunked")
-    {
-        dechunk(body)
-    } else {
-        body.to_string()
-    };
+    let body =
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") { dechunk(body) } else { body.to_string() };
     (status, body)
 }
 

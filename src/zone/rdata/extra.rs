@@ -7,11 +7,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use super::{Fields, RdataError, rtype};
 
 /// Parses `rtype` into `out`; `None` when the type has no text parser here.
-pub(super) fn parse(
-    rtype: u16,
-    f: &mut Fields<'_>,
-    out: &mut Vec<u8>,
-) -> Option<Result<(), RdataError>> {
+pub(super) fn parse(rtype: u16, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Option<Result<(), RdataError>> {
     let result = match rtype {
         rtype::CAA => caa(f, out),
         rtype::NAPTR => naptr(f, out),
@@ -19,9 +15,7 @@ pub(super) fn parse(
         rtype::TLSA | rtype::SMIMEA => tlsa(f, out),
         rtype::DS | rtype::CDS => ds(f, out),
         rtype::DNSKEY | rtype::CDNSKEY => dnskey(f, out),
-        rtype::OPENPGPKEY => f
-            .base64_rest("OPENPGPKEY key")
-            .map(|k| out.extend_from_slice(&k)),
+        rtype::OPENPGPKEY => f.base64_rest("OPENPGPKEY key").map(|k| out.extend_from_slice(&k)),
         rtype::URI => uri(f, out),
         rtype::LOC => loc(f, out),
         rtype::SVCB | rtype::HTTPS => svcb(f, out),
@@ -34,15 +28,11 @@ pub(super) fn parse(
 fn caa(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     let flags = f.u8("CAA flags")?;
     let tag = f.next("CAA tag")?;
-    if tag.text.is_empty()
-        || tag.text.len() > 255
-        || !tag.text.bytes().all(|b| b.is_ascii_alphanumeric())
-    {
+    if tag.text.is_empty() || tag.text.len() > 255 || !tag.text.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(format!("CAA tag '{}' must be letters and digits", tag.text));
     }
     let value = f.next("CAA value")?;
-    let bytes = unescape(&value.text)
-        .ok_or_else(|| format!("CAA value has a bad escape in '{}'", value.text))?;
+    let bytes = unescape(&value.text).ok_or_else(|| format!("CAA value has a bad escape in '{}'", value.text))?;
     out.push(flags);
     out.push(tag.text.len() as u8);
     out.extend_from_slice(tag.text.as_bytes());
@@ -138,10 +128,7 @@ fn ds(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     };
     if let Some(len) = expected {
         if digest.len() != len {
-            return Err(format!(
-                "digest of type {digest_type} must be {len} octets, not {}",
-                digest.len()
-            ));
+            return Err(format!("digest of type {digest_type} must be {len} octets, not {}", digest.len()));
         }
     } else if digest.is_empty() {
         return Err("record is missing its digest".into());
@@ -171,8 +158,7 @@ fn uri(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     if !t.quoted {
         return Err(format!("URI target '{}' must be a quoted string", t.text));
     }
-    let bytes =
-        unescape(&t.text).ok_or_else(|| format!("URI target has a bad escape in '{}'", t.text))?;
+    let bytes = unescape(&t.text).ok_or_else(|| format!("URI target has a bad escape in '{}'", t.text))?;
     if bytes.is_empty() {
         return Err("URI target must not be empty".into());
     }
@@ -203,55 +189,41 @@ fn loc(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     let tokens = f.rest();
     let texts: Vec<&str> = tokens.iter().map(|t| t.text.as_str()).collect();
     let mut i = 0;
-    let mut coordinate =
-        |max_deg: u32, pos: char, neg: char, what: &str| -> Result<u32, RdataError> {
-            let mut parts = Vec::new();
-            while i < texts.len() && parts.len() < 3 {
-                let t = texts[i];
-                if t.eq_ignore_ascii_case(&pos.to_string())
-                    || t.eq_ignore_ascii_case(&neg.to_string())
-                {
-                    break;
-                }
-                parts.push(t);
-                i += 1;
+    let mut coordinate = |max_deg: u32, pos: char, neg: char, what: &str| -> Result<u32, RdataError> {
+        let mut parts = Vec::new();
+        while i < texts.len() && parts.len() < 3 {
+            let t = texts[i];
+            if t.eq_ignore_ascii_case(&pos.to_string()) || t.eq_ignore_ascii_case(&neg.to_string()) {
+                break;
             }
-            let hemisphere = texts
-                .get(i)
-                .ok_or_else(|| format!("LOC {what} is missing its {pos} or {neg}"))?;
-            let sign: i64 = if hemisphere.eq_ignore_ascii_case(&pos.to_string()) {
-                1
-            } else if hemisphere.eq_ignore_ascii_case(&neg.to_string()) {
-                -1
-            } else {
-                return Err(format!(
-                    "LOC {what}: expected {pos} or {neg}, not '{hemisphere}'"
-                ));
-            };
+            parts.push(t);
             i += 1;
-            if parts.is_empty() {
-                return Err(format!("LOC {what} is missing its degrees"));
-            }
-            let deg: u32 = parts[0]
-                .parse()
-                .map_err(|_| format!("LOC {what} degrees '{}' is not a number", parts[0]))?;
-            let min: u32 = parts
-                .get(1)
-                .map_or(Ok(0), |m| m.parse())
-                .map_err(|_| format!("LOC {what} minutes are not a number"))?;
-            let sec = parts
-                .get(2)
-                .map_or(Some(0), |s| thousandths(s))
-                .ok_or_else(|| {
-                    format!("LOC {what} seconds are not a number with at most 3 decimals")
-                })?;
-            if deg > max_deg || min > 59 || sec > 59_999 || (deg == max_deg && (min > 0 || sec > 0))
-            {
-                return Err(format!("LOC {what} is out of range"));
-            }
-            let value = i64::from(((deg * 60 + min) * 60) * 1000) + sec;
-            Ok((i64::from(1u32 << 31) + sign * value) as u32)
+        }
+        let hemisphere = texts.get(i).ok_or_else(|| format!("LOC {what} is missing its {pos} or {neg}"))?;
+        let sign: i64 = if hemisphere.eq_ignore_ascii_case(&pos.to_string()) {
+            1
+        } else if hemisphere.eq_ignore_ascii_case(&neg.to_string()) {
+            -1
+        } else {
+            return Err(format!("LOC {what}: expected {pos} or {neg}, not '{hemisphere}'"));
         };
+        i += 1;
+        if parts.is_empty() {
+            return Err(format!("LOC {what} is missing its degrees"));
+        }
+        let deg: u32 = parts[0].parse().map_err(|_| format!("LOC {what} degrees '{}' is not a number", parts[0]))?;
+        let min: u32 =
+            parts.get(1).map_or(Ok(0), |m| m.parse()).map_err(|_| format!("LOC {what} minutes are not a number"))?;
+        let sec = parts
+            .get(2)
+            .map_or(Some(0), |s| thousandths(s))
+            .ok_or_else(|| format!("LOC {what} seconds are not a number with at most 3 decimals"))?;
+        if deg > max_deg || min > 59 || sec > 59_999 || (deg == max_deg && (min > 0 || sec > 0)) {
+            return Err(format!("LOC {what} is out of range"));
+        }
+        let value = i64::from(((deg * 60 + min) * 60) * 1000) + sec;
+        Ok((i64::from(1u32 << 31) + sign * value) as u32)
+    };
     let lat = coordinate(90, 'N', 'S', "latitude")?;
     let lon = coordinate(180, 'E', 'W', "longitude")?;
     let meters = |t: &str, what: &str| -> Result<i64, RdataError> {
@@ -266,14 +238,9 @@ fn loc(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
             || !whole.bytes().all(|b| b.is_ascii_digit())
             || !frac.bytes().all(|b| b.is_ascii_digit())
         {
-            return Err(format!(
-                "LOC {what} '{t}' is not a number of meters with at most 2 decimals"
-            ));
+            return Err(format!("LOC {what} '{t}' is not a number of meters with at most 2 decimals"));
         }
-        let cm = whole
-            .parse::<i64>()
-            .map_err(|_| format!("LOC {what} is too large"))?
-            * 100
+        let cm = whole.parse::<i64>().map_err(|_| format!("LOC {what} is too large"))? * 100
             + format!("{frac:0<2}").parse::<i64>().unwrap_or(0);
         Ok(if neg { -cm } else { cm })
     };
@@ -284,21 +251,15 @@ fn loc(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     }
     i += 1;
     let mut precision = [0x12u8, 0x16, 0x13]; // 1m, 10000m, 10m (RFC 1876 defaults)
-    for (slot, what) in ["size", "horizontal precision", "vertical precision"]
-        .iter()
-        .enumerate()
-    {
+    for (slot, what) in ["size", "horizontal precision", "vertical precision"].iter().enumerate() {
         let Some(t) = texts.get(i) else { break };
         let cm = meters(t, what)?;
-        precision[slot] = encode_precision(cm)
-            .ok_or_else(|| format!("LOC {what} '{t}' is out of range (0 to 90000000m)"))?;
+        precision[slot] =
+            encode_precision(cm).ok_or_else(|| format!("LOC {what} '{t}' is out of range (0 to 90000000m)"))?;
         i += 1;
     }
     if i < texts.len() {
-        return Err(format!(
-            "LOC record has unexpected extra data '{}'",
-            texts[i]
-        ));
+        return Err(format!("LOC record has unexpected extra data '{}'", texts[i]));
     }
     out.push(0);
     out.extend_from_slice(&precision);
@@ -363,10 +324,7 @@ fn value_list(bytes: &[u8]) -> Vec<Vec<u8>> {
     while i < bytes.len() {
         match bytes[i] {
             b'\\' if i + 1 < bytes.len() => {
-                items
-                    .last_mut()
-                    .unwrap_or(&mut Vec::new())
-                    .push(bytes[i + 1]);
+                items.last_mut().unwrap_or(&mut Vec::new()).push(bytes[i + 1]);
                 i += 2;
                 continue;
             }
@@ -398,10 +356,7 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
             None => (t.text.clone(), None),
         };
         if t.quoted {
-            return Err(format!(
-                "SvcParam key expected, found the string \"{}\"",
-                t.text
-            ));
+            return Err(format!("SvcParam key expected, found the string \"{}\"", t.text));
         }
         // `key="quoted value"` reaches us as `key=` followed by a quoted token.
         if value.as_deref() == Some("") && tokens.get(i).is_some_and(|n| n.quoted) {
@@ -416,9 +371,7 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
             return Err(format!("SvcParam '{key_text}' appears twice"));
         }
         let raw = match &value {
-            Some(v) => {
-                unescape(v).ok_or_else(|| format!("SvcParam '{key_text}' has a bad escape"))?
-            }
+            Some(v) => unescape(v).ok_or_else(|| format!("SvcParam '{key_text}' has a bad escape"))?,
             None => Vec::new(),
         };
         let need_value = |what: &str| -> Result<(), RdataError> {
@@ -434,8 +387,7 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
                 let mut keys = Vec::new();
                 for item in value_list(&raw) {
                     let name = String::from_utf8_lossy(&item).into_owned();
-                    let k = svc_key(&name)
-                        .ok_or_else(|| format!("mandatory lists unknown key '{name}'"))?;
+                    let k = svc_key(&name).ok_or_else(|| format!("mandatory lists unknown key '{name}'"))?;
                     if k == 0 {
                         return Err("mandatory must not list itself".into());
                     }
@@ -467,12 +419,9 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
             }
             3 => {
                 need_value("port")?;
-                let p: u16 = String::from_utf8_lossy(&raw).parse().map_err(|_| {
-                    format!(
-                        "port '{}' is not a number from 0 to 65535",
-                        String::from_utf8_lossy(&raw)
-                    )
-                })?;
+                let p: u16 = String::from_utf8_lossy(&raw)
+                    .parse()
+                    .map_err(|_| format!("port '{}' is not a number from 0 to 65535", String::from_utf8_lossy(&raw)))?;
                 p.to_be_bytes().to_vec()
             }
             4 => {
@@ -480,27 +429,21 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
                 let mut w = Vec::new();
                 for a in value_list(&raw) {
                     let text = String::from_utf8_lossy(&a).into_owned();
-                    let ip: Ipv4Addr = text
-                        .parse()
-                        .map_err(|_| format!("ipv4hint '{text}' is not an IPv4 address"))?;
+                    let ip: Ipv4Addr = text.parse().map_err(|_| format!("ipv4hint '{text}' is not an IPv4 address"))?;
                     w.extend_from_slice(&ip.octets());
                 }
                 w
             }
             5 => {
                 need_value("ech")?;
-                data_encoding::BASE64
-                    .decode(&raw)
-                    .map_err(|_| "ech is not valid base64".to_string())?
+                data_encoding::BASE64.decode(&raw).map_err(|_| "ech is not valid base64".to_string())?
             }
             6 => {
                 need_value("ipv6hint")?;
                 let mut w = Vec::new();
                 for a in value_list(&raw) {
                     let text = String::from_utf8_lossy(&a).into_owned();
-                    let ip: Ipv6Addr = text
-                        .parse()
-                        .map_err(|_| format!("ipv6hint '{text}' is not an IPv6 address"))?;
+                    let ip: Ipv6Addr = text.parse().map_err(|_| format!("ipv6hint '{text}' is not an IPv6 address"))?;
                     w.extend_from_slice(&ip.octets());
                 }
                 w
@@ -514,14 +457,9 @@ fn svcb(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
     }
     params.sort_by_key(|(k, _)| *k);
     if let Some((_, mandatory)) = params.iter().find(|(k, _)| *k == 0) {
-        for k in mandatory
-            .chunks(2)
-            .map(|c| u16::from_be_bytes([c[0], c[1]]))
-        {
+        for k in mandatory.chunks(2).map(|c| u16::from_be_bytes([c[0], c[1]])) {
             if !params.iter().any(|(p, _)| *p == k) {
-                return Err(format!(
-                    "mandatory lists key{k}, which the record does not have"
-                ));
+                return Err(format!("mandatory lists key{k}, which the record does not have"));
             }
         }
     }
@@ -543,17 +481,11 @@ mod tests {
     fn rd(rtype: &str, text: &str) -> Result<Vec<u8>, String> {
         let origin = crate::zone::name::Name::parse("example.com.", None).unwrap();
         let entry = crate::zone::lexer::entries(text).unwrap().remove(0);
-        super::super::parse(
-            super::super::type_from_text(rtype).unwrap(),
-            &entry.tokens,
-            &origin,
-        )
+        super::super::parse(super::super::type_from_text(rtype).unwrap(), &entry.tokens, &origin)
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        data_encoding::HEXLOWER_PERMISSIVE
-            .decode(s.replace(' ', "").as_bytes())
-            .unwrap()
+        data_encoding::HEXLOWER_PERMISSIVE.decode(s.replace(' ', "").as_bytes()).unwrap()
     }
 
     #[test]
@@ -562,36 +494,15 @@ mod tests {
             rd("CAA", "0 issue \"ca.example.net; account=230123\"").unwrap(),
             [&[0u8, 5][..], b"issue", b"ca.example.net; account=230123"].concat()
         );
-        assert_eq!(
-            rd("CAA", "128 tbs Unknown").unwrap(),
-            [&[128u8, 3][..], b"tbs", b"Unknown"].concat()
-        );
+        assert_eq!(rd("CAA", "128 tbs Unknown").unwrap(), [&[128u8, 3][..], b"tbs", b"Unknown"].concat());
         assert!(rd("CAA", "0 is-sue \"x\"").is_err());
         assert_eq!(
-            rd(
-                "NAPTR",
-                "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.com."
-            )
-            .unwrap(),
-            [
-                &[0u8, 100, 0, 10, 1][..],
-                b"S",
-                &[7],
-                b"SIP+D2U",
-                &[0],
-                b"\x04_sip\x04_udp\x07example\x03com\x00"
-            ]
-            .concat()
+            rd("NAPTR", "100 10 \"S\" \"SIP+D2U\" \"\" _sip._udp.example.com.").unwrap(),
+            [&[0u8, 100, 0, 10, 1][..], b"S", &[7], b"SIP+D2U", &[0], b"\x04_sip\x04_udp\x07example\x03com\x00"]
+                .concat()
         );
-        assert_eq!(
-            rd("SSHFP", "2 1 1234 5678").unwrap(),
-            [2, 1, 0x12, 0x34, 0x56, 0x78]
-        );
-        assert!(
-            rd("SSHFP", "2 1 12345")
-                .unwrap_err()
-                .contains("hexadecimal")
-        );
+        assert_eq!(rd("SSHFP", "2 1 1234 5678").unwrap(), [2, 1, 0x12, 0x34, 0x56, 0x78]);
+        assert!(rd("SSHFP", "2 1 12345").unwrap_err().contains("hexadecimal"));
         assert_eq!(rd("TLSA", "3 1 1 abcd").unwrap(), [3, 1, 1, 0xab, 0xcd]);
         assert_eq!(
             rd("URI", "10 1 \"ftp://ftp1.example.com/public\"").unwrap(),
@@ -605,24 +516,10 @@ mod tests {
         let digest = "00".repeat(32);
         let want = [&[0x30u8, 0x39, 8, 2][..], &[0u8; 32]].concat();
         assert_eq!(rd("DS", &format!("12345 8 2 {digest}")).unwrap(), want);
-        assert_eq!(
-            rd("DS", &format!("12345 RSASHA256 2 {digest}")).unwrap(),
-            want
-        );
-        assert!(
-            rd("DS", "12345 8 2 ABCD")
-                .unwrap_err()
-                .contains("must be 32 octets")
-        );
-        assert_eq!(
-            rd("DNSKEY", "257 3 13 AwEAAQ==").unwrap(),
-            [1, 1, 3, 13, 3, 1, 0, 1]
-        );
-        assert!(
-            rd("DNSKEY", "257 3 13 AwEAAb")
-                .unwrap_err()
-                .contains("base64")
-        );
+        assert_eq!(rd("DS", &format!("12345 RSASHA256 2 {digest}")).unwrap(), want);
+        assert!(rd("DS", "12345 8 2 ABCD").unwrap_err().contains("must be 32 octets"));
+        assert_eq!(rd("DNSKEY", "257 3 13 AwEAAQ==").unwrap(), [1, 1, 3, 13, 3, 1, 0, 1]);
+        assert!(rd("DNSKEY", "257 3 13 AwEAAb").unwrap_err().contains("base64"));
         assert!(rd("DS", &format!("1 NOPE 2 {digest}")).is_err());
     }
 
@@ -630,17 +527,10 @@ mod tests {
     fn loc_matches_bind() {
         // Bytes cross-checked with dnspython's LOC encoder; named-compilezone prints the text back.
         assert_eq!(
-            rd(
-                "LOC",
-                "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m"
-            )
-            .unwrap(),
+            rd("LOC", "52 22 23.000 N 4 53 32.000 E -2.00m 0.00m 10000m 10m").unwrap(),
             hex("00 00 16 13 8b 3c f0 18 81 0c bc e0 00 98 95 b8")
         );
-        assert_eq!(
-            rd("LOC", "52 N 4 E 10m").unwrap(),
-            hex("00 12 16 13 8b 28 72 00 80 db ba 00 00 98 9a 68")
-        );
+        assert_eq!(rd("LOC", "52 N 4 E 10m").unwrap(), hex("00 12 16 13 8b 28 72 00 80 db ba 00 00 98 9a 68"));
         assert!(rd("LOC", "91 N 4 E 10m").is_err());
         assert!(rd("LOC", "52 X 4 E 10m").is_err());
     }
@@ -648,10 +538,7 @@ mod tests {
     #[test]
     fn svcb_params_sorted_and_checked() {
         let w = rd("SVCB", "1 . alpn=h2,h3 port=8443 ipv4hint=192.0.2.1").unwrap();
-        assert_eq!(
-            w,
-            hex("0001 00 0001 0006 02 6832 02 6833 0003 0002 20fb 0004 0004 c0000201")
-        );
+        assert_eq!(w, hex("0001 00 0001 0006 02 6832 02 6833 0003 0002 20fb 0004 0004 c0000201"));
         let w = rd("HTTPS", "1 . mandatory=alpn alpn=\"h2\"").unwrap();
         assert_eq!(w, hex("0001 00 0000 0002 0001 0001 0003 02 6832"));
         assert_eq!(
@@ -660,34 +547,12 @@ mod tests {
         );
         assert_eq!(
             rd("SVCB", "1 svc key65000=abc").unwrap(),
-            [
-                &[0u8, 1][..],
-                b"\x03svc\x07example\x03com\x00",
-                &[0xfd, 0xe8, 0, 3],
-                b"abc"
-            ]
-            .concat()
+            [&[0u8, 1][..], b"\x03svc\x07example\x03com\x00", &[0xfd, 0xe8, 0, 3], b"abc"].concat()
         );
-        assert!(
-            rd("SVCB", "1 . mandatory=port")
-                .unwrap_err()
-                .contains("does not have")
-        );
-        assert!(
-            rd("SVCB", "1 . alpn=h2 alpn=h3")
-                .unwrap_err()
-                .contains("twice")
-        );
-        assert!(
-            rd("SVCB", "1 . no-default-alpn")
-                .unwrap_err()
-                .contains("needs an alpn")
-        );
-        assert!(
-            rd("SVCB", "1 . bogus=1")
-                .unwrap_err()
-                .contains("unknown SvcParam")
-        );
+        assert!(rd("SVCB", "1 . mandatory=port").unwrap_err().contains("does not have"));
+        assert!(rd("SVCB", "1 . alpn=h2 alpn=h3").unwrap_err().contains("twice"));
+        assert!(rd("SVCB", "1 . no-default-alpn").unwrap_err().contains("needs an alpn"));
+        assert!(rd("SVCB", "1 . bogus=1").unwrap_err().contains("unknown SvcParam"));
         assert!(rd("SVCB", "1 . port=99999").is_err());
     }
 }

@@ -97,17 +97,12 @@ const TYPE_NAMES: &[(&str, u16)] = &[
 
 /// Looks up a type mnemonic or `TYPEnnn` (RFC 3597 §5), case-insensitively.
 pub fn type_from_text(text: &str) -> Option<u16> {
-    if let Some(n) = text
-        .get(..4)
-        .filter(|p| p.eq_ignore_ascii_case("TYPE"))
-        .and_then(|_| text[4..].parse::<u16>().ok())
+    if let Some(n) =
+        text.get(..4).filter(|p| p.eq_ignore_ascii_case("TYPE")).and_then(|_| text[4..].parse::<u16>().ok())
     {
         return Some(n);
     }
-    TYPE_NAMES
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(text))
-        .map(|&(_, n)| n)
+    TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
 }
 
 /// The mnemonic of a type, or `TYPEnnn`.
@@ -139,12 +134,7 @@ pub type RdataError = String;
 impl<'a> Fields<'a> {
     /// A cursor over `tokens`, names completed with `origin`.
     pub fn new(tokens: &'a [Token], origin: &'a Name, rtype: u16) -> Self {
-        Fields {
-            tokens,
-            pos: 0,
-            origin,
-            rtype,
-        }
+        Fields { tokens, pos: 0, origin, rtype }
     }
 
     fn type_name(&self) -> String {
@@ -153,10 +143,8 @@ impl<'a> Fields<'a> {
 
     /// The next token, or an error saying which field is missing.
     pub fn next(&mut self, what: &str) -> Result<&'a Token, RdataError> {
-        let token = self
-            .tokens
-            .get(self.pos)
-            .ok_or_else(|| format!("{} record is missing its {what}", self.type_name()))?;
+        let token =
+            self.tokens.get(self.pos).ok_or_else(|| format!("{} record is missing its {what}", self.type_name()))?;
         self.pos += 1;
         Ok(token)
     }
@@ -177,11 +165,7 @@ impl<'a> Fields<'a> {
     pub fn end(&self) -> Result<(), RdataError> {
         match self.tokens.get(self.pos) {
             None => Ok(()),
-            Some(t) => Err(format!(
-                "{} record has unexpected extra data '{}'",
-                self.type_name(),
-                t.text
-            )),
+            Some(t) => Err(format!("{} record has unexpected extra data '{}'", self.type_name(), t.text)),
         }
     }
 
@@ -200,12 +184,7 @@ impl<'a> Fields<'a> {
             .parse::<u64>()
             .ok()
             .filter(|&n| n <= max)
-            .ok_or_else(|| {
-                format!(
-                    "{what} must be a number from 0 to {max}, not '{}'",
-                    token.text
-                )
-            })
+            .ok_or_else(|| format!("{what} must be a number from 0 to {max}, not '{}'", token.text))
     }
 
     /// An 8-bit unsigned integer.
@@ -226,12 +205,8 @@ impl<'a> Fields<'a> {
     /// A 32-bit time value that may use TTL units (`1h30m`), as BIND allows in SOA fields.
     pub fn duration(&mut self, what: &str) -> Result<u32, RdataError> {
         let token = self.next(what)?;
-        parse_ttl(&token.text).ok_or_else(|| {
-            format!(
-                "{what} must be a number of seconds or a duration like 1h30m, not '{}'",
-                token.text
-            )
-        })
+        parse_ttl(&token.text)
+            .ok_or_else(|| format!("{what} must be a number of seconds or a duration like 1h30m, not '{}'", token.text))
     }
 
     /// A character-string (RFC 1035 §3.3): at most 255 octets after escapes.
@@ -249,9 +224,7 @@ impl<'a> Fields<'a> {
     /// The remaining tokens joined and decoded as base64 (white space allowed between).
     pub fn base64_rest(&mut self, what: &str) -> Result<Vec<u8>, RdataError> {
         let joined: String = self.rest().iter().map(|t| t.text.as_str()).collect();
-        data_encoding::BASE64
-            .decode(joined.as_bytes())
-            .map_err(|_| format!("{what} is not valid base64"))
+        data_encoding::BASE64.decode(joined.as_bytes()).map_err(|_| format!("{what} is not valid base64"))
     }
 }
 
@@ -282,9 +255,7 @@ pub fn char_string(token: &Token, what: &str) -> Result<Vec<u8>, RdataError> {
 
 /// Decodes hexadecimal text; `None` for odd length or a non-hex digit.
 pub fn decode_hex(text: &str) -> Option<Vec<u8>> {
-    data_encoding::HEXLOWER_PERMISSIVE
-        .decode(text.as_bytes())
-        .ok()
+    data_encoding::HEXLOWER_PERMISSIVE.decode(text.as_bytes()).ok()
 }
 
 fn name_error(text: &str, what: &str, e: NameError) -> RdataError {
@@ -333,18 +304,14 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
     match rtype {
         rtype::A => {
             let t = f.next("IPv4 address")?;
-            let addr: std::net::Ipv4Addr = t
-                .text
-                .parse()
-                .map_err(|_| format!("'{}' is not an IPv4 address", t.text))?;
+            let addr: std::net::Ipv4Addr =
+                t.text.parse().map_err(|_| format!("'{}' is not an IPv4 address", t.text))?;
             out.extend_from_slice(&addr.octets());
         }
         rtype::AAAA => {
             let t = f.next("IPv6 address")?;
-            let addr: std::net::Ipv6Addr = t
-                .text
-                .parse()
-                .map_err(|_| format!("'{}' is not an IPv6 address", t.text))?;
+            let addr: std::net::Ipv6Addr =
+                t.text.parse().map_err(|_| format!("'{}' is not an IPv6 address", t.text))?;
             out.extend_from_slice(&addr.octets());
         }
         rtype::NS | rtype::CNAME | rtype::DNAME | rtype::PTR => {
@@ -368,10 +335,7 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
         }
         rtype::TXT | rtype::SPF => {
             if f.is_empty() {
-                return Err(format!(
-                    "{} record needs at least one string",
-                    type_to_text(rtype)
-                ));
+                return Err(format!("{} record needs at least one string", type_to_text(rtype)));
             }
             while !f.is_empty() {
                 let s = f.char_string("TXT string")?;
@@ -404,10 +368,7 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
     }
     f.end()?;
     if out.len() > usize::from(u16::MAX) {
-        return Err(format!(
-            "{} record data is longer than 65535 octets",
-            type_to_text(rtype)
-        ));
+        return Err(format!("{} record data is longer than 65535 octets", type_to_text(rtype)));
     }
     Ok(out)
 }
@@ -416,16 +377,9 @@ pub fn parse(rtype: u16, tokens: &[Token], origin: &Name) -> Result<Vec<u8>, Rda
 fn generic(f: &mut Fields<'_>) -> Result<Vec<u8>, RdataError> {
     f.next("\\#")?;
     let len = f.u16("generic data length")?;
-    let data = if len == 0 && f.is_empty() {
-        Vec::new()
-    } else {
-        f.hex_rest("generic record data")?
-    };
+    let data = if len == 0 && f.is_empty() { Vec::new() } else { f.hex_rest("generic record data")? };
     if data.len() != usize::from(len) {
-        return Err(format!(
-            "generic record data has {} octets but its length field says {len}",
-            data.len()
-        ));
+        return Err(format!("generic record data has {} octets but its length field says {len}", data.len()));
     }
     Ok(data)
 }
@@ -467,11 +421,7 @@ pub fn to_text(rtype: u16, rdata: &[u8]) -> String {
         }
         Some(out.join(" "))
     };
-    let u16_at = |i: usize| {
-        rdata
-            .get(i..i + 2)
-            .map(|b| u16::from_be_bytes([b[0], b[1]]))
-    };
+    let u16_at = |i: usize| rdata.get(i..i + 2).map(|b| u16::from_be_bytes([b[0], b[1]]));
     let text = match rtype {
         rtype::A if rdata.len() == 4 => {
             Some(std::net::Ipv4Addr::new(rdata[0], rdata[1], rdata[2], rdata[3]).to_string())
@@ -482,9 +432,7 @@ pub fn to_text(rtype: u16, rdata: &[u8]) -> String {
             Some(std::net::Ipv6Addr::from(b).to_string())
         }
         rtype::NS | rtype::CNAME | rtype::DNAME | rtype::PTR => name_at(0).map(|(n, _)| n),
-        rtype::MX => u16_at(0)
-            .zip(name_at(2))
-            .map(|(p, (n, _))| format!("{p} {n}")),
+        rtype::MX => u16_at(0).zip(name_at(2)).map(|(p, (n, _))| format!("{p} {n}")),
         rtype::SRV => (|| {
             let (t, _) = name_at(6)?;
             Some(format!("{} {} {} {t}", u16_at(0)?, u16_at(2)?, u16_at(4)?))
@@ -544,10 +492,7 @@ mod tests {
     fn parses_common_types() {
         assert_eq!(rd("A", "192.0.2.1").unwrap(), [192, 0, 2, 1]);
         assert!(rd("A", "192.0.2").is_err());
-        assert_eq!(
-            rd("MX", "10 mail").unwrap(),
-            b"\x00\x0a\x04mail\x07example\x03com\x00"
-        );
+        assert_eq!(rd("MX", "10 mail").unwrap(), b"\x00\x0a\x04mail\x07example\x03com\x00");
         assert_eq!(rd("TXT", "\"a b\" c \\065").unwrap(), b"\x03a b\x01c\x01A");
         assert_eq!(rd("TXT", "\"\"").unwrap(), b"\x00");
         assert_eq!(
@@ -555,9 +500,7 @@ mod tests {
             [
                 b"\x02ns\x07example\x03com\x00".as_slice(),
                 b"\x04host\x07example\x03com\x00",
-                &[
-                    0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4
-                ]
+                &[0, 0, 0, 1, 0, 0, 0x0e, 0x10, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]
             ]
             .concat()
         );
@@ -567,16 +510,8 @@ mod tests {
     fn rejects_overlong_txt_and_extra_fields() {
         let long = format!("\"{}\"", "x".repeat(256));
         assert!(rd("TXT", &long).unwrap_err().contains("at most 255"));
-        assert!(
-            rd("A", "192.0.2.1 192.0.2.2")
-                .unwrap_err()
-                .contains("extra data")
-        );
-        assert!(
-            rd("MX", "10")
-                .unwrap_err()
-                .contains("missing its exchange name")
-        );
+        assert!(rd("A", "192.0.2.1 192.0.2.2").unwrap_err().contains("extra data"));
+        assert!(rd("MX", "10").unwrap_err().contains("missing its exchange name"));
     }
 
     #[test]
@@ -584,10 +519,6 @@ mod tests {
         assert_eq!(rd("TYPE65280", "\\# 4 0a000001").unwrap(), [10, 0, 0, 1]);
         assert_eq!(rd("A", "\\# 4 0a 00 00 01").unwrap(), [10, 0, 0, 1]);
         assert_eq!(rd("TYPE65280", "\\# 0").unwrap(), [] as [u8; 0]);
-        assert!(
-            rd("TYPE65280", "\\# 3 0a000001")
-                .unwrap_err()
-                .contains("length field")
-        );
+        assert!(rd("TYPE65280", "\\# 3 0a000001").unwrap_err().contains("length field"));
     }
 }
