@@ -35,6 +35,15 @@ enum Command {
         #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
         geo: PathBuf,
     },
+    /// Show a running server's pools, members and availability figures (reads its API).
+    Status {
+        /// The API's base URL.
+        #[arg(long, default_value = "http://127.0.0.1:8053")]
+        api: String,
+        /// Print the raw JSON of /status.
+        #[arg(long)]
+        json: bool,
+    },
     /// Show how the answer to a question is made, offline: location, data center order,
     /// what was skipped and why, the records, TTL and ECS scope.
     Explain {
@@ -121,6 +130,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Some(Command::Check { zones, geo }) => check(&zones, &geo),
+        Some(Command::Status { api, json }) => status(&api, json),
         Some(Command::Explain { name, qtype, client, subnet, down, zones, geo, json }) => {
             explain(&name, &qtype, client, subnet, &down, &zones, &geo, json)
         }
@@ -152,6 +162,43 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
                 eprintln!("error: {d}");
             }
             eprintln!("{} error(s); nothing was loaded", e.0.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn status(api: &str, json: bool) -> ExitCode {
+    let url = format!("{}/status", api.trim_end_matches('/'));
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meridian: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let body = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+        client.get(&url).send().await?.error_for_status()?.text().await
+    });
+    let body = match body {
+        Ok(b) => b,
+        Err(e) => {
+            eprintln!("meridian: cannot read {url}: {e} (is the server running with --api?)");
+            return ExitCode::from(1);
+        }
+    };
+    if json {
+        println!("{body}");
+        return ExitCode::SUCCESS;
+    }
+    match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(v) => {
+            print!("{}", meridian::api::status_table(&v));
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meridian: {url} did not answer JSON: {e}");
             ExitCode::from(1)
         }
     }

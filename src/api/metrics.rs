@@ -132,6 +132,48 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(o, "meridian_check_duration_seconds_count{{{labels}}} {}", d.count);
     }
 
+    let figures = state.health.lock().map(|t| t.figures(now)).unwrap_or_default();
+    header(
+        &mut o,
+        "meridian_availability_ratio",
+        "gauge",
+        "Fraction of known time up over a rolling window (from the health history).",
+    );
+    for (kind, name, f) in &figures {
+        for (window, a) in &f.availability {
+            if let Some(a) = a {
+                let _ = writeln!(
+                    o,
+                    "meridian_availability_ratio{{kind=\"{kind}\",name=\"{}\",window=\"{window}\"}} {a}",
+                    escape(name)
+                );
+            }
+        }
+    }
+    header(&mut o, "meridian_failures", "gauge", "Failures (up to down) in the kept history (7 days).");
+    for (kind, name, f) in &figures {
+        let _ = writeln!(o, "meridian_failures{{kind=\"{kind}\",name=\"{}\"}} {}", escape(name), f.failures);
+    }
+    header(&mut o, "meridian_mtbf_seconds", "gauge", "Mean time between failures.");
+    for (kind, name, f) in &figures {
+        if let Some(v) = f.mtbf_seconds {
+            let _ = writeln!(o, "meridian_mtbf_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+        }
+    }
+    header(&mut o, "meridian_mttr_seconds", "gauge", "Mean time to recovery.");
+    for (kind, name, f) in &figures {
+        if let Some(v) = f.mttr_seconds {
+            let _ = writeln!(o, "meridian_mttr_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+        }
+    }
+    header(&mut o, "meridian_last_failure_timestamp_seconds", "gauge", "When the last failure began.");
+    for (kind, name, f) in &figures {
+        if let Some(v) = f.last_failure {
+            let _ =
+                writeln!(o, "meridian_last_failure_timestamp_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+        }
+    }
+
     let reload = state.reloader.status();
     header(&mut o, "meridian_reloads_total", "counter", "Reloads by result.");
     let _ = writeln!(o, "meridian_reloads_total{{result=\"success\"}} {}", reload.successes);

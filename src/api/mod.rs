@@ -137,7 +137,9 @@ struct OverrideStatus {
 async fn status(State(state): State<AppState>) -> Response {
     let config = state.shared.config.load_full();
     let now = SystemTime::now();
-    let members = state.health.lock().map(|t| t.report_all(now)).unwrap_or_default();
+    let (members, figures) = state.health.lock().map(|t| (t.report_all(now), t.figures(now))).unwrap_or_default();
+    let availability: Vec<serde_json::Value> =
+        figures.iter().map(|(kind, name, f)| serde_json::json!({ "kind": kind, "name": name, "figures": f })).collect();
     let pools: Vec<serde_json::Value> = config
         .gslb
         .pools
@@ -199,6 +201,7 @@ async fn status(State(state): State<AppState>) -> Response {
             "build_epoch": config.geo.build_epoch(),
         },
         "reload": state.reloader.status(),
+        "availability": availability,
     });
     Json(body).into_response()
 }
@@ -350,4 +353,83 @@ async fn set_dc(
 
 async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap) -> Response {
     clear(&state, &headers, Target::Datacenter { datacenter: dc })
+}
+
+/// Renders `/status` JSON as the table `meridian status` prints: every member, data center and
+/// pool with what queries see, the check status and the availability figures.
+pub fn status_table(status: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let pct = |v: &serde_json::Value| v.as_f64().map_or("-".to_string(), |a| format!("{:.3}%", a * 100.0));
+    let dur = |v: &serde_json::Value| {
+        v.as_f64().map_or("-".to_string(), |s| match s {
+            s if s < 120.0 => format!("{s:.0}s"),
+            s if s < 7200.0 => format!("{:.0}m", s / 60.0),
+            s => format!("{:.1}h", s / 3600.0),
+        })
+    };
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{:<28} {:<9} {:<8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>5}",
+        "NAME", "SERVING", "CHECK", "AVAIL 1h", "AVAIL 24h", "AVAIL 7d", "MTBF", "MTTR", "FAILS"
+    );
+    let figures = status["availability"].as_array().cloned().unwrap_or_default();
+    let find = |kind: &str, name: &str| {
+        figures.iter().find(|f| f["kind"] == kind && f["name"] == name).map(|f| f["figures"].clone())
+    };
+    let row = |out: &mut String, label: String, serving: &str, check: &str, f: Option<serde_json::Value>| {
+        let f = f.unwrap_or(serde_json::Value::Null);
+        let a = |i: usize| pct(&f["availability"][i][1]);
+        let _ = writeln!(
+            out,
+            "{:<28} {:<9} {:<8} {:>9} {:>9} {:>9} {:>7} {:>7} {:>5}",
+            label,
+            serving,
+            check,
+            a(0),
+            a(1),
+            a(2),
+            dur(&f["mtbf_seconds"]),
+            dur(&f["mttr_seconds"]),
+            f["failures"].as_u64().map_or("-".to_string(), |n| n.to_string())
+        );
+    };
+    for pool in status["pools"].as_array().cloned().unwrap_or_default() {
+        let pname = pool["name"].as_str().unwrap_or("");
+        let members = pool["members"].as_array().cloned().unwrap_or_default();
+        let serving = members.iter().filter(|m| m["serving"] == "up").count();
+        row(&mut out, format!("pool {pname}"), &format!("{serving}/{}", members.len()), "", find("pool", pname));
+        for m in &members {
+            let mname = m["name"].as_str().unwrap_or("");
+            let mut serving = m["serving"].as_str().unwrap_or("").to_string();
+            if let Some(o) = m["override"]["action"].as_str() {
+                serving = format!("{serving}*{o}");
+            }
+            let check = if m["checked"] == true { m["status"].as_str().unwrap_or("") } else { "none" };
+            row(
+                &mut out,
+                format!("  {mname} ({})", m["datacenter"].as_str().unwrap_or("")),
+                &serving,
+                check,
+                find("member", &format!("{pname}/{mname}")),
+            );
+        }
+    }
+    for dc in status["datacenters"].as_array().cloned().unwrap_or_default() {
+        let name = dc["name"].as_str().unwrap_or("");
+        row(
+            &mut out,
+            format!("datacenter {name}"),
+            &format!("{}/{}", dc["members_serving"], dc["members"]),
+            "",
+            find("datacenter", name),
+        );
+    }
+    if status["reload"]["ok"] == false {
+        let _ = writeln!(out, "\nlast reload REFUSED:");
+        for e in status["reload"]["errors"].as_array().cloned().unwrap_or_default() {
+            let _ = writeln!(out, "  {}", e.as_str().unwrap_or(""));
+        }
+    }
+    out
 }

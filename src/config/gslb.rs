@@ -58,6 +58,9 @@ pub enum Selection {
     /// A stable order per client network (rendezvous hashing), so a client keeps its address
     /// while the set of members is unchanged.
     Sticky,
+    /// Weighted random order with weights from the members' recent check round-trip times:
+    /// faster members get more answers, slow ones fewer but never none.
+    Fastest,
 }
 
 /// A server in a data center.
@@ -494,11 +497,12 @@ impl Builder {
                 Some("shuffle") => Some(Selection::Shuffle),
                 Some("weighted") => Some(Selection::Weighted),
                 Some("sticky") => Some(Selection::Sticky),
+                Some("fastest") => Some(Selection::Fastest),
                 Some(other) => {
                     w.error(
                         &v.span(),
                         &join(&path, "policy"),
-                        format!("unknown policy '{other}' (expected shuffle, weighted or sticky)"),
+                        format!("unknown policy '{other}' (expected shuffle, weighted, sticky or fastest)"),
                     );
                     None
                 }

@@ -33,12 +33,13 @@ pub struct HealthSnapshot {
     /// The [`Config::generation`] this snapshot matches.
     pub generation: u64,
     views: Vec<Vec<View>>,
+    rtts: Vec<Vec<Option<f64>>>,
 }
 
 impl HealthSnapshot {
     /// A snapshot in which every member is up, for `generation`.
     pub fn all_up(generation: u64) -> Self {
-        HealthSnapshot { generation, views: Vec::new() }
+        HealthSnapshot { generation, views: Vec::new(), rtts: Vec::new() }
     }
 }
 
@@ -48,7 +49,18 @@ impl Health for HealthSnapshot {
         // reload, or an all-up snapshot) answers as up: the documented initial state.
         self.views.get(pool).and_then(|p| p.get(member)).copied().unwrap_or(View::Up)
     }
+
+    fn rtt(&self, pool: usize, member: usize) -> Option<f64> {
+        self.rtts.get(pool).and_then(|p| p.get(member)).copied().flatten()
+    }
 }
+
+/// Smoothing of check round-trip times (EWMA weight of a new sample): 0.3 follows a lasting
+/// change within a handful of checks while one odd sample moves the average little.
+pub const RTT_ALPHA: f64 = 0.3;
+/// A sample counts as at most this many times the current average (and at least its inverse),
+/// so that one very slow check cannot swing `fastest` away from a member.
+pub const RTT_CLAMP: f64 = 3.0;
 
 /// Bounds of the probe duration histogram, in seconds (Prometheus's default buckets).
 pub const DURATION_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -62,6 +74,8 @@ pub struct Durations {
     pub count: u64,
     /// Sum of durations in seconds.
     pub sum: f64,
+    /// Smoothed round-trip time of passing checks, in seconds.
+    pub ewma: Option<f64>,
 }
 
 /// Every member's state and the overrides; publishes snapshots.
@@ -138,6 +152,15 @@ impl HealthTable {
         }
         d.count += 1;
         d.sum += secs;
+        let mut rtt_moved = false;
+        if ok {
+            let next = match d.ewma {
+                None => secs,
+                Some(avg) => avg + RTT_ALPHA * (secs.clamp(avg / RTT_CLAMP, avg * RTT_CLAMP) - avg),
+            };
+            rtt_moved = d.ewma.is_none_or(|avg| (next - avg).abs() > avg * 0.1);
+            d.ewma = Some(next);
+        }
         let state = self.states.entry((pool.to_string(), member.to_string())).or_default();
         if state.report(ok, reason, check.0, check.1, now) {
             tracing::info!(pool, member, status = ?state.status, reason, "member health changed");
@@ -147,6 +170,8 @@ impl HealthTable {
             if let Err(e) = self.save() {
                 tracing::warn!(error = %e, "cannot save the state file");
             }
+        } else if rtt_moved {
+            self.publish(now);
         }
     }
 
@@ -251,7 +276,19 @@ impl HealthTable {
     }
 
     fn publish(&mut self, now: SystemTime) {
-        let snapshot = HealthSnapshot { generation: self.config.generation, views: self.views(now) };
+        let rtts = self
+            .config
+            .gslb
+            .pools
+            .iter()
+            .map(|p| {
+                p.members
+                    .iter()
+                    .map(|m| self.durations.get(&(p.name.clone(), m.name.clone())).and_then(|d| d.ewma))
+                    .collect()
+            })
+            .collect();
+        let snapshot = HealthSnapshot { generation: self.config.generation, views: self.views(now), rtts };
         self.published.store(Arc::new(snapshot));
     }
 

@@ -40,6 +40,11 @@ pub enum View {
 pub trait Health {
     /// What queries may do with member `member` of pool `pool`.
     fn view(&self, pool: usize, member: usize) -> View;
+
+    /// The member's smoothed check round-trip time in seconds, when known (for `fastest`).
+    fn rtt(&self, _pool: usize, _member: usize) -> Option<f64> {
+        None
+    }
 }
 
 /// Every member is up.
@@ -311,7 +316,8 @@ pub fn choose(
             continue;
         }
         record(&mut trace, || Step::Chose(dc));
-        let members = select::arrange(pool, up, client, seed);
+        let rtts: Vec<Option<f64>> = up.iter().map(|&i| health.rtt(pool_id, i)).collect();
+        let members = select::arrange(pool, up, &rtts, client, seed);
         return Decision {
             datacenter: Some(dc),
             members,
@@ -331,7 +337,8 @@ pub fn choose(
             let all: Vec<usize> = (0..pool.members.len())
                 .filter(|&i| pool.members[i].dc == nearest && has_family(&pool.members[i]))
                 .collect();
-            (Some(nearest), select::arrange(pool, all, client, seed))
+            let rtts = vec![None; all.len()];
+            (Some(nearest), select::arrange(pool, all, &rtts, client, seed))
         }
         Fallback::All => {
             let all: Vec<usize> = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i])).collect();
@@ -642,5 +649,45 @@ mod tests {
         }
         let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
         assert_eq!((d.fallback, d.datacenter, d.members.len()), (None, None, 0));
+    }
+
+    struct Rtts(Vec<Option<f64>>);
+    impl Health for Rtts {
+        fn view(&self, _pool: usize, _member: usize) -> View {
+            View::Up
+        }
+        fn rtt(&self, _pool: usize, member: usize) -> Option<f64> {
+            self.0[member]
+        }
+    }
+
+    #[test]
+    fn fastest_prefers_quick_members_without_emptying_slow_ones() {
+        use select::fastest_weights;
+        // (round-trip times, expected weights)
+        let cases: [(&[Option<f64>], &[f64]); 4] = [
+            (&[Some(0.01), Some(0.02)], &[100.0, 50.0]),
+            // 10 ms against 1 s: the slow one is floored at a tenth of the fast one's weight.
+            (&[Some(0.01), Some(1.0)], &[100.0, 10.0]),
+            // Unmeasured members get the largest weight.
+            (&[Some(0.01), None], &[100.0, 100.0]),
+            (&[None, None], &[1.0, 1.0]),
+        ];
+        for (rtts, want) in cases {
+            let got = fastest_weights(rtts);
+            for (g, w) in got.iter().zip(want) {
+                assert!((g - w).abs() < 1e-9, "{rtts:?}: {got:?}");
+            }
+        }
+        // Over many draws the 5 ms member of ams answers first about 2/3 of the time against a
+        // 10 ms one, and the slow one still gets its share.
+        let mut g = gslb(Selection::Fastest, Some(1));
+        g.pools[0].members.truncate(2);
+        let paris = at(48.85, 2.35, None, None, None);
+        let health = Rtts(vec![Some(0.005), Some(0.010)]);
+        let first = (0..3000u64)
+            .filter(|&s| choose(&g, 0, Family::V4, &paris, &client(), &health, s, None).members[0] == 0)
+            .count();
+        assert!((1850..2150).contains(&first), "{first}");
     }
 }

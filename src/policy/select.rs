@@ -56,8 +56,26 @@ fn client_key(client: &Client) -> u64 {
     }
 }
 
-/// Orders `up` (member indexes) by the pool's selection and keeps at most `answers`.
-pub fn arrange(pool: &Pool, mut up: Vec<usize>, client: &Client, seed: u64) -> Vec<usize> {
+/// A member is never weighted below this fraction of the fastest member's weight under
+/// `fastest`, so that a member whose checks are slow still gets some answers (and one slow
+/// check cannot take a member out of rotation).
+pub const FASTEST_FLOOR: f64 = 0.1;
+
+/// Weights for `fastest`: inversely proportional to the smoothed round-trip time, floored at
+/// [`FASTEST_FLOOR`] of the largest; members without a measurement get the largest weight
+/// (they are new, and probably fine).
+pub fn fastest_weights(rtts: &[Option<f64>]) -> Vec<f64> {
+    let inv: Vec<Option<f64>> = rtts.iter().map(|r| r.filter(|r| *r > 0.0).map(|r| 1.0 / r)).collect();
+    let max = inv.iter().flatten().copied().fold(0.0, f64::max);
+    if max == 0.0 {
+        return vec![1.0; rtts.len()];
+    }
+    inv.iter().map(|w| w.map_or(max, |w| w.max(max * FASTEST_FLOOR))).collect()
+}
+
+/// Orders `up` (member indexes) by the pool's selection and keeps at most `answers`. `rtts`
+/// holds each up member's smoothed check round-trip time, in the same order.
+pub fn arrange(pool: &Pool, mut up: Vec<usize>, rtts: &[Option<f64>], client: &Client, seed: u64) -> Vec<usize> {
     let mut rng = Rng(seed);
     match pool.selection {
         Selection::Shuffle => {
@@ -72,6 +90,13 @@ pub fn arrange(pool: &Pool, mut up: Vec<usize>, client: &Client, seed: u64) -> V
             // u^(1/w), largest first, which is ln(u)/w in log space.
             let mut keyed: Vec<(f64, usize)> =
                 up.iter().map(|&i| (rng.unit().ln() / f64::from(pool.members[i].weight), i)).collect();
+            keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+            up = keyed.into_iter().map(|(_, i)| i).collect();
+        }
+        Selection::Fastest => {
+            let weights = fastest_weights(rtts);
+            let mut keyed: Vec<(f64, usize)> =
+                up.iter().zip(&weights).map(|(&i, &w)| (rng.unit().ln() / w, i)).collect();
             keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
             up = keyed.into_iter().map(|(_, i)| i).collect();
         }
