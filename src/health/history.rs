@@ -84,7 +84,7 @@ impl History {
         let mut out = History::default();
         for (t, i, up) in all {
             state[i] = Some(up);
-            let combined = state.iter().any(|s| *s == Some(true));
+            let combined = state.contains(&Some(true));
             if out.events.back().is_none_or(|&(_, last)| last != combined) {
                 out.events.push_back((t, combined));
             }
@@ -209,6 +209,6 @@ mod tests {
         h.record(at(10), false);
         h.record(at(KEEP.as_secs() + 100), true);
         assert_eq!(h.events.len(), 2);
-        assert_eq!(h.events[0].1, false);
+        assert!(!h.events[0].1);
     }
 }
