@@ -114,6 +114,7 @@ fn chaos_drill() {
                 true
             }
         });
+        #[allow(clippy::needless_range_loop)] // d names a data center in several tables
         for d in 0..3 {
             let all_down = (0..2).all(|m| down_members.iter().any(|&(x, y, _)| x == d && y == m));
             if !all_down && dead_since[d].is_some() {
@@ -130,8 +131,8 @@ fn chaos_drill() {
         if now >= next_event && start.elapsed() < end {
             // Half the events hit ams, the data center the client is sent to, so that detection
             // and recovery can be measured; the rest hit any data center.
-            let d = if rng.next() % 2 == 0 { 0 } else { (rng.next() % 3) as usize };
-            let whole = rng.next() % 3 != 0;
+            let d = if rng.next().is_multiple_of(2) { 0 } else { (rng.next() % 3) as usize };
+            let whole = !rng.next().is_multiple_of(3);
             let until = now + Duration::from_secs_f64(rng.range(1.0, 3.0));
             for m in 0..2 {
                 if (whole || m == 0) && !down_members.iter().any(|&(x, y, _)| x == d && y == m) {
