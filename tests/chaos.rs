@@ -7,6 +7,7 @@
 //! Short by default (about 20 s); `CHAOS_SECONDS=600 cargo test --release --test chaos --
 //! --nocapture` (or `bench/chaos.sh`) runs the long version.
 
+#![allow(clippy::needless_range_loop)] // indexes name data centers and members in several tables
 mod common;
 
 use std::collections::HashMap;
@@ -114,7 +115,6 @@ fn chaos_drill() {
                 true
             }
         });
-        #[allow(clippy::needless_range_loop)] // d names a data center in several tables
         for d in 0..3 {
             let all_down = (0..2).all(|m| down_members.iter().any(|&(x, y, _)| x == d && y == m));
             if !all_down && dead_since[d].is_some() {
