@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-600}
-CHAOS_SECONDS="$seconds" cargo test --release --test chaos -- --nocapture 2>&1 | grep -E "^(chaos drill|  |violation|test result)"
+CHAOS_SECONDS="$seconds" cargo test --release --test chaos -- --nocapture 2>&1 | grep -E "^(chaos drill|  [a-zA-Z]|violation|test result)"
