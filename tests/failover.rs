@@ -272,3 +272,64 @@ fn a_reload_keeps_states_and_overrides_of_members_that_remain() {
         assert_eq!(find("sin-1").override_.map(|o| o.action), Some(Action::Drain));
     }
 }
+
+#[test]
+fn availability_figures_in_status_metrics_and_meridian_status() {
+    let mut s = setup("nearest");
+    let config = meridian::config::Config::load(&s.zones, &s.geo).unwrap();
+    let mut options =
+        meridian::daemon::Options::new(s.zones.clone(), s.geo.clone(), vec!["127.0.0.1:0".parse().unwrap()]);
+    options.api = Some("127.0.0.1:0".parse().unwrap());
+    options.state_file = Some(s._dir.path().join("state.json"));
+    let server = TestServer::start_options(config, options);
+    let daemon = server.daemon.as_ref().unwrap();
+    let api = daemon.api.unwrap();
+    let table = daemon.health.clone();
+    let status_of = |name: &str| {
+        let report = table.lock().unwrap().report_all(SystemTime::now());
+        report.iter().find(|r| r.member == name).map(|r| r.state.status)
+    };
+    wait_until(Duration::from_secs(5), || status_of("ams-1") == Some(meridian::health::Status::Up)).expect("up");
+    // One outage of ams-1: down, then back.
+    s.backends[0].stop();
+    wait_until(Duration::from_secs(5), || status_of("ams-1") == Some(meridian::health::Status::Down)).expect("down");
+    std::thread::sleep(Duration::from_millis(300));
+    s.backends[0].start();
+    wait_until(Duration::from_secs(5), || status_of("ams-1") == Some(meridian::health::Status::Up)).expect("back up");
+
+    let (code, body) = http(api, "GET", "/status", None, None);
+    assert_eq!(code, 200);
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let fig =
+        v["availability"].as_array().unwrap().iter().find(|f| f["name"] == "www/ams-1").unwrap()["figures"].clone();
+    assert_eq!(fig["failures"], 1, "{fig}");
+    let mttr = fig["mttr_seconds"].as_f64().unwrap();
+    assert!(mttr > 0.2 && mttr < 3.0, "{mttr}");
+    let a1h = fig["availability"][0][1].as_f64().unwrap();
+    assert!(a1h > 0.0 && a1h < 1.0, "{a1h}");
+    // The data center never went down (ams-2 stayed up).
+    let dc =
+        v["availability"].as_array().unwrap().iter().find(|f| f["kind"] == "datacenter" && f["name"] == "ams").unwrap()
+            ["figures"]
+            .clone();
+    assert_eq!(dc["failures"], 0);
+    let (_, metrics) = http(api, "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_failures{kind=\"member\",name=\"www/ams-1\"} 1"), "{metrics}");
+    assert!(metrics.contains("meridian_mttr_seconds{kind=\"member\",name=\"www/ams-1\"}"));
+    assert!(metrics.contains("meridian_availability_ratio{kind=\"pool\",name=\"www\",window=\"1h\"} 1"));
+    // The history is in the state file.
+    let state = std::fs::read_to_string(s._dir.path().join("state.json")).unwrap();
+    assert!(state.contains("\"www/ams-1\""), "{state}");
+    // meridian status prints the table.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["status", "--api", &format!("http://{api}")])
+        .output()
+        .unwrap();
+    let table_text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(table_text.contains("NAME") && table_text.contains("MTTR"), "{table_text}");
+    let line = table_text.lines().find(|l| l.contains("ams-1 (ams)")).unwrap_or_else(|| panic!("{table_text}"));
+    assert!(line.contains("up") && line.trim_end().ends_with('1'), "{line}");
+    assert!(table_text.contains("datacenter ams"), "{table_text}");
+    assert!(table_text.contains("pool www"), "{table_text}");
+}
