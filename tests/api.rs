@@ -19,15 +19,7 @@ struct Api {
 
 /// The GSLB test zones, copied so that tests may edit them, with the API on.
 fn api(token: Option<&str>) -> Api {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir_all(zones.join("networks")).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gslb");
-    for f in ["gslb.test.zone", "gslb.test.toml", "networks/office.toml"] {
-        std::fs::copy(src.join(f), zones.join(f)).unwrap();
-    }
-    let geo = dir.path().join("geo.mmdb");
-    write_test_geo(&geo);
+    let GslbCopy { dir, zones, geo } = copy_gslb_zones();
     let config = Config::load(&zones, &geo).unwrap();
     let mut options = Options::new(zones, geo, vec!["127.0.0.1:0".parse().unwrap()]);
     options.api = Some("127.0.0.1:0".parse().unwrap());

@@ -2,7 +2,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -12,25 +12,6 @@ use common::*;
 use hickory_proto::op::ResponseCode;
 use meridian::config::Config;
 use meridian::daemon::Options;
-
-struct Copy {
-    dir: tempfile::TempDir,
-    zones: PathBuf,
-    geo: PathBuf,
-}
-
-fn copy_gslb_zones() -> Copy {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir_all(zones.join("networks")).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gslb");
-    for f in ["gslb.test.zone", "gslb.test.toml", "networks/office.toml"] {
-        std::fs::copy(src.join(f), zones.join(f)).unwrap();
-    }
-    let geo = dir.path().join("geo.mmdb");
-    write_test_geo(&geo);
-    Copy { dir, zones, geo }
-}
 
 fn zone_text(version: usize, broken: bool) -> String {
     let base =

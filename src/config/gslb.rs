@@ -764,36 +764,8 @@ impl Builder {
             None => None,
         };
         let mut ok = true;
-        let ipv4 = match get(t, "ipv4") {
-            None => None,
-            Some(av) => match w.string(av, &join(path, "ipv4")).map(|s| (s, s.parse::<Ipv4Addr>())) {
-                Some((_, Ok(a))) => Some(a),
-                Some((s, Err(_))) => {
-                    w.error(&av.span(), &join(path, "ipv4"), format!("'{s}' is not an IPv4 address"));
-                    ok = false;
-                    None
-                }
-                None => {
-                    ok = false;
-                    None
-                }
-            },
-        };
-        let ipv6 = match get(t, "ipv6") {
-            None => None,
-            Some(av) => match w.string(av, &join(path, "ipv6")).map(|s| (s, s.parse::<Ipv6Addr>())) {
-                Some((_, Ok(a))) => Some(a),
-                Some((s, Err(_))) => {
-                    w.error(&av.span(), &join(path, "ipv6"), format!("'{s}' is not an IPv6 address"));
-                    ok = false;
-                    None
-                }
-                None => {
-                    ok = false;
-                    None
-                }
-            },
-        };
+        let ipv4 = optional_addr::<Ipv4Addr>(w, t, path, "ipv4", "IPv4", &mut ok);
+        let ipv6 = optional_addr::<Ipv6Addr>(w, t, path, "ipv6", "IPv6", &mut ok);
         if ok && ipv4.is_none() && ipv6.is_none() {
             w.error(&v.span(), path, "a member needs an ipv4 or an ipv6 address (or both)");
             ok = false;
@@ -959,6 +931,27 @@ impl Builder {
         }
         w.errors.append(&mut inner.errors);
     }
+}
+
+/// An optional address key (`ipv4`, `ipv6`); a bad value is reported and clears `ok`.
+fn optional_addr<A: std::str::FromStr>(
+    w: &mut Walker<'_>,
+    t: &DeTable<'_>,
+    path: &str,
+    key: &str,
+    family: &str,
+    ok: &mut bool,
+) -> Option<A> {
+    let v = get(t, key)?;
+    let text = w.string(v, &join(path, key)).or_else(|| {
+        *ok = false;
+        None
+    })?;
+    text.parse::<A>().ok().or_else(|| {
+        w.error(&v.span(), &join(path, key), format!("'{text}' is not an {family} address"));
+        *ok = false;
+        None
+    })
 }
 
 fn required<'v, 'i>(

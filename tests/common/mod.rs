@@ -387,3 +387,24 @@ fn dechunk(mut s: &str) -> String {
     }
     out
 }
+
+/// A copy of `tests/data/gslb` (zone, definitions, network file) in a temporary directory that
+/// tests may edit, with a generated geo database beside it.
+pub struct GslbCopy {
+    pub dir: tempfile::TempDir,
+    pub zones: std::path::PathBuf,
+    pub geo: std::path::PathBuf,
+}
+
+pub fn copy_gslb_zones() -> GslbCopy {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir_all(zones.join("networks")).unwrap();
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gslb");
+    for f in ["gslb.test.zone", "gslb.test.toml", "networks/office.toml"] {
+        std::fs::copy(src.join(f), zones.join(f)).unwrap();
+    }
+    let geo = dir.path().join("geo.mmdb");
+    write_test_geo(&geo);
+    GslbCopy { dir, zones, geo }
+}
