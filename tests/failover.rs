@@ -332,4 +332,12 @@ fn availability_figures_in_status_metrics_and_meridian_status() {
     assert!(line.contains("up") && line.trim_end().ends_with('1'), "{line}");
     assert!(table_text.contains("datacenter ams"), "{table_text}");
     assert!(table_text.contains("pool www"), "{table_text}");
+    // A restart reads the history back from the state file: the figures survive.
+    drop(server);
+    let config = std::sync::Arc::new(meridian::config::Config::load(&s.zones, &s.geo).unwrap());
+    let reread = meridian::health::HealthTable::new(config, Some(s._dir.path().join("state.json"))).unwrap();
+    let figures = reread.figures(SystemTime::now());
+    let ams1 = figures.iter().find(|(k, n, _)| *k == "member" && n == "www/ams-1").unwrap();
+    assert_eq!(ams1.2.failures, 1);
+    assert!(ams1.2.mttr_seconds.is_some());
 }
