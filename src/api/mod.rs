@@ -257,8 +257,8 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn list_overrides(State(state): State<AppState>) -> Response {
-    let list = state.health.lock().map(|t| t.overrides().clone()).unwrap_or_default();
-    Json(list).into_response()
+    let list = state.health.lock().map(|t| t.overrides().overrides.clone()).unwrap_or_default();
+    Json(serde_json::json!({ "overrides": list })).into_response()
 }
 
 #[derive(Deserialize, Default)]
@@ -286,7 +286,7 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Option<Jso
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
     };
     let saved = table.set_override(target.clone(), action, body.ttl.map(Duration::from_secs), SystemTime::now());
-    let overrides = table.overrides().clone();
+    let overrides = serde_json::json!({ "overrides": table.overrides().overrides });
     drop(table);
     match saved {
         Ok(()) => Json(overrides).into_response(),
@@ -302,7 +302,7 @@ fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
         return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
     };
     match table.clear_override(&target, SystemTime::now()) {
-        Ok(true) => Json(table.overrides().clone()).into_response(),
+        Ok(true) => Json(serde_json::json!({ "overrides": table.overrides().overrides })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no override for {target}")),
         Err(e) => error(StatusCode::INTERNAL_SERVER_ERROR, format!("cleared but not saved: {e}")),
     }
@@ -402,8 +402,8 @@ pub fn status_table(status: &serde_json::Value) -> String {
         for m in &members {
             let mname = m["name"].as_str().unwrap_or("");
             let mut serving = m["serving"].as_str().unwrap_or("").to_string();
-            if let Some(o) = m["override"]["action"].as_str() {
-                serving = format!("{serving}*{o}");
+            if let Some(o) = m["override"]["action"].as_str().filter(|o| *o != "drain") {
+                serving = format!("{serving} ({o})");
             }
             let check = if m["checked"] == true { m["status"].as_str().unwrap_or("") } else { "none" };
             row(
