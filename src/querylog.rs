@@ -47,11 +47,16 @@ impl QueryLog {
     /// Starts logging to `target` (a file, appended to, or `-` for standard output), one query
     /// in every `1 / rate`.
     pub fn start(target: &str, rate: f64) -> std::io::Result<QueryLog> {
-        let mut out: Box<dyn Write + Send> = if target == "-" {
+        let out: Box<dyn Write + Send> = if target == "-" {
             Box::new(std::io::stdout())
         } else {
             Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?)
         };
+        QueryLog::to_writer(out, rate)
+    }
+
+    /// Starts logging to `out`, one query in every `1 / rate`.
+    pub fn to_writer(mut out: Box<dyn Write + Send>, rate: f64) -> std::io::Result<QueryLog> {
         let (tx, rx) = sync_channel::<String>(QUEUE_LINES);
         let stats = Arc::new(QueryLogStats::default());
         let written = stats.clone();
@@ -83,7 +88,11 @@ impl QueryLog {
         if !self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every) {
             return;
         }
-        let line = format_line(config, packet, peer, outcome);
+        self.send(format_line(config, packet, peer, outcome));
+    }
+
+    /// Queues one line without waiting; drops and counts it when the queue is full.
+    fn send(&self, line: String) {
         match self.tx.try_send(line) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) | Err(TrySendError::Disconnected(_)) => {
@@ -123,4 +132,40 @@ fn format_line(config: &Config, packet: &[u8], peer: SocketAddr, outcome: &Outco
     .to_string();
     line.push('\n');
     line
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A writer that blocks until told to go on: a disk that has stopped.
+    struct Stalled(std::sync::mpsc::Receiver<()>);
+
+    impl Write for Stalled {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let _ = self.0.recv();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_stalled_writer_drops_and_counts_lines_and_never_blocks_the_caller() {
+        let (go, wait) = std::sync::mpsc::channel();
+        let log = QueryLog::to_writer(Box::new(Stalled(wait)), 1.0).unwrap();
+        let started = std::time::Instant::now();
+        let n = QUEUE_LINES * 3;
+        for i in 0..n {
+            log.send(format!("line {i}\n"));
+        }
+        // Offering never waited for the stalled writer.
+        assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+        let dropped = log.stats.dropped.load(Ordering::Relaxed) as usize;
+        // The queue holds QUEUE_LINES (and the writer may hold a line or a buffer's worth).
+        assert!(dropped >= n - QUEUE_LINES - 1 - 8192 / 7, "{dropped} of {n} dropped");
+        assert!(dropped < n);
+        drop(go);
+    }
 }
