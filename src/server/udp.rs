@@ -51,32 +51,39 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
-        let config = shared.config.load();
-        let Some(outcome) = answer_guarded(&shared, &config, &input[..len], peer, Transport::Udp, &mut output) else {
+        if !reply(&shared, &input[..len], peer, &mut output) {
             continue;
-        };
-        if let Some(rrl) = &shared.rrl {
-            let qname = wire::parse(&input[..len]).map(|q| q.qname).unwrap_or(&[]);
-            match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
-                Verdict::Send => {}
-                _ if rrl.config().dry_run => {
-                    shared.stats.rrl_would_limit.fetch_add(1, Ordering::Relaxed);
-                }
-                Verdict::Slip => {
-                    shared.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
-                    if !rrl::slip_reply(&input[..len], &mut output) {
-                        continue;
-                    }
-                }
-                Verdict::Drop => {
-                    shared.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
-                    continue;
-                }
-            }
         }
         if let Err(e) = socket.send_to(&output, peer).await {
             tracing::debug!(error = %e, %peer, "udp send error");
         }
     }
+}
+
+/// Answers one datagram into `output` and applies rate limiting; false when nothing is to be
+/// sent. Shared by every UDP loop, so they answer exactly alike.
+pub(super) fn reply(shared: &Shared, packet: &[u8], peer: SocketAddr, output: &mut Vec<u8>) -> bool {
+    shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
+    let config = shared.config.load();
+    let Some(outcome) = answer_guarded(shared, &config, packet, peer, Transport::Udp, output) else {
+        return false;
+    };
+    if let Some(rrl) = &shared.rrl {
+        let qname = wire::parse(packet).map(|q| q.qname).unwrap_or(&[]);
+        match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
+            Verdict::Send => {}
+            _ if rrl.config().dry_run => {
+                shared.stats.rrl_would_limit.fetch_add(1, Ordering::Relaxed);
+            }
+            Verdict::Slip => {
+                shared.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
+                return rrl::slip_reply(packet, output);
+            }
+            Verdict::Drop => {
+                shared.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
+                return false;
+            }
+        }
+    }
+    true
 }
