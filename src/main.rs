@@ -121,6 +121,10 @@ struct ServeArgs {
     /// Count what rate limiting would limit without limiting anything.
     #[arg(long)]
     rrl_dry_run: bool,
+    /// UDP loop: `tokio` (default), or `batched` (Linux: a thread per core with SO_REUSEPORT
+    /// sockets and recvmmsg/sendmmsg).
+    #[arg(long, value_name = "LOOP", default_value = "tokio", value_parser = ["tokio", "batched"])]
+    udp_loop: String,
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, default_value = "info")]
     log_level: String,
@@ -313,6 +317,9 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.api_token = api_token;
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
+    if args.udp_loop == "batched" {
+        options.limits.udp_loop = meridian::server::UdpLoop::Batched;
+    }
     options.limits.rrl = args.rrl_rate.map(|rate| meridian::server::rrl::RrlConfig {
         rate,
         slip: args.rrl_slip,

@@ -12,6 +12,8 @@ pub mod metrics;
 pub mod rrl;
 pub mod tcp;
 pub mod udp;
+#[cfg(target_os = "linux")]
+pub mod udp_batch;
 pub mod wire;
 
 use std::net::SocketAddr;
@@ -71,6 +73,19 @@ pub struct Limits {
     pub tcp_io: std::time::Duration,
     /// Response rate limiting for UDP; off when `None`.
     pub rrl: Option<rrl::RrlConfig>,
+    /// Which UDP loop serves queries.
+    pub udp_loop: UdpLoop,
+}
+
+/// The UDP loops (both answer through the same function).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum UdpLoop {
+    /// Tokio tasks, one `recvfrom`/`sendto` per query.
+    #[default]
+    Tokio,
+    /// Linux only: a blocking thread per core with `SO_REUSEPORT` sockets and
+    /// `recvmmsg`/`sendmmsg` batches ([`udp_batch`]).
+    Batched,
 }
 
 impl Default for Limits {
@@ -80,6 +95,7 @@ impl Default for Limits {
             tcp_idle: tcp::TCP_IDLE_TIMEOUT,
             tcp_io: tcp::TCP_IO_TIMEOUT,
             rrl: None,
+            udp_loop: UdpLoop::Tokio,
         }
     }
 }
@@ -176,13 +192,19 @@ pub struct Running {
     /// One address per `--listen`, with the port actually bound (UDP and TCP share it).
     pub addrs: Vec<SocketAddr>,
     tasks: Vec<JoinHandle<()>>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+    stop: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl Running {
-    /// Stops every task.
+    /// Stops every task and thread.
     pub fn stop(self) {
         for task in self.tasks {
             task.abort();
+        }
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.threads {
+            let _ = t.join();
         }
     }
 }
@@ -212,14 +234,39 @@ pub async fn start(
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
+    let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut threads = Vec::new();
     for &addr in listen {
+        #[cfg(target_os = "linux")]
+        if limits.udp_loop == UdpLoop::Batched {
+            let (sockets, tcp) = bind_batched(addr).await?;
+            addrs.push(sockets[0].local_addr()?);
+            threads.extend(udp_batch::spawn(sockets, shared.clone(), stop.clone())?);
+            tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
+            continue;
+        }
         let (udp, tcp) = bind_pair(addr).await?;
         let bound = udp.local_addr()?;
         addrs.push(bound);
         tasks.extend(udp::spawn(udp, shared.clone()));
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
     }
-    Ok(Running { shared, addrs, tasks })
+    Ok(Running { shared, addrs, tasks, threads, stop })
+}
+
+#[cfg(target_os = "linux")]
+async fn bind_batched(addr: SocketAddr) -> std::io::Result<(Vec<std::net::UdpSocket>, TcpListener)> {
+    let mut last_err = None;
+    for _ in 0..PORT_ATTEMPTS {
+        let sockets = udp_batch::bind(addr, udp::udp_workers())?;
+        let port = sockets[0].local_addr()?.port();
+        match TcpListener::bind(SocketAddr::new(addr.ip(), port)).await {
+            Ok(tcp) => return Ok((sockets, tcp)),
+            Err(e) if addr.port() == 0 => last_err = Some(e),
+            Err(e) => return Err(e),
+        }
+    }
+    Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
 }
 
 async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)> {
