@@ -292,11 +292,6 @@ impl HealthTable {
         self.published.store(Arc::new(snapshot));
     }
 
-    /// The history of `member` of `pool`.
-    pub fn history(&self, pool: &str, member: &str) -> History {
-        self.overrides.history.get(&format!("{pool}/{member}")).cloned().unwrap_or_default()
-    }
-
     /// Availability figures of every member, data center and pool of the configuration:
     /// (kind, name, figures), kind being "member" (name `pool/member`), "datacenter" or "pool".
     pub fn figures(&self, now: SystemTime) -> Vec<(&'static str, String, Figures)> {

@@ -56,7 +56,7 @@ impl Runner {
             Err(_) => None,
         };
         if let Some(config) = config {
-            runner.sync(&config);
+            runner.sync_with(&config);
         }
         runner.expiry = Some(tokio::spawn(expire_loop(runner.table.clone())));
         runner
@@ -65,10 +65,6 @@ impl Runner {
     /// Follows a new configuration (the table was already told): checks of removed members
     /// stop, new ones start, unchanged ones go on with their schedule.
     pub fn sync_with(&mut self, config: &Config) {
-        self.sync(config);
-    }
-
-    fn sync(&mut self, config: &Config) {
         let mut wanted: HashMap<Key, Check> = HashMap::new();
         for pool in &config.gslb.pools {
             for m in &pool.members {

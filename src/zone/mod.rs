@@ -20,7 +20,7 @@ use std::sync::Arc;
 pub use name::Name;
 pub use parser::{Diagnostic, Location, Record};
 use rdata::rtype;
-pub use resolve::{PoolRef, Rcode, Resolution, Rr, Section};
+pub use resolve::{PoolRef, Rcode, Resolution, Rr};
 
 /// The records of one owner name and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -96,7 +96,6 @@ impl Zone {
         let source: Arc<Path> = source.into();
         let whole_file = Location { file: source.clone(), line: 0 };
         let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
-        let mut soa_at: Option<Location> = None;
         for record in records {
             if !record.owner.is_subdomain_of(origin) {
                 // BIND ignores such records with a warning; a record that silently vanishes
@@ -168,9 +167,6 @@ impl Zone {
                     });
                     continue;
                 }
-                if record.rtype == rtype::SOA {
-                    soa_at = Some(record.at.clone());
-                }
                 node.rrsets.push(RRset { rtype: record.rtype, ttl: record.ttl, rdatas: vec![record.rdata.into()] });
             }
         }
@@ -182,7 +178,6 @@ impl Zone {
                 .push(Diagnostic { at: whole_file, message: format!("zone {origin} has no SOA record at its apex") });
             return None;
         };
-        let _ = soa_at;
         if !nodes.get(&apex_key).is_some_and(|n| n.has(rtype::NS)) {
             checked.errors.push(Diagnostic {
                 at: whole_file.clone(),

@@ -136,11 +136,6 @@ impl Name {
         self.0.len() == 1
     }
 
-    /// True when the first label is `*`.
-    pub fn is_wildcard(&self) -> bool {
-        self.0.len() >= 2 && self.0[0] == 1 && self.0[1] == b'*'
-    }
-
     /// The name with its first label removed; the root's parent is the root.
     pub fn parent(&self) -> Name {
         if self.is_root() {

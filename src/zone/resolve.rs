@@ -27,17 +27,6 @@ pub enum Rcode {
     ServFail,
 }
 
-/// The section a record goes in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Section {
-    /// Answer.
-    Answer,
-    /// Authority.
-    Authority,
-    /// Additional.
-    Additional,
-}
-
 /// One record of a response.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rr<'a> {
