@@ -14,7 +14,7 @@ use toml::de::DeTable;
 
 use super::check::{self, Check, CheckKind};
 use super::toml_walk::{Walker, get, join};
-use crate::geo::{Code, NetworkTable, Point};
+use crate::geo::{Code, NetworkTable, Point, Unit};
 use crate::zone::rdata::rtype;
 use crate::zone::{Diagnostic, Location, Name, ZoneSet};
 
@@ -42,6 +42,8 @@ pub struct Datacenter {
     pub name: String,
     /// Coordinates.
     pub point: Point,
+    /// The coordinates as a unit vector, for ordering by distance.
+    pub unit: Unit,
     /// Continent code, if given.
     pub continent: Option<Code>,
     /// Country code, if given.
@@ -341,6 +343,7 @@ impl Builder {
             self.gslb.datacenters.push(Datacenter {
                 name: name.to_string(),
                 point: Point { lat, lon },
+                unit: Unit::of(Point { lat, lon }),
                 continent,
                 country,
             });

@@ -17,7 +17,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
 pub use code::Code;
-pub use distance::{Point, distance_km};
+pub use distance::{Point, Unit, distance_km};
 pub use networks::NetworkTable;
 
 /// Country code -> continent and coordinates, derived by `scripts/geo/make-country-coords.py`.
@@ -73,12 +73,22 @@ pub enum GeoError {
     },
 }
 
+/// Most database records whose locations are worked out when the database is opened. A
+/// country database has a few hundred distinct records and a city database up to a few
+/// million; past this many (about 10 MiB of table) the rest are decoded at each lookup.
+const MAX_PLACED_RECORDS: usize = 200_000;
+
 /// A geo database with its coordinate tables.
 pub struct GeoDb {
     reader: maxminddb::Reader<Vec<u8>>,
     path: PathBuf,
     countries: HashMap<Code, (Code, Point)>,
     continents: HashMap<Code, Point>,
+    /// The location of each record (by its offset in the data section), worked out once when
+    /// the file is read: a lookup is then a walk of the search tree and one table probe,
+    /// rather than decoding a record per query. The table belongs to this database, so a
+    /// reload, which opens a new one, can never answer from the old file's records.
+    places: HashMap<usize, Option<Location>, rustc_hash::FxBuildHasher>,
 }
 
 impl std::fmt::Debug for GeoDb {
@@ -105,8 +115,17 @@ impl GeoDb {
         // search tree and decode every record now, once, rather than fail mid-query.
         // (`Reader::verify` would do more, but it also refuses files whose metadata has an
         // empty description map, which the DB-IP files we ship have.)
-        check_records(&reader).map_err(|e| err(format!("the file is damaged: {e}")))?;
-        Ok(GeoDb { reader, path: path.to_path_buf(), countries: country_table(), continents: continent_table() })
+        let records = check_records(&reader).map_err(|e| err(format!("the file is damaged: {e}")))?;
+        let mut db = GeoDb {
+            reader,
+            path: path.to_path_buf(),
+            countries: country_table(),
+            continents: continent_table(),
+            places: HashMap::default(),
+        };
+        let places = records.into_iter().map(|(offset, raw)| (offset, db.place(&raw))).collect();
+        db.places = places;
+        Ok(db)
     }
 
     /// The file this database was read from.
@@ -131,6 +150,9 @@ impl GeoDb {
             return GeoHit { location: None, prefix: 0 };
         };
         let prefix = result.network().map_or(0, |n| n.prefix());
+        if let Some(place) = result.offset().and_then(|o| self.places.get(&o)) {
+            return GeoHit { location: *place, prefix };
+        }
         let raw = match result.decode::<mmdb::RawLocation>() {
             Ok(Some(raw)) => raw,
             _ => {
@@ -169,11 +191,13 @@ impl GeoDb {
     }
 }
 
-/// Walks every network of the database and decodes each distinct record once. The walk is
-/// bounded by three times the node count, so a cyclic tree cannot make it loop forever.
-fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), String> {
+/// Walks every network of the database and decodes each distinct record once; returns the
+/// first [`MAX_PLACED_RECORDS`] of them by offset. The walk is bounded by three times the node
+/// count, so a cyclic tree cannot make it loop forever.
+fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<Vec<(usize, mmdb::RawLocation)>, String> {
     let limit = (reader.metadata().node_count as usize).saturating_mul(3).max(1);
     let mut seen = std::collections::HashSet::new();
+    let mut records = Vec::new();
     let networks = reader.networks(Default::default()).map_err(|e| e.to_string())?;
     for (count, lookup) in networks.enumerate() {
         if count > limit {
@@ -183,10 +207,13 @@ fn check_records(reader: &maxminddb::Reader<Vec<u8>>) -> Result<(), String> {
         if let Some(offset) = lookup.offset()
             && seen.insert(offset)
         {
-            lookup.decode::<mmdb::RawLocation>().map_err(|e| e.to_string())?;
+            let raw = lookup.decode::<mmdb::RawLocation>().map_err(|e| e.to_string())?;
+            if let Some(raw) = raw.filter(|_| records.len() < MAX_PLACED_RECORDS) {
+                records.push((offset, raw));
+            }
         }
     }
-    Ok(())
+    Ok(records)
 }
 
 fn csv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {

@@ -41,6 +41,12 @@ impl HealthSnapshot {
     pub fn all_up(generation: u64) -> Self {
         HealthSnapshot { generation, views: Vec::new(), rtts: Vec::new() }
     }
+
+    /// A snapshot with the given views (indexed by pool, then member) and no round-trip times:
+    /// for tests and benchmarks of the query path.
+    pub fn from_views(generation: u64, views: Vec<Vec<View>>) -> Self {
+        HealthSnapshot { generation, views, rtts: Vec::new() }
+    }
 }
 
 impl Health for HealthSnapshot {

@@ -12,8 +12,10 @@ mod select;
 
 use std::net::IpAddr;
 
+use smallvec::SmallVec;
+
 use crate::config::gslb::{DcId, Gslb, Network, NetworkTarget, Pool};
-use crate::geo::{Code, GeoDb, Location, Point, Precision, distance_km};
+use crate::geo::{Code, GeoDb, Location, Precision, Unit, distance_km};
 
 /// Which address family a question asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,7 +211,7 @@ pub struct Decision {
     /// `all` fallback.
     pub datacenter: Option<DcId>,
     /// Member indexes in the pool, in answer order.
-    pub members: Vec<usize>,
+    pub members: Members,
     /// TTL of the records: the pool's, or its `degraded_ttl` when the client's first data
     /// center could not serve or a fallback answered.
     pub ttl: u32,
@@ -223,52 +225,100 @@ fn record(trace: &mut Trace<'_>, step: impl FnOnce() -> Step) {
     }
 }
 
-/// Orders the pool's data centers for a located client.
-pub fn order(gslb: &Gslb, pool: &Pool, located: &Located<'_>) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
-    let point = located.location().map(|l| l.point);
-    let by_distance = |list: &mut Vec<(DcId, Option<f64>)>, from: Option<Point>| {
-        for entry in list.iter_mut() {
-            entry.1 = from.map(|p| distance_km(p, gslb.datacenters[entry.0].point));
+/// Data centers in the order they are tried, each with its closeness to the client (the
+/// cosine of the angle between them, larger is nearer; 0 when the client has no location).
+/// Inline up to 8 entries: ordering allocates nothing for any pool of a usual size.
+type Ranked = SmallVec<[(DcId, f64); 8]>;
+
+/// Member indexes of a pool, inline up to 8.
+pub type Members = SmallVec<[usize; 8]>;
+
+/// Which rule ordered the data centers; turned into an [`OrderReason`] (which owns text) only
+/// when a trace asks for it, so that the query path formats nothing.
+#[derive(Debug, Clone, Copy)]
+enum OrderRule {
+    Network,
+    Map { map: usize, key: MapKey },
+    Distance,
+    Default,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum MapKey {
+    Subdivision(Code, Code),
+    Country(Code),
+    Continent(Code),
+}
+
+impl OrderRule {
+    fn reason(self, gslb: &Gslb) -> OrderReason {
+        match self {
+            OrderRule::Network => OrderReason::Network,
+            OrderRule::Map { map, key } => {
+                let key = match key {
+                    MapKey::Subdivision(c, s) => format!("subdivisions.{c}-{s}"),
+                    MapKey::Country(c) => format!("countries.{c}"),
+                    MapKey::Continent(c) => format!("continents.{c}"),
+                };
+                OrderReason::Map(format!("{}.{key}", gslb.maps[map].name))
+            }
+            OrderRule::Distance => OrderReason::Distance,
+            OrderRule::Default => OrderReason::Default,
         }
-        if from.is_some() {
-            // Stable sort: ties keep the default order, so the result is deterministic.
-            list.sort_by(|a, b| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal));
-        }
-    };
-    let pinned = |first: &[DcId]| -> Vec<(DcId, Option<f64>)> {
-        let mut head: Vec<(DcId, Option<f64>)> = first
-            .iter()
-            .filter(|d| pool.default_order.contains(d))
-            .map(|&d| (d, point.map(|p| distance_km(p, gslb.datacenters[d].point))))
-            .collect();
-        let mut rest: Vec<(DcId, Option<f64>)> =
-            pool.default_order.iter().filter(|d| !first.contains(d)).map(|&d| (d, None)).collect();
-        by_distance(&mut rest, point);
-        head.append(&mut rest);
-        head
-    };
-    if let Located::Network { network: Network { target: NetworkTarget::Datacenters(list), .. }, .. } = located {
-        return (OrderReason::Network, pinned(list));
     }
-    if let (Some(map), Some(loc)) = (pool.map.map(|m| &gslb.maps[m]), located.location()) {
+}
+
+/// Orders the pool's data centers for a located client, with the distance to each in km
+/// where the client's location is known.
+pub fn order(gslb: &Gslb, pool: &Pool, located: &Located<'_>) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
+    let mut list = Ranked::new();
+    let rule = order_into(gslb, pool, located, &mut list);
+    (rule.reason(gslb), with_km(gslb, located, &list))
+}
+
+fn with_km(gslb: &Gslb, located: &Located<'_>, list: &Ranked) -> Vec<(DcId, Option<f64>)> {
+    let point = located.location().map(|l| l.point);
+    list.iter().map(|&(d, _)| (d, point.map(|p| distance_km(p, gslb.datacenters[d].point)))).collect()
+}
+
+fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked) -> OrderRule {
+    let from = located.location().map(|l| Unit::of(l.point));
+    let closeness = |d: DcId| from.map_or(0.0, |u| u.closeness(gslb.datacenters[d].unit));
+    // Nearest first; the sort is stable, so ties keep the default order and the result is
+    // deterministic.
+    let by_distance = |list: &mut [(DcId, f64)]| {
+        if from.is_some() {
+            list.sort_by(|a, b| b.1.total_cmp(&a.1));
+        }
+    };
+    // The pinned data centers first (those of the pool, in the given order), the rest of the
+    // pool's by distance.
+    let pinned = |first: &[DcId], list: &mut Ranked| {
+        list.extend(first.iter().filter(|d| pool.default_order.contains(d)).map(|&d| (d, closeness(d))));
+        let head = list.len();
+        list.extend(pool.default_order.iter().filter(|d| !first.contains(d)).map(|&d| (d, closeness(d))));
+        by_distance(&mut list[head..]);
+    };
+    if let Located::Network { network: Network { target: NetworkTarget::Datacenters(first), .. }, .. } = located {
+        pinned(first, list);
+        return OrderRule::Network;
+    }
+    if let (Some(map_id), Some(loc)) = (pool.map, located.location()) {
+        let map = &gslb.maps[map_id];
         let hit = loc
             .country
             .zip(loc.subdivision)
-            .and_then(|(c, s)| map.subdivisions.get(&(c, s)).map(|l| (format!("subdivisions.{c}-{s}"), l)))
-            .or_else(|| loc.country.and_then(|c| map.countries.get(&c).map(|l| (format!("countries.{c}"), l))))
-            .or_else(|| loc.continent.and_then(|c| map.continents.get(&c).map(|l| (format!("continents.{c}"), l))));
-        if let Some((key, list)) = hit {
-            return (OrderReason::Map(format!("{}.{key}", map.name)), pinned(list));
+            .and_then(|(c, s)| map.subdivisions.get(&(c, s)).map(|l| (MapKey::Subdivision(c, s), l)))
+            .or_else(|| loc.country.and_then(|c| map.countries.get(&c).map(|l| (MapKey::Country(c), l))))
+            .or_else(|| loc.continent.and_then(|c| map.continents.get(&c).map(|l| (MapKey::Continent(c), l))));
+        if let Some((key, first)) = hit {
+            pinned(first, list);
+            return OrderRule::Map { map: map_id, key };
         }
     }
-    let mut list: Vec<(DcId, Option<f64>)> = pool.default_order.iter().map(|&d| (d, None)).collect();
-    match point {
-        Some(p) => {
-            by_distance(&mut list, Some(p));
-            (OrderReason::Distance, list)
-        }
-        None => (OrderReason::Default, list),
-    }
+    list.extend(pool.default_order.iter().map(|&d| (d, closeness(d))));
+    by_distance(list);
+    if from.is_some() { OrderRule::Distance } else { OrderRule::Default }
 }
 
 /// Chooses the answer of `pool` (index `pool_id`) for a client located at `located`.
@@ -284,8 +334,9 @@ pub fn choose(
     mut trace: Trace<'_>,
 ) -> Decision {
     let pool = &gslb.pools[pool_id];
-    let (reason, order) = order(gslb, pool, located);
-    record(&mut trace, || Step::Order(reason, order.clone()));
+    let mut order = Ranked::new();
+    let rule = order_into(gslb, pool, located, &mut order);
+    record(&mut trace, || Step::Order(rule.reason(gslb), with_km(gslb, located, &order)));
     let has_family = |m: &crate::config::gslb::Member| match family {
         Family::V4 => m.ipv4.is_some(),
         Family::V6 => m.ipv6.is_some(),
@@ -293,20 +344,30 @@ pub fn choose(
     let mut first_with_family: Option<DcId> = None;
     let mut degraded = false;
     for &(dc, _) in &order {
-        let candidates: Vec<usize> =
-            pool.members.iter().enumerate().filter(|(_, m)| m.dc == dc && has_family(m)).map(|(i, _)| i).collect();
-        if candidates.is_empty() {
+        let mut candidates = 0;
+        let mut drained = false;
+        let mut up = Members::new();
+        for (i, m) in pool.members.iter().enumerate() {
+            if m.dc != dc || !has_family(m) {
+                continue;
+            }
+            candidates += 1;
+            match health.view(pool_id, i) {
+                View::Up => up.push(i),
+                View::Drained => drained = true,
+                View::Down => {}
+            }
+        }
+        if candidates == 0 {
             record(&mut trace, || Step::Skipped(dc, Skip::NoAddress));
             continue;
         }
         first_with_family.get_or_insert(dc);
-        let views: Vec<View> = candidates.iter().map(|&i| health.view(pool_id, i)).collect();
-        let up: Vec<usize> = candidates.iter().zip(&views).filter(|(_, v)| **v == View::Up).map(|(&i, _)| i).collect();
-        let needed = pool.min_healthy.needed(candidates.len());
+        let needed = pool.min_healthy.needed(candidates);
         if up.len() < needed {
             let why = if !up.is_empty() {
                 Skip::TooFewHealthy { up: up.len(), needed }
-            } else if views.contains(&View::Drained) {
+            } else if drained {
                 Skip::Drained
             } else {
                 Skip::Down
@@ -316,8 +377,7 @@ pub fn choose(
             continue;
         }
         record(&mut trace, || Step::Chose(dc));
-        let rtts: Vec<Option<f64>> = up.iter().map(|&i| health.rtt(pool_id, i)).collect();
-        let members = select::arrange(pool, up, &rtts, client, seed);
+        let members = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
         return Decision {
             datacenter: Some(dc),
             members,
@@ -327,24 +387,23 @@ pub fn choose(
     }
     let Some(nearest) = first_with_family else {
         record(&mut trace, || Step::NoData);
-        return Decision { datacenter: None, members: Vec::new(), ttl: pool.ttl, fallback: None };
+        return Decision { datacenter: None, members: Members::new(), ttl: pool.ttl, fallback: None };
     };
     // Nothing can serve: the pool's fallback, never an accidental empty answer.
     use crate::config::gslb::Fallback;
     record(&mut trace, || Step::Fallback(pool.fallback));
     let (datacenter, members) = match pool.fallback {
         Fallback::Nearest => {
-            let all: Vec<usize> = (0..pool.members.len())
+            let all: Members = (0..pool.members.len())
                 .filter(|&i| pool.members[i].dc == nearest && has_family(&pool.members[i]))
                 .collect();
-            let rtts = vec![None; all.len()];
-            (Some(nearest), select::arrange(pool, all, &rtts, client, seed))
+            (Some(nearest), select::arrange(pool, all, |_| None, client, seed))
         }
         Fallback::All => {
-            let all: Vec<usize> = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i])).collect();
+            let all: Members = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i])).collect();
             (None, all)
         }
-        Fallback::ServFail => (None, Vec::new()),
+        Fallback::ServFail => (None, Members::new()),
     };
     Decision { datacenter, members, ttl: pool.degraded_ttl, fallback: Some(pool.fallback) }
 }
@@ -353,11 +412,12 @@ pub fn choose(
 mod tests {
     use super::*;
     use crate::config::gslb::{Datacenter, Member, RegionMap, Selection};
-    use crate::geo::NetworkTable;
+    use crate::geo::{NetworkTable, Point, Unit};
     use std::collections::HashMap;
 
     fn dc(name: &str, lat: f64, lon: f64) -> Datacenter {
-        Datacenter { name: name.into(), point: Point { lat, lon }, continent: None, country: None }
+        let point = Point { lat, lon };
+        Datacenter { name: name.into(), point, unit: Unit::of(point), continent: None, country: None }
     }
 
     fn member(name: &str, dc: DcId, v4: Option<&str>, v6: Option<&str>, weight: u32) -> Member {
@@ -525,7 +585,7 @@ mod tests {
             Some(&mut trace),
         );
         assert_eq!(d.datacenter, Some(1));
-        assert_eq!(d.members, vec![2]);
+        assert_eq!(d.members.as_slice(), &[2]);
         assert_eq!(trace[2], Step::Skipped(0, Skip::Down));
         // Nothing up at all: no data center (the health work adds the fallback policy).
         // The degraded TTL applies when the first choice could not serve.
@@ -609,7 +669,7 @@ mod tests {
         // With the default (one member is enough), the up member answers alone.
         g.pools[0].min_healthy = MinHealthy::Count(1);
         let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, None);
-        assert_eq!((d.datacenter, d.members.clone(), d.ttl), (Some(0), vec![0], 60));
+        assert_eq!((d.datacenter, d.members.to_vec(), d.ttl), (Some(0), vec![0], 60));
         // Drained members are skipped with their own reason.
         let drained = Views(vec![View::Drained, View::Drained, View::Up, View::Up, View::Up, View::Up]);
         let mut trace = Vec::new();
@@ -631,13 +691,13 @@ mod tests {
         assert_eq!(d.datacenter, Some(0));
         let mut m = d.members.clone();
         m.sort();
-        assert_eq!(m, vec![0, 1]);
+        assert_eq!(m.as_slice(), &[0, 1]);
         assert_eq!(d.ttl, 5);
         assert_eq!(trace.last(), Some(&Step::Fallback(Fallback::Nearest)));
         // all: every configured address of the family.
         g.pools[0].fallback = Fallback::All;
         let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
-        assert_eq!(d.members, vec![0, 1, 2]);
+        assert_eq!(d.members.as_slice(), &[0, 1, 2]);
         // servfail: nothing, flagged.
         g.pools[0].fallback = Fallback::ServFail;
         let d = choose(&g, 0, Family::V4, &paris, &client(), &all_down, 1, None);

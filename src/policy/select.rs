@@ -2,7 +2,9 @@
 
 use std::net::IpAddr;
 
-use super::Client;
+use smallvec::SmallVec;
+
+use super::{Client, Members};
 use crate::config::gslb::{Pool, Selection};
 
 /// splitmix64 (Steele, Lea, Flood 2014): a tiny, well-mixed generator; the seed makes the
@@ -46,12 +48,12 @@ fn client_key(client: &Client) -> u64 {
         IpAddr::V4(a) => {
             let len = client.prefix.min(24);
             let bits = if len == 0 { 0 } else { u32::from(a) & (u32::MAX << (32 - u32::from(len))) };
-            fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
+            fnv(&[len], fnv(&bits.to_be_bytes(), FNV_OFFSET))
         }
         IpAddr::V6(a) => {
             let len = client.prefix.min(56);
             let bits = if len == 0 { 0 } else { u128::from(a) & (u128::MAX << (128 - u32::from(len))) };
-            fnv(&[&bits.to_be_bytes()[..], &[len]].concat(), FNV_OFFSET)
+            fnv(&[len], fnv(&bits.to_be_bytes(), FNV_OFFSET))
         }
     }
 }
@@ -73,10 +75,23 @@ pub fn fastest_weights(rtts: &[Option<f64>]) -> Vec<f64> {
     inv.iter().map(|w| w.map_or(max, |w| w.max(max * FASTEST_FLOOR))).collect()
 }
 
-/// Orders `up` (member indexes) by the pool's selection and keeps at most `answers`. `rtts`
-/// holds each up member's smoothed check round-trip time, in the same order.
-pub fn arrange(pool: &Pool, mut up: Vec<usize>, rtts: &[Option<f64>], client: &Client, seed: u64) -> Vec<usize> {
+/// Orders `up` (member indexes) by the pool's selection and keeps at most `answers`. `rtt`
+/// gives a member's smoothed check round-trip time (used by `fastest`).
+pub fn arrange(
+    pool: &Pool,
+    mut up: Members,
+    rtt: impl Fn(usize) -> Option<f64>,
+    client: &Client,
+    seed: u64,
+) -> Members {
     let mut rng = Rng(seed);
+    // Sorts `up` by a random key per member, largest first.
+    let by_key = |up: &mut Members, key: &mut dyn FnMut(usize, usize) -> f64| {
+        let mut keyed: SmallVec<[(f64, usize); 8]> = up.iter().enumerate().map(|(n, &i)| (key(n, i), i)).collect();
+        keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
+        up.clear();
+        up.extend(keyed.into_iter().map(|(_, i)| i));
+    };
     match pool.selection {
         Selection::Shuffle => {
             // Fisher-Yates.
@@ -88,17 +103,12 @@ pub fn arrange(pool: &Pool, mut up: Vec<usize>, rtts: &[Option<f64>], client: &C
         Selection::Weighted => {
             // Efraimidis-Spirakis weighted sampling without replacement: sort by
             // u^(1/w), largest first, which is ln(u)/w in log space.
-            let mut keyed: Vec<(f64, usize)> =
-                up.iter().map(|&i| (rng.unit().ln() / f64::from(pool.members[i].weight), i)).collect();
-            keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-            up = keyed.into_iter().map(|(_, i)| i).collect();
+            by_key(&mut up, &mut |_, i| rng.unit().ln() / f64::from(pool.members[i].weight));
         }
         Selection::Fastest => {
-            let weights = fastest_weights(rtts);
-            let mut keyed: Vec<(f64, usize)> =
-                up.iter().zip(&weights).map(|(&i, &w)| (rng.unit().ln() / w, i)).collect();
-            keyed.sort_by(|a, b| b.0.partial_cmp(&a.0).unwrap_or(std::cmp::Ordering::Equal));
-            up = keyed.into_iter().map(|(_, i)| i).collect();
+            let rtts: SmallVec<[Option<f64>; 8]> = up.iter().map(|&i| rtt(i)).collect();
+            let weights = fastest_weights(&rtts);
+            by_key(&mut up, &mut |n, _| rng.unit().ln() / weights[n]);
         }
         Selection::Sticky => {
             // Rendezvous (highest random weight) hashing: each member's score depends only on

@@ -72,7 +72,7 @@ const BADVERS: u16 = 16;
 
 /// Response header flags: QR, and OPCODE, RD and CD copied from the query (RFC 1035 §4.1.1,
 /// RFC 4035 §3.1.6); AA and RCODE added by the caller.
-fn response_flags(query_flags: u16, rcode: u16) -> u16 {
+pub(super) fn response_flags(query_flags: u16, rcode: u16) -> u16 {
     0x8000 | (query_flags & 0x7910) | (rcode & 0xf)
 }
 
@@ -91,14 +91,18 @@ pub fn answer(
         Err(Reject::FormErr { id, flags, question }) => return Some(error(out, id, flags, FORMERR, question)),
         Err(Reject::NotImp { id, flags, question }) => return Some(error(out, id, flags, NOTIMP, question)),
     };
-    let limit = match (transport, query.edns) {
+    let mut w = Writer::new(out, size_limit(transport, &query));
+    let outcome = respond(config, health, &query, client, &mut w);
+    Some(outcome)
+}
+
+/// The largest response `query` may get over `transport`.
+pub(super) fn size_limit(transport: Transport, query: &Query<'_>) -> usize {
+    match (transport, query.edns) {
         (Transport::Tcp, _) => MAX_TCP_MESSAGE,
         (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
         (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
-    };
-    let mut w = Writer::new(out, limit);
-    let outcome = respond(config, health, &query, client, &mut w);
-    Some(outcome)
+    }
 }
 
 fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&[u8], u16, u16)>) -> Outcome {
@@ -111,14 +115,14 @@ fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&
 }
 
 /// Octets the OPT record takes: root name, fixed fields, and the echoed Client Subnet.
-fn opt_len(query: &Query<'_>) -> usize {
+pub(super) fn opt_len(query: &Query<'_>) -> usize {
     match query.edns {
         None => 0,
         Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()),
     }
 }
 
-fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, scope: u8) {
+pub(super) fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, scope: u8) {
     let Some(edns) = query.edns else {
         return;
     };
@@ -218,16 +222,39 @@ fn respond(
         outcome.fallback = fallback;
         outcome.gslb = Some(gslb);
     }
-    let rcode = match res.rcode {
+    let rcode = rcode_of(res.rcode);
+    if res.authoritative {
+        w.set_flags(w.flags() | 0x0400);
+    }
+    outcome.truncated = write_sections(w, &res) == Sections::Truncated;
+    finish_scoped(w, rcode, &mut outcome, scope);
+    outcome
+}
+
+/// The RCODE of a resolution.
+pub(super) fn rcode_of(rcode: Rcode) -> u16 {
+    match rcode {
         Rcode::NoError => 0,
         Rcode::NxDomain => 3,
         Rcode::Refused => REFUSED,
         Rcode::YxDomain => 6,
         Rcode::ServFail => 2,
-    };
-    if res.authoritative {
-        w.set_flags(w.flags() | 0x0400);
     }
+}
+
+/// How much of a resolution [`write_sections`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sections {
+    /// Every record.
+    Whole,
+    /// Answer and authority, not every additional record.
+    AdditionalCut,
+    /// Answer and authority did not fit: question only, TC set.
+    Truncated,
+}
+
+/// Writes the answer, authority and additional sections after the question.
+pub(super) fn write_sections(w: &mut Writer<'_>, res: &Resolution<'_>) -> Sections {
     let after_question = w.len();
     let fits = write_all(w, 0, &res.answer).and_then(|()| write_all(w, 1, &res.authority));
     if fits.is_err() {
@@ -235,17 +262,15 @@ fn respond(
         // sent with TC=1 and the question only, so that the client retries over TCP.
         w.truncate_to(after_question);
         w.set_flags(w.flags() | 0x0200);
-        outcome.truncated = true;
-    } else {
-        // Additional data that does not fit is left out without TC (RFC 2181 §9).
-        for rr in &res.additional {
-            if write_rr(w, 2, rr).is_err() {
-                break;
-            }
+        return Sections::Truncated;
+    }
+    // Additional data that does not fit is left out without TC (RFC 2181 §9).
+    for rr in &res.additional {
+        if write_rr(w, 2, rr).is_err() {
+            return Sections::AdditionalCut;
         }
     }
-    finish_scoped(w, rcode, &mut outcome, scope);
-    outcome
+    Sections::Whole
 }
 
 /// The address a pool locates the client by: the ECS address when the query has one with a
@@ -274,25 +299,8 @@ fn gslb_answer<'c>(
 ) -> (u8, GslbOutcome, bool) {
     let pool = &config.gslb.pools[pool_ref.pool];
     let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
-    let client = client_of(query, peer, pool.ecs);
-    let located = policy::locate(&config.gslb, &config.geo, &client);
-    // The seed makes shuffles differ between queries while staying a function of the query.
-    let seed = (u64::from(query.id) << 16 | u64::from(peer.port())) ^ ip_bits(peer.ip());
-    // A snapshot built for another configuration (mid-reload) is not used: its indexes may
-    // not match; every member then answers as up until the matching snapshot is published.
-    let gslb = &config.gslb;
-    let decision = if health.generation == config.generation {
-        policy::choose(gslb, pool_ref.pool, family, &located, &client, health, seed, None)
-    } else {
-        policy::choose(gslb, pool_ref.pool, family, &located, &client, &AllUp, seed, None)
-    };
-    let scope = if client.from_ecs { located.prefix() } else { 0 };
+    let (decision, scope, info) = decide(config, health, query, peer, pool_ref.pool, family);
     let fallback = decision.fallback.is_some();
-    let info = GslbOutcome {
-        pool: pool_ref.pool,
-        datacenter: decision.datacenter,
-        located: !matches!(located, policy::Located::Unknown { .. }),
-    };
     if decision.fallback == Some(Fallback::ServFail) {
         res.rcode = Rcode::ServFail;
         res.authoritative = false;
@@ -312,6 +320,37 @@ fn gslb_answer<'c>(
         }
     }
     (scope, info, fallback)
+}
+
+/// The GSLB decision for a query that reached pool `pool_id`: the members to answer with, the
+/// ECS scope, and what to count.
+pub(super) fn decide(
+    config: &Config,
+    health: &HealthSnapshot,
+    query: &Query<'_>,
+    peer: SocketAddr,
+    pool_id: usize,
+    family: Family,
+) -> (policy::Decision, u8, GslbOutcome) {
+    let gslb = &config.gslb;
+    let client = client_of(query, peer, gslb.pools[pool_id].ecs);
+    let located = policy::locate(gslb, &config.geo, &client);
+    // The seed makes shuffles differ between queries while staying a function of the query.
+    let seed = (u64::from(query.id) << 16 | u64::from(peer.port())) ^ ip_bits(peer.ip());
+    // A snapshot built for another configuration (mid-reload) is not used: its indexes may
+    // not match; every member then answers as up until the matching snapshot is published.
+    let decision = if health.generation == config.generation {
+        policy::choose(gslb, pool_id, family, &located, &client, health, seed, None)
+    } else {
+        policy::choose(gslb, pool_id, family, &located, &client, &AllUp, seed, None)
+    };
+    let scope = if client.from_ecs { located.prefix() } else { 0 };
+    let info = GslbOutcome {
+        pool: pool_id,
+        datacenter: decision.datacenter,
+        located: !matches!(located, policy::Located::Unknown { .. }),
+    };
+    (decision, scope, info)
 }
 
 fn ip_bits(ip: IpAddr) -> u64 {

@@ -20,6 +20,8 @@ pub struct Writer<'b> {
     limit: usize,
     entries: [u16; MAX_COMPRESSION_ENTRIES],
     n_entries: usize,
+    /// Length of the question's name, written at offset 12 (0 before the question).
+    qname_len: usize,
 }
 
 /// Returned when a record does not fit within the limit.
@@ -30,7 +32,7 @@ impl<'b> Writer<'b> {
     /// Starts a message in `buf` (cleared) that may grow to `limit` octets.
     pub fn new(buf: &'b mut Vec<u8>, limit: usize) -> Self {
         buf.clear();
-        Writer { buf, limit, entries: [0; MAX_COMPRESSION_ENTRIES], n_entries: 0 }
+        Writer { buf, limit, entries: [0; MAX_COMPRESSION_ENTRIES], n_entries: 0, qname_len: 0 }
     }
 
     /// Writes the header; counts start at zero and are raised by the section writers.
@@ -58,7 +60,20 @@ impl<'b> Writer<'b> {
     /// Writes the question exactly as asked (RFC 1035 §4.1.2; the case is kept so that
     /// resolvers using 0x20 randomisation match it).
     pub fn question(&mut self, qname: &[u8], qtype: u16, qclass: u16) {
-        self.name(qname, true);
+        if self.buf.len() == 12 && self.n_entries == 0 {
+            // The first name of a message: nothing to compress against, so copy it whole and
+            // remember where its labels start (what `name` would do, label by label).
+            let mut i = 0;
+            while i < qname.len() && qname[i] != 0 && self.n_entries < MAX_COMPRESSION_ENTRIES {
+                self.entries[self.n_entries] = (12 + i) as u16;
+                self.n_entries += 1;
+                i += 1 + usize::from(qname[i]);
+            }
+            self.buf.extend_from_slice(qname);
+            self.qname_len = qname.len();
+        } else {
+            self.name(qname, true);
+        }
         self.buf.extend_from_slice(&qtype.to_be_bytes());
         self.buf.extend_from_slice(&qclass.to_be_bytes());
         self.bump(4);
@@ -129,6 +144,21 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
+    /// Appends records written earlier by another writer after the same question (same name
+    /// length and labels, any case: compression pointers in them point into the question,
+    /// which is at the same place): `counts` are their answer, authority and additional counts.
+    /// Returns `Err(Full)`, writing nothing, when they would pass the limit.
+    pub fn prepared(&mut self, counts: [u16; 3], body: &[u8]) -> Result<(), Full> {
+        if self.buf.len() + body.len() > self.limit {
+            return Err(Full);
+        }
+        self.buf.extend_from_slice(body);
+        for (i, c) in counts.iter().enumerate() {
+            self.buf[6 + 2 * i..8 + 2 * i].copy_from_slice(&c.to_be_bytes());
+        }
+        Ok(())
+    }
+
     /// Drops every record, keeping header and question; counts of records go to zero.
     pub fn truncate_to(&mut self, len: usize) {
         self.buf.truncate(len);
@@ -139,6 +169,16 @@ impl<'b> Writer<'b> {
     /// Writes `wire` (an uncompressed name), pointing at an earlier copy of its longest
     /// known suffix when `compress` is set.
     fn name(&mut self, wire: &[u8], compress: bool) {
+        // The usual owner name is the question's: a pointer to offset 12, as the search below
+        // would find first (the question's first label is the first entry).
+        if compress
+            && self.qname_len > 1
+            && wire.len() == self.qname_len
+            && wire.eq_ignore_ascii_case(&self.buf[12..12 + self.qname_len])
+        {
+            self.buf.extend_from_slice(&[0xc0, 12]);
+            return;
+        }
         // The label starts of this name become compression targets only once the whole name
         // is written: a target inside a name still being written would point at bytes that
         // are not there yet (found by the wire fuzzer with a name of repeated labels).

@@ -7,6 +7,7 @@
 //! anything but their sockets.
 
 pub mod answer;
+pub mod cache;
 pub mod encode;
 pub mod metrics;
 pub mod rrl;
@@ -25,6 +26,7 @@ use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
 pub use answer::{GslbOutcome, Outcome, Transport, answer};
+pub use cache::{AnswerCache, answer_cached};
 
 use crate::config::Config;
 use crate::health::HealthSnapshot;
@@ -127,17 +129,21 @@ impl Shared {
     }
 }
 
-/// Answers one query, turning a panic into a dropped query so that the listener lives on.
+/// Answers one query, turning a panic into a dropped query so that the listener lives on;
+/// from `cache` where it can (the UDP workers keep one each).
 fn answer_guarded(
     shared: &Shared,
-    config: &Config,
+    (config, health): (&Config, &HealthSnapshot),
     packet: &[u8],
     peer: SocketAddr,
     transport: Transport,
     out: &mut Vec<u8>,
+    cache: Option<&mut AnswerCache>,
 ) -> Option<Outcome> {
-    let health = shared.health.load();
-    let result = catch_panic(&shared.stats, peer, || answer(config, &health, packet, peer, transport, out))?;
+    let result = catch_panic(&shared.stats, peer, || match cache {
+        Some(cache) => answer_cached(cache, config, health, packet, peer, transport, out),
+        None => answer(config, health, packet, peer, transport, out),
+    })?;
     match result {
         Some(outcome) => {
             let stats = &shared.stats;

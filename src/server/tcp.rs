@@ -84,8 +84,10 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
         shared.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
-        let config = shared.config.load();
-        let Some(_) = answer_guarded(shared, &config, &input[..len], peer, Transport::Tcp, &mut output) else {
+        let (config, health) = (shared.config.load(), shared.health.load());
+        let Some(_) =
+            answer_guarded(shared, (&config, &health), &input[..len], peer, Transport::Tcp, &mut output, None)
+        else {
             // A packet we do not answer on UDP (a response, a runt) ends the TCP session: the
             // peer is not speaking DNS to us.
             return Ok(());

@@ -13,7 +13,9 @@ use tokio::net::UdpSocket;
 
 use super::answer::{MAX_UDP_PAYLOAD, Transport};
 use super::rrl::{self, Verdict};
-use super::{Shared, answer_guarded, wire};
+use super::{AnswerCache, Shared, answer_guarded, wire};
+use crate::config::Config;
+use crate::health::HealthSnapshot;
 
 /// Largest datagram read. A query is at most a few hundred octets; the buffer is sized to the
 /// largest UDP payload so an oversized packet is read whole and refused as malformed rather
@@ -41,6 +43,7 @@ pub fn spawn(socket: UdpSocket, shared: Arc<Shared>) -> Vec<tokio::task::JoinHan
 async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut input = vec![0u8; RECV_BUFFER];
     let mut output = Vec::with_capacity(usize::from(MAX_UDP_PAYLOAD));
+    let mut cache = AnswerCache::new();
     loop {
         let (len, peer): (usize, SocketAddr) = match socket.recv_from(&mut input).await {
             Ok(x) => x,
@@ -51,7 +54,8 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        if !reply(&shared, &input[..len], peer, &mut output) {
+        let (config, health) = (shared.config.load(), shared.health.load());
+        if !reply(&shared, (&config, &health), &input[..len], peer, &mut output, &mut cache) {
             continue;
         }
         if let Err(e) = socket.send_to(&output, peer).await {
@@ -62,10 +66,18 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
 
 /// Answers one datagram into `output` and applies rate limiting; false when nothing is to be
 /// sent. Shared by every UDP loop, so they answer exactly alike.
-pub(super) fn reply(shared: &Shared, packet: &[u8], peer: SocketAddr, output: &mut Vec<u8>) -> bool {
+/// `snapshot` is the configuration and health snapshot to answer from: loaded per datagram
+/// or, in the batched loop, per batch.
+pub(super) fn reply(
+    shared: &Shared,
+    snapshot: (&Config, &HealthSnapshot),
+    packet: &[u8],
+    peer: SocketAddr,
+    output: &mut Vec<u8>,
+    cache: &mut AnswerCache,
+) -> bool {
     shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
-    let config = shared.config.load();
-    let Some(outcome) = answer_guarded(shared, &config, packet, peer, Transport::Udp, output) else {
+    let Some(outcome) = answer_guarded(shared, snapshot, packet, peer, Transport::Udp, output, Some(cache)) else {
         return false;
     };
     if let Some(rrl) = &shared.rrl {

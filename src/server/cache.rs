@@ -1,0 +1,262 @@
+//! The fast path: answers prepared once per question, kept by each UDP worker.
+//!
+//! Most queries an authoritative server sees repeat a few thousand questions. For a question
+//! whose answer depends only on the name and type (every static answer, NXDOMAIN and NODATA
+//! included), the first query runs the general path's resolver and writes the answer,
+//! authority and additional sections once; later ones copy those bytes after their own
+//! header and question (ID, flags and the question's case are the query's) and add their own
+//! OPT record (payload size, DO, ECS echo). For a name that is a GSLB pool, what is kept is the
+//! pool: each query still locates its client and chooses against the live health snapshot,
+//! and only the resolver's work is skipped.
+//!
+//! Correctness rules, each tested against [`answer`] over the test corpus
+//! (`tests/fast_path.rs`):
+//! - an entry belongs to one configuration generation: the first query after a reload empties
+//!   the cache, so nothing of the old zones is ever sent;
+//! - health never reaches a prepared answer: pool answers are decided per query;
+//! - anything the fast path does not handle exactly like the general path (other classes,
+//!   EDNS versions, meta types, answers that would be truncated or lose additional records,
+//!   CNAME chains into a pool, DNAME substitutions, which keep the query's case) is answered
+//!   by [`answer`] itself.
+//!
+//! The cache is bounded ([`MAX_ENTRIES`]); when full it is emptied and refilled, so a flood of
+//! random names costs what the general path costs, never unbounded memory.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+
+use super::answer::{
+    Outcome, Sections, Transport, answer, decide, opt_len, rcode_of, response_flags, size_limit, write_opt,
+    write_sections,
+};
+use super::encode::Writer;
+use super::wire::{self, Query};
+use crate::config::Config;
+use crate::config::gslb::Fallback;
+use crate::health::HealthSnapshot;
+use crate::policy::Family;
+use crate::zone::rdata::rtype;
+use crate::zone::{Name, Rcode};
+
+/// Questions remembered per worker. An entry is at most a UDP response's worth of octets, so
+/// this bounds a worker's cache near 2.5 MiB even when every answer is large.
+pub const MAX_ENTRIES: usize = 2048;
+
+/// Longest prepared body kept: larger answers are never sent whole over UDP anyway.
+const MAX_BODY: usize = super::answer::MAX_UDP_PAYLOAD as usize;
+
+/// What is known about one question (lower-cased name and type).
+#[derive(Debug)]
+enum Entry {
+    /// The sections after the question, whatever the client.
+    Fixed {
+        /// AA flag and RCODE to set in the header.
+        flags: u16,
+        /// RCODE, for counting.
+        rcode: u16,
+        /// Answer, authority and additional counts.
+        counts: [u16; 3],
+        /// The records.
+        body: Box<[u8]>,
+    },
+    /// The name is pool `pool`, asked for A or AAAA: decided per query.
+    Pool { pool: usize },
+    /// Answered by the general path every time.
+    General,
+}
+
+/// One worker's prepared answers.
+#[derive(Debug, Default)]
+pub struct AnswerCache {
+    generation: u64,
+    entries: HashMap<Box<[u8]>, Entry, rustc_hash::FxBuildHasher>,
+}
+
+impl AnswerCache {
+    /// An empty cache.
+    pub fn new() -> AnswerCache {
+        AnswerCache::default()
+    }
+
+    /// Questions remembered now.
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    /// How many questions are remembered as (prepared answers, pools, left to the general
+    /// path).
+    pub fn kinds(&self) -> (usize, usize, usize) {
+        self.entries.values().fold((0, 0, 0), |(f, p, g), e| match e {
+            Entry::Fixed { .. } => (f + 1, p, g),
+            Entry::Pool { .. } => (f, p + 1, g),
+            Entry::General => (f, p, g + 1),
+        })
+    }
+
+    /// True when nothing is remembered.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+}
+
+/// Answers one query packet into `out`, from `cache` when it can, else by [`answer`]; the
+/// response is the same either way. `None` means no reply must be sent.
+pub fn answer_cached(
+    cache: &mut AnswerCache,
+    config: &Config,
+    health: &HealthSnapshot,
+    packet: &[u8],
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
+    if let Ok(query) = wire::parse(packet)
+        && let Some(outcome) = fast(cache, config, health, &query, client, transport, out)
+    {
+        return Some(outcome);
+    }
+    answer(config, health, packet, client, transport, out)
+}
+
+/// The fast path; `None` leaves the query to the general path.
+fn fast(
+    cache: &mut AnswerCache,
+    config: &Config,
+    health: &HealthSnapshot,
+    query: &Query<'_>,
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
+    // The general path refuses or rejects these before resolving; leave them to it.
+    if query.qclass != 1 || query.edns.is_some_and(|e| e.version > 0) || is_meta(query.qtype) {
+        return None;
+    }
+    if cache.generation != config.generation {
+        cache.entries.clear();
+        cache.generation = config.generation;
+    }
+    let mut key = [0u8; 257];
+    let n = query.qname.len();
+    for (k, b) in key.iter_mut().zip(query.qname) {
+        *k = b.to_ascii_lowercase();
+    }
+    key[n..n + 2].copy_from_slice(&query.qtype.to_be_bytes());
+    let key = &key[..n + 2];
+    if let Some(entry) = cache.entries.get(key) {
+        return from_entry(entry, config, health, query, client, transport, out);
+    }
+    if cache.entries.len() >= MAX_ENTRIES {
+        cache.entries.clear();
+    }
+    let entry = cache.entries.entry(key.into()).or_insert(prepare(config, &key[..n], query.qtype));
+    from_entry(entry, config, health, query, client, transport, out)
+}
+
+/// Answers `query` from what is known of its question.
+fn from_entry(
+    entry: &Entry,
+    config: &Config,
+    health: &HealthSnapshot,
+    query: &Query<'_>,
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
+    let mut outcome = Outcome {
+        rcode: 0,
+        truncated: false,
+        qtype: Some(query.qtype),
+        fallback: false,
+        ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
+        scope: 0,
+        gslb: None,
+    };
+    let opt = opt_len(query);
+    let mut w = Writer::new(out, size_limit(transport, query));
+    match entry {
+        Entry::General => return None,
+        Entry::Fixed { flags, rcode, counts, body } => {
+            w.header(query.id, response_flags(query.flags, 0) | flags);
+            w.question(query.qname, query.qtype, query.qclass);
+            w.reserve(opt);
+            w.prepared(*counts, body).ok()?;
+            outcome.rcode = *rcode;
+        }
+        &Entry::Pool { pool } => {
+            let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
+            let (decision, scope, info) = decide(config, health, query, client, pool, family);
+            // NODATA and SERVFAIL fallbacks are rare; the general path writes them.
+            if decision.members.is_empty() || decision.fallback == Some(Fallback::ServFail) {
+                return None;
+            }
+            w.header(query.id, response_flags(query.flags, 0) | 0x0400);
+            w.question(query.qname, query.qtype, query.qclass);
+            w.reserve(opt);
+            let members = &config.gslb.pools[pool].members;
+            for &m in &decision.members {
+                // A response that would be truncated is left to the general path.
+                match (family, members[m].ipv4, members[m].ipv6) {
+                    (Family::V4, Some(a), _) => w.record(0, query.qname, rtype::A, 1, decision.ttl, &a.octets()),
+                    (Family::V6, _, Some(a)) => w.record(0, query.qname, rtype::AAAA, 1, decision.ttl, &a.octets()),
+                    _ => continue,
+                }
+                .ok()?;
+            }
+            outcome.fallback = decision.fallback.is_some();
+            outcome.gslb = Some(info);
+            outcome.scope = if outcome.ecs { scope } else { 0 };
+        }
+    }
+    w.release(opt);
+    write_opt(&mut w, query, outcome.rcode, outcome.scope);
+    Some(outcome)
+}
+
+/// Types the general path answers without resolving (refused, not implemented, malformed).
+fn is_meta(qtype: u16) -> bool {
+    matches!(
+        qtype,
+        0 | rtype::OPT | rtype::TSIG | rtype::TKEY | rtype::AXFR | rtype::IXFR | rtype::MAILA | rtype::MAILB
+    )
+}
+
+/// Works out what to keep for a question; `qname` is lower-case wire form.
+fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
+    let Some(name) = Name::from_wire(qname) else {
+        return Entry::General;
+    };
+    let res = config.zones.resolve(&name, qtype);
+    if let Some(pool) = &res.pool {
+        // Only a name that is itself the pool: after a CNAME the answer has more records.
+        let direct = res.answer.is_empty()
+            && res.authority.is_empty()
+            && res.additional.is_empty()
+            && res.rcode == Rcode::NoError
+            && res.authoritative
+            && matches!(qtype, rtype::A | rtype::AAAA)
+            && pool.owner.wire() == qname;
+        return if direct { Entry::Pool { pool: pool.pool } } else { Entry::General };
+    }
+    // A name synthesized from a DNAME keeps the case of the query's labels (RFC 6672 §2.2
+    // substitutes the owner's suffix only): such an answer is not the same for every query.
+    if res.answer.iter().any(|rr| rr.rtype == rtype::DNAME) {
+        return Entry::General;
+    }
+    let mut buf = Vec::new();
+    let mut w = Writer::new(&mut buf, super::answer::MAX_TCP_MESSAGE);
+    w.header(0, 0);
+    w.question(qname, qtype, 1);
+    let start = w.len();
+    if write_sections(&mut w, &res) != Sections::Whole || w.len() - start > MAX_BODY {
+        return Entry::General;
+    }
+    let rcode = rcode_of(res.rcode);
+    let counts = [0, 1, 2].map(|i| u16::from_be_bytes([buf[6 + 2 * i], buf[7 + 2 * i]]));
+    Entry::Fixed {
+        flags: if res.authoritative { 0x0400 } else { 0 } | (rcode & 0xf),
+        rcode,
+        counts,
+        body: buf[start..].into(),
+    }
+}

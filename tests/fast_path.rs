@@ -1,0 +1,260 @@
+//! The fast path (`answer_cached`, what the UDP workers run) against the general path
+//! (`answer`) over the whole test corpus: every zone directory the tests use, every owner name
+//! in it and names around them, many query types, with and without EDNS, DO and ECS, small
+//! and large payload sizes, over UDP and TCP sizes, under several health states. The bytes of
+//! each response and what was counted must be identical, on a cold cache and on a warm one,
+//! and a reload must never let a cached answer of the old zones out.
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use meridian::config::Config;
+use meridian::health::HealthSnapshot;
+use meridian::policy::View;
+use meridian::server::{AnswerCache, Transport, answer, answer_cached};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
+}
+
+fn geo() -> PathBuf {
+    root().join("geo/dbip-country.mmdb")
+}
+
+/// Every zone directory of the test corpus that loads as a configuration.
+fn corpus() -> Vec<PathBuf> {
+    ["zones", "tests/data/serve", "tests/data/gslb", "tests/data/resolver", "tests/data/zones/valid"]
+        .iter()
+        .map(|d| root().join(d))
+        .collect()
+}
+
+/// A small deterministic generator, so that a failure can be replayed.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+}
+
+/// Wire-form names of a configuration: every owner, a child and a wildcard-style name below
+/// each, names that do not exist, and names in no zone of ours.
+fn names(config: &Config) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    for zone in config.zones.zones() {
+        for node in zone.nodes() {
+            let wire = node.name.wire().to_vec();
+            out.push([b"\x05child".as_slice(), &wire].concat());
+            out.push([b"\x01a\x01b".as_slice(), &wire].concat());
+            out.push(wire);
+        }
+        out.push([b"\x0cnxdomain-one".as_slice(), zone.origin().wire()].concat());
+    }
+    out.push(b"\x07example\x07invalid\x00".to_vec());
+    out.push(b"\x00".to_vec());
+    out
+}
+
+/// Gives each letter of a wire-form name a random case.
+fn mixed_case(wire: &[u8], rng: &mut Rng) -> Vec<u8> {
+    wire.iter().map(|&b| if rng.next() & 1 == 1 { b.to_ascii_uppercase() } else { b.to_ascii_lowercase() }).collect()
+}
+
+const TYPES: &[u16] =
+    &[1, 28, 2, 6, 15, 16, 5, 33, 12, 257, 255, 43, 48, 65, 64, 99, 35, 44, 52, 13, 39, 252, 251, 0, 41, 253, 254];
+
+#[derive(Clone, Copy)]
+struct Shape {
+    edns: Option<u16>,
+    version: u8,
+    dnssec_ok: bool,
+    ecs: Option<(u16, u8)>,
+    flags: u16,
+    class: u16,
+}
+
+fn shapes() -> Vec<Shape> {
+    let base = Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1 };
+    vec![
+        base,
+        Shape { flags: 0x0100, ..base },
+        Shape { flags: 0x0110, edns: Some(1232), ..base },
+        Shape { edns: Some(512), ..base },
+        Shape { edns: Some(4096), dnssec_ok: true, ..base },
+        Shape { edns: Some(1232), ecs: Some((1, 24)), ..base },
+        Shape { edns: Some(1232), ecs: Some((1, 16)), ..base },
+        Shape { edns: Some(1232), ecs: Some((1, 0)), ..base },
+        Shape { edns: Some(1232), ecs: Some((2, 48)), ..base },
+        Shape { edns: Some(600), ecs: Some((1, 32)), ..base },
+        Shape { edns: Some(1232), version: 1, ..base },
+        Shape { class: 3, ..base },
+        Shape { class: 255, ..base },
+        Shape { class: 254, edns: Some(1232), ..base },
+    ]
+}
+
+/// Client networks: European, North American, Asian, Oceanian, operator networks of the test
+/// configuration, and addresses nothing knows.
+const V4_CLIENTS: &[[u8; 4]] = &[
+    [81, 0, 1, 9],
+    [8, 8, 8, 8],
+    [1, 0, 16, 1],
+    [1, 120, 0, 1],
+    [10, 1, 2, 3],
+    [10, 20, 1, 1],
+    [192, 168, 1, 1],
+    [127, 0, 0, 1],
+];
+const V6_CLIENTS: &[&str] = &["2a00:1450:4001::1", "2001:db8:ffff::1", "2001:4860::8888", "fd00::1"];
+
+fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) -> Vec<u8> {
+    let mut p = Vec::new();
+    p.extend_from_slice(&id.to_be_bytes());
+    p.extend_from_slice(&shape.flags.to_be_bytes());
+    p.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, u8::from(shape.edns.is_some())]);
+    p.extend_from_slice(qname);
+    p.extend_from_slice(&qtype.to_be_bytes());
+    p.extend_from_slice(&shape.class.to_be_bytes());
+    if let Some(size) = shape.edns {
+        let mut opts = Vec::new();
+        if let Some((family, prefix)) = shape.ecs {
+            let mut addr: Vec<u8> = match (family, client) {
+                (1, IpAddr::V4(a)) => a.octets().to_vec(),
+                (1, IpAddr::V6(_)) => vec![81, 0, 1, 0],
+                (_, IpAddr::V6(a)) => a.octets().to_vec(),
+                (_, IpAddr::V4(a)) => a.to_ipv6_mapped().octets().to_vec(),
+            };
+            let len = usize::from(prefix).div_ceil(8);
+            addr.truncate(len);
+            if prefix % 8 != 0 {
+                let keep = 0xffu8 << (8 - prefix % 8);
+                addr[len - 1] &= keep;
+            }
+            opts.extend_from_slice(&8u16.to_be_bytes());
+            opts.extend_from_slice(&((4 + addr.len()) as u16).to_be_bytes());
+            opts.extend_from_slice(&family.to_be_bytes());
+            opts.extend_from_slice(&[prefix, 0]);
+            opts.extend_from_slice(&addr);
+        }
+        p.extend_from_slice(&[0, 0, 41]);
+        p.extend_from_slice(&size.to_be_bytes());
+        p.extend_from_slice(&[0, shape.version, if shape.dnssec_ok { 0x80 } else { 0 }, 0]);
+        p.extend_from_slice(&(opts.len() as u16).to_be_bytes());
+        p.extend_from_slice(&opts);
+    }
+    p
+}
+
+/// Health states: all up; the first data center of every pool down; every member down (the
+/// fallbacks); one member drained; and a snapshot of another generation (mid-reload).
+fn health_states(config: &Config) -> Vec<(&'static str, HealthSnapshot)> {
+    let pools = &config.gslb.pools;
+    let views = |f: &dyn Fn(usize, usize) -> View| -> Vec<Vec<View>> {
+        pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| f(p, m)).collect()).collect()
+    };
+    let first_dc_down = views(&|p, m| {
+        let pool = &pools[p];
+        if Some(&pool.members[m].dc) == pool.default_order.first() { View::Down } else { View::Up }
+    });
+    vec![
+        ("all up", HealthSnapshot::all_up(config.generation)),
+        ("first data center down", HealthSnapshot::from_views(config.generation, first_dc_down)),
+        ("everything down", HealthSnapshot::from_views(config.generation, views(&|_, _| View::Down))),
+        (
+            "one drained",
+            HealthSnapshot::from_views(config.generation, views(&|_, m| if m == 0 { View::Drained } else { View::Up })),
+        ),
+        ("other generation", HealthSnapshot::from_views(config.generation + 1, views(&|_, _| View::Down))),
+    ]
+}
+
+#[test]
+fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
+    let mut rng = Rng(0x5eed_1234_abcd_0001);
+    let mut compared = 0usize;
+    let mut kinds = (0usize, 0usize, 0usize);
+    for dir in corpus() {
+        let config = Config::load(&dir, &geo()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
+        let names = names(&config);
+        for (health_name, health) in health_states(&config) {
+            // One cache per health state, used for every query of the state: the second time a
+            // question is asked it is answered from what the first prepared.
+            let mut cache = AnswerCache::new();
+            for round in 0..2 {
+                for name in &names {
+                    for &qtype in TYPES {
+                        let shapes = shapes();
+                        let shape = shapes[rng.below(shapes.len())];
+                        let client: IpAddr = if rng.below(4) == 0 {
+                            V6_CLIENTS[rng.below(V6_CLIENTS.len())].parse().unwrap()
+                        } else {
+                            IpAddr::from(V4_CLIENTS[rng.below(V4_CLIENTS.len())])
+                        };
+                        let peer = SocketAddr::new(client, 1024 + rng.below(60000) as u16);
+                        let qname = mixed_case(name, &mut rng);
+                        let packet = build_query(rng.next() as u16, &qname, qtype, shape, client);
+                        for transport in [Transport::Udp, Transport::Tcp] {
+                            let mut general = Vec::new();
+                            let mut fast = Vec::new();
+                            let g = answer(&config, &health, &packet, peer, transport, &mut general);
+                            let f = answer_cached(&mut cache, &config, &health, &packet, peer, transport, &mut fast);
+                            assert_eq!(
+                                (g, &general),
+                                (f, &fast),
+                                "{}: {health_name}, round {round}, {transport:?}, query {packet:02x?}",
+                                dir.display()
+                            );
+                            compared += 1;
+                        }
+                    }
+                }
+            }
+            let (fixed, pool, general) = cache.kinds();
+            kinds = (kinds.0 + fixed, kinds.1 + pool, kinds.2 + general);
+        }
+    }
+    // The comparison is only worth something if the fast path really answered: most questions
+    // are prepared, and the GSLB names of the corpus are kept as pools.
+    assert!(compared > 50_000, "{compared} queries compared");
+    assert!(kinds.0 > 1000 && kinds.1 > 20, "prepared: {kinds:?} (fixed, pool, general)");
+}
+
+#[test]
+fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let zone = |address: &str| {
+        format!(
+            "$ORIGIN reload.test.\n$TTL 300\n@ IN SOA ns1 hostmaster 1 7200 3600 86400 60\n@ IN NS ns1\nns1 IN A 192.0.2.53\nstatic IN A {address}\n"
+        )
+    };
+    std::fs::write(dir.path().join("reload.test.zone"), zone("192.0.2.1")).unwrap();
+    let old = Config::load(dir.path(), &geo()).unwrap();
+    std::fs::write(dir.path().join("reload.test.zone"), zone("192.0.2.2")).unwrap();
+    let new = Config::load(dir.path(), &geo()).unwrap();
+    assert_ne!(old.generation, new.generation);
+    let packet = build_query(
+        7,
+        b"\x06static\x06reload\x04test\x00",
+        1,
+        Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1 },
+        IpAddr::from([127, 0, 0, 1]),
+    );
+    let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+    let mut cache = AnswerCache::new();
+    let mut out = Vec::new();
+    for (config, address) in
+        [(&old, [192, 0, 2, 1]), (&old, [192, 0, 2, 1]), (&new, [192, 0, 2, 2]), (&old, [192, 0, 2, 1])]
+    {
+        let health = HealthSnapshot::all_up(config.generation);
+        answer_cached(&mut cache, config, &health, &packet, peer, Transport::Udp, &mut out).unwrap();
+        assert_eq!(&out[out.len() - 4..], &address, "the answer of generation {}", config.generation);
+    }
+}
