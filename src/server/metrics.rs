@@ -68,12 +68,23 @@ fn rcode_index(rcode: u16) -> usize {
 impl QueryCounters {
     /// Counts one answered query.
     pub fn record(&self, transport: Transport, outcome: &Outcome) {
+        self.add(QueryCounters::index(transport, outcome), 1);
+    }
+
+    /// The counter an answered query goes to.
+    pub fn index(transport: Transport, outcome: &Outcome) -> usize {
         let t = match transport {
             Transport::Udp => 0,
             Transport::Tcp => 1,
         };
-        let i = (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len() + rcode_index(outcome.rcode);
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len() + rcode_index(outcome.rcode)
+    }
+
+    /// Adds `n` to counter `index` (from [`QueryCounters::index`]).
+    pub fn add(&self, index: usize, n: u64) {
+        if let Some(c) = self.counts.get(index) {
+            c.fetch_add(n, Ordering::Relaxed);
+        }
     }
 
     /// Every non-zero counter as (transport, qtype, rcode, count).
@@ -137,11 +148,11 @@ impl AnswerCounters {
 }
 
 impl BoundCounters {
-    /// Counts an answer of `pool` from `dc` (or from no single data center).
-    pub fn record(&self, pool: usize, dc: Option<usize>) {
+    /// Counts `n` answers of `pool` from `dc` (or from no single data center).
+    pub fn add(&self, pool: usize, dc: Option<usize>, n: u64) {
         if let Some(slots) = self.slots.get(pool) {
             let i = dc.unwrap_or(slots.len() - 1).min(slots.len() - 1);
-            slots[i].fetch_add(1, Ordering::Relaxed);
+            slots[i].fetch_add(n, Ordering::Relaxed);
         }
     }
 }

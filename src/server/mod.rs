@@ -130,7 +130,8 @@ impl Shared {
 }
 
 /// Answers one query, turning a panic into a dropped query so that the listener lives on;
-/// from `cache` where it can (the UDP workers keep one each).
+/// from `cache` where it can (the UDP workers keep one each), counted in `tally`.
+#[allow(clippy::too_many_arguments)]
 fn answer_guarded(
     shared: &Shared,
     (config, health): (&Config, &HealthSnapshot),
@@ -139,6 +140,7 @@ fn answer_guarded(
     transport: Transport,
     out: &mut Vec<u8>,
     cache: Option<&mut AnswerCache>,
+    tally: &mut Tally,
 ) -> Option<Outcome> {
     let result = catch_panic(&shared.stats, peer, || match cache {
         Some(cache) => answer_cached(cache, config, health, packet, peer, transport, out),
@@ -146,35 +148,94 @@ fn answer_guarded(
     })?;
     match result {
         Some(outcome) => {
-            let stats = &shared.stats;
-            stats.queries.record(transport, &outcome);
-            if outcome.fallback {
-                stats.fallbacks.fetch_add(1, Ordering::Relaxed);
-            }
-            if outcome.rcode == 1 {
-                stats.malformed.fetch_add(1, Ordering::Relaxed);
-            }
-            if outcome.ecs {
-                stats.ecs_queries.fetch_add(1, Ordering::Relaxed);
-            }
-            if let Some(g) = outcome.gslb {
-                if !g.located {
-                    stats.geo_misses.fetch_add(1, Ordering::Relaxed);
-                }
-                let bound = shared.bound.load();
-                if bound.generation == config.generation {
-                    bound.record(g.pool, g.datacenter);
-                }
-            }
+            tally.count(transport, &outcome, config.generation);
             if let Some(log) = &shared.query_log {
                 log.offer(config, packet, peer, &outcome);
             }
             Some(outcome)
         }
         None => {
-            shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+            tally.dropped += 1;
             None
         }
+    }
+}
+
+/// Counts of one transport worker, added to the shared [`Stats`] by [`Tally::flush`]: the
+/// batched UDP loop flushes once per batch, so a query costs no atomic operation and the
+/// workers of different cores do not pass the counters' cache lines back and forth.
+#[derive(Debug, Default)]
+pub struct Tally {
+    /// Datagrams received.
+    pub udp_queries: u64,
+    /// Packets not answered.
+    pub dropped: u64,
+    fallbacks: u64,
+    malformed: u64,
+    ecs_queries: u64,
+    geo_misses: u64,
+    /// (counter index, count) of answered queries.
+    queries: smallvec::SmallVec<[(usize, u64); 8]>,
+    /// GSLB answers.
+    answers: smallvec::SmallVec<[GslbCount; 8]>,
+}
+
+/// (configuration generation, pool, data center, count) of GSLB answers.
+type GslbCount = (u64, usize, Option<usize>, u64);
+
+impl Tally {
+    /// Counts one answered query.
+    pub fn count(&mut self, transport: Transport, outcome: &Outcome, generation: u64) {
+        let index = metrics::QueryCounters::index(transport, outcome);
+        match self.queries.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, n)) => *n += 1,
+            None => self.queries.push((index, 1)),
+        }
+        self.fallbacks += u64::from(outcome.fallback);
+        self.malformed += u64::from(outcome.rcode == 1);
+        self.ecs_queries += u64::from(outcome.ecs);
+        if let Some(g) = outcome.gslb {
+            self.geo_misses += u64::from(!g.located);
+            let key = (generation, g.pool, g.datacenter);
+            match self.answers.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
+                Some(a) => a.3 += 1,
+                None => self.answers.push((generation, g.pool, g.datacenter, 1)),
+            }
+        }
+    }
+
+    /// Adds the counts to `shared`'s counters and starts again from zero. GSLB answers of a
+    /// configuration that has since been replaced are not counted (their indexes may name
+    /// other pools now).
+    pub fn flush(&mut self, shared: &Shared) {
+        let stats = &shared.stats;
+        for (counter, n) in [
+            (&stats.udp_queries, self.udp_queries),
+            (&stats.dropped, self.dropped),
+            (&stats.fallbacks, self.fallbacks),
+            (&stats.malformed, self.malformed),
+            (&stats.ecs_queries, self.ecs_queries),
+            (&stats.geo_misses, self.geo_misses),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Ordering::Relaxed);
+            }
+        }
+        for &(index, n) in &self.queries {
+            stats.queries.add(index, n);
+        }
+        if !self.answers.is_empty() {
+            let bound = shared.bound.load();
+            for &(generation, pool, dc, n) in &self.answers {
+                if generation == bound.generation {
+                    bound.add(pool, dc, n);
+                }
+            }
+        }
+        self.queries.clear();
+        self.answers.clear();
+        let (queries, answers) = (std::mem::take(&mut self.queries), std::mem::take(&mut self.answers));
+        *self = Tally { queries, answers, ..Tally::default() };
     }
 }
 

@@ -13,7 +13,7 @@ use tokio::net::UdpSocket;
 
 use super::answer::{MAX_UDP_PAYLOAD, Transport};
 use super::rrl::{self, Verdict};
-use super::{AnswerCache, Shared, answer_guarded, wire};
+use super::{AnswerCache, Shared, Tally, answer_guarded, wire};
 use crate::config::Config;
 use crate::health::HealthSnapshot;
 
@@ -44,6 +44,7 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     let mut input = vec![0u8; RECV_BUFFER];
     let mut output = Vec::with_capacity(usize::from(MAX_UDP_PAYLOAD));
     let mut cache = AnswerCache::new();
+    let mut tally = Tally::default();
     loop {
         let (len, peer): (usize, SocketAddr) = match socket.recv_from(&mut input).await {
             Ok(x) => x,
@@ -55,7 +56,9 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             }
         };
         let (config, health) = (shared.config.load(), shared.health.load());
-        if !reply(&shared, (&config, &health), &input[..len], peer, &mut output, &mut cache) {
+        let send = reply(&shared, (&config, &health), &input[..len], peer, &mut output, &mut cache, &mut tally);
+        tally.flush(&shared);
+        if !send {
             continue;
         }
         if let Err(e) = socket.send_to(&output, peer).await {
@@ -75,9 +78,11 @@ pub(super) fn reply(
     peer: SocketAddr,
     output: &mut Vec<u8>,
     cache: &mut AnswerCache,
+    tally: &mut Tally,
 ) -> bool {
-    shared.stats.udp_queries.fetch_add(1, Ordering::Relaxed);
-    let Some(outcome) = answer_guarded(shared, snapshot, packet, peer, Transport::Udp, output, Some(cache)) else {
+    tally.udp_queries += 1;
+    let Some(outcome) = answer_guarded(shared, snapshot, packet, peer, Transport::Udp, output, Some(cache), tally)
+    else {
         return false;
     };
     if let Some(rrl) = &shared.rrl {

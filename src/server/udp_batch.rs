@@ -90,6 +90,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let mut bufs = vec![[0u8; RECV_BUFFER]; BATCH];
     let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
     let mut cache = super::AnswerCache::new();
+    let mut tally = super::Tally::default();
     // SAFETY: all-zero is a valid value for these plain C structs.
     let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
     let mut iovs: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
@@ -130,11 +131,11 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
             let len = hdrs[i].msg_len as usize;
             let Some(peer) = to_socket_addr(&addrs[i]) else { continue };
             if hdrs[i].msg_hdr.msg_flags & libc::MSG_TRUNC != 0 {
-                shared.stats.dropped.fetch_add(1, Ordering::Relaxed);
+                tally.dropped += 1;
                 continue;
             }
             let (packet, out) = (&bufs[i][..len], &mut outs[count]);
-            if super::udp::reply(shared, (&config, &health), packet, peer, out, &mut cache) {
+            if super::udp::reply(shared, (&config, &health), packet, peer, out, &mut cache, &mut tally) {
                 out_iovs[count] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
                 out_hdrs[count].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
                 out_hdrs[count].msg_hdr.msg_namelen = hdrs[i].msg_hdr.msg_namelen;
@@ -146,6 +147,8 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 count += 1;
             }
         }
+        drop((config, health));
+        tally.flush(shared);
         let mut sent = 0;
         while sent < count {
             // SAFETY: headers [sent, count) point at replies and addresses alive until here.
