@@ -13,6 +13,9 @@ use meridian::daemon::{Daemon, Options};
 /// shipped example can be tried without root and without exposing anything.
 const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5353", "[::1]:5353"];
 
+/// The UDP loop `serve` runs unless told otherwise: the batched one where it exists.
+const DEFAULT_UDP_LOOP: &str = if cfg!(target_os = "linux") { "batched" } else { "tokio" };
+
 #[derive(Parser)]
 #[command(name = "meridian", version, about = "Authoritative DNS with global server load balancing")]
 struct Cli {
@@ -121,9 +124,10 @@ struct ServeArgs {
     /// Count what rate limiting would limit without limiting anything.
     #[arg(long)]
     rrl_dry_run: bool,
-    /// UDP loop: `tokio` (default), or `batched` (Linux: a thread per core with SO_REUSEPORT
-    /// sockets and recvmmsg/sendmmsg).
-    #[arg(long, value_name = "LOOP", default_value = "tokio", value_parser = ["tokio", "batched"])]
+    /// UDP loop: `batched` (the default on Linux: a thread per core with SO_REUSEPORT sockets
+    /// and recvmmsg/sendmmsg batches), or `tokio` (one task per core, a system call per
+    /// datagram; the default elsewhere).
+    #[arg(long, value_name = "LOOP", default_value = DEFAULT_UDP_LOOP, value_parser = ["tokio", "batched"])]
     udp_loop: String,
     /// Log level: error, warn, info, debug or trace (or a tracing filter).
     #[arg(long, default_value = "info")]
@@ -317,9 +321,10 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.api_token = api_token;
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
-    if args.udp_loop == "batched" {
-        options.limits.udp_loop = meridian::server::UdpLoop::Batched;
-    }
+    options.limits.udp_loop = match args.udp_loop.as_str() {
+        "batched" => meridian::server::UdpLoop::Batched,
+        _ => meridian::server::UdpLoop::Tokio,
+    };
     options.limits.rrl = args.rrl_rate.map(|rate| meridian::server::rrl::RrlConfig {
         rate,
         slip: args.rrl_slip,

@@ -11,7 +11,7 @@ use meridian::server::{Limits, UdpLoop};
 
 #[test]
 fn batched_and_tokio_loops_give_identical_replies() {
-    let tokio_server = TestServer::start(&serve_dir());
+    let tokio_server = TestServer::start_with(&serve_dir(), Limits { udp_loop: UdpLoop::Tokio, ..Limits::default() });
     let batched = TestServer::start_with(&serve_dir(), Limits { udp_loop: UdpLoop::Batched, ..Limits::default() });
     let names = [
         ("www.example.test", 1),

@@ -80,14 +80,21 @@ pub struct Limits {
 }
 
 /// The UDP loops (both answer through the same function).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UdpLoop {
-    /// Tokio tasks, one `recvfrom`/`sendto` per query.
-    #[default]
+    /// Tokio tasks, one `recvfrom`/`sendto` per query; the default where the batched loop
+    /// does not exist.
     Tokio,
-    /// Linux only: a blocking thread per core with `SO_REUSEPORT` sockets and
-    /// `recvmmsg`/`sendmmsg` batches ([`udp_batch`]).
+    /// Linux only, and the default there: a blocking thread per core with `SO_REUSEPORT`
+    /// sockets and `recvmmsg`/`sendmmsg` batches ([`udp_batch`]), which costs less CPU per
+    /// query (docs/performance.md).
     Batched,
+}
+
+impl Default for UdpLoop {
+    fn default() -> Self {
+        if cfg!(target_os = "linux") { UdpLoop::Batched } else { UdpLoop::Tokio }
+    }
 }
 
 impl Default for Limits {
@@ -97,7 +104,7 @@ impl Default for Limits {
             tcp_idle: tcp::TCP_IDLE_TIMEOUT,
             tcp_io: tcp::TCP_IO_TIMEOUT,
             rrl: None,
-            udp_loop: UdpLoop::Tokio,
+            udp_loop: UdpLoop::default(),
         }
     }
 }
