@@ -226,7 +226,7 @@ fn describe_location(located: &Located<'_>, client: &Client) -> String {
             };
             format!("{} is in operator network {} (/{prefix}), {what}", client.addr, network.net)
         }
-        Located::Geo { location, prefix } => {
+        Located::Geo { location, prefix, .. } => {
             format!("{} is in a geo database network of /{prefix}: {}", client.addr, place(location))
         }
         Located::Unknown { prefix } => format!(

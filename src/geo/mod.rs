@@ -58,6 +58,8 @@ pub struct GeoHit {
     pub location: Option<Location>,
     /// Prefix length of the database network that matched (with or without data).
     pub prefix: u8,
+    /// The location's point as a unit vector (worked out with the location).
+    pub unit: Option<Unit>,
 }
 
 /// Why a geo database could not be opened.
@@ -88,7 +90,7 @@ pub struct GeoDb {
     /// the file is read: a lookup is then a walk of the search tree and one table probe,
     /// rather than decoding a record per query. The table belongs to this database, so a
     /// reload, which opens a new one, can never answer from the old file's records.
-    places: HashMap<usize, Option<Location>, rustc_hash::FxBuildHasher>,
+    places: HashMap<usize, Option<(Location, Unit)>, rustc_hash::FxBuildHasher>,
 }
 
 impl std::fmt::Debug for GeoDb {
@@ -123,7 +125,8 @@ impl GeoDb {
             continents: continent_table(),
             places: HashMap::default(),
         };
-        let places = records.into_iter().map(|(offset, raw)| (offset, db.place(&raw))).collect();
+        let places =
+            records.into_iter().map(|(offset, raw)| (offset, db.place(&raw).map(|l| (l, Unit::of(l.point))))).collect();
         db.places = places;
         Ok(db)
     }
@@ -147,19 +150,20 @@ impl GeoDb {
     pub fn locate(&self, addr: IpAddr) -> GeoHit {
         let Ok(result) = self.reader.lookup(addr) else {
             // An IPv6 address in an IPv4-only database: nothing is known.
-            return GeoHit { location: None, prefix: 0 };
+            return GeoHit { location: None, prefix: 0, unit: None };
         };
         let prefix = result.network().map_or(0, |n| n.prefix());
         if let Some(place) = result.offset().and_then(|o| self.places.get(&o)) {
-            return GeoHit { location: *place, prefix };
+            return GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) };
         }
         let raw = match result.decode::<mmdb::RawLocation>() {
             Ok(Some(raw)) => raw,
             _ => {
-                return GeoHit { location: None, prefix };
+                return GeoHit { location: None, prefix, unit: None };
             }
         };
-        GeoHit { location: self.place(&raw), prefix }
+        let location = self.place(&raw);
+        GeoHit { location, prefix, unit: location.map(|l| Unit::of(l.point)) }
     }
 
     /// Turns a record into a location: the record's coordinates when it has them, else its

@@ -8,12 +8,13 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 
 use ipnet::IpNet;
+use rustc_hash::FxBuildHasher;
 
 /// A set of networks, each with a value.
 #[derive(Debug, Clone)]
 pub struct NetworkTable<T> {
-    v4: Vec<(u8, HashMap<u32, T>)>,
-    v6: Vec<(u8, HashMap<u128, T>)>,
+    v4: Vec<(u8, HashMap<u32, T, FxBuildHasher>)>,
+    v6: Vec<(u8, HashMap<u128, T, FxBuildHasher>)>,
 }
 
 impl<T> Default for NetworkTable<T> {
@@ -38,7 +39,7 @@ impl<T> NetworkTable<T> {
             IpNet::V4(n) => {
                 let key = mask4(u32::from(n.addr()), len);
                 let pos = self.v4.iter().position(|(l, _)| *l == len).unwrap_or_else(|| {
-                    self.v4.push((len, HashMap::new()));
+                    self.v4.push((len, HashMap::default()));
                     self.v4.sort_by_key(|e| std::cmp::Reverse(e.0));
                     self.v4.iter().position(|(l, _)| *l == len).unwrap_or(0)
                 });
@@ -47,7 +48,7 @@ impl<T> NetworkTable<T> {
             IpNet::V6(n) => {
                 let key = mask6(u128::from(n.addr()), len);
                 let pos = self.v6.iter().position(|(l, _)| *l == len).unwrap_or_else(|| {
-                    self.v6.push((len, HashMap::new()));
+                    self.v6.push((len, HashMap::default()));
                     self.v6.sort_by_key(|e| std::cmp::Reverse(e.0));
                     self.v6.iter().position(|(l, _)| *l == len).unwrap_or(0)
                 });

@@ -89,6 +89,8 @@ pub enum Located<'g> {
         location: Location,
         /// Prefix length of the database network that matched.
         prefix: u8,
+        /// The location's point as a unit vector.
+        unit: Unit,
     },
     /// Nothing knows the address (private, loopback, unallocated, or no data).
     Unknown {
@@ -134,7 +136,9 @@ pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
     }
     let hit = geo.locate(client.addr);
     match hit.location {
-        Some(location) => Located::Geo { location, prefix: hit.prefix },
+        Some(location) => {
+            Located::Geo { location, prefix: hit.prefix, unit: hit.unit.unwrap_or(Unit::of(location.point)) }
+        }
         None => Located::Unknown { prefix: hit.prefix },
     }
 }
@@ -282,7 +286,10 @@ fn with_km(gslb: &Gslb, located: &Located<'_>, list: &Ranked) -> Vec<(DcId, Opti
 }
 
 fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked) -> OrderRule {
-    let from = located.location().map(|l| Unit::of(l.point));
+    let from = match located {
+        Located::Geo { unit, .. } => Some(*unit),
+        _ => located.location().map(|l| Unit::of(l.point)),
+    };
     let closeness = |d: DcId| from.map_or(0.0, |u| u.closeness(gslb.datacenters[d].unit));
     // Nearest first; the sort is stable, so ties keep the default order and the result is
     // deterministic.
@@ -485,6 +492,7 @@ mod tests {
                 subdivision: subdivision.and_then(Code::new),
             },
             prefix: 24,
+            unit: Unit::of(Point { lat, lon }),
         }
     }
 
