@@ -193,15 +193,33 @@ fn from_entry(
             w.header(query.id, response_flags(query.flags, 0) | 0x0400);
             w.question(query.qname, query.qtype, query.qclass);
             w.reserve(opt);
+            // The records are written whole here: the owner is the question's name, which the
+            // general path's writer compresses to a pointer to offset 12 (the root name, the
+            // one exception, is left to it).
+            if query.qname.len() <= 1 {
+                return None;
+            }
+            let mut rr = [0u8; 28];
+            rr[..2].copy_from_slice(&[0xc0, 12]);
+            rr[2..4].copy_from_slice(&if family == Family::V4 { rtype::A } else { rtype::AAAA }.to_be_bytes());
+            rr[4..6].copy_from_slice(&1u16.to_be_bytes());
+            rr[6..10].copy_from_slice(&decision.ttl.to_be_bytes());
             let members = &config.gslb.pools[pool].members;
             for &m in &decision.members {
-                // A response that would be truncated is left to the general path.
-                match (family, members[m].ipv4, members[m].ipv6) {
-                    (Family::V4, Some(a), _) => w.record(0, query.qname, rtype::A, 1, decision.ttl, &a.octets()),
-                    (Family::V6, _, Some(a)) => w.record(0, query.qname, rtype::AAAA, 1, decision.ttl, &a.octets()),
+                let len = match (family, members[m].ipv4, members[m].ipv6) {
+                    (Family::V4, Some(a), _) => {
+                        rr[12..16].copy_from_slice(&a.octets());
+                        16
+                    }
+                    (Family::V6, _, Some(a)) => {
+                        rr[12..28].copy_from_slice(&a.octets());
+                        28
+                    }
                     _ => continue,
-                }
-                .ok()?;
+                };
+                rr[10..12].copy_from_slice(&(len as u16 - 12).to_be_bytes());
+                // A response that would be truncated is left to the general path.
+                w.answer_record(&rr[..len]).ok()?;
             }
             outcome.fallback = decision.fallback.is_some();
             outcome.gslb = Some(info);

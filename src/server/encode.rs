@@ -159,6 +159,17 @@ impl<'b> Writer<'b> {
         Ok(())
     }
 
+    /// Appends one answer record already in wire form (its names compressed against this
+    /// message), or nothing when it would pass the limit.
+    pub fn answer_record(&mut self, rr: &[u8]) -> Result<(), Full> {
+        if self.buf.len() + rr.len() > self.limit {
+            return Err(Full);
+        }
+        self.buf.extend_from_slice(rr);
+        self.bump(6);
+        Ok(())
+    }
+
     /// Drops every record, keeping header and question; counts of records go to zero.
     pub fn truncate_to(&mut self, len: usize) {
         self.buf.truncate(len);
