@@ -133,8 +133,16 @@ pub(super) fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, s
     }
     // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
     let ttl = (u32::from(ext_rcode >> 4) << 24) | if edns.dnssec_ok { 0x8000 } else { 0 };
+    // Root owner, type, our payload size as the class, the TTL word, the options: what
+    // `Writer::record` writes for it, without the compression search (the root has no labels).
+    let mut rr = [0u8; 11 + 24];
+    rr[1..3].copy_from_slice(&rtype::OPT.to_be_bytes());
+    rr[3..5].copy_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
+    rr[5..9].copy_from_slice(&ttl.to_be_bytes());
+    rr[9..11].copy_from_slice(&(len as u16).to_be_bytes());
+    rr[11..11 + len].copy_from_slice(&rdata[..len]);
     // The space was reserved before any record was written, so this cannot fail.
-    let _ = w.record(2, b"\x00", rtype::OPT, MAX_UDP_PAYLOAD, ttl, &rdata[..len]);
+    let _ = w.additional_record(&rr[..11 + len]);
 }
 
 /// RFC 7871 §7.2.1: echo family, source prefix and address (already zero beyond the prefix,

@@ -162,11 +162,21 @@ impl<'b> Writer<'b> {
     /// Appends one answer record already in wire form (its names compressed against this
     /// message), or nothing when it would pass the limit.
     pub fn answer_record(&mut self, rr: &[u8]) -> Result<(), Full> {
+        self.raw_record(6, rr)
+    }
+
+    /// Appends one additional record already in wire form, or nothing when it would pass the
+    /// limit.
+    pub fn additional_record(&mut self, rr: &[u8]) -> Result<(), Full> {
+        self.raw_record(10, rr)
+    }
+
+    fn raw_record(&mut self, count_at: usize, rr: &[u8]) -> Result<(), Full> {
         if self.buf.len() + rr.len() > self.limit {
             return Err(Full);
         }
         self.buf.extend_from_slice(rr);
-        self.bump(6);
+        self.bump(count_at);
         Ok(())
     }
 
