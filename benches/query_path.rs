@@ -1,7 +1,8 @@
 //! The in-process query path, in nanoseconds per call, on the shipped example (`zones/`) and
 //! the shipped geo database: locating a client and choosing the answer, and the whole
 //! `answer()` call from query bytes to response bytes for a GSLB name with ECS and for a
-//! static name. Run with `cargo bench --bench query_path`.
+//! static name, and the same through the fast path the UDP workers run (`answer_cached`, warm).
+//! Run with `cargo bench --bench query_path`.
 
 use std::hint::black_box;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -10,7 +11,7 @@ use std::path::Path;
 use meridian::config::Config;
 use meridian::health::HealthSnapshot;
 use meridian::policy::{self, AllUp, Client, Family};
-use meridian::server::{Transport, answer};
+use meridian::server::{AnswerCache, Transport, answer, answer_cached};
 
 fn main() {
     divan::main();
@@ -104,4 +105,33 @@ fn answer_nxdomain(bencher: divan::Bencher) {
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     bencher.bench_local(|| black_box(answer(&config, &health, &q, peer, Transport::Udp, &mut out)));
+}
+
+/// The fast path the UDP workers run: the same GSLB queries with ECS through a warm cache.
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn fast_path_gslb_with_ecs(bencher: divan::Bencher) {
+    let config = config();
+    let health = HealthSnapshot::all_up(config.generation);
+    let queries: Vec<Vec<u8>> =
+        clients().into_iter().enumerate().map(|(i, a)| query("www.example.com", 1, Some(a), i as u16)).collect();
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    let mut cache = AnswerCache::new();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % queries.len();
+        black_box(answer_cached(&mut cache, &config, &health, &queries[i], peer, Transport::Udp, &mut out))
+    });
+}
+
+/// A static answer through a warm cache.
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn fast_path_static(bencher: divan::Bencher) {
+    let config = config();
+    let health = HealthSnapshot::all_up(config.generation);
+    let q = query("static.example.com", 1, None, 7);
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    let mut cache = AnswerCache::new();
+    bencher.bench_local(|| black_box(answer_cached(&mut cache, &config, &health, &q, peer, Transport::Udp, &mut out)));
 }

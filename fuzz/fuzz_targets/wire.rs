@@ -1,5 +1,7 @@
 //! Wire bytes through the whole query path and back to wire: no panic, and every reply parses
-//! (hickory-proto, an independent decoder), keeps the query's ID, and respects the size limit.
+//! (hickory-proto, an independent decoder), keeps the query's ID, and respects the size limit;
+//! and the fast path (`answer_cached`, with one cache kept across inputs, so it is warm for
+//! questions seen before) gives the same reply and outcome as the general path.
 #![no_main]
 
 use std::net::SocketAddr;
@@ -9,7 +11,7 @@ use std::sync::OnceLock;
 use libfuzzer_sys::fuzz_target;
 use meridian::config::Config;
 use meridian::health::HealthSnapshot;
-use meridian::server::{Transport, answer};
+use meridian::server::{AnswerCache, Transport, answer, answer_cached};
 
 fn config() -> &'static (Config, HealthSnapshot) {
     static C: OnceLock<(Config, HealthSnapshot)> = OnceLock::new();
@@ -24,9 +26,15 @@ fn config() -> &'static (Config, HealthSnapshot) {
 fuzz_target!(|data: &[u8]| {
     let (config, health) = config();
     let peer: SocketAddr = "198.51.100.7:5300".parse().unwrap();
+    static CACHE: OnceLock<std::sync::Mutex<AnswerCache>> = OnceLock::new();
+    let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     let mut out = Vec::with_capacity(1232);
+    let mut fast = Vec::with_capacity(1232);
     for transport in [Transport::Udp, Transport::Tcp] {
-        let Some(_) = answer(config, health, data, peer, transport, &mut out) else {
+        let general = answer(config, health, data, peer, transport, &mut out);
+        let cached = answer_cached(&mut cache, config, health, data, peer, transport, &mut fast);
+        assert_eq!((general, &out), (cached, &fast), "the fast path differs");
+        let Some(_) = general else {
             continue;
         };
         assert!(out.len() >= 12, "a reply has a header");
