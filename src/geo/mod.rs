@@ -97,7 +97,9 @@ pub struct GeoDb {
     /// The file's bytes, shared with `reader`: the search tree is at their start.
     bytes: Bytes,
     /// The first 16 steps of every IPv4 walk of the tree, when it has an IPv4 part.
-    v4: Option<tree::V4Index>,
+    v4: Option<tree::TreeIndex>,
+    /// The first 16 steps of every IPv6 walk, for an IPv6 tree.
+    v6: Option<tree::TreeIndex>,
     path: PathBuf,
     countries: HashMap<Code, (Code, Point)>,
     continents: HashMap<Code, Point>,
@@ -135,11 +137,14 @@ impl GeoDb {
         // empty description map, which the DB-IP files we ship have.)
         let records = check_records(&reader).map_err(|e| err(format!("the file is damaged: {e}")))?;
         let meta = reader.metadata();
-        let v4 = tree::V4Index::build(bytes.as_ref(), meta.node_count as usize, meta.record_size, meta.ip_version);
+        let (nodes, size, version) = (meta.node_count as usize, meta.record_size, meta.ip_version);
+        let v4 = tree::TreeIndex::build(bytes.as_ref(), nodes, size, version);
+        let v6 = tree::TreeIndex::build_v6(bytes.as_ref(), nodes, size, version);
         let mut db = GeoDb {
             reader,
             bytes,
             v4,
+            v6,
             path: path.to_path_buf(),
             countries: country_table(),
             continents: continent_table(),
@@ -168,20 +173,21 @@ impl GeoDb {
 
     /// Locates `addr`.
     pub fn locate(&self, addr: IpAddr) -> GeoHit {
-        // IPv4 through the index when the walk ends somewhere known; everything else (IPv6,
-        // a record not in the table of places) through the crate.
-        if let (IpAddr::V4(a), Some(v4)) = (addr, &self.v4) {
-            match v4.walk(self.bytes.as_ref(), u32::from(a)) {
-                Some(tree::Walk::NoData(prefix)) => return GeoHit { location: None, prefix, unit: None },
-                Some(tree::Walk::Data(offset, prefix)) => {
-                    if let Some(place) = self.places.get(&offset) {
-                        return GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) };
-                    }
-                }
-                None => {}
-            }
+        // Through the index when the walk ends somewhere known; anything else (no index, a
+        // record not in the table of places) through the crate.
+        let tree = self.bytes.as_ref();
+        let walk = match addr {
+            IpAddr::V4(a) => self.v4.as_ref().and_then(|i| i.walk(tree, u32::from(a))),
+            IpAddr::V6(a) => self.v6.as_ref().and_then(|i| i.walk_v6(tree, u128::from(a))),
+        };
+        match walk {
+            Some(tree::Walk::NoData(prefix)) => GeoHit { location: None, prefix, unit: None },
+            Some(tree::Walk::Data(offset, prefix)) => match self.places.get(&offset) {
+                Some(place) => GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) },
+                None => self.locate_by_crate(addr),
+            },
+            None => self.locate_by_crate(addr),
         }
-        self.locate_by_crate(addr)
     }
 
     /// [`GeoDb::locate`] by the `maxminddb` crate's lookup alone.
@@ -320,6 +326,36 @@ mod tests {
             check(x);
         }
         assert!(checked > 500_000 && located > checked / 2, "{located} of {checked} located");
+    }
+
+    /// The same for IPv6: random addresses in the global unicast space and in the special
+    /// ranges (IPv4-mapped and -compatible, documentation, unique local).
+    #[test]
+    fn the_ipv6_index_locates_exactly_like_the_crate() {
+        let db = GeoDb::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb")).unwrap();
+        assert!(db.v6.is_some(), "the shipped database is an IPv6 tree");
+        let mut x: u128 = 0x2545_f491_4f6c_dd1d_9e37_79b9_7f4a_7c15;
+        let mut located = 0;
+        let prefixes: [(u128, u32); 6] = [
+            (0x2000 << 112, 3),
+            (0xffff << 32, 96),
+            (0, 96),
+            (0x2001_0db8 << 96, 32),
+            (0xfc00 << 112, 7),
+            (0x2a00 << 112, 12),
+        ];
+        for n in 0..300_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let (base, len) = prefixes[n % prefixes.len()];
+            let a = base | (x >> len);
+            let addr = IpAddr::V6(a.into());
+            let (fast, slow) = (db.locate(addr), db.locate_by_crate(addr));
+            assert_eq!(fast, slow, "{addr}");
+            located += usize::from(fast.location.is_some());
+        }
+        assert!(located > 50_000, "{located} located");
     }
 
     #[test]

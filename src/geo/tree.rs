@@ -1,13 +1,14 @@
-//! A faster walk of a MaxMind DB search tree for IPv4 addresses.
+//! A faster walk of a MaxMind DB search tree.
 //!
-//! The tree is binary: one node per bit of the address, 24 to 32 steps for a typical IPv4
-//! lookup, each a dependent read somewhere in the file. [`V4Index`] does the first 16 steps
-//! of every possible address once, when the database is opened, and keeps where each walk
-//! stood (a node, or the record the walk ended on and at which depth) in a 64 Ki-entry table,
-//! as routers do with the first level of a multibit trie. A lookup then reads one table entry
-//! and walks at most the last 16 bits. The result is the same as the `maxminddb` crate's walk
-//! (the tests compare them over the whole address space of the shipped database); anything
-//! unusual (a tree without an IPv4 subtree, a walk that does not end) is left to the crate.
+//! The tree is binary: one node per bit of the address, 24 steps for a typical IPv4 lookup and
+//! 32-48 for IPv6, each a dependent read somewhere in the file. A [`TreeIndex`] does the first
+//! 16 steps of every possible address once, when the database is opened, and keeps where each
+//! walk stood (a node, or the record the walk ended on and at which depth) in a 64 Ki-entry
+//! table, as routers do with the first level of a multibit trie; there is one for IPv4 (from
+//! the IPv4 subtree) and one for IPv6 (from the root). A lookup then reads one table entry and
+//! walks on from there. The result is the same as the `maxminddb` crate's walk (the tests
+//! compare them over the shipped database); anything unusual (a tree without an IPv4 subtree,
+//! a walk that does not end) is left to the crate.
 //!
 //! The tree format (MaxMind DB spec, "Search Tree Section"): `node_count` nodes of two records
 //! of `record_size` bits (24, 28 or 32); a record below `node_count` is the next node, equal to
@@ -33,16 +34,16 @@ pub enum Walk {
     Data(usize, u8),
 }
 
-/// The first 16 steps of every IPv4 walk, and what is needed for the rest.
-pub struct V4Index {
+/// The first 16 steps of every walk of one address family, and what is needed for the rest.
+pub struct TreeIndex {
     first16: Box<[Step]>,
     node_count: usize,
     record_size: u16,
 }
 
-impl std::fmt::Debug for V4Index {
+impl std::fmt::Debug for TreeIndex {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("V4Index").field("node_count", &self.node_count).finish_non_exhaustive()
+        f.debug_struct("TreeIndex").field("node_count", &self.node_count).finish_non_exhaustive()
     }
 }
 
@@ -76,14 +77,12 @@ fn read(tree: &[u8], record_size: u16, node: usize, index: usize) -> Option<usiz
     }
 }
 
-impl V4Index {
-    /// Builds the index of the search tree at the start of `file`, or `None` when the tree
-    /// has no IPv4 part this walk can take (the crate's walk is used then).
-    pub fn build(file: &[u8], node_count: usize, record_size: u16, ip_version: u16) -> Option<V4Index> {
-        if node_count >= u32::MAX as usize / 2 || !matches!(record_size, 24 | 28 | 32) {
-            return None;
-        }
-        let tree = file.get(..node_count.checked_mul(usize::from(record_size) / 4)?)?;
+impl TreeIndex {
+    /// Builds the index of the search tree at the start of `file` for IPv4 addresses, or
+    /// `None` when the tree has no IPv4 part this walk can take (the crate's walk is used
+    /// then).
+    pub fn build(file: &[u8], node_count: usize, record_size: u16, ip_version: u16) -> Option<TreeIndex> {
+        let tree = tree_of(file, node_count, record_size)?;
         // IPv4 addresses live under ::/96 of an IPv6 tree: 96 left turns from the root.
         let mut start = 0;
         if ip_version == 6 {
@@ -94,6 +93,19 @@ impl V4Index {
                 start = read(tree, record_size, start, 0)?;
             }
         }
+        TreeIndex::from(tree, node_count, record_size, start)
+    }
+
+    /// Builds the index of an IPv6 tree (`ip_version` 6) for IPv6 addresses: from the root.
+    pub fn build_v6(file: &[u8], node_count: usize, record_size: u16, ip_version: u16) -> Option<TreeIndex> {
+        let tree = tree_of(file, node_count, record_size)?;
+        if ip_version != 6 {
+            return None;
+        }
+        TreeIndex::from(tree, node_count, record_size, 0)
+    }
+
+    fn from(tree: &[u8], node_count: usize, record_size: u16, start: usize) -> Option<TreeIndex> {
         if start >= node_count {
             return None;
         }
@@ -108,20 +120,31 @@ impl V4Index {
             }
             first16.push(Step { value: u32::try_from(node).ok()?, depth });
         }
-        Some(V4Index { first16: first16.into_boxed_slice(), node_count, record_size })
+        Some(TreeIndex { first16: first16.into_boxed_slice(), node_count, record_size })
     }
 
     /// Walks `addr` down `tree` (the same bytes the index was built from). `None` when the walk
     /// does not end within 32 bits, which a well-formed tree never does.
     pub fn walk(&self, tree: &[u8], addr: u32) -> Option<Walk> {
-        let step = self.first16[(addr >> 16) as usize];
+        self.walk_bits(tree, u128::from(addr) << 96, 32)
+    }
+
+    /// Walks an IPv6 address (with an index from [`TreeIndex::build_v6`]).
+    pub fn walk_v6(&self, tree: &[u8], addr: u128) -> Option<Walk> {
+        self.walk_bits(tree, addr, 128)
+    }
+
+    /// `addr` holds the address in its high `width` bits.
+    #[inline(always)]
+    fn walk_bits(&self, tree: &[u8], addr: u128, width: u8) -> Option<Walk> {
+        let step = self.first16[(addr >> 112) as usize];
         let mut node = step.value as usize;
         let mut depth = step.depth;
         while node < self.node_count {
-            if depth >= 32 {
+            if depth >= width {
                 return None;
             }
-            let bit = (addr >> (31 - depth)) & 1;
+            let bit = (addr >> (127 - depth)) & 1;
             node = read(tree, self.record_size, node, bit as usize)?;
             depth += 1;
         }
@@ -131,4 +154,12 @@ impl V4Index {
             Some(Walk::Data(node - self.node_count - 16, depth))
         }
     }
+}
+
+/// The search tree at the start of `file`, when the sizes are ones this walk reads.
+fn tree_of(file: &[u8], node_count: usize, record_size: u16) -> Option<&[u8]> {
+    if node_count >= u32::MAX as usize / 2 || !matches!(record_size, 24 | 28 | 32) {
+        return None;
+    }
+    file.get(..node_count.checked_mul(usize::from(record_size) / 4)?)
 }
