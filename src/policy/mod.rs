@@ -137,7 +137,7 @@ pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
     let hit = geo.locate(client.addr);
     match hit.location {
         Some(location) => {
-            Located::Geo { location, prefix: hit.prefix, unit: hit.unit.unwrap_or(Unit::of(location.point)) }
+            Located::Geo { location, prefix: hit.prefix, unit: hit.unit.unwrap_or_else(|| Unit::of(location.point)) }
         }
         None => Located::Unknown { prefix: hit.prefix },
     }

@@ -57,12 +57,54 @@ impl Default for QueryCounters {
     }
 }
 
+/// Slot in [`QTYPES`] of each type below 256 (all the named ones): one load per query
+/// rather than a search of the table.
+const QTYPE_SLOTS: [u8; 256] = {
+    let mut slots = [(QTYPES.len() - 1) as u8; 256];
+    let mut i = 0;
+    while i < QTYPES.len() - 1 {
+        slots[QTYPES[i].0 as usize] = i as u8;
+        i += 1;
+    }
+    slots
+};
+
+/// Slot in [`RCODES`] of each rcode up to 16 (all the named ones).
+const RCODE_SLOTS: [u8; 17] = {
+    let mut slots = [(RCODES.len() - 1) as u8; 17];
+    let mut i = 0;
+    while i < RCODES.len() - 1 {
+        slots[RCODES[i].0 as usize] = i as u8;
+        i += 1;
+    }
+    slots
+};
+
 fn qtype_index(qtype: Option<u16>) -> usize {
-    qtype.and_then(|t| QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t)).unwrap_or(QTYPES.len() - 1)
+    match qtype {
+        Some(t) if t < 256 => usize::from(QTYPE_SLOTS[usize::from(t)]),
+        _ => QTYPES.len() - 1,
+    }
 }
 
 fn rcode_index(rcode: u16) -> usize {
-    RCODES[..RCODES.len() - 1].iter().position(|&(n, _)| n == rcode).unwrap_or(RCODES.len() - 1)
+    RCODE_SLOTS.get(usize::from(rcode)).map_or(RCODES.len() - 1, |&s| usize::from(s))
+}
+
+#[cfg(test)]
+mod slot_tests {
+    use super::*;
+
+    #[test]
+    fn slots_agree_with_the_tables() {
+        for t in 0..=u16::MAX {
+            let want = QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t).unwrap_or(QTYPES.len() - 1);
+            assert_eq!(qtype_index(Some(t)), want, "type {t}");
+            let want = RCODES[..RCODES.len() - 1].iter().position(|&(n, _)| n == t).unwrap_or(RCODES.len() - 1);
+            assert_eq!(rcode_index(t), want, "rcode {t}");
+        }
+        assert_eq!(qtype_index(None), QTYPES.len() - 1);
+    }
 }
 
 impl QueryCounters {
