@@ -38,6 +38,11 @@ fn clients() -> Vec<Ipv4Addr> {
     out
 }
 
+/// A GSLB query with ECS for each of [`clients`].
+fn gslb_queries() -> Vec<Vec<u8>> {
+    clients().into_iter().enumerate().map(|(i, a)| query("www.example.com", 1, Some(a), i as u16)).collect()
+}
+
 fn query(name: &str, qtype: u16, ecs: Option<Ipv4Addr>, id: u16) -> Vec<u8> {
     let mut p = id.to_be_bytes().to_vec();
     p.extend_from_slice(&[0, 0, 0, 1, 0, 0, 0, 0, 0, 1]);
@@ -76,8 +81,7 @@ fn locate_and_choose(bencher: divan::Bencher) {
 fn answer_gslb_with_ecs(bencher: divan::Bencher) {
     let config = config();
     let health = HealthSnapshot::all_up(config.generation);
-    let queries: Vec<Vec<u8>> =
-        clients().into_iter().enumerate().map(|(i, a)| query("www.example.com", 1, Some(a), i as u16)).collect();
+    let queries = gslb_queries();
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut i = 0;
@@ -112,8 +116,7 @@ fn answer_nxdomain(bencher: divan::Bencher) {
 fn fast_path_gslb_with_ecs(bencher: divan::Bencher) {
     let config = config();
     let health = HealthSnapshot::all_up(config.generation);
-    let queries: Vec<Vec<u8>> =
-        clients().into_iter().enumerate().map(|(i, a)| query("www.example.com", 1, Some(a), i as u16)).collect();
+    let queries = gslb_queries();
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut cache = AnswerCache::new();

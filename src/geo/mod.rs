@@ -63,6 +63,18 @@ pub struct GeoHit {
     pub unit: Option<Unit>,
 }
 
+impl GeoHit {
+    /// A hit on a network of `prefix` bits, placed or not.
+    fn at(place: Option<(Location, Unit)>, prefix: u8) -> GeoHit {
+        GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) }
+    }
+}
+
+/// A location with its point's unit vector.
+fn with_unit(location: Location) -> (Location, Unit) {
+    (location, Unit::of(location.point))
+}
+
 /// Why a geo database could not be opened.
 #[derive(Debug, thiserror::Error)]
 pub enum GeoError {
@@ -150,8 +162,7 @@ impl GeoDb {
             continents: continent_table(),
             places: HashMap::default(),
         };
-        let places =
-            records.into_iter().map(|(offset, raw)| (offset, db.place(&raw).map(|l| (l, Unit::of(l.point))))).collect();
+        let places = records.into_iter().map(|(offset, raw)| (offset, db.place(&raw).map(with_unit))).collect();
         db.places = places;
         Ok(db)
     }
@@ -181,9 +192,9 @@ impl GeoDb {
             IpAddr::V6(a) => self.v6.as_ref().and_then(|i| i.walk_v6(tree, u128::from(a))),
         };
         match walk {
-            Some(tree::Walk::NoData(prefix)) => GeoHit { location: None, prefix, unit: None },
+            Some(tree::Walk::NoData(prefix)) => GeoHit::at(None, prefix),
             Some(tree::Walk::Data(offset, prefix)) => match self.places.get(&offset) {
-                Some(place) => GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) },
+                Some(&place) => GeoHit::at(place, prefix),
                 None => self.locate_by_crate(addr),
             },
             None => self.locate_by_crate(addr),
@@ -194,20 +205,17 @@ impl GeoDb {
     fn locate_by_crate(&self, addr: IpAddr) -> GeoHit {
         let Ok(result) = self.reader.lookup(addr) else {
             // An IPv6 address in an IPv4-only database: nothing is known.
-            return GeoHit { location: None, prefix: 0, unit: None };
+            return GeoHit::at(None, 0);
         };
         let prefix = result.network().map_or(0, |n| n.prefix());
-        if let Some(place) = result.offset().and_then(|o| self.places.get(&o)) {
-            return GeoHit { location: place.map(|p| p.0), prefix, unit: place.map(|p| p.1) };
+        if let Some(&place) = result.offset().and_then(|o| self.places.get(&o)) {
+            return GeoHit::at(place, prefix);
         }
-        let raw = match result.decode::<mmdb::RawLocation>() {
-            Ok(Some(raw)) => raw,
-            _ => {
-                return GeoHit { location: None, prefix, unit: None };
-            }
+        let place = match result.decode::<mmdb::RawLocation>() {
+            Ok(Some(raw)) => self.place(&raw).map(with_unit),
+            _ => None,
         };
-        let location = self.place(&raw);
-        GeoHit { location, prefix, unit: location.map(|l| Unit::of(l.point)) }
+        GeoHit::at(place, prefix)
     }
 
     /// Turns a record into a location: the record's coordinates when it has them, else its

@@ -65,6 +65,22 @@ pub struct GslbOutcome {
     pub located: bool,
 }
 
+impl Outcome {
+    /// What is known of a query's outcome before it is answered: a NOERROR answer of its
+    /// type, with or without ECS; the answer fills in the rest.
+    pub(super) fn of(query: &Query<'_>) -> Outcome {
+        Outcome {
+            rcode: 0,
+            truncated: false,
+            qtype: Some(query.qtype),
+            fallback: false,
+            ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
+            scope: 0,
+            gslb: None,
+        }
+    }
+}
+
 const FORMERR: u16 = 1;
 const NOTIMP: u16 = 4;
 const REFUSED: u16 = 5;
@@ -85,7 +101,19 @@ pub fn answer(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
-    let query = match wire::parse(packet) {
+    answer_parsed(config, health, wire::parse(packet), client, transport, out)
+}
+
+/// [`answer`] for a packet already read by [`wire::parse`].
+pub(super) fn answer_parsed(
+    config: &Config,
+    health: &HealthSnapshot,
+    parsed: Result<Query<'_>, Reject<'_>>,
+    client: SocketAddr,
+    transport: Transport,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
+    let query = match parsed {
         Ok(q) => q,
         Err(Reject::Drop) => return None,
         Err(Reject::FormErr { id, flags, question }) => return Some(error(out, id, flags, FORMERR, question)),
@@ -169,15 +197,7 @@ fn respond(
     w.header(query.id, response_flags(query.flags, 0));
     w.question(query.qname, query.qtype, query.qclass);
     w.reserve(opt);
-    let mut outcome = Outcome {
-        rcode: 0,
-        truncated: false,
-        qtype: Some(query.qtype),
-        fallback: false,
-        ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
-        scope: 0,
-        gslb: None,
-    };
+    let mut outcome = Outcome::of(query);
     let finish_scoped = |w: &mut Writer<'_>, rcode: u16, outcome: &mut Outcome, scope: u8| {
         w.set_flags((w.flags() & !0xf) | (rcode & 0xf));
         w.release(opt);

@@ -9,7 +9,7 @@
 //! pool: each query still locates its client and chooses against the live health snapshot,
 //! and only the resolver's work is skipped.
 //!
-//! Correctness rules, each tested against [`answer`] over the test corpus
+//! Correctness rules, each tested against [`answer`](super::answer()) over the test corpus
 //! (`tests/fast_path.rs`):
 //! - an entry belongs to one configuration generation: the first query after a reload empties
 //!   the cache, so nothing of the old zones is ever sent;
@@ -17,7 +17,7 @@
 //! - anything the fast path does not handle exactly like the general path (other classes,
 //!   EDNS versions, meta types, answers that would be truncated or lose additional records,
 //!   CNAME chains into a pool, DNAME substitutions, which keep the query's case) is answered
-//!   by [`answer`] itself.
+//!   by [`answer`](super::answer()) itself.
 //!
 //! The cache is bounded ([`MAX_ENTRIES`]); when full it is emptied and refilled, so a flood of
 //! random names costs what the general path costs, never unbounded memory.
@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 
 use super::answer::{
-    Outcome, Sections, Transport, answer, decide, opt_len, rcode_of, response_flags, size_limit, write_opt,
+    Outcome, Sections, Transport, answer_parsed, decide, opt_len, rcode_of, response_flags, size_limit, write_opt,
     write_sections,
 };
 use super::encode::Writer;
@@ -50,9 +50,9 @@ const MAX_BODY: usize = super::answer::MAX_UDP_PAYLOAD as usize;
 enum Entry {
     /// The sections after the question, whatever the client.
     Fixed {
-        /// AA flag and RCODE to set in the header.
-        flags: u16,
-        /// RCODE, for counting.
+        /// The AA flag.
+        authoritative: bool,
+        /// RCODE.
         rcode: u16,
         /// Answer, authority and additional counts.
         counts: [u16; 3],
@@ -99,7 +99,7 @@ impl AnswerCache {
     }
 }
 
-/// Answers one query packet into `out`, from `cache` when it can, else by [`answer`]; the
+/// Answers one query packet into `out`, from `cache` when it can, else by [`answer`](super::answer()); the
 /// response is the same either way. `None` means no reply must be sent.
 pub fn answer_cached(
     cache: &mut AnswerCache,
@@ -110,12 +110,13 @@ pub fn answer_cached(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
-    if let Ok(query) = wire::parse(packet)
-        && let Some(outcome) = fast(cache, config, health, &query, client, transport, out)
+    let parsed = wire::parse(packet);
+    if let Ok(query) = &parsed
+        && let Some(outcome) = fast(cache, config, health, query, client, transport, out)
     {
         return Some(outcome);
     }
-    answer(config, health, packet, client, transport, out)
+    answer_parsed(config, health, parsed, client, transport, out)
 }
 
 /// The fast path; `None` leaves the query to the general path.
@@ -163,21 +164,14 @@ fn from_entry(
     transport: Transport,
     out: &mut Vec<u8>,
 ) -> Option<Outcome> {
-    let mut outcome = Outcome {
-        rcode: 0,
-        truncated: false,
-        qtype: Some(query.qtype),
-        fallback: false,
-        ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
-        scope: 0,
-        gslb: None,
-    };
+    let mut outcome = Outcome::of(query);
     let opt = opt_len(query);
     let mut w = Writer::new(out, size_limit(transport, query));
     match entry {
         Entry::General => return None,
-        Entry::Fixed { flags, rcode, counts, body } => {
-            w.header(query.id, response_flags(query.flags, 0) | flags);
+        Entry::Fixed { authoritative, rcode, counts, body } => {
+            let aa = if *authoritative { 0x0400 } else { 0 };
+            w.header(query.id, response_flags(query.flags, *rcode) | aa);
             w.question(query.qname, query.qtype, query.qclass);
             w.reserve(opt);
             w.prepared(*counts, body).ok()?;
@@ -271,10 +265,5 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
     }
     let rcode = rcode_of(res.rcode);
     let counts = [0, 1, 2].map(|i| u16::from_be_bytes([buf[6 + 2 * i], buf[7 + 2 * i]]));
-    Entry::Fixed {
-        flags: if res.authoritative { 0x0400 } else { 0 } | (rcode & 0xf),
-        rcode,
-        counts,
-        body: buf[start..].into(),
-    }
+    Entry::Fixed { authoritative: res.authoritative, rcode, counts, body: buf[start..].into() }
 }

@@ -57,28 +57,23 @@ impl Default for QueryCounters {
     }
 }
 
-/// Slot in [`QTYPES`] of each type below 256 (all the named ones): one load per query
-/// rather than a search of the table.
-const QTYPE_SLOTS: [u8; 256] = {
-    let mut slots = [(QTYPES.len() - 1) as u8; 256];
+/// For each value below `N`, its slot in `table` (the last slot, "other", for values the
+/// table does not name): one load per query rather than a search of the table.
+const fn slots<const N: usize>(table: &[(u16, &str)]) -> [u8; N] {
+    let other = table.len() - 1;
+    let mut slots = [other as u8; N];
     let mut i = 0;
-    while i < QTYPES.len() - 1 {
-        slots[QTYPES[i].0 as usize] = i as u8;
+    while i < other {
+        slots[table[i].0 as usize] = i as u8;
         i += 1;
     }
     slots
-};
+}
 
+/// Slot in [`QTYPES`] of each type below 256 (all the named ones).
+const QTYPE_SLOTS: [u8; 256] = slots(&QTYPES);
 /// Slot in [`RCODES`] of each rcode up to 16 (all the named ones).
-const RCODE_SLOTS: [u8; 17] = {
-    let mut slots = [(RCODES.len() - 1) as u8; 17];
-    let mut i = 0;
-    while i < RCODES.len() - 1 {
-        slots[RCODES[i].0 as usize] = i as u8;
-        i += 1;
-    }
-    slots
-};
+const RCODE_SLOTS: [u8; 17] = slots(&RCODES);
 
 fn qtype_index(qtype: Option<u16>) -> usize {
     match qtype {
