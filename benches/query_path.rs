@@ -1,6 +1,6 @@
 //! The in-process query path, in nanoseconds per call, on the shipped example (`zones/`) and
 //! the shipped geo database: locating a client and choosing the answer, and the whole
-//! `answer()` call from query bytes to response bytes for a GSLB name with ECS and for a
+//! `answer()` call from query bytes (read into a `Request`) to response bytes for a GSLB name with ECS and for a
 //! static name, and the same through the fast path the UDP workers run (`answer_cached`, warm).
 //! Run with `cargo bench --bench query_path`.
 
@@ -9,9 +9,9 @@ use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 
 use meridian::config::Config;
-use meridian::health::HealthSnapshot;
-use meridian::policy::{self, AllUp, Client, Family};
-use meridian::server::{AnswerCache, Transport, answer, answer_cached};
+use meridian::health::Snapshot;
+use meridian::policy::{self, AllUp, Ask, Client, Family};
+use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
 fn main() {
     divan::main();
@@ -20,6 +20,11 @@ fn main() {
 fn config() -> Config {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     Config::load(&root.join("zones"), &root.join("geo/dbip-country.mmdb")).expect("the shipped example loads")
+}
+
+/// The shipped example with every member up.
+fn snapshot() -> Snapshot {
+    Snapshot::all_up(std::sync::Arc::new(config()))
 }
 
 /// 4096 pseudo-random public IPv4 /24 networks (a fixed sequence, the same every run).
@@ -73,49 +78,50 @@ fn locate_and_choose(bencher: divan::Bencher) {
         i = (i + 1) % clients.len();
         let client = Client { addr: IpAddr::V4(clients[i]), prefix: 24, from_ecs: true };
         let located = policy::locate(&config.gslb, &config.geo, &client);
-        black_box(policy::choose(&config.gslb, pool, Family::V4, &located, &client, &AllUp, i as u64, None))
+        black_box(policy::choose(
+            &config.gslb,
+            &Ask { pool, family: Family::V4, located: &located, client: &client, seed: i as u64 },
+            &AllUp,
+            None,
+        ))
     });
 }
 
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_gslb_with_ecs(bencher: divan::Bencher) {
-    let config = config();
-    let health = HealthSnapshot::all_up(config.generation);
+    let snapshot = snapshot();
     let queries = gslb_queries();
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % queries.len();
-        black_box(answer(&config, &health, &queries[i], peer, Transport::Udp, &mut out))
+        black_box(answer(&Request::new(&snapshot, &queries[i], peer, Transport::Udp), &mut out))
     });
 }
 
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_static(bencher: divan::Bencher) {
-    let config = config();
-    let health = HealthSnapshot::all_up(config.generation);
+    let snapshot = snapshot();
     let q = query("static.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
-    bencher.bench_local(|| black_box(answer(&config, &health, &q, peer, Transport::Udp, &mut out)));
+    bencher.bench_local(|| black_box(answer(&Request::new(&snapshot, &q, peer, Transport::Udp), &mut out)));
 }
 
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn answer_nxdomain(bencher: divan::Bencher) {
-    let config = config();
-    let health = HealthSnapshot::all_up(config.generation);
+    let snapshot = snapshot();
     let q = query("nothing-here.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
-    bencher.bench_local(|| black_box(answer(&config, &health, &q, peer, Transport::Udp, &mut out)));
+    bencher.bench_local(|| black_box(answer(&Request::new(&snapshot, &q, peer, Transport::Udp), &mut out)));
 }
 
 /// The fast path the UDP workers run: the same GSLB queries with ECS through a warm cache.
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn fast_path_gslb_with_ecs(bencher: divan::Bencher) {
-    let config = config();
-    let health = HealthSnapshot::all_up(config.generation);
+    let snapshot = snapshot();
     let queries = gslb_queries();
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
@@ -123,18 +129,19 @@ fn fast_path_gslb_with_ecs(bencher: divan::Bencher) {
     let mut i = 0;
     bencher.bench_local(|| {
         i = (i + 1) % queries.len();
-        black_box(answer_cached(&mut cache, &config, &health, &queries[i], peer, Transport::Udp, &mut out))
+        black_box(answer_cached(&mut cache, &Request::new(&snapshot, &queries[i], peer, Transport::Udp), &mut out))
     });
 }
 
 /// A static answer through a warm cache.
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn fast_path_static(bencher: divan::Bencher) {
-    let config = config();
-    let health = HealthSnapshot::all_up(config.generation);
+    let snapshot = snapshot();
     let q = query("static.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut cache = AnswerCache::new();
-    bencher.bench_local(|| black_box(answer_cached(&mut cache, &config, &health, &q, peer, Transport::Udp, &mut out)));
+    bencher.bench_local(|| {
+        black_box(answer_cached(&mut cache, &Request::new(&snapshot, &q, peer, Transport::Udp), &mut out))
+    });
 }

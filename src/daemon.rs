@@ -110,7 +110,7 @@ impl Daemon {
             }
             None => None,
         };
-        let running = server::start(config, snapshots, &options.listen, options.limits, query_log)
+        let running = server::start(snapshots, &options.listen, options.limits, query_log)
             .await
             .map_err(|source| StartError::Listen { addrs: options.listen.clone(), source })?;
         let reloader = Arc::new(Reloader::new(
@@ -158,7 +158,7 @@ impl Daemon {
 
     /// Number of members being checked.
     pub fn checked_members(&self) -> usize {
-        self.runner.lock().map(|r| r.len()).unwrap_or(0)
+        crate::sync::lock(&self.runner).len()
     }
 
     /// Stops the listeners, the checks, the API and the watchers.
@@ -166,9 +166,7 @@ impl Daemon {
         for t in self.tasks {
             t.abort();
         }
-        if let Ok(mut r) = self.runner.lock() {
-            r.stop();
-        }
+        crate::sync::lock(&self.runner).stop();
         self.running.stop();
     }
 }

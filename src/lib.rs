@@ -2,28 +2,34 @@
 //! center.
 //!
 //! Data flows through the modules in this order:
+//! - [`dns`]: DNS numbers and their mnemonics (types, classes, rcodes, flags, EDNS options),
+//!   the ground floor every other module names them from.
 //! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`]; lookup by name.
 //! - [`geo`]: client address -> location (MaxMind DB, coordinate tables, operator networks).
 //! - [`config`]: the `zones/` directory (zone files and GSLB definitions) and the geo database
 //!   -> a validated, immutable [`config::Config`].
 //! - [`health`]: probes -> per-member state machines and overrides -> a health snapshot.
 //! - [`policy`]: pure answer selection for GSLB names: order data centers, pick members.
+//! - [`query`]: the pure query path: query bytes -> answer bytes in the caller's buffer (wire
+//!   reader, encoder, resolution glue, prepared answers, GSLB completion, explain). No I/O.
 //! - [`reload`]: hot reload (SIGHUP, API, file changes): build, validate, swap, or keep.
 //! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
-//! - [`explain`]: the step-by-step account of an answer (`meridian explain`, `/explain`).
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
-//! - [`server`]: the synchronous query path ([`server::answer`]: bytes in, bytes out) and the
-//!   UDP and TCP loops that only move bytes.
+//! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
+//!   rate limiting and counters.
+//! - [`sync`]: the one rule for poisoned locks.
 
 pub mod api;
 pub mod config;
 pub mod daemon;
-pub mod explain;
+pub mod dns;
 pub mod geo;
 pub mod health;
 pub mod policy;
+pub mod query;
 pub mod querylog;
 pub mod reload;
 pub mod server;
+pub mod sync;
 pub mod zone;

@@ -47,16 +47,18 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Show how the answer to a question is made, offline: location, data center order,
-    /// what was skipped and why, the records, TTL and ECS scope.
+    /// Show how the answer to a question is made: location, data center order, what was
+    /// skipped and why, the records, TTL and ECS scope. Offline (from --zones and --geo) it
+    /// assumes every member up unless --down says otherwise; with --api it asks a running
+    /// server, which answers from its own configuration and live health.
     Explain {
         /// The name asked.
         name: String,
         /// The type asked (A, AAAA, TXT, ...).
         #[arg(default_value = "A")]
         qtype: String,
-        /// Ask as this resolver address (no ECS).
-        #[arg(long, conflicts_with = "subnet", required_unless_present = "subnet")]
+        /// Ask from this resolver address (with --subnet too: a resolver sending ECS).
+        #[arg(long, required_unless_present = "subnet")]
         client: Option<std::net::IpAddr>,
         /// Ask with this EDNS Client Subnet.
         #[arg(long)]
@@ -64,6 +66,10 @@ enum Command {
         /// Treat this data center as failed (repeatable): what-if.
         #[arg(long = "down", value_name = "DC")]
         down: Vec<String>,
+        /// Ask the running server whose API is at URL (its configuration, live health and
+        /// overrides) instead of loading --zones and --geo.
+        #[arg(long, value_name = "URL")]
+        api: Option<String>,
         /// Directory of zone files and GSLB definitions.
         #[arg(long, default_value = "zones")]
         zones: PathBuf,
@@ -139,8 +145,14 @@ fn main() -> ExitCode {
     match cli.command {
         Some(Command::Check { zones, geo }) => check(&zones, &geo),
         Some(Command::Status { api, json }) => status(&api, json),
-        Some(Command::Explain { name, qtype, client, subnet, down, zones, geo, json }) => {
-            explain(&name, &qtype, client, subnet, &down, &zones, &geo, json)
+        Some(Command::Explain { name, qtype, client, subnet, down, api, zones, geo, json }) => {
+            let asker = meridian::query::explain::Asker::new(client, subnet);
+            let Some(asker) = asker else { unreachable!("clap requires --client or --subnet") };
+            let question = Question { name: &name, qtype: &qtype, asker, down: &down };
+            match api {
+                Some(url) => explain_remote(&url, &question, json),
+                None => explain(&question, &zones, &geo, json),
+            }
         }
         Some(Command::Serve(args)) => serve(args),
         None => serve(cli.serve),
@@ -212,19 +224,21 @@ fn status(api: &str, json: bool) -> ExitCode {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn explain(
-    name: &str,
-    qtype: &str,
-    client: Option<std::net::IpAddr>,
-    subnet: Option<ipnet::IpNet>,
-    down: &[String],
-    zones: &std::path::Path,
-    geo: &std::path::Path,
-    json: bool,
-) -> ExitCode {
-    let Some(qtype) = meridian::zone::rdata::type_from_text(qtype) else {
-        eprintln!("meridian: '{qtype}' is not a record type");
+/// A question for `meridian explain`.
+struct Question<'a> {
+    name: &'a str,
+    qtype: &'a str,
+    asker: meridian::query::explain::Asker,
+    down: &'a [String],
+}
+
+/// What offline explanations say of health.
+const OFFLINE_HEALTH: &str = "every member assumed up (offline: no checks run; --down DC simulates a failure, \
+                              --api URL uses a running server's live health)";
+
+fn explain(q: &Question<'_>, zones: &std::path::Path, geo: &std::path::Path, json: bool) -> ExitCode {
+    let Some(qtype) = meridian::dns::type_from_text(q.qtype) else {
+        eprintln!("meridian: '{}' is not a record type", q.qtype);
         return ExitCode::from(2);
     };
     let config = match Config::load(zones, geo) {
@@ -236,24 +250,79 @@ fn explain(
             return ExitCode::from(1);
         }
     };
-    let asker = match (client, subnet) {
-        (_, Some(net)) => meridian::explain::Asker::Subnet(net),
-        (Some(ip), None) => meridian::explain::Asker::Client(ip),
-        (None, None) => unreachable!("clap requires --client or --subnet"),
-    };
-    match meridian::explain::explain(&config, &meridian::policy::AllUp, name, qtype, asker, down) {
-        Ok(e) if json => {
-            println!("{}", serde_json::to_string_pretty(&e).unwrap_or_default());
-            ExitCode::SUCCESS
-        }
-        Ok(e) => {
-            print!("{}", e.to_text());
-            ExitCode::SUCCESS
-        }
+    let snapshot = meridian::health::Snapshot::all_up(std::sync::Arc::new(config));
+    match meridian::query::explain::explain(&snapshot, q.name, qtype, q.asker, q.down, OFFLINE_HEALTH) {
+        Ok(e) => print_explanation(&e, json),
         Err(e) => {
             eprintln!("meridian: {e}");
             ExitCode::from(2)
         }
+    }
+}
+
+fn print_explanation(e: &meridian::query::explain::Explanation, json: bool) -> ExitCode {
+    if json {
+        println!("{}", serde_json::to_string_pretty(e).unwrap_or_default());
+    } else {
+        print!("{}", e.to_text());
+    }
+    ExitCode::SUCCESS
+}
+
+/// `meridian explain --api URL`: the running server explains, from what it serves now.
+fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
+    let mut url = match reqwest::Url::parse(&format!("{}/explain", api.trim_end_matches('/'))) {
+        Ok(u) => u,
+        Err(e) => {
+            eprintln!("meridian: '{api}' is not a URL: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    {
+        let mut pairs = url.query_pairs_mut();
+        pairs.append_pair("name", q.name).append_pair("type", q.qtype);
+        pairs.append_pair("client", &q.asker.resolver.to_string());
+        if let Some(net) = q.asker.subnet {
+            pairs.append_pair("subnet", &net.to_string());
+        }
+        if !q.down.is_empty() {
+            pairs.append_pair("down", &q.down.join(","));
+        }
+    }
+    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("meridian: cannot start the runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let reply = runtime.block_on(async {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
+        let response = client.get(url.clone()).send().await?;
+        let status = response.status();
+        Ok::<_, reqwest::Error>((status, response.text().await?))
+    });
+    match reply {
+        Err(e) => {
+            eprintln!("meridian: cannot read {url}: {e} (is the server running with --api?)");
+            ExitCode::from(1)
+        }
+        Ok((status, body)) if !status.is_success() => {
+            let message = serde_json::from_str::<serde_json::Value>(&body)
+                .ok()
+                .and_then(|v| v["error"].as_str().map(str::to_string))
+                .unwrap_or(body);
+            eprintln!("meridian: the server refused the question: {message}");
+            ExitCode::from(2)
+        }
+        Ok((_, body)) => match serde_json::from_str::<meridian::query::explain::Explanation>(&body) {
+            Ok(e) => print_explanation(&e, json),
+            Err(e) => {
+                eprintln!("meridian: {url} did not answer an explanation: {e}");
+                ExitCode::from(1)
+            }
+        },
     }
 }
 

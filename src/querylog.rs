@@ -5,16 +5,13 @@
 //! logging never slows answering.
 
 use std::io::Write;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use crate::config::Config;
-use crate::server::Outcome;
-use crate::server::metrics::{QTYPES, RCODES};
-use crate::server::wire;
+use crate::dns;
+use crate::query::{Outcome, Request};
 use crate::zone::Name;
 
 /// Lines that may wait for the writer: enough to ride out a slow disk for a moment at any
@@ -83,12 +80,12 @@ impl QueryLog {
         Ok(QueryLog { tx, every, seen: AtomicU64::new(0), stats })
     }
 
-    /// Offers one answered query; writes it when sampled, drops it when the queue is full.
-    pub fn offer(&self, config: &Config, packet: &[u8], peer: SocketAddr, outcome: &Outcome) {
+    /// Offers one answered request; writes it when sampled, drops it when the queue is full.
+    pub fn offer(&self, request: &Request<'_>, outcome: &Outcome) {
         if !self.seen.fetch_add(1, Ordering::Relaxed).is_multiple_of(self.every) {
             return;
         }
-        self.send(format_line(config, packet, peer, outcome));
+        self.send(format_line(request, outcome));
     }
 
     /// Queues one line without waiting; drops and counts it when the queue is full.
@@ -102,14 +99,12 @@ impl QueryLog {
     }
 }
 
-fn format_line(config: &Config, packet: &[u8], peer: SocketAddr, outcome: &Outcome) -> String {
-    let query = wire::parse(packet).ok();
+fn format_line(request: &Request<'_>, outcome: &Outcome) -> String {
+    let (config, peer, query) = (request.config(), request.peer, request.query());
     let name = query.and_then(|q| Name::from_wire(q.qname)).map(|n| n.to_string());
     let ecs = query.and_then(|q| q.edns).and_then(|e| e.ecs).map(|e| format!("{}/{}", e.ip(), e.source_prefix));
-    let qtype = outcome.qtype.map(|t| {
-        QTYPES.iter().find(|(n, _)| *n == t).map_or_else(|| crate::zone::rdata::type_to_text(t), |(_, s)| s.to_string())
-    });
-    let rcode = RCODES.iter().find(|(n, _)| *n == outcome.rcode).map_or("other", |(_, s)| s);
+    let qtype = outcome.qtype.map(dns::type_to_text);
+    let rcode = dns::rcode_to_text(outcome.rcode);
     let (pool, dc) = match outcome.gslb {
         Some(g) => (
             config.gslb.pools.get(g.pool).map(|p| p.name.clone()),

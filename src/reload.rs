@@ -17,6 +17,7 @@ use crate::geo::GeoDb;
 use crate::health::HealthTable;
 use crate::health::runner::Runner;
 use crate::server::Shared;
+use crate::sync::lock;
 
 /// Quiet time after the last file change before a reload starts: editors and deploy tools
 /// write several files (and temporary files) in a burst; half a second covers a `git pull` or
@@ -73,8 +74,8 @@ impl Reloader {
         health: Arc<Mutex<HealthTable>>,
         runner: Arc<Mutex<Runner>>,
     ) -> Reloader {
-        let current = shared.config.load_full();
-        let cache = file_stamp(&geo).map(|(t, n)| (t, n, current.geo.clone()));
+        let current = shared.snapshot.load_full();
+        let cache = file_stamp(&geo).map(|(t, n)| (t, n, current.config.geo.clone()));
         Reloader {
             zones,
             geo,
@@ -100,13 +101,13 @@ impl Reloader {
 
     /// The last reload's outcome.
     pub fn status(&self) -> ReloadStatus {
-        self.status.lock().unwrap_or_else(|p| p.into_inner()).clone()
+        lock(&self.status).clone()
     }
 
     fn load(&self) -> Result<Config, Vec<String>> {
         let stamp = file_stamp(&self.geo);
         let cached = {
-            let cache = self.geo_cache.lock().unwrap_or_else(|p| p.into_inner());
+            let cache = lock(&self.geo_cache);
             match (&*cache, stamp) {
                 (Some((t, n, db)), Some((t2, n2))) if *t == t2 && *n == n2 => Some(db.clone()),
                 _ => None,
@@ -118,7 +119,7 @@ impl Reloader {
                 Ok(db) => {
                     let db = Arc::new(db);
                     if let Some((t, n)) = stamp {
-                        *self.geo_cache.lock().unwrap_or_else(|p| p.into_inner()) = Some((t, n, db.clone()));
+                        *lock(&self.geo_cache) = Some((t, n, db.clone()));
                     }
                     db
                 }
@@ -137,7 +138,7 @@ impl Reloader {
             .await
             .unwrap_or_else(|e| Err(vec![format!("the reload task failed: {e}")]));
         let now = SystemTime::now();
-        let mut status = self.status.lock().unwrap_or_else(|p| p.into_inner());
+        let mut status = lock(&self.status);
         status.last = now.duration_since(std::time::UNIX_EPOCH).ok().map(|d| d.as_secs());
         match loaded {
             Ok(config) => {
@@ -145,16 +146,25 @@ impl Reloader {
                 for w in &config.warnings {
                     tracing::warn!("{w}");
                 }
-                // Health first, then the configuration: between the two stores a query sees
-                // the old configuration with a snapshot of the new generation and answers as
-                // all-up for that instant; never a wrong member.
-                if let Ok(mut t) = self.health.lock() {
-                    t.reconfigure(config.clone(), now);
+                // One step installs the configuration: the health table follows it and
+                // publishes it with its health view as one snapshot, so no query ever sees the
+                // new configuration with the old health or the reverse. If that step fails,
+                // nothing was published and the previous configuration keeps serving.
+                let counters = self.shared.bound.load_full();
+                self.shared.bind_counters(&config);
+                let installed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    lock(&self.health).reconfigure(config.clone(), now);
+                }));
+                if installed.is_err() {
+                    self.shared.bound.store(counters);
+                    let error = "the health table could not follow the new configuration (a bug: see the panic above)";
+                    tracing::error!("reload refused: {error}; still serving the previous data");
+                    status.ok = false;
+                    status.errors = vec![error.to_string()];
+                    status.failures += 1;
+                    return status.clone();
                 }
-                self.shared.install(config.clone());
-                if let Ok(mut r) = self.runner.lock() {
-                    r.sync_with(&config);
-                }
+                lock(&self.runner).sync_with(&config);
                 status.ok = true;
                 status.errors.clear();
                 status.successes += 1;
@@ -217,5 +227,103 @@ impl Reloader {
                 this.reload().await;
             }
         }))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::SocketAddr;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::daemon::{Daemon, Options};
+    use crate::query::{Request, Transport, answer};
+
+    const ZONE: &str = "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n";
+
+    /// A zones directory serving `static.reload.test A address` and a pool `www` of two members.
+    fn write(dir: &Path, address: &str) {
+        std::fs::write(dir.join("reload.test.zone"), format!("{ZONE}static A {address}\n")).unwrap();
+        std::fs::write(
+            dir.join("gslb.toml"),
+            "[datacenters.ams]\nlat = 52.37\nlon = 4.90\n[pools.www]\nnames = [\"www.reload.test.\"]\n\
+             [pools.www.members]\na = { datacenter = \"ams\", ipv4 = \"192.0.2.10\" }\n",
+        )
+        .unwrap();
+    }
+
+    fn geo() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb")
+    }
+
+    /// The address the published snapshot answers for `static.reload.test A`.
+    fn served(daemon: &Daemon) -> [u8; 4] {
+        let q = b"\x00\x07\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x06static\x06reload\x04test\x00\x00\x01\x00\x01";
+        let snapshot = daemon.running.shared.snapshot.load_full();
+        let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
+        let mut out = Vec::new();
+        answer(&Request::new(&snapshot, q, peer, Transport::Udp), &mut out).unwrap();
+        out[out.len() - 4..].try_into().unwrap()
+    }
+
+    async fn start(dir: &Path) -> Daemon {
+        let config = Config::load(dir, &geo()).unwrap();
+        let options = Options::new(dir.to_path_buf(), geo(), vec!["127.0.0.1:0".parse().unwrap()]);
+        Daemon::start(config, &options).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_reload_whose_health_reconfiguration_fails_leaves_the_old_configuration_serving() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "192.0.2.1");
+        let daemon = start(dir.path()).await;
+        let before = daemon.running.shared.snapshot.load_full();
+        write(dir.path(), "192.0.2.2");
+        // The health table panics while following the new configuration (this thread runs it).
+        crate::health::test_hooks::FAIL_RECONFIGURE.with(|f| f.set(true));
+        let status = daemon.reloader.reload().await;
+        assert!(!status.ok);
+        assert!(status.errors[0].contains("the health table could not follow the new configuration"), "{status:?}");
+        let after = daemon.running.shared.snapshot.load_full();
+        assert!(Arc::ptr_eq(&before, &after), "nothing was published");
+        assert_eq!(served(&daemon), [192, 0, 2, 1], "the old configuration still answers");
+        // The table is whole: the next reload installs the new files, health and all.
+        let status = daemon.reloader.reload().await;
+        assert!(status.ok, "{status:?}");
+        assert_eq!(served(&daemon), [192, 0, 2, 2]);
+        let snapshot = daemon.running.shared.snapshot.load_full();
+        assert_eq!(crate::sync::lock(&daemon.health).config().generation, snapshot.config.generation);
+        daemon.stop();
+    }
+
+    #[tokio::test]
+    async fn a_poisoned_health_lock_is_recovered_and_the_reload_applies_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "192.0.2.1");
+        let daemon = start(dir.path()).await;
+        // A thread panics while holding the health table (say, a bug in an API handler).
+        let table = daemon.health.clone();
+        let _ = std::thread::spawn(move || {
+            let _held = table.lock().unwrap();
+            panic!("a bug while holding the health table");
+        })
+        .join();
+        assert!(daemon.health.is_poisoned());
+        write(dir.path(), "192.0.2.2");
+        let status = daemon.reloader.reload().await;
+        assert!(status.ok, "{status:?}");
+        assert_eq!(served(&daemon), [192, 0, 2, 2]);
+        // The configuration and the health view are one snapshot, and the table follows it.
+        let snapshot = daemon.running.shared.snapshot.load_full();
+        let mut table = crate::sync::lock(&daemon.health);
+        assert!(Arc::ptr_eq(table.config(), &snapshot.config));
+        // Overrides still work on the recovered table and reach the query path.
+        let target = crate::health::Target::Datacenter { datacenter: "ams".into() };
+        table.set_override(target, crate::health::Action::ForceDown, None, SystemTime::now()).unwrap();
+        drop(table);
+        let snapshot = daemon.running.shared.snapshot.load_full();
+        use crate::policy::Health;
+        assert_eq!(snapshot.health.view(0, 0), crate::policy::View::Down);
+        daemon.stop();
     }
 }

@@ -185,6 +185,47 @@ fn explain_over_http() {
     assert!(body.contains("client=IP or subnet=CIDR"));
 }
 
+/// `meridian explain` run as a user would.
+fn explain_cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian")).arg("explain").args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn explain_with_api_reads_the_live_health_and_overrides_of_the_server() {
+    let a = api(Some(TOKEN));
+    let url = format!("http://{}", a.api);
+    // Everything up: a Dutch client is answered from ams, and the CLI says whose health it used.
+    let (code, out, err) = explain_cli(&["www.gslb.test", "--subnet", "81.0.1.0/24", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("health: live: this server's checks and overrides"), "{out}");
+    assert!(out.contains("answered from: ams"), "{out}");
+    // An operator drains ams on the server: the CLI's explanation follows, as the DNS answer does.
+    let (code, _) = http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 200);
+    let (_, out, _) = explain_cli(&["www.gslb.test", "--subnet", "81.0.1.0/24", "--api", &url]);
+    assert!(out.contains("skipped ams: drained by an operator"), "{out}");
+    assert!(out.contains("answered from: iad"), "{out}");
+    let m = udp(a.server.addr, &amsterdam());
+    assert_eq!(answered(&m), vec!["198.51.100.10"], "the server answers as its explanation says");
+    // Both a resolver address and a subnet: the ECS pool uses the subnet, the other the resolver.
+    let (_, out, _) =
+        explain_cli(&["noecs.gslb.test", "--client", "10.1.2.3", "--subnet", "81.0.1.0/24", "--api", &url]);
+    assert!(out.contains("10.1.2.3 is in operator network 10.0.0.0/8"), "{out}");
+    // Mistakes come back as the server's words, with exit code 2.
+    let (code, _, err) = explain_cli(&["www.gslb.test", "--client", "1.2.3.4", "--down", "fra", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("unknown data center 'fra'"), "{err}");
+    // A server that is not there is named.
+    let (code, _, err) = explain_cli(&["www.gslb.test", "--client", "1.2.3.4", "--api", "http://127.0.0.1:9"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("is the server running with --api?"), "{err}");
+}
+
 #[test]
 fn reload_swaps_good_files_and_keeps_old_data_on_bad_ones() {
     let a = api(Some(TOKEN));

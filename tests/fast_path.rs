@@ -7,11 +7,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use meridian::config::Config;
-use meridian::health::HealthSnapshot;
+use meridian::health::Snapshot;
 use meridian::policy::View;
-use meridian::server::{AnswerCache, Transport, answer, answer_cached};
+use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
@@ -154,25 +155,22 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) 
 }
 
 /// Health states: all up; the first data center of every pool down; every member down (the
-/// fallbacks); one member drained; and a snapshot of another generation (mid-reload).
-fn health_states(config: &Config) -> Vec<(&'static str, HealthSnapshot)> {
+/// fallbacks); one member drained. (A health view of another configuration cannot be made:
+/// a snapshot is built from the configuration it is paired with.)
+fn health_states(config: &Arc<Config>) -> Vec<(&'static str, Snapshot)> {
     let pools = &config.gslb.pools;
-    let views = |f: &dyn Fn(usize, usize) -> View| -> Vec<Vec<View>> {
-        pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| f(p, m)).collect()).collect()
-    };
-    let first_dc_down = views(&|p, m| {
+    let first_dc_down = |p: usize, m: usize| {
         let pool = &pools[p];
         if Some(&pool.members[m].dc) == pool.default_order.first() { View::Down } else { View::Up }
-    });
+    };
     vec![
-        ("all up", HealthSnapshot::all_up(config.generation)),
-        ("first data center down", HealthSnapshot::from_views(config.generation, first_dc_down)),
-        ("everything down", HealthSnapshot::from_views(config.generation, views(&|_, _| View::Down))),
+        ("all up", Snapshot::all_up(config.clone())),
+        ("first data center down", Snapshot::new(config.clone(), first_dc_down, |_, _| None)),
+        ("everything down", Snapshot::new(config.clone(), |_, _| View::Down, |_, _| None)),
         (
             "one drained",
-            HealthSnapshot::from_views(config.generation, views(&|_, m| if m == 0 { View::Drained } else { View::Up })),
+            Snapshot::new(config.clone(), |_, m| if m == 0 { View::Drained } else { View::Up }, |_, _| None),
         ),
-        ("other generation", HealthSnapshot::from_views(config.generation + 1, views(&|_, _| View::Down))),
     ]
 }
 
@@ -182,9 +180,9 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
     let mut compared = 0usize;
     let mut kinds = (0usize, 0usize, 0usize);
     for dir in corpus() {
-        let config = Config::load(&dir, &geo()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
+        let config = Arc::new(Config::load(&dir, &geo()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display())));
         let names = names(&config);
-        for (health_name, health) in health_states(&config) {
+        for (health_name, snapshot) in health_states(&config) {
             // One cache per health state, used for every query of the state: the second time a
             // question is asked it is answered from what the first prepared.
             let mut cache = AnswerCache::new();
@@ -204,8 +202,9 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
                         for transport in [Transport::Udp, Transport::Tcp] {
                             let mut general = Vec::new();
                             let mut fast = Vec::new();
-                            let g = answer(&config, &health, &packet, peer, transport, &mut general);
-                            let f = answer_cached(&mut cache, &config, &health, &packet, peer, transport, &mut fast);
+                            let request = Request::new(&snapshot, &packet, peer, transport);
+                            let g = answer(&request, &mut general);
+                            let f = answer_cached(&mut cache, &request, &mut fast);
                             assert_eq!(
                                 (g, &general),
                                 (f, &fast),
@@ -236,9 +235,9 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
         )
     };
     std::fs::write(dir.path().join("reload.test.zone"), zone("192.0.2.1")).unwrap();
-    let old = Config::load(dir.path(), &geo()).unwrap();
+    let old = Arc::new(Config::load(dir.path(), &geo()).unwrap());
     std::fs::write(dir.path().join("reload.test.zone"), zone("192.0.2.2")).unwrap();
-    let new = Config::load(dir.path(), &geo()).unwrap();
+    let new = Arc::new(Config::load(dir.path(), &geo()).unwrap());
     assert_ne!(old.generation, new.generation);
     let packet = build_query(
         7,
@@ -253,8 +252,8 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
     for (config, address) in
         [(&old, [192, 0, 2, 1]), (&old, [192, 0, 2, 1]), (&new, [192, 0, 2, 2]), (&old, [192, 0, 2, 1])]
     {
-        let health = HealthSnapshot::all_up(config.generation);
-        answer_cached(&mut cache, config, &health, &packet, peer, Transport::Udp, &mut out).unwrap();
+        let snapshot = Snapshot::all_up(config.clone());
+        answer_cached(&mut cache, &Request::new(&snapshot, &packet, peer, Transport::Udp), &mut out).unwrap();
         assert_eq!(&out[out.len() - 4..], &address, "the answer of generation {}", config.generation);
     }
 }

@@ -317,3 +317,72 @@ fn malformed_and_odd_queries_get_the_documented_answer() {
     let _ = std::fs::remove_file(&geo);
     assert!(failures.is_empty(), "{} of {total} cases fail:\n{}", failures.len(), failures.join("\n"));
 }
+
+/// The replies rate limiting sends in place of an answer (slip), against a server that slips
+/// every response (`rate` 0, `slip` 1): each keeps the ID, QR, opcode, RD and CD, sets TC,
+/// carries the question only, and has an OPT record exactly when the query had one (DO and
+/// ECS echoed, as in every other reply).
+#[test]
+fn slip_replies_keep_flags_and_opt_like_every_reply() {
+    use meridian::server::Limits;
+    use meridian::server::rrl::RrlConfig;
+    let zones = tempfile::tempdir().unwrap();
+    std::fs::write(
+        zones.path().join("example.test.zone"),
+        "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\nwww A 192.0.2.1\n",
+    )
+    .unwrap();
+    let rrl = RrlConfig { rate: 0, slip: 1, ..RrlConfig::new(0) };
+    let server = TestServer::start_with(zones.path(), Limits { rrl: Some(rrl), ..Limits::default() });
+    let www = name(&[b"www", b"example", b"test"]);
+    let plain = q(60, &www, 1);
+    let with_flags = |packet: &[u8], flags: u16| {
+        let mut p = packet.to_vec();
+        p[2..4].copy_from_slice(&flags.to_be_bytes());
+        p
+    };
+    // (what, packet, OPT expected, DO expected, ECS echoed)
+    let cases: Vec<(&str, Vec<u8>, bool, bool, bool)> = vec![
+        ("plain", plain.clone(), false, false, false),
+        ("RD", with_flags(&plain, 0x0100), false, false, false),
+        ("CD", with_flags(&plain, 0x0010), false, false, false),
+        ("RD and CD with OPT", with_flags(&q_edns(61, &www, 1, &opt(1232, [0; 4], &[])), 0x0110), true, false, false),
+        ("OPT with DO", q_edns(62, &www, 1, &opt(1232, [0, 0, 0x80, 0], &[])), true, true, false),
+        ("OPT with ECS", q_edns(63, &www, 1, &opt(1232, [0; 4], &ecs(1, 24, 0, &[81, 0, 1]))), true, false, true),
+        (
+            "NXDOMAIN with CD",
+            with_flags(&q(64, &name(&[b"nope", b"example", b"test"]), 1), 0x0010),
+            false,
+            false,
+            false,
+        ),
+    ];
+    let mut failures = Vec::new();
+    for (what, packet, want_opt, want_do, want_ecs) in &cases {
+        let Some(r) = udp_raw(server.addr, packet, Duration::from_secs(2)) else {
+            failures.push(format!("{what}: no reply"));
+            continue;
+        };
+        let flags = u16::from_be_bytes([r[2], r[3]]);
+        let query_flags = u16::from_be_bytes([packet[2], packet[3]]);
+        let m = hickory_proto::op::Message::from_vec(&r).unwrap();
+        let problems = [
+            (r[0..2] != packet[0..2], "ID changed"),
+            (flags & 0x8000 == 0, "QR clear"),
+            (flags & 0x0200 == 0, "TC clear"),
+            (flags & 0x7910 != query_flags & 0x7910, "opcode, RD or CD not copied"),
+            (m.queries.len() != 1 || !m.answers.is_empty() || !m.authorities.is_empty(), "not question only"),
+            (m.edns.is_some() != *want_opt, "OPT presence differs from the query"),
+            (m.edns.as_ref().is_some_and(|e| e.flags().dnssec_ok != *want_do), "DO not echoed"),
+            (m.edns.as_ref().is_some_and(|e| e.options().as_ref().is_empty() == *want_ecs), "ECS not echoed"),
+        ];
+        for (bad, why) in problems {
+            if bad {
+                failures.push(format!("{what}: {why}: {r:02x?}"));
+            }
+        }
+    }
+    let stats = &server.daemon.as_ref().unwrap().running.shared.stats;
+    assert_eq!(stats.rrl_slipped.load(std::sync::atomic::Ordering::Relaxed), cases.len() as u64);
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}

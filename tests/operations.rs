@@ -162,6 +162,7 @@ fn meridian_explain_on_the_shipped_example() {
     // A Dutch client: ams by distance, with the geo database network as scope.
     let (code, out, err) = explain(&["www.example.com", "--subnet", "193.0.0.0/21"]);
     assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("health: every member assumed up (offline"), "{out}");
     assert!(out.contains("pool: www"), "{out}");
     assert!(out.contains("193.0.0.0 is in a geo database network of /20: country NL"), "{out}");
     assert!(out.contains("order: great-circle distance from the client\n  1. ams (59 km)\n  2. iad"), "{out}");
@@ -171,6 +172,7 @@ fn meridian_explain_on_the_shipped_example() {
     // What if ams were down: iad, with the degraded TTL.
     let (_, out, _) = explain(&["www.example.com", "A", "--subnet", "193.0.0.0/21", "--down", "ams"]);
     assert!(out.contains("skipped ams: every member is down"), "{out}");
+    assert!(out.contains("; simulated down: ams"), "{out}");
     assert!(out.contains("answered from: iad"), "{out}");
     assert!(out.contains("answer: www.example.com. 5 A 198.51.100.1"), "{out}");
     // Everything down: the fallback.

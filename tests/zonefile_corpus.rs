@@ -20,7 +20,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use meridian::zone::rdata::type_to_text;
+use meridian::dns::type_to_text;
 use meridian::zone::{Name, Zone, parser};
 
 /// Corpus files where Meridian deliberately differs from BIND, and why.

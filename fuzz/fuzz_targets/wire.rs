@@ -10,29 +10,29 @@ use std::sync::OnceLock;
 
 use libfuzzer_sys::fuzz_target;
 use meridian::config::Config;
-use meridian::health::HealthSnapshot;
-use meridian::server::{AnswerCache, Transport, answer, answer_cached};
+use meridian::health::Snapshot;
+use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
-fn config() -> &'static (Config, HealthSnapshot) {
-    static C: OnceLock<(Config, HealthSnapshot)> = OnceLock::new();
+fn snapshot() -> &'static Snapshot {
+    static C: OnceLock<Snapshot> = OnceLock::new();
     C.get_or_init(|| {
         let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let config = Config::load(&root.join("tests/data/gslb"), &root.join("geo/dbip-country.mmdb")).expect("fuzz config loads");
-        let health = HealthSnapshot::all_up(config.generation);
-        (config, health)
+        Snapshot::all_up(std::sync::Arc::new(config))
     })
 }
 
 fuzz_target!(|data: &[u8]| {
-    let (config, health) = config();
+    let snapshot = snapshot();
     let peer: SocketAddr = "198.51.100.7:5300".parse().unwrap();
     static CACHE: OnceLock<std::sync::Mutex<AnswerCache>> = OnceLock::new();
     let mut cache = CACHE.get_or_init(Default::default).lock().unwrap();
     let mut out = Vec::with_capacity(1232);
     let mut fast = Vec::with_capacity(1232);
     for transport in [Transport::Udp, Transport::Tcp] {
-        let general = answer(config, health, data, peer, transport, &mut out);
-        let cached = answer_cached(&mut cache, config, health, data, peer, transport, &mut fast);
+        let request = Request::new(snapshot, data, peer, transport);
+        let general = answer(&request, &mut out);
+        let cached = answer_cached(&mut cache, &request, &mut fast);
         assert_eq!((general, &out), (cached, &fast), "the fast path differs");
         let Some(_) = general else {
             continue;

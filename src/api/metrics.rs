@@ -38,47 +38,14 @@ pub fn render(state: &AppState) -> String {
     for (p, d, n) in stats.answers.snapshot() {
         let _ = writeln!(o, "meridian_gslb_answers_total{{pool=\"{}\",datacenter=\"{}\"}} {n}", escape(&p), escape(&d));
     }
-    let simple = [
-        (
-            "meridian_gslb_fallbacks_total",
-            "GSLB answers given by a pool's fallback because no data center could serve.",
-            &stats.fallbacks,
-        ),
-        ("meridian_ecs_queries_total", "Queries carrying an EDNS Client Subnet option.", &stats.ecs_queries),
-        ("meridian_geo_misses_total", "GSLB answers for clients no network or geo record placed.", &stats.geo_misses),
-        ("meridian_malformed_queries_total", "Queries answered with FORMERR.", &stats.malformed),
-        (
-            "meridian_dropped_packets_total",
-            "Packets not answered (shorter than a header, or responses).",
-            &stats.dropped,
-        ),
-        (
-            "meridian_tcp_refused_total",
-            "TCP connections closed at once because the connection limit was reached.",
-            &stats.tcp_refused,
-        ),
-        (
-            "meridian_panics_total",
-            "Queries whose answering panicked (each dropped; the server went on).",
-            &stats.panics,
-        ),
-        ("meridian_rrl_dropped_total", "UDP responses dropped by response rate limiting.", &stats.rrl_dropped),
-        ("meridian_rrl_slipped_total", "UDP responses sent truncated by response rate limiting.", &stats.rrl_slipped),
-        (
-            "meridian_rrl_would_limit_total",
-            "Responses rate limiting would have limited (dry run).",
-            &stats.rrl_would_limit,
-        ),
-    ];
-    for (name, help, v) in simple {
+    for (name, help, v) in stats.plain() {
         header(&mut o, name, "counter", help);
-        let _ = writeln!(o, "{name} {}", v.load(Ordering::Relaxed));
+        let _ = writeln!(o, "{name} {v}");
     }
-
     let now = SystemTime::now();
-    let (members, durations) = match state.health.lock() {
-        Ok(t) => (t.report_all(now), t.durations().clone()),
-        Err(_) => (Vec::new(), Default::default()),
+    let (members, durations, figures) = {
+        let t = crate::sync::lock(&state.health);
+        (t.report_all(now), t.durations().clone(), t.figures(now))
     };
     header(&mut o, "meridian_member_up", "gauge", "1 when queries may answer the member, 0 when down or drained.");
     for m in &members {
@@ -132,7 +99,6 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(o, "meridian_check_duration_seconds_count{{{labels}}} {}", d.count);
     }
 
-    let figures = state.health.lock().map(|t| t.figures(now)).unwrap_or_default();
     header(
         &mut o,
         "meridian_availability_ratio",
@@ -192,7 +158,7 @@ pub fn render(state: &AppState) -> String {
         );
         let _ = writeln!(o, "meridian_query_log_dropped_total {}", log.stats.dropped.load(Ordering::Relaxed));
     }
-    let config = state.shared.config.load();
+    let config = &state.shared.snapshot.load().config;
     header(&mut o, "meridian_zone_serial", "gauge", "SOA serial of each loaded zone.");
     for z in config.zones.zones() {
         let _ = writeln!(o, "meridian_zone_serial{{zone=\"{}\"}} {}", escape(&z.origin().to_string()), z.serial());

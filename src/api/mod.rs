@@ -17,8 +17,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::explain::{Asker, explain};
 use crate::health::{Action, HealthTable, Target};
+use crate::query::explain::{Asker, explain};
 use crate::reload::Reloader;
 use crate::server::Shared;
 
@@ -135,9 +135,12 @@ struct OverrideStatus {
 }
 
 async fn status(State(state): State<AppState>) -> Response {
-    let config = state.shared.config.load_full();
+    let config = state.shared.snapshot.load_full().config.clone();
     let now = SystemTime::now();
-    let (members, figures) = state.health.lock().map(|t| (t.report_all(now), t.figures(now))).unwrap_or_default();
+    let (members, figures) = {
+        let t = crate::sync::lock(&state.health);
+        (t.report_all(now), t.figures(now))
+    };
     let availability: Vec<serde_json::Value> =
         figures.iter().map(|(kind, name, f)| serde_json::json!({ "kind": kind, "name": name, "figures": f })).collect();
     let pools: Vec<serde_json::Value> = config
@@ -222,25 +225,17 @@ struct ExplainQuery {
 
 async fn explain_handler(State(state): State<AppState>, Query(q): Query<ExplainQuery>) -> Response {
     let qtype_text = q.qtype.unwrap_or_else(|| "A".into());
-    let Some(qtype) = crate::zone::rdata::type_from_text(&qtype_text) else {
+    let Some(qtype) = crate::dns::type_from_text(&qtype_text) else {
         return error(StatusCode::BAD_REQUEST, format!("'{qtype_text}' is not a record type"));
     };
-    let asker = match (q.client, q.subnet) {
-        (Some(ip), None) => Asker::Client(ip),
-        (None, Some(net)) => Asker::Subnet(net),
-        _ => {
-            return error(StatusCode::BAD_REQUEST, "give exactly one of client=IP or subnet=CIDR");
-        }
+    let Some(asker) = Asker::new(q.client, q.subnet) else {
+        return error(StatusCode::BAD_REQUEST, "give client=IP or subnet=CIDR (or both: a resolver sending ECS)");
     };
     let down: Vec<String> =
         q.down.map(|d| d.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
-    let config = state.shared.config.load_full();
-    let health = state.shared.health.load_full();
-    let result = if health.generation == config.generation {
-        explain(&config, &*health, &q.name, qtype, asker, &down)
-    } else {
-        explain(&config, &crate::policy::AllUp, &q.name, qtype, asker, &down)
-    };
+    // The very snapshot queries are answered from: this configuration and its live health.
+    let snapshot = state.shared.snapshot.load_full();
+    let result = explain(&snapshot, &q.name, qtype, asker, &down, "live: this server's checks and overrides");
     match result {
         Ok(e) => Json(e).into_response(),
         Err(e) => error(StatusCode::BAD_REQUEST, e),
@@ -257,7 +252,7 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
 }
 
 async fn list_overrides(State(state): State<AppState>) -> Response {
-    let list = state.health.lock().map(|t| t.overrides().overrides.clone()).unwrap_or_default();
+    let list = crate::sync::lock(&state.health).overrides().overrides.clone();
     Json(serde_json::json!({ "overrides": list })).into_response()
 }
 
@@ -282,9 +277,7 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Option<Jso
     if let Err(e) = target_exists(state, &target) {
         return error(StatusCode::NOT_FOUND, e);
     }
-    let Ok(mut table) = state.health.lock() else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
-    };
+    let mut table = crate::sync::lock(&state.health);
     let saved = table.set_override(target.clone(), action, body.ttl.map(Duration::from_secs), SystemTime::now());
     let overrides = serde_json::json!({ "overrides": table.overrides().overrides });
     drop(table);
@@ -298,9 +291,7 @@ fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
     if let Err(r) = authorized(state, headers) {
         return *r;
     }
-    let Ok(mut table) = state.health.lock() else {
-        return error(StatusCode::INTERNAL_SERVER_ERROR, "the health table is unavailable");
-    };
+    let mut table = crate::sync::lock(&state.health);
     match table.clear_override(&target, SystemTime::now()) {
         Ok(true) => Json(serde_json::json!({ "overrides": table.overrides().overrides })).into_response(),
         Ok(false) => error(StatusCode::NOT_FOUND, format!("no override for {target}")),
@@ -309,7 +300,7 @@ fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
 }
 
 fn target_exists(state: &AppState, target: &Target) -> Result<(), String> {
-    let config = state.shared.config.load();
+    let config = state.shared.snapshot.load_full().config.clone();
     match target {
         Target::Member { pool, member } => {
             let p = config.gslb.pools.iter().find(|p| &p.name == pool).ok_or_else(|| format!("no pool '{pool}'"))?;

@@ -219,9 +219,9 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                 }),
             };
             let qtype = match get(t, "qtype") {
-                None => Some(crate::zone::rdata::rtype::SOA),
+                None => Some(crate::dns::rtype::SOA),
                 Some(qv) => w.string(qv, &join(path, "qtype")).and_then(|s| {
-                    let n = crate::zone::rdata::type_from_text(s);
+                    let n = crate::dns::type_from_text(s);
                     if n.is_none() {
                         w.error(&qv.span(), &join(path, "qtype"), format!("'{s}' is not a record type"));
                     }

@@ -14,8 +14,8 @@ use toml::de::DeTable;
 
 use super::check::{self, Check, CheckKind};
 use super::toml_walk::{Walker, get, join};
+use crate::dns::rtype;
 use crate::geo::{Code, NetworkTable, Point, Unit};
-use crate::zone::rdata::rtype;
 use crate::zone::{Diagnostic, Location, Name, ZoneSet};
 
 /// TTL of pool answers when a pool sets none: short enough that a failover is seen within a
@@ -478,7 +478,7 @@ impl Builder {
             }
             Some((_, list)) => {
                 for (text, nspan) in list {
-                    match self.owner(w, text, &nspan, &npath, origin, zones, pool_index) {
+                    match self.owner(w, text, &nspan, &npath, origin, zones) {
                         Some(n) => owners.push(n),
                         None => ok = false,
                     }
@@ -677,7 +677,6 @@ impl Builder {
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn owner(
         &self,
         w: &mut Walker<'_>,
@@ -686,7 +685,6 @@ impl Builder {
         path: &str,
         origin: Option<&Name>,
         zones: &ZoneSet,
-        _pool: usize,
     ) -> Option<Name> {
         let name = match Name::parse(text, origin) {
             Ok(n) => n,
@@ -720,7 +718,7 @@ impl Builder {
                         path,
                         format!(
                             "{name} also has static {} data in {}; a pool name may not (remove one or the other)",
-                            crate::zone::rdata::type_to_text(t),
+                            crate::dns::type_to_text(t),
                             zone.source().display()
                         ),
                     );

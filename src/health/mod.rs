@@ -26,38 +26,57 @@ pub use state::{MemberState, Status};
 use crate::config::Config;
 use crate::policy::{Health, View};
 
-/// What the query path reads: each member's view, indexed like the configuration's pools and
-/// members, for the configuration generation it was built for.
+/// Each member's view and smoothed check round-trip time, indexed like the configuration's
+/// pools and members. It only exists inside a [`Snapshot`], built from the configuration it
+/// is paired with, so its indexes always name the members of that configuration.
 #[derive(Debug, Clone, Default)]
 pub struct HealthSnapshot {
-    /// The [`Config::generation`] this snapshot matches.
-    pub generation: u64,
     views: Vec<Vec<View>>,
     rtts: Vec<Vec<Option<f64>>>,
 }
 
-impl HealthSnapshot {
-    /// A snapshot in which every member is up, for `generation`.
-    pub fn all_up(generation: u64) -> Self {
-        HealthSnapshot { generation, views: Vec::new(), rtts: Vec::new() }
-    }
-
-    /// A snapshot with the given views (indexed by pool, then member) and no round-trip times:
-    /// for tests and benchmarks of the query path.
-    pub fn from_views(generation: u64, views: Vec<Vec<View>>) -> Self {
-        HealthSnapshot { generation, views, rtts: Vec::new() }
-    }
-}
-
 impl Health for HealthSnapshot {
     fn view(&self, pool: usize, member: usize) -> View {
-        // A member the snapshot does not know (a snapshot of another generation during a
-        // reload, or an all-up snapshot) answers as up: the documented initial state.
+        // Built from the paired configuration, every member has a view; the fallback is the
+        // documented initial state.
         self.views.get(pool).and_then(|p| p.get(member)).copied().unwrap_or(View::Up)
     }
 
     fn rtt(&self, pool: usize, member: usize) -> Option<f64> {
         self.rtts.get(pool).and_then(|p| p.get(member)).copied().flatten()
+    }
+}
+
+/// What a query reads: one configuration and the health view built for it, published as one
+/// value through one `ArcSwap`, so that no query can ever see a configuration with the health
+/// of another (a reload swaps both at once; a health change swaps in a new view of the same
+/// configuration).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    /// The configuration.
+    pub config: Arc<Config>,
+    /// Its members' health.
+    pub health: HealthSnapshot,
+}
+
+impl Snapshot {
+    /// `config` with each member's view and round-trip time given by `view` and `rtt`
+    /// (called with pool and member indexes of `config`).
+    pub fn new(
+        config: Arc<Config>,
+        view: impl Fn(usize, usize) -> View,
+        rtt: impl Fn(usize, usize) -> Option<f64>,
+    ) -> Snapshot {
+        let pools = &config.gslb.pools;
+        let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
+        let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
+        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect() };
+        Snapshot { config, health }
+    }
+
+    /// `config` with every member up (before any check result; benches and tests).
+    pub fn all_up(config: Arc<Config>) -> Snapshot {
+        Snapshot::new(config, |_, _| View::Up, |_, _| None)
     }
 }
 
@@ -91,7 +110,7 @@ pub struct HealthTable {
     durations: HashMap<(String, String), Durations>,
     overrides: Overrides,
     state_file: Option<PathBuf>,
-    published: Arc<ArcSwap<HealthSnapshot>>,
+    published: Arc<ArcSwap<Snapshot>>,
 }
 
 impl std::fmt::Debug for HealthTable {
@@ -127,15 +146,16 @@ impl HealthTable {
             Some(p) => Overrides::load(p)?,
             None => Overrides::default(),
         };
-        let published = Arc::new(ArcSwap::from_pointee(HealthSnapshot::all_up(config.generation)));
+        let published = Arc::new(ArcSwap::from_pointee(Snapshot::all_up(config.clone())));
         let mut table =
             HealthTable { config, states: HashMap::new(), durations: HashMap::new(), overrides, state_file, published };
         table.publish(SystemTime::now());
         Ok(table)
     }
 
-    /// Where snapshots are published.
-    pub fn snapshots(&self) -> Arc<ArcSwap<HealthSnapshot>> {
+    /// Where snapshots (configuration and health together) are published: what every query
+    /// reads.
+    pub fn snapshots(&self) -> Arc<ArcSwap<Snapshot>> {
         self.published.clone()
     }
 
@@ -237,23 +257,29 @@ impl HealthTable {
     }
 
     /// Follows a new configuration: members that still exist keep their state, new ones
-    /// start unknown, removed ones are forgotten. Publishes a snapshot for the new generation.
+    /// start unknown, removed ones are forgotten. Publishes the new configuration and its
+    /// health view as one snapshot: this is how a reload installs a configuration.
+    ///
+    /// Everything new is built before anything is changed, and the change is the assignments
+    /// at the end: a panic on the way leaves the table and the published snapshot as they were
+    /// (the lock rule in ARCHITECTURE.md).
     pub fn reconfigure(&mut self, config: Arc<Config>, now: SystemTime) {
-        let mut keep = HashMap::new();
-        for pool in &config.gslb.pools {
-            for m in &pool.members {
-                let key = (pool.name.clone(), m.name.clone());
-                if let Some(s) = self.states.remove(&key) {
-                    keep.insert(key, s);
-                }
-            }
+        #[cfg(test)]
+        if test_hooks::FAIL_RECONFIGURE.with(|f| f.replace(false)) {
+            panic!("injected failure while following a new configuration");
         }
-        self.states = keep;
+        let exists = |pool: &str, member: &str| {
+            config.gslb.pools.iter().any(|p| p.name == pool && p.members.iter().any(|m| m.name == member))
+        };
+        let states: HashMap<_, _> =
+            self.states.iter().filter(|(k, _)| exists(&k.0, &k.1)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let durations: HashMap<_, _> =
+            self.durations.iter().filter(|(k, _)| exists(&k.0, &k.1)).map(|(k, v)| (k.clone(), v.clone())).collect();
+        let snapshot = snapshot_of(&config, &states, &durations, &self.overrides, now);
+        self.states = states;
+        self.durations = durations;
         self.config = config;
-        let gslb = &self.config.gslb;
-        self.durations
-            .retain(|k, _| gslb.pools.iter().any(|p| p.name == k.0 && p.members.iter().any(|m| m.name == k.1)));
-        self.publish(now);
+        self.published.store(Arc::new(snapshot));
     }
 
     /// What queries see for every member now.
@@ -264,37 +290,14 @@ impl HealthTable {
             .map(|pool| {
                 pool.members
                     .iter()
-                    .map(|m| {
-                        let dc = &gslb.datacenters[m.dc].name;
-                        match self.overrides.effective(&pool.name, &m.name, dc, now) {
-                            Some(Action::Drain) => View::Drained,
-                            Some(Action::ForceUp) => View::Up,
-                            Some(Action::ForceDown) => View::Down,
-                            None => match self.states.get(&(pool.name.clone(), m.name.clone())) {
-                                Some(s) if !s.is_up() => View::Down,
-                                _ => View::Up,
-                            },
-                        }
-                    })
+                    .map(|m| view_of(&self.config, &self.states, &self.overrides, pool, m, now))
                     .collect()
             })
             .collect()
     }
 
     fn publish(&mut self, now: SystemTime) {
-        let rtts = self
-            .config
-            .gslb
-            .pools
-            .iter()
-            .map(|p| {
-                p.members
-                    .iter()
-                    .map(|m| self.durations.get(&(p.name.clone(), m.name.clone())).and_then(|d| d.ewma))
-                    .collect()
-            })
-            .collect();
-        let snapshot = HealthSnapshot { generation: self.config.generation, views: self.views(now), rtts };
+        let snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, now);
         self.published.store(Arc::new(snapshot));
     }
 
@@ -359,5 +362,55 @@ impl HealthTable {
             }
         }
         out
+    }
+}
+
+type MemberKey = (String, String);
+
+/// What queries may do with one member: an override in force wins, then the checks.
+fn view_of(
+    config: &Config,
+    states: &HashMap<MemberKey, MemberState>,
+    overrides: &Overrides,
+    pool: &crate::config::gslb::Pool,
+    member: &crate::config::gslb::Member,
+    now: SystemTime,
+) -> View {
+    let dc = &config.gslb.datacenters[member.dc].name;
+    match overrides.effective(&pool.name, &member.name, dc, now) {
+        Some(Action::Drain) => View::Drained,
+        Some(Action::ForceUp) => View::Up,
+        Some(Action::ForceDown) => View::Down,
+        None => match states.get(&(pool.name.clone(), member.name.clone())) {
+            Some(s) if !s.is_up() => View::Down,
+            _ => View::Up,
+        },
+    }
+}
+
+/// The snapshot queries read for `config` with these states, durations and overrides.
+fn snapshot_of(
+    config: &Arc<Config>,
+    states: &HashMap<MemberKey, MemberState>,
+    durations: &HashMap<MemberKey, Durations>,
+    overrides: &Overrides,
+    now: SystemTime,
+) -> Snapshot {
+    let pools = &config.gslb.pools;
+    Snapshot::new(
+        config.clone(),
+        |p, m| view_of(config, states, overrides, &pools[p], &pools[p].members[m], now),
+        |p, m| durations.get(&(pools[p].name.clone(), pools[p].members[m].name.clone())).and_then(|d| d.ewma),
+    )
+}
+
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    use std::cell::Cell;
+
+    thread_local! {
+        /// Makes the next [`super::HealthTable::reconfigure`] on this thread panic before it
+        /// changes anything: how the reload tests make a reconfiguration fail.
+        pub static FAIL_RECONFIGURE: Cell<bool> = const { Cell::new(false) };
     }
 }

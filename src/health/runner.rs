@@ -51,13 +51,8 @@ impl Runner {
             permits: Arc::new(Semaphore::new(MAX_CHECKS_IN_FLIGHT)),
             expiry: None,
         };
-        let config = match runner.table.lock() {
-            Ok(t) => Some(t.config().clone()),
-            Err(_) => None,
-        };
-        if let Some(config) = config {
-            runner.sync_with(&config);
-        }
+        let config = crate::sync::lock(&runner.table).config().clone();
+        runner.sync_with(&config);
         runner.expiry = Some(tokio::spawn(expire_loop(runner.table.clone())));
         runner
     }
@@ -150,9 +145,7 @@ async fn check_loop(
             Ok(r) => (true, r),
             Err(r) => (false, r),
         };
-        if let Ok(mut t) = table.lock() {
-            t.report(&pool, &member, ok, &reason, started.elapsed(), SystemTime::now());
-        }
+        crate::sync::lock(&table).report(&pool, &member, ok, &reason, started.elapsed(), SystemTime::now());
         n = n.wrapping_add(1);
         let spread =
             ((seed.wrapping_add(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
@@ -165,7 +158,7 @@ async fn check_loop(
 /// the expiry on time.
 async fn expire_loop(table: Arc<Mutex<HealthTable>>) {
     loop {
-        let next = table.lock().ok().and_then(|mut t| t.expire(SystemTime::now()));
+        let next = crate::sync::lock(&table).expire(SystemTime::now());
         let wait = next
             .and_then(|n| n.duration_since(SystemTime::now()).ok())
             .unwrap_or(Duration::from_secs(1))

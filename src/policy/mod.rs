@@ -328,18 +328,25 @@ fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked
     if from.is_some() { OrderRule::Distance } else { OrderRule::Default }
 }
 
-/// Chooses the answer of `pool` (index `pool_id`) for a client located at `located`.
-#[allow(clippy::too_many_arguments)]
-pub fn choose(
-    gslb: &Gslb,
-    pool_id: usize,
-    family: Family,
-    located: &Located<'_>,
-    client: &Client,
-    health: &impl Health,
-    seed: u64,
-    mut trace: Trace<'_>,
-) -> Decision {
+/// What a pool is asked: which pool and address family, for which client, found where, and
+/// the seed the selection policies draw from.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a, 'g> {
+    /// Pool index in the configuration.
+    pub pool: usize,
+    /// The address family asked for.
+    pub family: Family,
+    /// Where the client is.
+    pub located: &'a Located<'g>,
+    /// The client.
+    pub client: &'a Client,
+    /// Randomness for shuffles, a function of the query so that answers are reproducible.
+    pub seed: u64,
+}
+
+/// Chooses the answer of the pool `ask` names for its client.
+pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: Trace<'_>) -> Decision {
+    let Ask { pool: pool_id, family, located, client, seed } = *ask;
     let pool = &gslb.pools[pool_id];
     let mut order = Ranked::new();
     let rule = order_into(gslb, pool, located, &mut order);
@@ -576,7 +583,18 @@ mod tests {
         let g = gslb(Selection::Shuffle, None);
         let mut trace = Vec::new();
         // A Tokyo client asking AAAA: sin has no IPv6, so ams answers.
-        let d = choose(&g, 0, Family::V6, &at(35.68, 139.69, None, None, None), &client(), &AllUp, 1, Some(&mut trace));
+        let d = choose(
+            &g,
+            &Ask {
+                pool: 0,
+                family: Family::V6,
+                located: &at(35.68, 139.69, None, None, None),
+                client: &client(),
+                seed: 1,
+            },
+            &AllUp,
+            Some(&mut trace),
+        );
         assert_eq!(d.datacenter, Some(0));
         assert_eq!(trace[1], Step::Skipped(2, Skip::NoAddress));
         assert_eq!(trace[2], Step::Chose(0));
@@ -584,12 +602,14 @@ mod tests {
         let mut trace = Vec::new();
         let d = choose(
             &g,
-            0,
-            Family::V6,
-            &at(35.68, 139.69, None, None, None),
-            &client(),
+            &Ask {
+                pool: 0,
+                family: Family::V6,
+                located: &at(35.68, 139.69, None, None, None),
+                client: &client(),
+                seed: 1,
+            },
             &Down(vec![0, 1]),
-            1,
             Some(&mut trace),
         );
         assert_eq!(d.datacenter, Some(1));
@@ -606,14 +626,23 @@ mod tests {
         let paris = at(48.85, 2.35, None, None, None);
         let mut seen = std::collections::HashSet::new();
         for seed in 0..64 {
-            let d = choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None);
+            let d = choose(
+                &g,
+                &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed },
+                &AllUp,
+                None,
+            );
             assert_eq!(d.members.len(), 1);
             seen.insert(d.members[0]);
         }
         assert_eq!(seen, [0usize, 1].into_iter().collect());
         // Same seed, same answer: the function is pure.
-        let a = choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None);
-        assert_eq!(a, choose(&g, 0, Family::V4, &paris, &client(), &AllUp, 7, None));
+        let a =
+            choose(&g, &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 7 }, &AllUp, None);
+        assert_eq!(
+            a,
+            choose(&g, &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 7 }, &AllUp, None)
+        );
     }
 
     #[test]
@@ -621,7 +650,11 @@ mod tests {
         let g = gslb(Selection::Weighted, Some(1));
         let paris = at(48.85, 2.35, None, None, None);
         let firsts = (0..4000u64)
-            .filter(|&seed| choose(&g, 0, Family::V4, &paris, &client(), &AllUp, seed, None).members[0] == 1)
+            .filter(|&seed| {
+                choose(&g, &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed }, &AllUp, None)
+                    .members[0]
+                    == 1
+            })
             .count();
         // ams-2 has weight 3 of 4: about 3000 of 4000 draws.
         assert!((2800..3200).contains(&firsts), "{firsts}");
@@ -639,13 +672,25 @@ mod tests {
                 prefix: 24,
                 from_ecs: true,
             };
-            let first = choose(&g, 0, Family::V4, &paris, &c, &AllUp, 1, None).members[0];
+            let first =
+                choose(&g, &Ask { pool: 0, family: Family::V4, located: &paris, client: &c, seed: 1 }, &AllUp, None)
+                    .members[0];
             // Any seed, same member: stickiness does not depend on randomness.
-            assert_eq!(first, choose(&g, 0, Family::V4, &paris, &c, &AllUp, 99, None).members[0]);
+            assert_eq!(
+                first,
+                choose(&g, &Ask { pool: 0, family: Family::V4, located: &paris, client: &c, seed: 99 }, &AllUp, None)
+                    .members[0]
+            );
             per_member[first] += 1;
             // Taking the other member down never moves this client.
             let other = 1 - first;
-            let again = choose(&g, 0, Family::V4, &paris, &c, &Down(vec![other]), 5, None).members[0];
+            let again = choose(
+                &g,
+                &Ask { pool: 0, family: Family::V4, located: &paris, client: &c, seed: 5 },
+                &Down(vec![other]),
+                None,
+            )
+            .members[0];
             if again != first {
                 moved += 1;
             }
@@ -670,18 +715,33 @@ mod tests {
         g.pools[0].min_healthy = MinHealthy::Fraction(1.0);
         let one_down = Views(vec![View::Up, View::Down, View::Up, View::Up, View::Up, View::Up]);
         let mut trace = Vec::new();
-        let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, Some(&mut trace));
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 1 },
+            &one_down,
+            Some(&mut trace),
+        );
         assert_eq!(d.datacenter, Some(1));
         assert_eq!(trace[1], Step::Skipped(0, Skip::TooFewHealthy { up: 1, needed: 2 }));
         assert_eq!(d.ttl, 5, "degraded TTL while the first choice cannot serve");
         // With the default (one member is enough), the up member answers alone.
         g.pools[0].min_healthy = MinHealthy::Count(1);
-        let d = choose(&g, 0, Family::V4, &paris, &client(), &one_down, 1, None);
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 1 },
+            &one_down,
+            None,
+        );
         assert_eq!((d.datacenter, d.members.to_vec(), d.ttl), (Some(0), vec![0], 60));
         // Drained members are skipped with their own reason.
         let drained = Views(vec![View::Drained, View::Drained, View::Up, View::Up, View::Up, View::Up]);
         let mut trace = Vec::new();
-        let d = choose(&g, 0, Family::V4, &paris, &client(), &drained, 1, Some(&mut trace));
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 1 },
+            &drained,
+            Some(&mut trace),
+        );
         assert_eq!(d.datacenter, Some(1));
         assert_eq!(trace[1], Step::Skipped(0, Skip::Drained));
     }
@@ -694,7 +754,12 @@ mod tests {
         let mut g = gslb(Selection::Shuffle, None);
         // nearest: the configured addresses of the first data center in the client's order.
         let mut trace = Vec::new();
-        let d = choose(&g, 0, Family::V4, &paris, &client(), &all_down, 1, Some(&mut trace));
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 1 },
+            &all_down,
+            Some(&mut trace),
+        );
         assert_eq!(d.fallback, Some(Fallback::Nearest));
         assert_eq!(d.datacenter, Some(0));
         let mut m = d.members.clone();
@@ -704,18 +769,33 @@ mod tests {
         assert_eq!(trace.last(), Some(&Step::Fallback(Fallback::Nearest)));
         // all: every configured address of the family.
         g.pools[0].fallback = Fallback::All;
-        let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V6, located: &paris, client: &client(), seed: 1 },
+            &all_down,
+            None,
+        );
         assert_eq!(d.members.as_slice(), &[0, 1, 2]);
         // servfail: nothing, flagged.
         g.pools[0].fallback = Fallback::ServFail;
-        let d = choose(&g, 0, Family::V4, &paris, &client(), &all_down, 1, None);
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: 1 },
+            &all_down,
+            None,
+        );
         assert_eq!((d.fallback, d.members.len()), (Some(Fallback::ServFail), 0));
         // A family no member has is NODATA, not a fallback.
         let mut g = gslb(Selection::Shuffle, None);
         for m in &mut g.pools[0].members {
             m.ipv6 = None;
         }
-        let d = choose(&g, 0, Family::V6, &paris, &client(), &all_down, 1, None);
+        let d = choose(
+            &g,
+            &Ask { pool: 0, family: Family::V6, located: &paris, client: &client(), seed: 1 },
+            &all_down,
+            None,
+        );
         assert_eq!((d.fallback, d.datacenter, d.members.len()), (None, None, 0));
     }
 
@@ -754,7 +834,16 @@ mod tests {
         let paris = at(48.85, 2.35, None, None, None);
         let health = Rtts(vec![Some(0.005), Some(0.010)]);
         let first = (0..3000u64)
-            .filter(|&s| choose(&g, 0, Family::V4, &paris, &client(), &health, s, None).members[0] == 0)
+            .filter(|&s| {
+                choose(
+                    &g,
+                    &Ask { pool: 0, family: Family::V4, located: &paris, client: &client(), seed: s },
+                    &health,
+                    None,
+                )
+                .members[0]
+                    == 0
+            })
             .count();
         assert!((1850..2150).contains(&first), "{first}");
     }

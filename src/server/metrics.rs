@@ -1,45 +1,173 @@
 //! Counters the query path updates without locks or allocation, read by the metrics endpoint.
 //!
-//! Queries are counted in a fixed table by transport, type and rcode (types and rcodes outside
-//! the table are counted as "other"), and GSLB answers per pool and data center in counters
-//! that are looked up by name once per configuration and then reached by index.
+//! Every plain counter is declared once, in [`counters!`]'s table below: the shared atomics
+//! ([`Stats`]), each worker's plain tally ([`Tally`]) and its flush, and the Prometheus names
+//! and help texts all come from that one list. Queries are also counted in a fixed table by
+//! transport, type and rcode (types and rcodes outside the table are counted as "other"), and
+//! GSLB answers per pool and data center in counters that are looked up by name once per
+//! configuration and then reached by index.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
-use super::answer::{Outcome, Transport};
+use super::Shared;
 use crate::config::Config;
+use crate::dns::{rcode, rtype};
+use crate::query::{Outcome, Transport};
 
-/// Query types counted by name; everything else is "other".
-pub const QTYPES: [(u16, &str); 13] = [
-    (1, "A"),
-    (2, "NS"),
-    (5, "CNAME"),
-    (6, "SOA"),
-    (12, "PTR"),
-    (15, "MX"),
-    (16, "TXT"),
-    (28, "AAAA"),
-    (33, "SRV"),
-    (43, "DS"),
-    (65, "HTTPS"),
-    (255, "ANY"),
-    (0, "other"),
+/// Declares the plain counters once: the field, its Prometheus name and help.
+macro_rules! counters {
+    ($( $(#[doc = $doc:literal])+ $field:ident => $metric:literal, $help:literal; )+) => {
+        /// Counters kept by the transports, shared by every worker.
+        #[derive(Debug, Default)]
+        pub struct Stats {
+            $( $(#[doc = $doc])+ pub $field: AtomicU64, )+
+            /// Answered queries by transport, type and rcode.
+            pub queries: QueryCounters,
+            /// GSLB answers by pool and data center.
+            pub answers: AnswerCounters,
+        }
+
+        /// Counts of one transport worker, added to the shared [`Stats`] by [`Tally::flush`]:
+        /// the batched UDP loop flushes once per batch, so a query costs no atomic operation
+        /// and the workers of different cores do not pass the counters' cache lines back and
+        /// forth.
+        #[derive(Debug, Default)]
+        pub struct Tally {
+            $( $(#[doc = $doc])+ pub $field: u64, )+
+            /// (counter index, count) of answered queries.
+            queries: smallvec::SmallVec<[(usize, u64); 8]>,
+            /// GSLB answers.
+            answers: smallvec::SmallVec<[GslbCount; 8]>,
+        }
+
+        impl Stats {
+            /// Every plain counter as (Prometheus name, help, value).
+            pub fn plain(&self) -> Vec<(&'static str, &'static str, u64)> {
+                vec![$( ($metric, $help, self.$field.load(Ordering::Relaxed)), )+]
+            }
+        }
+
+        impl Tally {
+            /// Adds the plain counts to `stats` and zeroes them.
+            fn flush_plain(&mut self, stats: &Stats) {
+                $(
+                    if self.$field > 0 {
+                        stats.$field.fetch_add(self.$field, Ordering::Relaxed);
+                        self.$field = 0;
+                    }
+                )+
+            }
+        }
+    };
+}
+
+counters! {
+    /// Datagrams received.
+    udp_queries => "meridian_udp_datagrams_total", "UDP datagrams received.";
+    /// Messages received over TCP.
+    tcp_queries => "meridian_tcp_messages_total", "DNS messages received over TCP.";
+    /// Connections closed at once because the connection limit was reached.
+    tcp_refused => "meridian_tcp_refused_total",
+        "TCP connections closed at once because the connection limit was reached.";
+    /// Packets not answered (shorter than a header, or responses).
+    dropped => "meridian_dropped_packets_total", "Packets not answered (shorter than a header, or responses).";
+    /// Queries whose answering panicked; each cost only that query.
+    panics => "meridian_panics_total", "Queries whose answering panicked (each dropped; the server went on).";
+    /// GSLB answers given by a pool's fallback because no data center could serve.
+    fallbacks => "meridian_gslb_fallbacks_total",
+        "GSLB answers given by a pool's fallback because no data center could serve.";
+    /// Queries refused as malformed (FORMERR).
+    malformed => "meridian_malformed_queries_total", "Queries answered with FORMERR.";
+    /// Queries that carried an EDNS Client Subnet option.
+    ecs_queries => "meridian_ecs_queries_total", "Queries carrying an EDNS Client Subnet option.";
+    /// GSLB answers for clients that could not be located.
+    geo_misses => "meridian_geo_misses_total", "GSLB answers for clients no network or geo record placed.";
+    /// UDP responses dropped by rate limiting.
+    rrl_dropped => "meridian_rrl_dropped_total", "UDP responses dropped by response rate limiting.";
+    /// UDP responses sent truncated by rate limiting (slip).
+    rrl_slipped => "meridian_rrl_slipped_total", "UDP responses sent truncated by response rate limiting.";
+    /// Responses rate limiting would have limited (dry run).
+    rrl_would_limit => "meridian_rrl_would_limit_total", "Responses rate limiting would have limited (dry run).";
+}
+
+/// (configuration generation, pool, data center, count) of GSLB answers.
+type GslbCount = (u64, usize, Option<usize>, u64);
+
+impl Tally {
+    /// Counts one answered query.
+    pub fn count(&mut self, transport: Transport, outcome: &Outcome, generation: u64) {
+        let index = QueryCounters::index(transport, outcome);
+        match self.queries.iter_mut().find(|(i, _)| *i == index) {
+            Some((_, n)) => *n += 1,
+            None => self.queries.push((index, 1)),
+        }
+        self.fallbacks += u64::from(outcome.fallback);
+        self.malformed += u64::from(outcome.rcode == rcode::FORMERR);
+        self.ecs_queries += u64::from(outcome.ecs);
+        if let Some(g) = outcome.gslb {
+            self.geo_misses += u64::from(!g.located);
+            let key = (generation, g.pool, g.datacenter);
+            match self.answers.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
+                Some(a) => a.3 += 1,
+                None => self.answers.push((generation, g.pool, g.datacenter, 1)),
+            }
+        }
+    }
+
+    /// Adds the counts to `shared`'s counters and starts again from zero. GSLB answers of a
+    /// configuration older than the last two are not counted (their indexes may name other
+    /// pools now).
+    pub fn flush(&mut self, shared: &Shared) {
+        let stats = &shared.stats;
+        self.flush_plain(stats);
+        for &(index, n) in &self.queries {
+            stats.queries.add(index, n);
+        }
+        if !self.answers.is_empty() {
+            let bound = shared.bound.load();
+            for &(generation, pool, dc, n) in &self.answers {
+                bound.add(generation, pool, dc, n);
+            }
+        }
+        self.queries.clear();
+        self.answers.clear();
+    }
+}
+
+/// Query types counted by name (mnemonics from [`crate::dns`]); everything else is "other".
+pub const QTYPES: [u16; 12] = [
+    rtype::A,
+    rtype::NS,
+    rtype::CNAME,
+    rtype::SOA,
+    rtype::PTR,
+    rtype::MX,
+    rtype::TXT,
+    rtype::AAAA,
+    rtype::SRV,
+    rtype::DS,
+    rtype::HTTPS,
+    rtype::ANY,
 ];
 
 /// Response codes counted by name; everything else is "other".
-pub const RCODES: [(u16, &str); 9] = [
-    (0, "NOERROR"),
-    (1, "FORMERR"),
-    (2, "SERVFAIL"),
-    (3, "NXDOMAIN"),
-    (4, "NOTIMP"),
-    (5, "REFUSED"),
-    (6, "YXDOMAIN"),
-    (16, "BADVERS"),
-    (u16::MAX, "other"),
+pub const RCODES: [u16; 8] = [
+    rcode::NOERROR,
+    rcode::FORMERR,
+    rcode::SERVFAIL,
+    rcode::NXDOMAIN,
+    rcode::NOTIMP,
+    rcode::REFUSED,
+    rcode::YXDOMAIN,
+    rcode::BADVERS,
 ];
+
+/// The label of a counted type or rcode slot: its mnemonic, or "other" for the last slot.
+fn label(table: &[u16], slot: usize, name: fn(u16) -> Option<&'static str>) -> &'static str {
+    table.get(slot).and_then(|&n| name(n)).unwrap_or("other")
+}
 
 const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
 
@@ -52,19 +180,23 @@ pub struct QueryCounters {
 impl Default for QueryCounters {
     fn default() -> Self {
         QueryCounters {
-            counts: (0..TRANSPORTS.len() * QTYPES.len() * RCODES.len()).map(|_| AtomicU64::new(0)).collect(),
+            counts: (0..TRANSPORTS.len() * QTYPE_SLOTS_N * RCODE_SLOTS_N).map(|_| AtomicU64::new(0)).collect(),
         }
     }
 }
 
-/// For each value below `N`, its slot in `table` (the last slot, "other", for values the
-/// table does not name): one load per query rather than a search of the table.
-const fn slots<const N: usize>(table: &[(u16, &str)]) -> [u8; N] {
-    let other = table.len() - 1;
-    let mut slots = [other as u8; N];
+/// Slots of the type table: the named types and "other".
+const QTYPE_SLOTS_N: usize = QTYPES.len() + 1;
+/// Slots of the rcode table: the named rcodes and "other".
+const RCODE_SLOTS_N: usize = RCODES.len() + 1;
+
+/// For each value below `N`, its slot in `table` (the slot after the table, "other", for
+/// values the table does not name): one load per query rather than a search of the table.
+const fn slots<const N: usize>(table: &[u16]) -> [u8; N] {
+    let mut slots = [table.len() as u8; N];
     let mut i = 0;
-    while i < other {
-        slots[table[i].0 as usize] = i as u8;
+    while i < table.len() {
+        slots[table[i] as usize] = i as u8;
         i += 1;
     }
     slots
@@ -78,12 +210,12 @@ const RCODE_SLOTS: [u8; 17] = slots(&RCODES);
 fn qtype_index(qtype: Option<u16>) -> usize {
     match qtype {
         Some(t) if t < 256 => usize::from(QTYPE_SLOTS[usize::from(t)]),
-        _ => QTYPES.len() - 1,
+        _ => QTYPES.len(),
     }
 }
 
 fn rcode_index(rcode: u16) -> usize {
-    RCODE_SLOTS.get(usize::from(rcode)).map_or(RCODES.len() - 1, |&s| usize::from(s))
+    RCODE_SLOTS.get(usize::from(rcode)).map_or(RCODES.len(), |&s| usize::from(s))
 }
 
 #[cfg(test)]
@@ -93,12 +225,15 @@ mod slot_tests {
     #[test]
     fn slots_agree_with_the_tables() {
         for t in 0..=u16::MAX {
-            let want = QTYPES[..QTYPES.len() - 1].iter().position(|&(n, _)| n == t).unwrap_or(QTYPES.len() - 1);
+            let want = QTYPES.iter().position(|&n| n == t).unwrap_or(QTYPES.len());
             assert_eq!(qtype_index(Some(t)), want, "type {t}");
-            let want = RCODES[..RCODES.len() - 1].iter().position(|&(n, _)| n == t).unwrap_or(RCODES.len() - 1);
+            let want = RCODES.iter().position(|&n| n == t).unwrap_or(RCODES.len());
             assert_eq!(rcode_index(t), want, "rcode {t}");
         }
-        assert_eq!(qtype_index(None), QTYPES.len() - 1);
+        assert_eq!(qtype_index(None), QTYPES.len());
+        assert_eq!(label(&QTYPES, qtype_index(Some(rtype::HTTPS)), crate::dns::type_name), "HTTPS");
+        assert_eq!(label(&RCODES, rcode_index(rcode::BADVERS), crate::dns::rcode_name), "BADVERS");
+        assert_eq!(label(&RCODES, rcode_index(9), crate::dns::rcode_name), "other");
     }
 }
 
@@ -114,7 +249,7 @@ impl QueryCounters {
             Transport::Udp => 0,
             Transport::Tcp => 1,
         };
-        (t * QTYPES.len() + qtype_index(outcome.qtype)) * RCODES.len() + rcode_index(outcome.rcode)
+        (t * QTYPE_SLOTS_N + qtype_index(outcome.qtype)) * RCODE_SLOTS_N + rcode_index(outcome.rcode)
     }
 
     /// Adds `n` to counter `index` (from [`QueryCounters::index`]).
@@ -128,11 +263,12 @@ impl QueryCounters {
     pub fn snapshot(&self) -> Vec<(&'static str, &'static str, &'static str, u64)> {
         let mut out = Vec::new();
         for (t, tname) in TRANSPORTS.iter().enumerate() {
-            for (q, (_, qname)) in QTYPES.iter().enumerate() {
-                for (r, (_, rname)) in RCODES.iter().enumerate() {
-                    let n = self.counts[(t * QTYPES.len() + q) * RCODES.len() + r].load(Ordering::Relaxed);
+            for q in 0..QTYPE_SLOTS_N {
+                for r in 0..RCODE_SLOTS_N {
+                    let n = self.counts[(t * QTYPE_SLOTS_N + q) * RCODE_SLOTS_N + r].load(Ordering::Relaxed);
                     if n > 0 {
-                        out.push((*tname, *qname, *rname, n));
+                        let qname = label(&QTYPES, q, crate::dns::type_name);
+                        out.push((*tname, qname, label(&RCODES, r, crate::dns::rcode_name), n));
                     }
                 }
             }
@@ -148,18 +284,20 @@ pub struct AnswerCounters {
 }
 
 /// The counters of one configuration, by pool and data center index (the last slot of each
-/// pool is for answers from no single data center: the `all` fallback).
+/// pool is for answers from no single data center: the `all` fallback), and those of the
+/// configuration it replaced, so that answers of the moment of a reload are counted too.
 #[derive(Debug, Default)]
 pub struct BoundCounters {
     /// The configuration generation these indexes belong to.
     pub generation: u64,
     slots: Vec<Vec<Arc<AtomicU64>>>,
+    previous: Option<(u64, Vec<Vec<Arc<AtomicU64>>>)>,
 }
 
 impl AnswerCounters {
     /// Counters for `config`, reusing those of names seen before.
     pub fn bind(&self, config: &Config) -> BoundCounters {
-        let mut registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let mut registry = crate::sync::lock(&self.registry);
         let dcs: Vec<String> =
             config.gslb.datacenters.iter().map(|d| d.name.clone()).chain(std::iter::once("none".to_string())).collect();
         let slots = config
@@ -168,12 +306,12 @@ impl AnswerCounters {
             .iter()
             .map(|p| dcs.iter().map(|d| registry.entry((p.name.clone(), d.clone())).or_default().clone()).collect())
             .collect();
-        BoundCounters { generation: config.generation, slots }
+        BoundCounters { generation: config.generation, slots, previous: None }
     }
 
     /// Every non-zero counter as (pool, data center, count).
     pub fn snapshot(&self) -> Vec<(String, String, u64)> {
-        let registry = self.registry.lock().unwrap_or_else(|p| p.into_inner());
+        let registry = crate::sync::lock(&self.registry);
         let mut out: Vec<(String, String, u64)> = registry
             .iter()
             .map(|((p, d), c)| (p.clone(), d.clone(), c.load(Ordering::Relaxed)))
@@ -185,9 +323,20 @@ impl AnswerCounters {
 }
 
 impl BoundCounters {
-    /// Counts `n` answers of `pool` from `dc` (or from no single data center).
-    pub fn add(&self, pool: usize, dc: Option<usize>, n: u64) {
-        if let Some(slots) = self.slots.get(pool) {
+    /// These counters, keeping `replaced`'s as the previous configuration's.
+    pub fn after(self, replaced: &BoundCounters) -> BoundCounters {
+        BoundCounters { previous: Some((replaced.generation, replaced.slots.clone())), ..self }
+    }
+
+    /// Counts `n` answers of `pool` from `dc` (or from no single data center), given by the
+    /// configuration of `generation`.
+    pub fn add(&self, generation: u64, pool: usize, dc: Option<usize>, n: u64) {
+        let slots = match &self.previous {
+            _ if generation == self.generation => &self.slots,
+            Some((g, slots)) if *g == generation => slots,
+            _ => return,
+        };
+        if let Some(slots) = slots.get(pool) {
             let i = dc.unwrap_or(slots.len() - 1).min(slots.len() - 1);
             slots[i].fetch_add(n, Ordering::Relaxed);
         }

@@ -1,68 +1,30 @@
-//! DNS over UDP and TCP.
+//! The transports: DNS over UDP and TCP, rate limiting and counters. Nothing here answers.
 //!
-//! [`answer()`] is the whole query path as a plain function of (configuration snapshot, query
-//! bytes, client address, transport) writing into a caller's buffer; [`wire`] reads queries in
-//! place and [`encode`] writes responses. The transports ([`udp`], [`tcp`]) only move bytes:
-//! they read the current [`Config`] once per query from an [`ArcSwap`] and never wait on
-//! anything but their sockets.
+//! Every transport reads the current [`Snapshot`] (configuration and health together) once
+//! per query or batch, reads the packet once into a [`Request`], hands it to the query path
+//! ([`crate::query`]) and sends what comes back; rate limiting ([`rrl`]) and the query log get
+//! the same parsed request. The loops ([`udp_batch`], [`udp`], [`tcp`]) differ only in how
+//! bytes move and never wait on anything but their sockets.
 
-pub mod answer;
-pub mod cache;
-pub mod encode;
 pub mod metrics;
 pub mod rrl;
 pub mod tcp;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod udp_batch;
-pub mod wire;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 
 use arc_swap::ArcSwap;
 use tokio::net::{TcpListener, UdpSocket};
 use tokio::task::JoinHandle;
 
-pub use answer::{GslbOutcome, Outcome, Transport, answer};
-pub use cache::{AnswerCache, answer_cached};
+pub use metrics::{Stats, Tally};
 
-use crate::config::Config;
-use crate::health::HealthSnapshot;
-
-/// Counters kept by the transports.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Datagrams received.
-    pub udp_queries: AtomicU64,
-    /// Messages received over TCP.
-    pub tcp_queries: AtomicU64,
-    /// Connections closed at once because [`tcp::MAX_TCP_CONNECTIONS`] were open.
-    pub tcp_refused: AtomicU64,
-    /// Packets not answered (shorter than a header, or responses).
-    pub dropped: AtomicU64,
-    /// Queries whose answering panicked; each cost only that query.
-    pub panics: AtomicU64,
-    /// GSLB answers given by a pool's fallback because no data center could serve.
-    pub fallbacks: AtomicU64,
-    /// Queries refused as malformed (FORMERR).
-    pub malformed: AtomicU64,
-    /// Queries that carried an EDNS Client Subnet option.
-    pub ecs_queries: AtomicU64,
-    /// GSLB answers for clients that could not be located.
-    pub geo_misses: AtomicU64,
-    /// Answered queries by transport, type and rcode.
-    pub queries: metrics::QueryCounters,
-    /// GSLB answers by pool and data center.
-    pub answers: metrics::AnswerCounters,
-    /// UDP responses dropped by rate limiting.
-    pub rrl_dropped: AtomicU64,
-    /// UDP responses sent truncated by rate limiting (slip).
-    pub rrl_slipped: AtomicU64,
-    /// Responses rate limiting would have limited (dry run).
-    pub rrl_would_limit: AtomicU64,
-}
+use crate::health::Snapshot;
+use crate::query::{AnswerCache, Outcome, Request, answer, answer_cached};
 
 /// Bounds on what clients may hold; defaults are the named constants of [`tcp`].
 #[derive(Debug, Clone, Copy)]
@@ -112,10 +74,9 @@ impl Default for Limits {
 /// State shared by every transport task.
 #[derive(Debug)]
 pub struct Shared {
-    /// The configuration queries are answered from; replaced whole on reload.
-    pub config: ArcSwap<Config>,
-    /// The health snapshot, published by the health table.
-    pub health: Arc<ArcSwap<HealthSnapshot>>,
+    /// What queries are answered from: the configuration and its health view, published as
+    /// one by the health table (a reload and a health change alike).
+    pub snapshot: Arc<ArcSwap<Snapshot>>,
     /// Counters.
     pub stats: Stats,
     /// Client bounds.
@@ -129,35 +90,33 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Installs a new configuration: counters first, then the configuration itself.
-    pub fn install(&self, config: Arc<Config>) {
-        self.bound.store(Arc::new(self.stats.answers.bind(&config)));
-        self.config.store(config);
+    /// Binds the answer counters to `config` before it is installed; answers of the
+    /// configuration being replaced keep being counted until the next binding.
+    pub fn bind_counters(&self, config: &crate::config::Config) {
+        let current = self.bound.load_full();
+        self.bound.store(Arc::new(self.stats.answers.bind(config).after(&current)));
     }
 }
 
-/// Answers one query, turning a panic into a dropped query so that the listener lives on;
-/// from `cache` where it can (the UDP workers keep one each), counted in `tally`.
-#[allow(clippy::too_many_arguments)]
+/// Answers one request, turning a panic into a dropped query so that the listener lives on;
+/// from `cache` where it can (the UDP workers keep one each), counted in `tally` and offered
+/// to the query log.
 fn answer_guarded(
     shared: &Shared,
-    (config, health): (&Config, &HealthSnapshot),
-    packet: &[u8],
-    peer: SocketAddr,
-    transport: Transport,
+    request: &Request<'_>,
     out: &mut Vec<u8>,
     cache: Option<&mut AnswerCache>,
     tally: &mut Tally,
 ) -> Option<Outcome> {
-    let result = catch_panic(&shared.stats, peer, || match cache {
-        Some(cache) => answer_cached(cache, config, health, packet, peer, transport, out),
-        None => answer(config, health, packet, peer, transport, out),
+    let result = catch_panic(&shared.stats, request.peer, || match cache {
+        Some(cache) => answer_cached(cache, request, out),
+        None => answer(request, out),
     })?;
     match result {
         Some(outcome) => {
-            tally.count(transport, &outcome, config.generation);
+            tally.count(request.transport, &outcome, request.config().generation);
             if let Some(log) = &shared.query_log {
-                log.offer(config, packet, peer, &outcome);
+                log.offer(request, &outcome);
             }
             Some(outcome)
         }
@@ -165,84 +124,6 @@ fn answer_guarded(
             tally.dropped += 1;
             None
         }
-    }
-}
-
-/// Counts of one transport worker, added to the shared [`Stats`] by [`Tally::flush`]: the
-/// batched UDP loop flushes once per batch, so a query costs no atomic operation and the
-/// workers of different cores do not pass the counters' cache lines back and forth.
-#[derive(Debug, Default)]
-pub struct Tally {
-    /// Datagrams received.
-    pub udp_queries: u64,
-    /// Packets not answered.
-    pub dropped: u64,
-    fallbacks: u64,
-    malformed: u64,
-    ecs_queries: u64,
-    geo_misses: u64,
-    /// (counter index, count) of answered queries.
-    queries: smallvec::SmallVec<[(usize, u64); 8]>,
-    /// GSLB answers.
-    answers: smallvec::SmallVec<[GslbCount; 8]>,
-}
-
-/// (configuration generation, pool, data center, count) of GSLB answers.
-type GslbCount = (u64, usize, Option<usize>, u64);
-
-impl Tally {
-    /// Counts one answered query.
-    pub fn count(&mut self, transport: Transport, outcome: &Outcome, generation: u64) {
-        let index = metrics::QueryCounters::index(transport, outcome);
-        match self.queries.iter_mut().find(|(i, _)| *i == index) {
-            Some((_, n)) => *n += 1,
-            None => self.queries.push((index, 1)),
-        }
-        self.fallbacks += u64::from(outcome.fallback);
-        self.malformed += u64::from(outcome.rcode == 1);
-        self.ecs_queries += u64::from(outcome.ecs);
-        if let Some(g) = outcome.gslb {
-            self.geo_misses += u64::from(!g.located);
-            let key = (generation, g.pool, g.datacenter);
-            match self.answers.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
-                Some(a) => a.3 += 1,
-                None => self.answers.push((generation, g.pool, g.datacenter, 1)),
-            }
-        }
-    }
-
-    /// Adds the counts to `shared`'s counters and starts again from zero. GSLB answers of a
-    /// configuration that has since been replaced are not counted (their indexes may name
-    /// other pools now).
-    pub fn flush(&mut self, shared: &Shared) {
-        let stats = &shared.stats;
-        for (counter, n) in [
-            (&stats.udp_queries, self.udp_queries),
-            (&stats.dropped, self.dropped),
-            (&stats.fallbacks, self.fallbacks),
-            (&stats.malformed, self.malformed),
-            (&stats.ecs_queries, self.ecs_queries),
-            (&stats.geo_misses, self.geo_misses),
-        ] {
-            if n > 0 {
-                counter.fetch_add(n, Ordering::Relaxed);
-            }
-        }
-        for &(index, n) in &self.queries {
-            stats.queries.add(index, n);
-        }
-        if !self.answers.is_empty() {
-            let bound = shared.bound.load();
-            for &(generation, pool, dc, n) in &self.answers {
-                if generation == bound.generation {
-                    bound.add(pool, dc, n);
-                }
-            }
-        }
-        self.queries.clear();
-        self.answers.clear();
-        let (queries, answers) = (std::mem::take(&mut self.queries), std::mem::take(&mut self.answers));
-        *self = Tally { queries, answers, ..Tally::default() };
     }
 }
 
@@ -286,26 +167,17 @@ impl Running {
 /// How many times to look for a port free for both UDP and TCP when asked for port 0.
 const PORT_ATTEMPTS: usize = 16;
 
-/// Binds UDP and TCP on every address in `listen` and starts serving `config`. Port 0 picks a
-/// free port, the same for UDP and TCP.
+/// Binds UDP and TCP on every address in `listen` and starts serving what `snapshot`
+/// publishes. Port 0 picks a free port, the same for UDP and TCP.
 pub async fn start(
-    config: Arc<Config>,
-    health: Arc<ArcSwap<HealthSnapshot>>,
+    snapshot: Arc<ArcSwap<Snapshot>>,
     listen: &[SocketAddr],
     limits: Limits,
     query_log: Option<crate::querylog::QueryLog>,
 ) -> std::io::Result<Running> {
     let stats = Stats::default();
-    let bound = ArcSwap::from_pointee(stats.answers.bind(&config));
-    let shared = Arc::new(Shared {
-        config: ArcSwap::new(config),
-        health,
-        stats,
-        limits,
-        bound,
-        query_log,
-        rrl: limits.rrl.map(rrl::Rrl::new),
-    });
+    let bound = ArcSwap::from_pointee(stats.answers.bind(&snapshot.load().config));
+    let shared = Arc::new(Shared { snapshot, stats, limits, bound, query_log, rrl: limits.rrl.map(rrl::Rrl::new) });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

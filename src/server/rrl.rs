@@ -109,7 +109,7 @@ impl Rrl {
             }
         }
         h = fnv(h, &rcode.to_be_bytes());
-        if rcode == 0 {
+        if rcode == crate::dns::rcode::NOERROR {
             h = fnv(h, qname);
             h = fnv(h, &qtype.to_be_bytes());
         }
@@ -136,24 +136,6 @@ impl Rrl {
     }
 }
 
-/// Writes a truncated reply to `packet` (a query that was answered): header with TC=1 and the
-/// question only, so the client retries over TCP. `false` when the query cannot be read.
-pub fn slip_reply(packet: &[u8], out: &mut Vec<u8>) -> bool {
-    let Ok(q) = super::wire::parse(packet) else {
-        return false;
-    };
-    out.clear();
-    out.extend_from_slice(&q.id.to_be_bytes());
-    // QR, opcode and RD from the query, TC set.
-    let flags = 0x8000 | (q.flags & 0x7900) | 0x0200;
-    out.extend_from_slice(&flags.to_be_bytes());
-    out.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
-    out.extend_from_slice(q.qname);
-    out.extend_from_slice(&q.qtype.to_be_bytes());
-    out.extend_from_slice(&q.qclass.to_be_bytes());
-    true
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -177,11 +159,29 @@ mod tests {
     }
 
     #[test]
-    fn slip_replies_are_truncated_and_question_only() {
-        let q = [0x12, 0x34, 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
+    fn slip_replies_are_truncated_question_only_and_keep_flags_and_opt() {
+        use crate::query::{Outcome, slip, wire};
+        // ID 0x1234, RD and CD set, the question www. A IN, and an OPT record with DO.
+        let mut q = vec![0x12, 0x34, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 1, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
+        q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
+        let query = wire::parse(&q).unwrap();
+        let outcome = Outcome {
+            rcode: 0,
+            truncated: false,
+            qtype: Some(1),
+            fallback: false,
+            ecs: false,
+            scope: 0,
+            authoritative: true,
+            gslb: None,
+        };
         let mut out = Vec::new();
-        assert!(slip_reply(&q, &mut out));
-        assert_eq!(&out[..4], &[0x12, 0x34, 0x83, 0x00]);
-        assert_eq!(out.len(), q.len());
+        let slipped = slip(&query, &outcome, &mut out);
+        assert!(slipped.truncated);
+        // QR, RD and CD kept, AA as the answer had it, TC set; one question, no records, OPT.
+        assert_eq!(&out[..12], &[0x12, 0x34, 0x87, 0x10, 0, 1, 0, 0, 0, 0, 0, 1]);
+        assert_eq!(&out[12..21], &q[12..21]);
+        // The OPT: root, type 41, our payload size 1232, DO echoed, no options.
+        assert_eq!(&out[21..], &[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
     }
 }

@@ -17,8 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
-use super::answer::{MAX_TCP_MESSAGE, Transport};
 use super::{Shared, Tally, answer_guarded};
+use crate::query::{MAX_TCP_MESSAGE, Request, Transport};
 
 /// Concurrent TCP connections served. NSD's `tcp-count` default is 100 and BIND's
 /// `tcp-clients` 150; an authoritative server sees little TCP, so 100 is ample while keeping
@@ -83,19 +83,11 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         })
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
-        shared.stats.tcp_queries.fetch_add(1, Ordering::Relaxed);
-        let (config, health) = (shared.config.load(), shared.health.load());
+        let snapshot = shared.snapshot.load();
         let mut tally = Tally::default();
-        let answered = answer_guarded(
-            shared,
-            (&config, &health),
-            &input[..len],
-            peer,
-            Transport::Tcp,
-            &mut output,
-            None,
-            &mut tally,
-        );
+        tally.tcp_queries += 1;
+        let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp);
+        let answered = answer_guarded(shared, &request, &mut output, None, &mut tally);
         tally.flush(shared);
         let Some(_) = answered else {
             // A packet we do not answer on UDP (a response, a runt) ends the TCP session: the

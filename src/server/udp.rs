@@ -7,15 +7,13 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 
 use tokio::net::UdpSocket;
 
-use super::answer::{MAX_UDP_PAYLOAD, Transport};
-use super::rrl::{self, Verdict};
-use super::{AnswerCache, Shared, Tally, answer_guarded, wire};
-use crate::config::Config;
-use crate::health::HealthSnapshot;
+use super::rrl::Verdict;
+use super::{Shared, Tally, answer_guarded};
+use crate::health::Snapshot;
+use crate::query::{self, AnswerCache, MAX_UDP_PAYLOAD, Request, Transport};
 
 /// Largest datagram read. A query is at most a few hundred octets; the buffer is sized to the
 /// largest UDP payload so an oversized packet is read whole and refused as malformed rather
@@ -55,8 +53,8 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
                 continue;
             }
         };
-        let (config, health) = (shared.config.load(), shared.health.load());
-        let send = reply(&shared, (&config, &health), &input[..len], peer, &mut output, &mut cache, &mut tally);
+        let snapshot = shared.snapshot.load();
+        let send = reply(&shared, &snapshot, &input[..len], peer, &mut output, &mut cache, &mut tally);
         tally.flush(&shared);
         if !send {
             continue;
@@ -68,12 +66,12 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
 }
 
 /// Answers one datagram into `output` and applies rate limiting; false when nothing is to be
-/// sent. Shared by every UDP loop, so they answer exactly alike.
-/// `snapshot` is the configuration and health snapshot to answer from: loaded per datagram
-/// or, in the batched loop, per batch.
+/// sent. Shared by every UDP loop, so they answer exactly alike. `snapshot` is what to answer
+/// from: loaded per datagram or, in the batched loop, per batch. The datagram is read once;
+/// the answer, the rate limiter and the query log all get that reading.
 pub(super) fn reply(
     shared: &Shared,
-    snapshot: (&Config, &HealthSnapshot),
+    snapshot: &Snapshot,
     packet: &[u8],
     peer: SocketAddr,
     output: &mut Vec<u8>,
@@ -81,26 +79,35 @@ pub(super) fn reply(
     tally: &mut Tally,
 ) -> bool {
     tally.udp_queries += 1;
-    let Some(outcome) = answer_guarded(shared, snapshot, packet, peer, Transport::Udp, output, Some(cache), tally)
-    else {
+    let request = Request::new(snapshot, packet, peer, Transport::Udp);
+    let Some(outcome) = answer_guarded(shared, &request, output, Some(cache), tally) else {
         return false;
     };
-    if let Some(rrl) = &shared.rrl {
-        let qname = wire::parse(packet).map(|q| q.qname).unwrap_or(&[]);
-        match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
-            Verdict::Send => {}
-            _ if rrl.config().dry_run => {
-                shared.stats.rrl_would_limit.fetch_add(1, Ordering::Relaxed);
+    let Some(rrl) = &shared.rrl else {
+        return true;
+    };
+    let qname = request.query().map_or(&[][..], |q| q.qname);
+    match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
+        Verdict::Send => true,
+        _ if rrl.config().dry_run => {
+            tally.rrl_would_limit += 1;
+            true
+        }
+        Verdict::Slip => match request.query() {
+            Some(q) => {
+                tally.rrl_slipped += 1;
+                query::slip(q, &outcome, output);
+                true
             }
-            Verdict::Slip => {
-                shared.stats.rrl_slipped.fetch_add(1, Ordering::Relaxed);
-                return rrl::slip_reply(packet, output);
+            // A reply to a packet that is not a query (FORMERR) has nothing to slip.
+            None => {
+                tally.rrl_dropped += 1;
+                false
             }
-            Verdict::Drop => {
-                shared.stats.rrl_dropped.fetch_add(1, Ordering::Relaxed);
-                return false;
-            }
+        },
+        Verdict::Drop => {
+            tally.rrl_dropped += 1;
+            false
         }
     }
-    true
 }

@@ -89,7 +89,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
     let fd = socket.as_raw_fd();
     let mut bufs = vec![[0u8; RECV_BUFFER]; BATCH];
     let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
-    let mut cache = super::AnswerCache::new();
+    let mut cache = crate::query::AnswerCache::new();
     let mut tally = super::Tally::default();
     // SAFETY: all-zero is a valid value for these plain C structs.
     let mut addrs: [libc::sockaddr_storage; BATCH] = unsafe { std::mem::zeroed() };
@@ -126,7 +126,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
         let mut count = 0;
         // One configuration and health snapshot per batch: a reload or a health change is
         // seen from the next batch on, a few microseconds later.
-        let (config, health) = (shared.config.load(), shared.health.load());
+        let snapshot = shared.snapshot.load();
         for i in 0..n as usize {
             let len = hdrs[i].msg_len as usize;
             let Some(peer) = to_socket_addr(&addrs[i]) else { continue };
@@ -135,7 +135,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 continue;
             }
             let (packet, out) = (&bufs[i][..len], &mut outs[count]);
-            if super::udp::reply(shared, (&config, &health), packet, peer, out, &mut cache, &mut tally) {
+            if super::udp::reply(shared, &snapshot, packet, peer, out, &mut cache, &mut tally) {
                 out_iovs[count] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
                 out_hdrs[count].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
                 out_hdrs[count].msg_hdr.msg_namelen = hdrs[i].msg_hdr.msg_namelen;
@@ -147,7 +147,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 count += 1;
             }
         }
-        drop((config, health));
+        drop(snapshot);
         tally.flush(shared);
         let mut sent = 0;
         while sent < count {

@@ -17,9 +17,9 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use crate::dns::rtype;
 pub use name::Name;
 pub use parser::{Diagnostic, Location, Record};
-use rdata::rtype;
 pub use resolve::{PoolRef, Rcode, Resolution, Rr};
 
 /// The records of one owner name and type.
@@ -132,7 +132,7 @@ impl Zone {
                         message: format!(
                             "{} already has a {} record; a name holds at most one",
                             record.owner,
-                            rdata::type_to_text(record.rtype)
+                            crate::dns::type_to_text(record.rtype)
                         ),
                     });
                     continue;
@@ -145,7 +145,7 @@ impl Zone {
                             record.ttl,
                             set.ttl,
                             record.owner,
-                            rdata::type_to_text(record.rtype),
+                            crate::dns::type_to_text(record.rtype),
                             set.ttl
                         ),
                     });
@@ -250,7 +250,7 @@ impl Zone {
                         continue;
                     }
                     let is_glue = self.delegation_above(&target).is_some();
-                    let what = rdata::type_to_text(set.rtype);
+                    let what = crate::dns::type_to_text(set.rtype);
                     let diag = Diagnostic {
                         at: at.clone(),
                         message: format!(

@@ -13,7 +13,8 @@ use std::sync::Arc;
 
 use super::lexer::{self, Entry, Token};
 use super::name::Name;
-use super::rdata::{self, rtype};
+use super::rdata;
+use crate::dns::{self, rtype};
 
 /// Nesting bound for `$INCLUDE`. BIND has none and loops until it runs out of file
 /// descriptors; 16 levels is far beyond any real layout and stops include cycles.
@@ -278,8 +279,8 @@ fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut S
         return Err("record has no type".into());
     };
     let rtype =
-        rdata::type_from_text(&type_token.text).ok_or_else(|| format!("unknown record type '{}'", type_token.text))?;
-    if rdata::is_meta_type(rtype) {
+        dns::type_from_text(&type_token.text).ok_or_else(|| format!("unknown record type '{}'", type_token.text))?;
+    if dns::is_meta_type(rtype) {
         return Err(format!("type {} is a query or meta type and cannot be stored in a zone", type_token.text));
     }
     let data = rdata::parse(rtype, rdata_tokens, &scope.origin)?;

@@ -4,8 +4,8 @@
 use std::borrow::Cow;
 
 use super::name::{self, Name};
-use super::rdata::rtype;
 use super::{Node, RRset, Zone, ZoneSet};
+use crate::dns::rtype;
 
 /// Most CNAME or DNAME links followed for one question. BIND 9 gives up after 11 restarts
 /// (its `max-query-restarts` default); a longer chain in one's own zones is a mistake, and the

@@ -481,7 +481,7 @@ mod tests {
     fn rd(rtype: &str, text: &str) -> Result<Vec<u8>, String> {
         let origin = crate::zone::name::Name::parse("example.com.", None).unwrap();
         let entry = crate::zone::lexer::entries(text).unwrap().remove(0);
-        super::super::parse(super::super::type_from_text(rtype).unwrap(), &entry.tokens, &origin)
+        super::super::parse(crate::dns::type_from_text(rtype).unwrap(), &entry.tokens, &origin)
     }
 
     fn hex(s: &str) -> Vec<u8> {

@@ -3,122 +3,13 @@
 //! Each record type has a parser that reads its fields from the tokens of one zone file entry
 //! through [`Fields`] and appends the wire form. Names inside record data are written
 //! uncompressed; the response encoder compresses the RFC 1035 types itself (see
-//! `server::encode`). Every type also accepts the RFC 3597 generic form `\# LEN HEX`.
+//! `query::encode`). Every type also accepts the RFC 3597 generic form `\# LEN HEX`.
 
 mod extra;
 
 use super::lexer::Token;
 use super::name::{Name, NameError};
-
-/// Record type numbers this server knows by mnemonic (IANA "Resource Record (RR) TYPEs").
-pub mod rtype {
-    #![allow(missing_docs)]
-    pub const A: u16 = 1;
-    pub const NS: u16 = 2;
-    pub const CNAME: u16 = 5;
-    pub const SOA: u16 = 6;
-    pub const PTR: u16 = 12;
-    pub const HINFO: u16 = 13;
-    pub const MX: u16 = 15;
-    pub const TXT: u16 = 16;
-    pub const RP: u16 = 17;
-    pub const AFSDB: u16 = 18;
-    pub const AAAA: u16 = 28;
-    pub const LOC: u16 = 29;
-    pub const SRV: u16 = 33;
-    pub const NAPTR: u16 = 35;
-    pub const KX: u16 = 36;
-    pub const CERT: u16 = 37;
-    pub const DNAME: u16 = 39;
-    pub const OPT: u16 = 41;
-    pub const DS: u16 = 43;
-    pub const SSHFP: u16 = 44;
-    pub const RRSIG: u16 = 46;
-    pub const NSEC: u16 = 47;
-    pub const DNSKEY: u16 = 48;
-    pub const NSEC3: u16 = 50;
-    pub const NSEC3PARAM: u16 = 51;
-    pub const TLSA: u16 = 52;
-    pub const SMIMEA: u16 = 53;
-    pub const CDS: u16 = 59;
-    pub const CDNSKEY: u16 = 60;
-    pub const OPENPGPKEY: u16 = 61;
-    pub const SVCB: u16 = 64;
-    pub const HTTPS: u16 = 65;
-    pub const SPF: u16 = 99;
-    pub const TKEY: u16 = 249;
-    pub const TSIG: u16 = 250;
-    pub const IXFR: u16 = 251;
-    pub const AXFR: u16 = 252;
-    pub const MAILB: u16 = 253;
-    pub const MAILA: u16 = 254;
-    pub const ANY: u16 = 255;
-    pub const URI: u16 = 256;
-    pub const CAA: u16 = 257;
-}
-
-/// Mnemonics and numbers of the types a zone file may name.
-const TYPE_NAMES: &[(&str, u16)] = &[
-    ("A", rtype::A),
-    ("NS", rtype::NS),
-    ("CNAME", rtype::CNAME),
-    ("SOA", rtype::SOA),
-    ("PTR", rtype::PTR),
-    ("HINFO", rtype::HINFO),
-    ("MX", rtype::MX),
-    ("TXT", rtype::TXT),
-    ("RP", rtype::RP),
-    ("AFSDB", rtype::AFSDB),
-    ("AAAA", rtype::AAAA),
-    ("LOC", rtype::LOC),
-    ("SRV", rtype::SRV),
-    ("NAPTR", rtype::NAPTR),
-    ("KX", rtype::KX),
-    ("CERT", rtype::CERT),
-    ("DNAME", rtype::DNAME),
-    ("DS", rtype::DS),
-    ("SSHFP", rtype::SSHFP),
-    ("RRSIG", rtype::RRSIG),
-    ("NSEC", rtype::NSEC),
-    ("DNSKEY", rtype::DNSKEY),
-    ("NSEC3", rtype::NSEC3),
-    ("NSEC3PARAM", rtype::NSEC3PARAM),
-    ("TLSA", rtype::TLSA),
-    ("SMIMEA", rtype::SMIMEA),
-    ("CDS", rtype::CDS),
-    ("CDNSKEY", rtype::CDNSKEY),
-    ("OPENPGPKEY", rtype::OPENPGPKEY),
-    ("SVCB", rtype::SVCB),
-    ("HTTPS", rtype::HTTPS),
-    ("SPF", rtype::SPF),
-    ("URI", rtype::URI),
-    ("CAA", rtype::CAA),
-];
-
-/// Looks up a type mnemonic or `TYPEnnn` (RFC 3597 §5), case-insensitively.
-pub fn type_from_text(text: &str) -> Option<u16> {
-    if let Some(n) =
-        text.get(..4).filter(|p| p.eq_ignore_ascii_case("TYPE")).and_then(|_| text[4..].parse::<u16>().ok())
-    {
-        return Some(n);
-    }
-    TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
-}
-
-/// The mnemonic of a type, or `TYPEnnn`.
-pub fn type_to_text(rtype: u16) -> String {
-    TYPE_NAMES
-        .iter()
-        .find(|&&(_, n)| n == rtype)
-        .map(|&(name, _)| name.to_string())
-        .unwrap_or_else(|| format!("TYPE{rtype}"))
-}
-
-/// Types that may not appear in a zone file: meta and query types (RFC 6895 §3.1), and the
-/// OPT pseudo-record. BIND refuses them too.
-pub fn is_meta_type(rtype: u16) -> bool {
-    rtype == 0 || rtype == rtype::OPT || (128..=255).contains(&rtype)
-}
+use crate::dns::{rtype, type_to_text};
 
 /// Cursor over the rdata tokens of one entry.
 pub struct Fields<'a> {
@@ -461,6 +352,7 @@ pub fn to_text(rtype: u16, rdata: &[u8]) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dns::type_from_text;
     use crate::zone::lexer::entries;
 
     pub(crate) fn rd(rtype: &str, text: &str) -> Result<Vec<u8>, RdataError> {

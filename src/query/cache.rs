@@ -23,19 +23,16 @@
 //! random names costs what the general path costs, never unbounded memory.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
 
-use super::answer::{
-    Outcome, Sections, Transport, answer_parsed, decide, opt_len, rcode_of, response_flags, size_limit, write_opt,
-    write_sections,
-};
+use super::answer::{Outcome, Sections, begin, finish, precheck, rcode_of, size_limit, write_sections};
 use super::encode::Writer;
-use super::wire::{self, Query};
+use super::gslb;
+use super::wire::Query;
+use super::{MAX_TCP_MESSAGE, MAX_UDP_PAYLOAD, Request, answer};
 use crate::config::Config;
 use crate::config::gslb::Fallback;
-use crate::health::HealthSnapshot;
+use crate::dns::{class, rcode, rtype};
 use crate::policy::Family;
-use crate::zone::rdata::rtype;
 use crate::zone::{Name, Rcode};
 
 /// Questions remembered per worker. An entry is at most a UDP response's worth of octets, so
@@ -43,7 +40,7 @@ use crate::zone::{Name, Rcode};
 pub const MAX_ENTRIES: usize = 2048;
 
 /// Longest prepared body kept: larger answers are never sent whole over UDP anyway.
-const MAX_BODY: usize = super::answer::MAX_UDP_PAYLOAD as usize;
+const MAX_BODY: usize = MAX_UDP_PAYLOAD as usize;
 
 /// What is known about one question (lower-cased name and type).
 #[derive(Debug)]
@@ -99,40 +96,25 @@ impl AnswerCache {
     }
 }
 
-/// Answers one query packet into `out`, from `cache` when it can, else by [`answer`](super::answer()); the
-/// response is the same either way. `None` means no reply must be sent.
-pub fn answer_cached(
-    cache: &mut AnswerCache,
-    config: &Config,
-    health: &HealthSnapshot,
-    packet: &[u8],
-    client: SocketAddr,
-    transport: Transport,
-    out: &mut Vec<u8>,
-) -> Option<Outcome> {
-    let parsed = wire::parse(packet);
-    if let Ok(query) = &parsed
-        && let Some(outcome) = fast(cache, config, health, query, client, transport, out)
+/// Answers `request` into `out`, from `cache` when it can, else by [`answer`]; the response is
+/// the same either way. `None` means no reply must be sent.
+pub fn answer_cached(cache: &mut AnswerCache, request: &Request<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
+    if let Ok(query) = &request.parsed
+        && let Some(outcome) = fast(cache, request, query, out)
     {
         return Some(outcome);
     }
-    answer_parsed(config, health, parsed, client, transport, out)
+    answer(request, out)
 }
 
 /// The fast path; `None` leaves the query to the general path.
-fn fast(
-    cache: &mut AnswerCache,
-    config: &Config,
-    health: &HealthSnapshot,
-    query: &Query<'_>,
-    client: SocketAddr,
-    transport: Transport,
-    out: &mut Vec<u8>,
-) -> Option<Outcome> {
-    // The general path refuses or rejects these before resolving; leave them to it.
-    if query.qclass != 1 || query.edns.is_some_and(|e| e.version > 0) || is_meta(query.qtype) {
+fn fast(cache: &mut AnswerCache, request: &Request<'_>, query: &Query<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
+    // The general path refuses or rejects these before resolving (and answers class ANY as
+    // IN, which the prepared answers do not); leave them to it.
+    if query.qclass != class::IN || precheck(query).is_some() {
         return None;
     }
+    let config = request.config();
     if cache.generation != config.generation {
         cache.entries.clear();
         cache.generation = config.generation;
@@ -145,92 +127,59 @@ fn fast(
     key[n..n + 2].copy_from_slice(&query.qtype.to_be_bytes());
     let key = &key[..n + 2];
     if let Some(entry) = cache.entries.get(key) {
-        return from_entry(entry, config, health, query, client, transport, out);
+        return from_entry(entry, request, query, out);
     }
     if cache.entries.len() >= MAX_ENTRIES {
         cache.entries.clear();
     }
     let entry = cache.entries.entry(key.into()).or_insert(prepare(config, &key[..n], query.qtype));
-    from_entry(entry, config, health, query, client, transport, out)
+    from_entry(entry, request, query, out)
 }
 
 /// Answers `query` from what is known of its question.
-fn from_entry(
-    entry: &Entry,
-    config: &Config,
-    health: &HealthSnapshot,
-    query: &Query<'_>,
-    client: SocketAddr,
-    transport: Transport,
-    out: &mut Vec<u8>,
-) -> Option<Outcome> {
+fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
     let mut outcome = Outcome::of(query);
-    let opt = opt_len(query);
-    let mut w = Writer::new(out, size_limit(transport, query));
+    let mut w = Writer::new(out, size_limit(request.transport, query));
+    let mut scope = 0;
     match entry {
         Entry::General => return None,
         Entry::Fixed { authoritative, rcode, counts, body } => {
-            let aa = if *authoritative { 0x0400 } else { 0 };
-            w.header(query.id, response_flags(query.flags, *rcode) | aa);
-            w.question(query.qname, query.qtype, query.qclass);
-            w.reserve(opt);
+            begin(&mut w, query, *rcode, *authoritative);
             w.prepared(*counts, body).ok()?;
             outcome.rcode = *rcode;
         }
         &Entry::Pool { pool } => {
-            let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
-            let (decision, scope, info) = decide(config, health, query, client, pool, family);
-            // NODATA and SERVFAIL fallbacks are rare; the general path writes them.
-            if decision.members.is_empty() || decision.fallback == Some(Fallback::ServFail) {
-                return None;
-            }
-            w.header(query.id, response_flags(query.flags, 0) | 0x0400);
-            w.question(query.qname, query.qtype, query.qclass);
-            w.reserve(opt);
             // The records are written whole here: the owner is the question's name, which the
             // general path's writer compresses to a pointer to offset 12 (the root name, the
             // one exception, is left to it).
             if query.qname.len() <= 1 {
                 return None;
             }
+            let done = gslb::complete(request, query, pool, None);
+            // NODATA and SERVFAIL fallbacks are rare; the general path writes them.
+            if done.decision.members.is_empty() || done.decision.fallback == Some(Fallback::ServFail) {
+                return None;
+            }
+            begin(&mut w, query, rcode::NOERROR, true);
             let mut rr = [0u8; 28];
             rr[..2].copy_from_slice(&[0xc0, 12]);
-            rr[2..4].copy_from_slice(&if family == Family::V4 { rtype::A } else { rtype::AAAA }.to_be_bytes());
-            rr[4..6].copy_from_slice(&1u16.to_be_bytes());
-            rr[6..10].copy_from_slice(&decision.ttl.to_be_bytes());
-            let members = &config.gslb.pools[pool].members;
-            for &m in &decision.members {
-                let len = match (family, members[m].ipv4, members[m].ipv6) {
-                    (Family::V4, Some(a), _) => {
-                        rr[12..16].copy_from_slice(&a.octets());
-                        16
-                    }
-                    (Family::V6, _, Some(a)) => {
-                        rr[12..28].copy_from_slice(&a.octets());
-                        28
-                    }
-                    _ => continue,
-                };
-                rr[10..12].copy_from_slice(&(len as u16 - 12).to_be_bytes());
+            rr[2..4].copy_from_slice(&if done.family == Family::V4 { rtype::A } else { rtype::AAAA }.to_be_bytes());
+            rr[4..6].copy_from_slice(&class::IN.to_be_bytes());
+            rr[6..10].copy_from_slice(&done.decision.ttl.to_be_bytes());
+            for a in done.records(request.config()) {
+                let rdata = a.rdata();
+                rr[10..12].copy_from_slice(&(rdata.len() as u16).to_be_bytes());
+                rr[12..12 + rdata.len()].copy_from_slice(rdata);
                 // A response that would be truncated is left to the general path.
-                w.answer_record(&rr[..len]).ok()?;
+                w.answer_record(&rr[..12 + rdata.len()]).ok()?;
             }
-            outcome.fallback = decision.fallback.is_some();
-            outcome.gslb = Some(info);
-            outcome.scope = if outcome.ecs { scope } else { 0 };
+            outcome.fallback = done.decision.fallback.is_some();
+            outcome.gslb = Some(done.outcome());
+            scope = done.scope;
         }
     }
-    w.release(opt);
-    write_opt(&mut w, query, outcome.rcode, outcome.scope);
+    finish(&mut w, query, outcome.rcode, scope, &mut outcome);
     Some(outcome)
-}
-
-/// Types the general path answers without resolving (refused, not implemented, malformed).
-fn is_meta(qtype: u16) -> bool {
-    matches!(
-        qtype,
-        0 | rtype::OPT | rtype::TSIG | rtype::TKEY | rtype::AXFR | rtype::IXFR | rtype::MAILA | rtype::MAILB
-    )
 }
 
 /// Works out what to keep for a question; `qname` is lower-case wire form.
@@ -256,9 +205,9 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
         return Entry::General;
     }
     let mut buf = Vec::new();
-    let mut w = Writer::new(&mut buf, super::answer::MAX_TCP_MESSAGE);
+    let mut w = Writer::new(&mut buf, MAX_TCP_MESSAGE);
     w.header(0, 0);
-    w.question(qname, qtype, 1);
+    w.question(qname, qtype, class::IN);
     let start = w.len();
     if write_sections(&mut w, &res) != Sections::Whole || w.len() - start > MAX_BODY {
         return Entry::General;

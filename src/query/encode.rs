@@ -5,7 +5,7 @@
 //! whole or not at all: [`Writer::record`] rolls back one that would pass the limit, so the
 //! caller decides between truncating (answer, authority) and omitting (additional).
 
-use crate::zone::rdata::rtype;
+use crate::dns::rtype;
 
 /// Most names remembered for compression. A response that fits 1232 octets rarely holds more
 /// than a few dozen distinct names; later names are simply written in full.

@@ -3,10 +3,10 @@
 //! Nothing is allocated and nothing is sized from header counts: every length is checked
 //! against the bytes actually present, and names are walked with a bounded number of steps.
 
+use crate::dns::{edns, flags, opcode, rtype};
+
 /// Size of the DNS header (RFC 1035 §4.1.1).
 pub const HEADER_LEN: usize = 12;
-/// EDNS option code of Client Subnet (RFC 7871 §6).
-pub const OPT_ECS: u16 = 8;
 
 /// The EDNS(0) OPT record of a query (RFC 6891 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -40,7 +40,7 @@ impl ClientSubnet {
 
     /// The address as an `IpAddr`.
     pub fn ip(&self) -> std::net::IpAddr {
-        if self.family == 1 {
+        if self.family == edns::FAMILY_IPV4 {
             std::net::IpAddr::from([self.address[0], self.address[1], self.address[2], self.address[3]])
         } else {
             std::net::IpAddr::from(self.address)
@@ -68,7 +68,7 @@ pub struct Query<'a> {
 impl Query<'_> {
     /// The OPCODE field.
     pub fn opcode(&self) -> u8 {
-        ((self.flags >> 11) & 0xf) as u8
+        flags::opcode(self.flags)
     }
 }
 
@@ -164,7 +164,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     }
     let id = u16::from_be_bytes([p[0], p[1]]);
     let flags = u16::from_be_bytes([p[2], p[3]]);
-    if flags & 0x8000 != 0 {
+    if flags & flags::QR != 0 {
         return Err(Reject::Drop);
     }
     let qdcount = u16::from_be_bytes([p[4], p[5]]);
@@ -183,8 +183,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         None
     };
     let echo = question.map(|(n, t, c, _)| (n, t, c));
-    let opcode = (flags >> 11) & 0xf;
-    if opcode != 0 {
+    if flags::opcode(flags) != opcode::QUERY {
         return Err(Reject::NotImp { id, flags, question: echo });
     }
     let Some((qname, qtype, qclass, mut pos)) = question else {
@@ -211,7 +210,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         if rdata_end > p.len() {
             return formerr(echo);
         }
-        if rtype == 41 {
+        if rtype == rtype::OPT {
             // RFC 6891 §6.1.1: one OPT, owned by the root.
             if edns.is_some() || p[owner_start] != 0 || after_name != owner_start + 1 {
                 return formerr(echo);
@@ -220,7 +219,8 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
             let Some(ecs) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
-            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok: ttl[2] & 0x80 != 0, ecs });
+            let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs });
         }
         pos = rdata_end;
     }
@@ -240,7 +240,7 @@ fn read_options(mut rdata: &[u8]) -> Option<Option<ClientSubnet>> {
         let code = u16_at(rdata, 0)?;
         let len = usize::from(u16_at(rdata, 2)?);
         let value = rdata.get(4..4 + len)?;
-        if code == OPT_ECS {
+        if code == edns::CLIENT_SUBNET {
             if ecs.is_some() {
                 return None;
             }
@@ -258,8 +258,8 @@ fn read_ecs(value: &[u8]) -> Option<ClientSubnet> {
     let source_prefix = *value.get(2)?;
     let scope_prefix = *value.get(3)?;
     let width = match family {
-        1 => 32,
-        2 => 128,
+        edns::FAMILY_IPV4 => 32,
+        edns::FAMILY_IPV6 => 128,
         _ => return None,
     };
     if source_prefix > width || scope_prefix != 0 {

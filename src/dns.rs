@@ -1,0 +1,291 @@
+//! DNS numbers, for everyone: record types, classes, response codes, opcodes, header flags and
+//! EDNS option codes, with their mnemonics in both directions.
+//!
+//! Nothing else in the crate writes a DNS number raw (`rcode == 3`, `0x0400`): the zone parser,
+//! the query path, the metrics and the API all name them from here, so one table decides what
+//! "NXDOMAIN" or "HTTPS" means everywhere. The numbers are IANA's ("Domain Name System (DNS)
+//! Parameters"); each group cites the RFC that defines it.
+
+/// Record type numbers known by mnemonic (IANA "Resource Record (RR) TYPEs").
+pub mod rtype {
+    #![allow(missing_docs)]
+    pub const A: u16 = 1;
+    pub const NS: u16 = 2;
+    pub const CNAME: u16 = 5;
+    pub const SOA: u16 = 6;
+    pub const PTR: u16 = 12;
+    pub const HINFO: u16 = 13;
+    pub const MX: u16 = 15;
+    pub const TXT: u16 = 16;
+    pub const RP: u16 = 17;
+    pub const AFSDB: u16 = 18;
+    pub const AAAA: u16 = 28;
+    pub const LOC: u16 = 29;
+    pub const SRV: u16 = 33;
+    pub const NAPTR: u16 = 35;
+    pub const KX: u16 = 36;
+    pub const CERT: u16 = 37;
+    pub const DNAME: u16 = 39;
+    pub const OPT: u16 = 41;
+    pub const DS: u16 = 43;
+    pub const SSHFP: u16 = 44;
+    pub const RRSIG: u16 = 46;
+    pub const NSEC: u16 = 47;
+    pub const DNSKEY: u16 = 48;
+    pub const NSEC3: u16 = 50;
+    pub const NSEC3PARAM: u16 = 51;
+    pub const TLSA: u16 = 52;
+    pub const SMIMEA: u16 = 53;
+    pub const CDS: u16 = 59;
+    pub const CDNSKEY: u16 = 60;
+    pub const OPENPGPKEY: u16 = 61;
+    pub const SVCB: u16 = 64;
+    pub const HTTPS: u16 = 65;
+    pub const SPF: u16 = 99;
+    pub const TKEY: u16 = 249;
+    pub const TSIG: u16 = 250;
+    pub const IXFR: u16 = 251;
+    pub const AXFR: u16 = 252;
+    pub const MAILB: u16 = 253;
+    pub const MAILA: u16 = 254;
+    pub const ANY: u16 = 255;
+    pub const URI: u16 = 256;
+    pub const CAA: u16 = 257;
+}
+
+/// Mnemonics and numbers of every type in [`rtype`].
+const TYPE_NAMES: &[(&str, u16)] = &[
+    ("A", rtype::A),
+    ("NS", rtype::NS),
+    ("CNAME", rtype::CNAME),
+    ("SOA", rtype::SOA),
+    ("PTR", rtype::PTR),
+    ("HINFO", rtype::HINFO),
+    ("MX", rtype::MX),
+    ("TXT", rtype::TXT),
+    ("RP", rtype::RP),
+    ("AFSDB", rtype::AFSDB),
+    ("AAAA", rtype::AAAA),
+    ("LOC", rtype::LOC),
+    ("SRV", rtype::SRV),
+    ("NAPTR", rtype::NAPTR),
+    ("KX", rtype::KX),
+    ("CERT", rtype::CERT),
+    ("DNAME", rtype::DNAME),
+    ("OPT", rtype::OPT),
+    ("DS", rtype::DS),
+    ("SSHFP", rtype::SSHFP),
+    ("RRSIG", rtype::RRSIG),
+    ("NSEC", rtype::NSEC),
+    ("DNSKEY", rtype::DNSKEY),
+    ("NSEC3", rtype::NSEC3),
+    ("NSEC3PARAM", rtype::NSEC3PARAM),
+    ("TLSA", rtype::TLSA),
+    ("SMIMEA", rtype::SMIMEA),
+    ("CDS", rtype::CDS),
+    ("CDNSKEY", rtype::CDNSKEY),
+    ("OPENPGPKEY", rtype::OPENPGPKEY),
+    ("SVCB", rtype::SVCB),
+    ("HTTPS", rtype::HTTPS),
+    ("SPF", rtype::SPF),
+    ("TKEY", rtype::TKEY),
+    ("TSIG", rtype::TSIG),
+    ("IXFR", rtype::IXFR),
+    ("AXFR", rtype::AXFR),
+    ("MAILB", rtype::MAILB),
+    ("MAILA", rtype::MAILA),
+    ("ANY", rtype::ANY),
+    ("URI", rtype::URI),
+    ("CAA", rtype::CAA),
+];
+
+/// Looks up a type mnemonic or `TYPEnnn` (RFC 3597 §5), case-insensitively.
+pub fn type_from_text(text: &str) -> Option<u16> {
+    if let Some(n) =
+        text.get(..4).filter(|p| p.eq_ignore_ascii_case("TYPE")).and_then(|_| text[4..].parse::<u16>().ok())
+    {
+        return Some(n);
+    }
+    TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+}
+
+/// The mnemonic of a type, when it has one.
+pub fn type_name(rtype: u16) -> Option<&'static str> {
+    TYPE_NAMES.iter().find(|&&(_, n)| n == rtype).map(|&(name, _)| name)
+}
+
+/// The mnemonic of a type, or `TYPEnnn` (RFC 3597 §5).
+pub fn type_to_text(rtype: u16) -> String {
+    type_name(rtype).map_or_else(|| format!("TYPE{rtype}"), str::to_string)
+}
+
+/// Types that may not appear in a zone file or be stored: meta and query types (RFC 6895
+/// §3.1), and the OPT pseudo-record. BIND refuses them too.
+pub fn is_meta_type(rtype: u16) -> bool {
+    rtype == 0 || rtype == rtype::OPT || (128..=255).contains(&rtype)
+}
+
+/// Classes (RFC 1035 §3.2.4, RFC 2136 §1.3 for NONE).
+pub mod class {
+    /// The Internet.
+    pub const IN: u16 = 1;
+    /// Chaos (where `id.server` and `version.bind` live).
+    pub const CH: u16 = 3;
+    /// Hesiod.
+    pub const HS: u16 = 4;
+    /// NONE (dynamic update).
+    pub const NONE: u16 = 254;
+    /// ANY, as a query class (RFC 1035 §3.2.5).
+    pub const ANY: u16 = 255;
+}
+
+/// The mnemonic of a class, or `CLASSnnn` (RFC 3597 §5).
+pub fn class_to_text(class: u16) -> String {
+    match class {
+        class::IN => "IN".into(),
+        class::CH => "CH".into(),
+        class::HS => "HS".into(),
+        class::NONE => "NONE".into(),
+        class::ANY => "ANY".into(),
+        n => format!("CLASS{n}"),
+    }
+}
+
+/// Response codes (RFC 1035 §4.1.1, RFC 2136 §2.2, RFC 6891 §9 for the extended BADVERS).
+/// The header holds the low 4 bits; the OPT record the upper 8 of an extended code.
+pub mod rcode {
+    /// No error.
+    pub const NOERROR: u16 = 0;
+    /// The query could not be read.
+    pub const FORMERR: u16 = 1;
+    /// The server failed to answer.
+    pub const SERVFAIL: u16 = 2;
+    /// The name does not exist.
+    pub const NXDOMAIN: u16 = 3;
+    /// The kind of query is not implemented.
+    pub const NOTIMP: u16 = 4;
+    /// The server will not answer (policy).
+    pub const REFUSED: u16 = 5;
+    /// A name exists that should not (DNAME substitution too long, RFC 6672 §2.2).
+    pub const YXDOMAIN: u16 = 6;
+    /// EDNS version not supported (extended; RFC 6891 §6.1.3).
+    pub const BADVERS: u16 = 16;
+}
+
+/// Mnemonics of the response codes in [`rcode`].
+const RCODE_NAMES: &[(&str, u16)] = &[
+    ("NOERROR", rcode::NOERROR),
+    ("FORMERR", rcode::FORMERR),
+    ("SERVFAIL", rcode::SERVFAIL),
+    ("NXDOMAIN", rcode::NXDOMAIN),
+    ("NOTIMP", rcode::NOTIMP),
+    ("REFUSED", rcode::REFUSED),
+    ("YXDOMAIN", rcode::YXDOMAIN),
+    ("BADVERS", rcode::BADVERS),
+];
+
+/// The mnemonic of a response code, when it has one.
+pub fn rcode_name(rcode: u16) -> Option<&'static str> {
+    RCODE_NAMES.iter().find(|&&(_, n)| n == rcode).map(|&(name, _)| name)
+}
+
+/// Looks up a response code mnemonic, case-insensitively.
+pub fn rcode_from_text(text: &str) -> Option<u16> {
+    RCODE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+}
+
+/// The mnemonic of a response code, or `RCODEnnn`.
+pub fn rcode_to_text(rcode: u16) -> String {
+    rcode_name(rcode).map_or_else(|| format!("RCODE{rcode}"), str::to_string)
+}
+
+/// Opcodes (RFC 1035 §4.1.1, RFC 1996 for NOTIFY, RFC 2136 for UPDATE).
+pub mod opcode {
+    /// A standard query.
+    pub const QUERY: u8 = 0;
+    /// Zone change notification.
+    pub const NOTIFY: u8 = 4;
+    /// Dynamic update.
+    pub const UPDATE: u8 = 5;
+}
+
+/// Header flag bits of the 16-bit flags word (RFC 1035 §4.1.1, RFC 4035 §3.2 for AD and CD).
+pub mod flags {
+    /// A response.
+    pub const QR: u16 = 0x8000;
+    /// The OPCODE field.
+    pub const OPCODE_MASK: u16 = 0x7800;
+    /// Authoritative answer.
+    pub const AA: u16 = 0x0400;
+    /// Truncated.
+    pub const TC: u16 = 0x0200;
+    /// Recursion desired.
+    pub const RD: u16 = 0x0100;
+    /// Recursion available.
+    pub const RA: u16 = 0x0080;
+    /// Authentic data.
+    pub const AD: u16 = 0x0020;
+    /// Checking disabled.
+    pub const CD: u16 = 0x0010;
+    /// The RCODE field (the low 4 bits of the response code).
+    pub const RCODE_MASK: u16 = 0x000f;
+    /// The DNSSEC OK bit, in the flags half of the OPT record's TTL (RFC 3225 §3).
+    pub const EDNS_DO: u16 = 0x8000;
+
+    /// The opcode of a flags word.
+    pub fn opcode(flags: u16) -> u8 {
+        ((flags & OPCODE_MASK) >> 11) as u8
+    }
+}
+
+/// EDNS option codes (IANA "DNS EDNS0 Option Codes (OPT)").
+pub mod edns {
+    /// Name Server Identifier (RFC 5001).
+    pub const NSID: u16 = 3;
+    /// Client Subnet (RFC 7871 §6).
+    pub const CLIENT_SUBNET: u16 = 8;
+    /// DNS Cookie (RFC 7873).
+    pub const COOKIE: u16 = 10;
+    /// Padding (RFC 7830).
+    pub const PADDING: u16 = 12;
+    /// Extended DNS Error (RFC 8914).
+    pub const EDE: u16 = 15;
+    /// Client Subnet address family: IPv4 (IANA "Address Family Numbers").
+    pub const FAMILY_IPV4: u16 = 1;
+    /// Client Subnet address family: IPv6.
+    pub const FAMILY_IPV6: u16 = 2;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mnemonics_go_both_ways() {
+        for &(name, n) in TYPE_NAMES {
+            assert_eq!(type_from_text(name), Some(n));
+            assert_eq!(type_from_text(&name.to_lowercase()), Some(n));
+            assert_eq!(type_to_text(n), name);
+        }
+        for &(name, n) in RCODE_NAMES {
+            assert_eq!(rcode_from_text(name), Some(n));
+            assert_eq!(rcode_to_text(n), name);
+        }
+        assert_eq!(type_from_text("TYPE65280"), Some(65280));
+        assert_eq!(type_from_text("TYPE65536"), None);
+        assert_eq!(type_to_text(65280), "TYPE65280");
+        assert_eq!(rcode_to_text(11), "RCODE11");
+        assert_eq!(class_to_text(class::CH), "CH");
+        assert_eq!(class_to_text(42), "CLASS42");
+        assert_eq!(flags::opcode(0x2000 | flags::RD), opcode::NOTIFY);
+    }
+
+    #[test]
+    fn no_number_or_mnemonic_is_listed_twice() {
+        for (i, (a, x)) in TYPE_NAMES.iter().enumerate() {
+            for (b, y) in &TYPE_NAMES[i + 1..] {
+                assert!(a != b && x != y, "{a}/{x} and {b}/{y}");
+            }
+        }
+    }
+}

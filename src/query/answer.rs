@@ -1,0 +1,322 @@
+//! The general path: every query can be answered here.
+//!
+//! [`answer`] takes a [`Request`] (the query already read by [`super::wire`]), checks what is
+//! answered without a lookup, resolves the rest against the snapshot's zone set, completes
+//! GSLB answers through [`super::gslb`], and writes the response into the caller's buffer
+//! ([`super::encode`]). Every reply, errors and rate limiting's truncated replies included,
+//! starts with [`begin`] and ends with [`finish`], so header flags and the OPT record are made
+//! one way. Behaviour where servers differ is listed in ARCHITECTURE.md.
+
+use std::borrow::Cow;
+
+use super::encode::{Full, Writer};
+use super::gslb::{self, Completed};
+use super::wire::{ClientSubnet, Query, Reject};
+use super::{Request, Transport};
+use crate::config::gslb::Fallback;
+use crate::dns::{class, edns, flags, rcode, rtype};
+use crate::policy::Trace;
+use crate::zone::{Name, Rcode, Resolution, Rr};
+
+pub use super::gslb::GslbOutcome;
+
+/// Largest UDP response we send, and the payload size we advertise: the DNS Flag Day 2020
+/// value, which avoids IP fragmentation on practically every path (RFC 9715 §3.3).
+pub const MAX_UDP_PAYLOAD: u16 = 1232;
+/// Size of a UDP response to a query without EDNS, and the floor for a smaller advertised
+/// size (RFC 1035 §2.3.4, RFC 6891 §6.2.3).
+pub const MIN_UDP_PAYLOAD: u16 = 512;
+/// A DNS message over TCP is prefixed by a 16-bit length (RFC 1035 §4.2.2).
+pub const MAX_TCP_MESSAGE: usize = 65_535;
+
+/// What the query path did, for counting.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Outcome {
+    /// RCODE sent, extended RCODE included (16 = BADVERS).
+    pub rcode: u16,
+    /// True when the response was truncated (TC=1).
+    pub truncated: bool,
+    /// The query's type, when a question was read.
+    pub qtype: Option<u16>,
+    /// True when a GSLB pool's fallback answered (no data center could serve).
+    pub fallback: bool,
+    /// True when the query carried a valid EDNS Client Subnet option.
+    pub ecs: bool,
+    /// The ECS scope prefix sent.
+    pub scope: u8,
+    /// True when the AA flag was set.
+    pub authoritative: bool,
+    /// Set when the answer came from a GSLB pool.
+    pub gslb: Option<GslbOutcome>,
+}
+
+impl Outcome {
+    /// What is known of a query's outcome before it is answered: a NOERROR answer of its
+    /// type, with or without ECS; the answer fills in the rest.
+    pub(super) fn of(query: &Query<'_>) -> Outcome {
+        Outcome {
+            rcode: 0,
+            truncated: false,
+            qtype: Some(query.qtype),
+            fallback: false,
+            ecs: query.edns.is_some_and(|e| e.ecs.is_some()),
+            scope: 0,
+            authoritative: false,
+            gslb: None,
+        }
+    }
+}
+
+/// Response header flags: QR, and OPCODE, RD and CD copied from the query (RFC 1035 §4.1.1,
+/// RFC 4035 §3.1.6); AA and RCODE added by the caller.
+pub(super) fn response_flags(query_flags: u16, rcode: u16) -> u16 {
+    flags::QR | (query_flags & (flags::OPCODE_MASK | flags::RD | flags::CD)) | (rcode & flags::RCODE_MASK)
+}
+
+/// Answers one request into `out` by the general path. `None` means no reply must be sent.
+pub fn answer(request: &Request<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
+    let query = match &request.parsed {
+        Ok(q) => q,
+        Err(Reject::Drop) => return None,
+        Err(Reject::FormErr { id, flags, question }) => {
+            return Some(error(out, *id, *flags, rcode::FORMERR, *question));
+        }
+        Err(Reject::NotImp { id, flags, question }) => return Some(error(out, *id, *flags, rcode::NOTIMP, *question)),
+    };
+    let mut w = Writer::new(out, size_limit(request.transport, query));
+    Some(respond(request, query, &mut w))
+}
+
+/// The largest response `query` may get over `transport`.
+pub(super) fn size_limit(transport: Transport, query: &Query<'_>) -> usize {
+    match (transport, query.edns) {
+        (Transport::Tcp, _) => MAX_TCP_MESSAGE,
+        (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
+        (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
+    }
+}
+
+fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&[u8], u16, u16)>) -> Outcome {
+    let mut w = Writer::new(out, MAX_TCP_MESSAGE);
+    w.header(id, response_flags(flags, rcode));
+    if let Some((name, qtype, qclass)) = question {
+        w.question(name, qtype, qclass);
+    }
+    Outcome {
+        rcode,
+        truncated: false,
+        qtype: question.map(|q| q.1),
+        fallback: false,
+        ecs: false,
+        scope: 0,
+        authoritative: false,
+        gslb: None,
+    }
+}
+
+/// Octets the OPT record takes: root name, fixed fields, and the echoed Client Subnet.
+pub(super) fn opt_len(query: &Query<'_>) -> usize {
+    match query.edns {
+        None => 0,
+        Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()),
+    }
+}
+
+/// Starts every response to `query`: the header (ID, and flags from the query), the question as
+/// asked, and the OPT record's space kept back so that no record can take it.
+pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, rcode: u16, authoritative: bool) {
+    let aa = if authoritative { flags::AA } else { 0 };
+    w.header(query.id, response_flags(query.flags, rcode) | aa);
+    w.question(query.qname, query.qtype, query.qclass);
+    w.reserve(opt_len(query));
+}
+
+/// Ends every response to `query`: sets the RCODE, gives back the OPT record's space and writes
+/// the OPT record when the query had one, and records both in `outcome`. Errors and answers
+/// that do not depend on the client carry ECS scope 0 (RFC 7871 §7.2.1).
+pub(super) fn finish(w: &mut Writer<'_>, query: &Query<'_>, rcode: u16, scope: u8, outcome: &mut Outcome) {
+    w.set_flags((w.flags() & !flags::RCODE_MASK) | (rcode & flags::RCODE_MASK));
+    w.release(opt_len(query));
+    outcome.rcode = rcode;
+    outcome.scope = if outcome.ecs { scope } else { 0 };
+    outcome.authoritative = w.flags() & flags::AA != 0;
+    write_opt(w, query, rcode, outcome.scope);
+}
+
+/// Writes a truncated reply to `query` in place of the answer `outcome` describes: TC set, the
+/// question only, with the answer's RCODE, AA and ECS scope, and the OPT record when the query
+/// had one. Rate limiting sends it (slip) so that a real client behind a spoofed address
+/// retries over TCP; it is built by the same code as every other reply.
+pub fn slip(query: &Query<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Outcome {
+    let mut w = Writer::new(out, MAX_TCP_MESSAGE);
+    begin(&mut w, query, outcome.rcode, outcome.authoritative);
+    w.set_flags(w.flags() | flags::TC);
+    let mut slipped = Outcome { truncated: true, ..*outcome };
+    finish(&mut w, query, outcome.rcode, outcome.scope, &mut slipped);
+    slipped
+}
+
+fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, scope: u8) {
+    let Some(e) = query.edns else {
+        return;
+    };
+    let mut rdata = [0u8; 24];
+    let mut len = 0;
+    if let Some(ecs) = e.ecs {
+        len = echo_ecs(&ecs, scope, &mut rdata);
+    }
+    // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
+    let ttl = (u32::from(ext_rcode >> 4) << 24) | if e.dnssec_ok { u32::from(flags::EDNS_DO) } else { 0 };
+    // Root owner, type, our payload size as the class, the TTL word, the options: what
+    // `Writer::record` writes for it, without the compression search (the root has no labels).
+    let mut rr = [0u8; 11 + 24];
+    rr[1..3].copy_from_slice(&rtype::OPT.to_be_bytes());
+    rr[3..5].copy_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
+    rr[5..9].copy_from_slice(&ttl.to_be_bytes());
+    rr[9..11].copy_from_slice(&(len as u16).to_be_bytes());
+    rr[11..11 + len].copy_from_slice(&rdata[..len]);
+    // The space was reserved before any record was written, so this cannot fail.
+    let _ = w.additional_record(&rr[..11 + len]);
+}
+
+/// RFC 7871 §7.2.1: echo family, source prefix and address (already zero beyond the prefix,
+/// as the parser insists) with the scope of the answer.
+fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8; 24]) -> usize {
+    let addr_len = ecs.address_len();
+    out[0..2].copy_from_slice(&edns::CLIENT_SUBNET.to_be_bytes());
+    out[2..4].copy_from_slice(&((4 + addr_len) as u16).to_be_bytes());
+    out[4..6].copy_from_slice(&ecs.family.to_be_bytes());
+    out[6] = ecs.source_prefix;
+    out[7] = scope;
+    out[8..8 + addr_len].copy_from_slice(&ecs.address[..addr_len]);
+    8 + addr_len
+}
+
+/// The RCODE a query gets before any lookup, when it gets one: versions, classes and types
+/// the server does not answer from its zones.
+pub(super) fn precheck(query: &Query<'_>) -> Option<u16> {
+    // RFC 6891 §6.1.3: only version 0 is known; BADVERS, and nothing else is looked at.
+    if query.edns.is_some_and(|e| e.version > 0) {
+        return Some(rcode::BADVERS);
+    }
+    // Class IN is served; QCLASS ANY (RFC 1035 §3.2.5) is answered as IN. CH, HS and
+    // unknown classes are refused: no zone of ours is in them.
+    if query.qclass != class::IN && query.qclass != class::ANY {
+        return Some(rcode::REFUSED);
+    }
+    match query.qtype {
+        // Zone transfers are not offered (yet): refused like NSD without provide-xfr.
+        rtype::AXFR | rtype::IXFR => Some(rcode::REFUSED),
+        // RFC 6895 §3.1: MAILA and MAILB are obsolete query types.
+        rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
+        // OPT, TSIG and TKEY only appear in the additional section; asking for them, or for
+        // type 0, is a malformed question.
+        0 | rtype::OPT | rtype::TSIG | rtype::TKEY => Some(rcode::FORMERR),
+        _ => None,
+    }
+}
+
+fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
+    begin(w, query, rcode::NOERROR, false);
+    let mut outcome = Outcome::of(query);
+    if let Some(rcode) = precheck(query) {
+        finish(w, query, rcode, 0, &mut outcome);
+        return outcome;
+    }
+    let Some(qname) = Name::from_wire(query.qname) else {
+        finish(w, query, rcode::FORMERR, 0, &mut outcome);
+        return outcome;
+    };
+    let (res, gslb) = resolve(request, query, &qname, None);
+    let mut scope = 0;
+    if let Some(g) = &gslb {
+        scope = g.scope;
+        outcome.fallback = g.decision.fallback.is_some();
+        outcome.gslb = Some(g.outcome());
+    }
+    if res.authoritative {
+        w.set_flags(w.flags() | flags::AA);
+    }
+    outcome.truncated = write_sections(w, &res) == Sections::Truncated;
+    finish(w, query, rcode_of(res.rcode), scope, &mut outcome);
+    outcome
+}
+
+/// Resolves `query` (its name read as `qname`) against the request's zone set and completes
+/// an answer that reaches a GSLB pool: the records the general path writes and explain shows.
+pub fn resolve<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    qname: &Name,
+    trace: Trace<'_>,
+) -> (Resolution<'c>, Option<Completed<'c>>) {
+    let mut res = request.config().zones.resolve(qname, query.qtype);
+    let Some(pool_ref) = res.pool.take() else {
+        return (res, None);
+    };
+    let done = gslb::complete(request, query, pool_ref.pool, trace);
+    if done.decision.fallback == Some(Fallback::ServFail) {
+        res.rcode = Rcode::ServFail;
+        res.authoritative = false;
+        return (res, Some(done));
+    }
+    if done.decision.members.is_empty() {
+        res.authority.push(pool_ref.negative_soa);
+    }
+    for a in done.records(request.config()) {
+        let rdata = Cow::Owned(a.rdata().to_vec());
+        res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype: a.rtype, ttl: done.decision.ttl, rdata });
+    }
+    (res, Some(done))
+}
+
+/// The RCODE of a resolution.
+pub(super) fn rcode_of(rcode: Rcode) -> u16 {
+    match rcode {
+        Rcode::NoError => rcode::NOERROR,
+        Rcode::NxDomain => rcode::NXDOMAIN,
+        Rcode::Refused => rcode::REFUSED,
+        Rcode::YxDomain => rcode::YXDOMAIN,
+        Rcode::ServFail => rcode::SERVFAIL,
+    }
+}
+
+/// How much of a resolution [`write_sections`] wrote.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Sections {
+    /// Every record.
+    Whole,
+    /// Answer and authority, not every additional record.
+    AdditionalCut,
+    /// Answer and authority did not fit: question only, TC set.
+    Truncated,
+}
+
+/// Writes the answer, authority and additional sections after the question.
+pub(super) fn write_sections(w: &mut Writer<'_>, res: &Resolution<'_>) -> Sections {
+    let after_question = w.len();
+    let fits = write_all(w, 0, &res.answer).and_then(|()| write_all(w, 1, &res.authority));
+    if fits.is_err() {
+        // RFC 2181 §9: a response that cannot hold the answer and authority RRsets whole is
+        // sent with TC=1 and the question only, so that the client retries over TCP.
+        w.truncate_to(after_question);
+        w.set_flags(w.flags() | flags::TC);
+        return Sections::Truncated;
+    }
+    // Additional data that does not fit is left out without TC (RFC 2181 §9).
+    for rr in &res.additional {
+        if write_rr(w, 2, rr).is_err() {
+            return Sections::AdditionalCut;
+        }
+    }
+    Sections::Whole
+}
+
+fn write_all(w: &mut Writer<'_>, section: usize, rrs: &[Rr<'_>]) -> Result<(), Full> {
+    rrs.iter().try_for_each(|rr| write_rr(w, section, rr))
+}
+
+fn write_rr(w: &mut Writer<'_>, section: usize, rr: &Rr<'_>) -> Result<(), Full> {
+    let rdata: &Cow<'_, [u8]> = &rr.rdata;
+    w.record(section, rr.owner.wire(), rr.rtype, 1, rr.ttl, rdata)
+}

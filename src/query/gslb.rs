@@ -1,0 +1,133 @@
+//! Completing an answer that reached a GSLB pool: the one place that decides who the client
+//! is, where it is, which data center and members answer, with what TTL and ECS scope.
+//!
+//! The general path ([`super::answer()`]), the fast path ([`super::cache`]) and
+//! [`super::explain`] all call [`complete`] and take the records from [`Completed::records`],
+//! so the server and its explanation cannot tell different stories.
+
+use std::net::{IpAddr, SocketAddr};
+
+use super::Request;
+use super::wire::Query;
+use crate::dns::rtype;
+use crate::policy::{self, Ask, Client, Decision, Family, Located, Trace};
+
+/// What a GSLB answer did, for metrics and the query log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GslbOutcome {
+    /// Pool index in the configuration.
+    pub pool: usize,
+    /// Data center answered from, if one.
+    pub datacenter: Option<usize>,
+    /// False when the client could not be located (geo miss).
+    pub located: bool,
+}
+
+/// A completed GSLB answer.
+#[derive(Debug, Clone)]
+pub struct Completed<'c> {
+    /// Pool index in the configuration.
+    pub pool: usize,
+    /// The address family asked for.
+    pub family: Family,
+    /// The address the client was located by.
+    pub client: Client,
+    /// Where it was found.
+    pub located: Located<'c>,
+    /// The data center, members, TTL and fallback.
+    pub decision: Decision,
+    /// The ECS scope prefix of the answer (0 unless the client came from ECS).
+    pub scope: u8,
+}
+
+/// One address record of a GSLB answer, ready for the wire.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Address {
+    /// Member index in the pool.
+    pub member: usize,
+    /// A or AAAA.
+    pub rtype: u16,
+    /// The address octets: the first 4 (A) or all 16 (AAAA).
+    pub octets: [u8; 16],
+}
+
+impl Address {
+    /// The record data.
+    pub fn rdata(&self) -> &[u8] {
+        if self.rtype == rtype::A { &self.octets[..4] } else { &self.octets }
+    }
+}
+
+impl Completed<'_> {
+    /// What to count.
+    pub fn outcome(&self) -> GslbOutcome {
+        GslbOutcome {
+            pool: self.pool,
+            datacenter: self.decision.datacenter,
+            located: !matches!(self.located, Located::Unknown { .. }),
+        }
+    }
+
+    /// The answer's address records in answer order (members without an address of the family
+    /// are left out).
+    pub fn records<'a>(&'a self, config: &'a crate::config::Config) -> impl Iterator<Item = Address> + 'a {
+        let members = &config.gslb.pools[self.pool].members;
+        self.decision.members.iter().filter_map(move |&m| {
+            let mut octets = [0u8; 16];
+            let rtype = match (self.family, members[m].ipv4, members[m].ipv6) {
+                (Family::V4, Some(a), _) => {
+                    octets[..4].copy_from_slice(&a.octets());
+                    rtype::A
+                }
+                (Family::V6, _, Some(a)) => {
+                    octets = a.octets();
+                    rtype::AAAA
+                }
+                _ => return None,
+            };
+            Some(Address { member: m, rtype, octets })
+        })
+    }
+}
+
+/// Completes the answer of `request`'s query `query` that reached pool `pool`: locates the
+/// client, and chooses against the request's health view; `trace` records every step when
+/// given (explain), and nothing is formatted when it is not.
+pub fn complete<'c>(request: &Request<'c>, query: &Query<'_>, pool: usize, trace: Trace<'_>) -> Completed<'c> {
+    let config = request.config();
+    let gslb = &config.gslb;
+    let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
+    let client = client_of(query, request.peer, gslb.pools[pool].ecs);
+    let located = policy::locate(gslb, &config.geo, &client);
+    // The seed makes shuffles differ between queries while staying a function of the query.
+    let seed = (u64::from(query.id) << 16 | u64::from(request.peer.port())) ^ ip_bits(request.peer.ip());
+    let decision =
+        policy::choose(gslb, &Ask { pool, family, located: &located, client: &client, seed }, request.health(), trace);
+    let scope = if client.from_ecs { located.prefix() } else { 0 };
+    Completed { pool, family, client, located, decision, scope }
+}
+
+/// The address a pool locates the client by: the ECS address when the query has one with a
+/// non-zero source prefix and the pool uses ECS, else the query's source, IPv4-mapped IPv6
+/// sources unmapped (RFC 7871 §7.1.2: source prefix 0 asks for an answer that does not depend
+/// on the client's network).
+pub fn client_of(query: &Query<'_>, peer: SocketAddr, use_ecs: bool) -> Client {
+    if let Some(ecs) = query.edns.and_then(|e| e.ecs).filter(|e| use_ecs && e.source_prefix > 0) {
+        return Client { addr: ecs.ip(), prefix: ecs.source_prefix, from_ecs: true };
+    }
+    let addr = match peer.ip() {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
+        v4 => v4,
+    };
+    Client { addr, prefix: if addr.is_ipv4() { 32 } else { 128 }, from_ecs: false }
+}
+
+fn ip_bits(ip: IpAddr) -> u64 {
+    match ip {
+        IpAddr::V4(a) => u64::from(u32::from(a)),
+        IpAddr::V6(a) => {
+            let v = u128::from(a);
+            (v as u64) ^ ((v >> 64) as u64)
+        }
+    }
+}

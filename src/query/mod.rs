@@ -1,0 +1,80 @@
+//! The query path: query bytes in, answer bytes out, with no I/O.
+//!
+//! Everything that turns a query into a response lives here, and nothing here awaits, locks,
+//! reads a clock or touches a socket: the transports in `server` only move bytes, and every
+//! one of them answers through the same functions.
+//!
+//! - [`wire`] reads a query in place, once: the parsed [`Query`] (or why it is rejected) is
+//!   carried in the [`Request`] and handed on to rate limiting and the query log, never read
+//!   again.
+//! - [`answer()`] is the general path: pre-checks, resolution against the zone set, GSLB
+//!   completion, the sections written by [`encode`] under the transport's size limit.
+//! - [`cache`] is the fast path the UDP workers run: answers prepared once per question,
+//!   byte for byte what [`answer()`] writes (tests/fast_path.rs).
+//! - [`gslb`] completes an answer that reached a pool: who the client is, where, which data
+//!   center and members, the TTL and the ECS scope. The general path, the fast path and
+//!   [`explain`] all call it, so the three cannot drift.
+//! - [`explain`] gives the step-by-step account of an answer from the very code above.
+//!
+//! No module here imports `server`, `api`, `reload` or `daemon`.
+
+pub mod answer;
+pub mod cache;
+pub mod encode;
+pub mod explain;
+pub mod gslb;
+pub mod wire;
+
+use std::net::SocketAddr;
+
+pub use answer::{GslbOutcome, MAX_TCP_MESSAGE, MAX_UDP_PAYLOAD, MIN_UDP_PAYLOAD, Outcome, answer, slip};
+pub use cache::{AnswerCache, answer_cached};
+pub use wire::{Query, Reject};
+
+use crate::config::Config;
+use crate::health::{HealthSnapshot, Snapshot};
+
+/// The transport a query came over: it decides the response size limit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    /// Datagrams: responses sized to the client's EDNS payload size, truncated past it.
+    Udp,
+    /// Streams: responses up to 65535 octets.
+    Tcp,
+}
+
+/// One query and everything it is answered from: the snapshot (configuration and the health
+/// view built for it), the packet read once, who sent it and over what.
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// The configuration and health the query is answered from, loaded once.
+    pub snapshot: &'a Snapshot,
+    /// The packet as read by [`wire::parse`]: a query, or why it is not answered normally.
+    pub parsed: Result<Query<'a>, Reject<'a>>,
+    /// The source address and port.
+    pub peer: SocketAddr,
+    /// The transport.
+    pub transport: Transport,
+}
+
+impl<'a> Request<'a> {
+    /// Reads `packet` (once) into a request answered from `snapshot`.
+    pub fn new(snapshot: &'a Snapshot, packet: &'a [u8], peer: SocketAddr, transport: Transport) -> Request<'a> {
+        Request { snapshot, parsed: wire::parse(packet), peer, transport }
+    }
+
+    /// The query, when the packet parsed cleanly.
+    pub fn query(&self) -> Option<&Query<'a>> {
+        self.parsed.as_ref().ok()
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &'a Config {
+        &self.snapshot.config
+    }
+
+    /// The health view of that configuration.
+    pub fn health(&self) -> &'a HealthSnapshot {
+        &self.snapshot.health
+    }
+}
