@@ -401,6 +401,9 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         v6_prefix: args.rrl_ipv6_prefix.min(128),
         dry_run: args.rrl_dry_run,
     });
+    // Listen for SIGINT and SIGTERM before serving: a stop asked for as soon as the first
+    // answer goes out must stop the server cleanly, not kill it by the default action.
+    let stop = stop_signals();
     let daemon = match Daemon::start(config, &options).await {
         Ok(d) => d,
         Err(e) => {
@@ -418,28 +421,26 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         daemon.checked_members(),
         daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
     );
-    wait_for_stop().await;
+    stop.await;
     tracing::info!("stopping");
     daemon.stop();
     ExitCode::SUCCESS
 }
 
-async fn wait_for_stop() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Installs the SIGINT and SIGTERM handlers now; the returned future ends at the first signal.
+fn stop_signals() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
-    {
-        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(s) => s,
-            Err(_) => {
-                let _ = ctrl_c.await;
-                return;
+    let term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate());
+    let ctrl_c = tokio::spawn(tokio::signal::ctrl_c());
+    async move {
+        #[cfg(unix)]
+        if let Ok(mut term) = term {
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
             }
-        };
-        tokio::select! {
-            _ = ctrl_c => {}
-            _ = term.recv() => {}
+            return;
         }
+        let _ = ctrl_c.await;
     }
-    #[cfg(not(unix))]
-    let _ = ctrl_c.await;
 }

@@ -17,7 +17,8 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
-use super::{Shared, Tally, answer_guarded};
+use super::Tally;
+use super::shared::{Shared, answer_guarded};
 use crate::query::{MAX_TCP_MESSAGE, Request, Transport};
 
 /// Concurrent TCP connections served. NSD's `tcp-count` default is 100 and BIND's

@@ -10,8 +10,9 @@ use std::sync::Arc;
 
 use tokio::net::UdpSocket;
 
+use super::Tally;
 use super::rrl::Verdict;
-use super::{Shared, Tally, answer_guarded};
+use super::shared::{Shared, answer_guarded};
 use crate::health::Snapshot;
 use crate::query::{self, AnswerCache, MAX_UDP_PAYLOAD, Request, Transport};
 
