@@ -187,7 +187,7 @@ done
 for t in dig taskset ps; do command -v "$t" >/dev/null || die "$t is missing (run bench/setup.sh)"; done
 
 wants_meridian=0
-[[ " $SERVERS $SCALE_SERVERS " == *" meridian-"* ]] && wants_meridian=1
+[[ " $SERVERS $SCALE_SERVERS $INSTR_SERVERS " == *" meridian-"* ]] && wants_meridian=1
 if ((wants_meridian)); then
   # The binary is copied into the work directory, so every Meridian run of this comparison
   # uses the same build even if target/ is rebuilt meanwhile. A copy taken while cargo is
