@@ -3,9 +3,10 @@
 //! [`answer`] takes a [`Request`] (the query already read by [`super::wire`]), checks what is
 //! answered without a lookup, resolves the rest against the snapshot's zone set, completes
 //! GSLB answers through [`super::gslb`], and writes the response into the caller's buffer
-//! ([`super::encode`]). Every reply, errors and rate limiting's truncated replies included,
-//! starts with [`begin`] and ends with [`finish`], so header flags and the OPT record are made
-//! one way. Behaviour where servers differ is listed in ARCHITECTURE.md.
+//! ([`super::encode`]). Every reply to a query, errors and rate limiting's truncated replies
+//! included, starts with [`begin`] and ends with [`finish`], so header flags and the OPT record
+//! are made one way; a packet that is not a readable query gets its FORMERR or NOTIMP with
+//! the same header flags and no OPT (there is none to echo). Behaviour where servers differ is listed in ARCHITECTURE.md.
 
 use std::borrow::Cow;
 
@@ -55,7 +56,7 @@ impl Outcome {
     /// type, with or without ECS; the answer fills in the rest.
     pub(super) fn of(query: &Query<'_>) -> Outcome {
         Outcome {
-            rcode: 0,
+            rcode: rcode::NOERROR,
             truncated: false,
             qtype: Some(query.qtype),
             fallback: false,
