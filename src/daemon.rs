@@ -37,6 +37,10 @@ pub struct Options {
     pub query_log: Option<(String, f64)>,
     /// Reload when files change.
     pub watch: bool,
+    /// How long a changed file must stay unchanged before a watched reload.
+    pub watch_quiet: std::time::Duration,
+    /// Refuse a reload with any error (`--strict`), instead of isolating zones.
+    pub strict: bool,
 }
 
 impl Options {
@@ -52,6 +56,8 @@ impl Options {
             api_token: None,
             query_log: None,
             watch: false,
+            watch_quiet: crate::reload::QUIET,
+            strict: false,
         }
     }
 }
@@ -116,13 +122,14 @@ impl Daemon {
         let reloader = Arc::new(Reloader::new(
             options.zones.clone(),
             options.geo.clone(),
+            options.strict,
             running.shared.clone(),
             health.clone(),
             runner.clone(),
         ));
         let mut tasks = Vec::new();
         if options.watch {
-            tasks.push(reloader.watch().map_err(|e| StartError::Watch(e.to_string()))?);
+            tasks.push(reloader.watch(options.watch_quiet).map_err(|e| StartError::Watch(e.to_string()))?);
         }
         #[cfg(unix)]
         {

@@ -114,6 +114,14 @@ struct ServeArgs {
     /// POST /reload still reload).
     #[arg(long)]
     no_watch: bool,
+    /// Seconds a changed file must stay unchanged before the watcher reloads it, so that a
+    /// file still being written is never read half-way.
+    #[arg(long, value_name = "SECONDS", default_value_t = meridian::reload::QUIET.as_secs_f64())]
+    watch_quiet: f64,
+    /// Refuse to start, and refuse a reload, when any file has an error (instead of serving
+    /// every zone that loads and keeping the last good version of one that does not).
+    #[arg(long)]
+    strict: bool,
     /// Response rate limiting: UDP responses per second per client network and answer
     /// (off unless given; BIND's and Knot's examples use 5 to 20).
     #[arg(long, value_name = "N")]
@@ -181,7 +189,19 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             for d in &e.0 {
                 eprintln!("error: {d}");
             }
-            eprintln!("{} error(s); nothing was loaded", e.0.len());
+            eprintln!("{} error(s)", e.0.len());
+            // What `meridian serve` would do with these files (without --strict).
+            match Config::load_to_serve(zones, geo, false) {
+                Ok(config) => {
+                    for z in &config.zone_status {
+                        match z.state {
+                            meridian::config::ZoneState::Loaded => eprintln!("serve would serve zone {}", z.origin),
+                            _ => eprintln!("serve would not serve zone {}: SERVFAIL until it is fixed", z.origin),
+                        }
+                    }
+                }
+                Err(_) => eprintln!("serve would refuse to start"),
+            }
             ExitCode::from(1)
         }
     }
@@ -330,19 +350,21 @@ fn serve(args: ServeArgs) -> ExitCode {
     let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
-    let config = match Config::load(&args.zones, &args.geo) {
+    let config = match Config::load_to_serve(&args.zones, &args.geo, args.strict) {
         Ok(c) => c,
         Err(e) => {
             for d in &e.0 {
                 tracing::error!("{d}");
             }
-            eprintln!("meridian: refusing to start: {} error(s) in {}", e.0.len(), args.zones.display());
+            let why = if args.strict { " (--strict refuses any error)" } else { "" };
+            eprintln!("meridian: refusing to start: {} error(s) in {}{why}", e.0.len(), args.zones.display());
             return ExitCode::from(1);
         }
     };
     for w in &config.warnings {
         tracing::warn!("{w}");
     }
+    meridian::reload::log_zone_errors(&config);
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -390,6 +412,8 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.api_token = api_token;
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
+    options.strict = args.strict;
+    options.watch_quiet = std::time::Duration::from_secs_f64(args.watch_quiet.clamp(0.05, 3600.0));
     options.limits.udp_loop = match args.udp_loop.as_str() {
         "batched" => meridian::server::UdpLoop::Batched,
         _ => meridian::server::UdpLoop::Tokio,

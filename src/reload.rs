@@ -19,10 +19,12 @@ use crate::health::runner::Runner;
 use crate::server::Shared;
 use crate::sync::lock;
 
-/// Quiet time after the last file change before a reload starts: editors and deploy tools
-/// write several files (and temporary files) in a burst; half a second covers a `git pull` or
-/// an `rsync` of a zones directory while still feeling immediate.
-pub const DEBOUNCE: Duration = Duration::from_millis(500);
+/// How long the watched files must stay unchanged before a reload reads them (`--watch-quiet`):
+/// editors, `scp` and deploy tools write a file in pieces, and a file cut at a line boundary
+/// parses, so reading it early would serve half a zone. Two seconds covers a slow copy's
+/// pauses and a `git pull` of many files while still feeling prompt; a write-then-rename is
+/// safe at any setting.
+pub const QUIET: Duration = Duration::from_secs(2);
 
 /// The outcome of the last reload, for `/status`.
 #[derive(Debug, Clone, Default, Serialize)]
@@ -35,14 +37,42 @@ pub struct ReloadStatus {
     pub errors: Vec<String>,
     /// Reloads that succeeded since start.
     pub successes: u64,
-    /// Reloads refused since start.
+    /// Reloads refused, or applied with some zone or the GSLB definitions left at their
+    /// previous version, since start.
     pub failures: u64,
+    /// Zones loaded with new content but a serial that did not increase, since start.
+    pub serials_not_increased: u64,
+}
+
+/// Logs the errors of a load that isolated them, and what is served for each zone that had
+/// some: the version read earlier, or SERVFAIL.
+pub fn log_zone_errors(config: &Config) {
+    for e in &config.errors {
+        tracing::error!("{e}");
+    }
+    for z in config.zone_status.iter().filter(|z| !z.errors.is_empty()) {
+        let n = z.errors.len();
+        match &z.loaded {
+            Some(kept) => tracing::error!(
+                "zone {}: {n} error(s) in {}; still serving the version read earlier (serial {})",
+                z.origin,
+                z.file.display(),
+                kept.serial()
+            ),
+            None => tracing::error!(
+                "zone {}: {n} error(s) in {}; not served: its names get SERVFAIL until the file is fixed",
+                z.origin,
+                z.file.display()
+            ),
+        }
+    }
 }
 
 /// Rebuilds and swaps the configuration.
 pub struct Reloader {
     zones: PathBuf,
     geo: PathBuf,
+    strict: bool,
     shared: Arc<Shared>,
     health: Arc<Mutex<HealthTable>>,
     runner: Arc<Mutex<Runner>>,
@@ -66,10 +96,12 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 }
 
 impl Reloader {
-    /// A reloader for the files `zones` and `geo`, swapping into `shared`.
+    /// A reloader for the files `zones` and `geo`, swapping into `shared`; `strict` refuses a
+    /// reload with any error instead of isolating zones.
     pub fn new(
         zones: PathBuf,
         geo: PathBuf,
+        strict: bool,
         shared: Arc<Shared>,
         health: Arc<Mutex<HealthTable>>,
         runner: Arc<Mutex<Runner>>,
@@ -79,6 +111,7 @@ impl Reloader {
         Reloader {
             zones,
             geo,
+            strict,
             shared,
             health,
             runner,
@@ -126,7 +159,20 @@ impl Reloader {
                 Err(e) => return Err(vec![e.to_string()]),
             },
         };
-        Config::load_with_geo(&self.zones, geo).map_err(|e| e.0.iter().map(ToString::to_string).collect())
+        let previous = self.shared.snapshot.load_full();
+        Config::load_serving(&self.zones, geo, Some(&previous.config), self.strict)
+            .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+    }
+
+    /// When a file under the zones directory, or the geo database, was last modified.
+    fn newest_change(&self) -> Option<SystemTime> {
+        let mut newest = std::fs::metadata(&self.geo).and_then(|m| m.modified()).ok();
+        for entry in std::fs::read_dir(&self.zones).ok()?.filter_map(Result::ok) {
+            if let Ok(t) = entry.metadata().and_then(|m| m.modified()) {
+                newest = newest.max(Some(t));
+            }
+        }
+        newest
     }
 
     /// Reloads now; returns the outcome. Must run inside the tokio runtime (checks are
@@ -165,9 +211,15 @@ impl Reloader {
                     return status.clone();
                 }
                 lock(&self.runner).sync_with(&config);
-                status.ok = true;
-                status.errors.clear();
-                status.successes += 1;
+                log_zone_errors(&config);
+                status.ok = config.errors.is_empty();
+                status.errors = config.errors.iter().map(ToString::to_string).collect();
+                status.serials_not_increased += config.serials_not_increased as u64;
+                if status.ok {
+                    status.successes += 1;
+                } else {
+                    status.failures += 1;
+                }
                 let zones: Vec<String> =
                     config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
                 tracing::info!(
@@ -190,9 +242,10 @@ impl Reloader {
         status.clone()
     }
 
-    /// Watches the zones directory and the geo database; reloads after each burst of changes.
-    /// The watcher lives as long as the returned task.
-    pub fn watch(self: &Arc<Self>) -> notify::Result<tokio::task::JoinHandle<()>> {
+    /// Watches the zones directory and the geo database; reloads once the files have stayed
+    /// unchanged for `quiet` after a burst of changes. The watcher lives as long as the
+    /// returned task.
+    pub fn watch(self: &Arc<Self>, quiet: Duration) -> notify::Result<tokio::task::JoinHandle<()>> {
         use notify::{RecursiveMode, Watcher};
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let geo_name = self.geo.file_name().map(|n| n.to_os_string());
@@ -215,12 +268,17 @@ impl Reloader {
         Ok(tokio::spawn(async move {
             let _watcher = watcher;
             while rx.recv().await.is_some() {
-                // Debounce: wait until the files have been quiet for DEBOUNCE.
+                // Wait until no change has been seen for `quiet`, and no file was modified
+                // within `quiet` (a writer's events can arrive late or merged).
                 loop {
-                    match tokio::time::timeout(DEBOUNCE, rx.recv()).await {
+                    match tokio::time::timeout(quiet, rx.recv()).await {
                         Ok(Some(())) => continue,
                         Ok(None) => return,
-                        Err(_) => break,
+                        Err(_) => {}
+                    }
+                    match this.newest_change().and_then(|t| t.elapsed().ok()) {
+                        Some(age) if age < quiet => tokio::time::sleep(quiet - age).await,
+                        _ => break,
                     }
                 }
                 tracing::info!("files changed: reloading");

@@ -135,7 +135,7 @@ fn sigterm_stops_the_server_cleanly() {
 }
 
 #[test]
-fn a_broken_zone_file_is_refused_at_start_with_file_and_line() {
+fn a_start_where_no_zone_loads_is_refused_with_file_and_line() {
     let dir = tempfile::tempdir().unwrap();
     let text = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("zones/example.com.zone")).unwrap();
     let broken = text.replace("mail        IN A    192.0.2.25", "mail        IN A    192.0.2.256");

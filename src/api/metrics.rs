@@ -5,6 +5,7 @@ use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
 use super::AppState;
+use crate::config::ZoneState;
 use crate::health::{DURATION_BUCKETS, Status};
 use crate::policy::View;
 
@@ -144,6 +145,13 @@ pub fn render(state: &AppState) -> String {
     header(&mut o, "meridian_reloads_total", "counter", "Reloads by result.");
     let _ = writeln!(o, "meridian_reloads_total{{result=\"success\"}} {}", reload.successes);
     let _ = writeln!(o, "meridian_reloads_total{{result=\"failure\"}} {}", reload.failures);
+    header(
+        &mut o,
+        "meridian_zone_serial_not_increased_total",
+        "counter",
+        "Zones reloaded with changed content but a SOA serial that did not increase.",
+    );
+    let _ = writeln!(o, "meridian_zone_serial_not_increased_total {}", reload.serials_not_increased);
     header(&mut o, "meridian_last_reload_ok", "gauge", "1 when the last reload succeeded (or none happened yet).");
     let _ = writeln!(o, "meridian_last_reload_ok {}", u8::from(reload.last.is_none() || reload.ok));
 
@@ -159,9 +167,31 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(o, "meridian_query_log_dropped_total {}", log.stats.dropped.load(Ordering::Relaxed));
     }
     let config = &state.shared.snapshot.load().config;
-    header(&mut o, "meridian_zone_serial", "gauge", "SOA serial of each loaded zone.");
+    header(&mut o, "meridian_zone_serial", "gauge", "SOA serial of each zone served.");
     for z in config.zones.zones() {
         let _ = writeln!(o, "meridian_zone_serial{{zone=\"{}\"}} {}", escape(&z.origin().to_string()), z.serial());
+    }
+    header(
+        &mut o,
+        "meridian_zone_state",
+        "gauge",
+        "1 for each zone's state: loaded (its file is served), kept (its file has errors; the version read earlier is served), failed (not served: SERVFAIL).",
+    );
+    for z in &config.zone_status {
+        for state in [ZoneState::Loaded, ZoneState::Kept, ZoneState::Failed] {
+            let _ = writeln!(
+                o,
+                "meridian_zone_state{{zone=\"{}\",state=\"{}\"}} {}",
+                escape(&z.origin.to_string()),
+                state.as_str(),
+                u8::from(z.state == state)
+            );
+        }
+    }
+    header(&mut o, "meridian_zone_load_errors", "gauge", "Errors in each zone's file at the last load.");
+    for z in &config.zone_status {
+        let _ =
+            writeln!(o, "meridian_zone_load_errors{{zone=\"{}\"}} {}", escape(&z.origin.to_string()), z.errors.len());
     }
     o
 }

@@ -188,10 +188,17 @@ async fn status(State(state): State<AppState>) -> Response {
         })
         .collect();
     let zones: Vec<serde_json::Value> = config
-        .zones
-        .zones()
+        .zone_status
         .iter()
-        .map(|z| serde_json::json!({ "zone": z.origin().to_string(), "serial": z.serial(), "file": z.source().display().to_string() }))
+        .map(|z| {
+            serde_json::json!({
+                "zone": z.origin.to_string(),
+                "state": z.state,
+                "serial": z.loaded.as_ref().map(|l| l.serial()),
+                "file": z.file.display().to_string(),
+                "errors": z.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+            })
+        })
         .collect();
     let body = serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),

@@ -702,14 +702,20 @@ impl Builder {
             }
         };
         let key = name.key();
-        let Some(zone) = zones.find_zone(&key) else {
-            w.error(span, path, format!("{name} is not inside any loaded zone"));
-            return None;
-        };
         if let Some(&other) = self.gslb.by_owner.get(&key) {
             w.error(span, path, format!("{name} is already answered by pool '{}'", self.gslb.pools[other].name));
             return None;
         }
+        let zone = match zones.lookup(&key) {
+            Some(Ok(zone)) => zone,
+            // Its zone failed to load (that error is reported with the zone's file): the pool
+            // is kept, and answers once the zone loads.
+            Some(Err(_)) => return Some(name),
+            None => {
+                w.error(span, path, format!("{name} is not inside any zone of the zones directory"));
+                return None;
+            }
+        };
         if let Some(node) = zone.node(&key) {
             for t in [rtype::A, rtype::AAAA, rtype::CNAME, rtype::NS, rtype::DNAME] {
                 if node.has(t) && !(t == rtype::NS && name == *zone.origin()) {
@@ -992,5 +998,6 @@ fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let stem = path.file_stem()?.to_string_lossy();
     let text = if stem.ends_with('.') { stem.to_string() } else { format!("{stem}.") };
     let name = Name::parse(&text, None).ok()?;
-    zones.zones().iter().any(|z| *z.origin() == name).then_some(name)
+    let key = name.key();
+    (zones.zones().iter().any(|z| *z.origin() == name) || zones.failed().any(|f| f.key() == key)).then_some(name)
 }

@@ -2,8 +2,14 @@
 //!
 //! Each `<origin>.zone` file holds one zone whose origin is the file name without `.zone`
 //! (`zones/example.com.zone` is the zone `example.com.`); `*.toml` files beside them hold the
-//! GSLB definitions ([`gslb`]). Everything is read and checked before anything is used; any
-//! error refuses the whole set, so a bad file never replaces good data.
+//! GSLB definitions ([`gslb`]). Everything is read and checked before anything is used.
+//!
+//! Zones are isolated from each other ([`Config::load_serving`]): a zone whose file has an
+//! error is not served from that file. It keeps the version an earlier load read (a reload
+//! never replaces good data with bad), or, with none, its names get SERVFAIL; every other zone
+//! is served. The GSLB definitions are one unit (pools share data centers and maps): with an
+//! error in them, a reload keeps the previous definitions whole, and a start is refused.
+//! [`Config::load`] is strict: any error refuses everything (`meridian check`, `--strict`).
 
 pub mod check;
 pub mod gslb;
@@ -23,18 +29,65 @@ pub const DEFAULT_GEO: &str = "geo/dbip-country.mmdb";
 pub struct Config {
     /// The authoritative zones.
     pub zones: ZoneSet,
-    /// GSLB data centers, pools, maps and networks.
-    pub gslb: gslb::Gslb,
+    /// GSLB data centers, pools, maps and networks (shared with the previous configuration
+    /// when a reload kept them).
+    pub gslb: Arc<gslb::Gslb>,
     /// The geo database.
     pub geo: Arc<GeoDb>,
     /// Problems that did not stop loading.
     pub warnings: Vec<Diagnostic>,
+    /// Errors that kept a zone's file (or the GSLB definitions) from being used while
+    /// everything else was: what `/status` and the log report.
+    pub errors: Vec<Diagnostic>,
+    /// Each zone file's outcome, in file order.
+    pub zone_status: Vec<ZoneStatus>,
+    /// Zones whose content changed while their SOA serial did not increase.
+    pub serials_not_increased: usize,
     /// A number that differs for every configuration loaded by this process, so that a health
     /// snapshot can tell whether it was built for this configuration.
     pub generation: u64,
 }
 
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
+/// What became of one zone file at a load.
+#[derive(Debug, Clone)]
+pub struct ZoneStatus {
+    /// The zone.
+    pub origin: Name,
+    /// Its file.
+    pub file: PathBuf,
+    /// What is served for it.
+    pub state: ZoneState,
+    /// The errors of this load's attempt (empty when it loaded).
+    pub errors: Vec<Diagnostic>,
+    /// The version read from the file, before GSLB pools were attached: what a later load
+    /// keeps serving if the file then fails. `None` when it never loaded.
+    pub loaded: Option<Arc<Zone>>,
+}
+
+/// What is served for a zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ZoneState {
+    /// The file loaded; it is served.
+    Loaded,
+    /// The file has errors; the version an earlier load read is served.
+    Kept,
+    /// The file has errors and no earlier version exists: SERVFAIL for its names.
+    Failed,
+}
+
+impl ZoneState {
+    /// The state's name, as `/status` and the metrics show it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ZoneState::Loaded => "loaded",
+            ZoneState::Kept => "kept",
+            ZoneState::Failed => "failed",
+        }
+    }
+}
 
 /// Why the configuration could not be loaded: every problem found, each with its place.
 #[derive(Debug, thiserror::Error)]
@@ -43,27 +96,35 @@ pub struct LoadError(pub Vec<Diagnostic>);
 
 impl Config {
     /// Reads and validates every zone file and GSLB definition in `dir`, and the geo
-    /// database at `geo`.
+    /// database at `geo`. Strict: any error refuses everything.
     pub fn load(dir: &Path, geo: &Path) -> Result<Config, LoadError> {
-        let geo = match GeoDb::open(geo) {
-            Ok(db) => Arc::new(db),
-            Err(e) => {
-                return Err(LoadError(vec![Diagnostic {
-                    at: Location { file: geo.into(), line: 0 },
-                    message: match e {
-                        crate::geo::GeoError::Open { reason, .. } => {
-                            format!("cannot open the geo database: {reason} (use --geo FILE to pick another)")
-                        }
-                    },
-                }]));
-            }
-        };
-        Config::load_with_geo(dir, geo)
+        Config::load_with_geo(dir, open_geo(geo)?)
     }
 
-    /// As [`Config::load`], with a geo database already open (a reload that keeps it).
+    /// What a server starts with: [`Config::load_serving`] with no earlier configuration.
+    pub fn load_to_serve(dir: &Path, geo: &Path, strict: bool) -> Result<Config, LoadError> {
+        Config::load_serving(dir, open_geo(geo)?, None, strict)
+    }
+
+    /// As [`Config::load`], with a geo database already open: strict, any error refuses.
     pub fn load_with_geo(dir: &Path, geo: Arc<GeoDb>) -> Result<Config, LoadError> {
-        let mut errors = Vec::new();
+        Config::load_serving(dir, geo, None, true)
+    }
+
+    /// Loads what a server serves. Unless `strict`, zones are isolated: a zone whose file has
+    /// an error keeps its version in `previous` (or, with none, is answered with SERVFAIL), and
+    /// is listed in [`Config::errors`]; with an error in the GSLB definitions the previous
+    /// definitions are kept whole. Fails only on what leaves nothing sensible to serve: the
+    /// directory cannot be read, holds no zone files, or the GSLB definitions have errors with
+    /// no previous ones to keep, or, at start (no `previous`), not one zone loads. `strict`
+    /// fails on any error.
+    pub fn load_serving(
+        dir: &Path,
+        geo: Arc<GeoDb>,
+        previous: Option<&Config>,
+        strict: bool,
+    ) -> Result<Config, LoadError> {
+        let mut zone_errors = Vec::new();
         let mut warnings = Vec::new();
         let whole = |path: &Path| Location { file: path.into(), line: 0 };
         let entries = match std::fs::read_dir(dir) {
@@ -81,42 +142,92 @@ impl Config {
             .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
             .collect();
         files.sort();
-        let mut zones: Vec<Zone> = Vec::new();
+        let earlier = |origin: &Name| {
+            previous.and_then(|p| p.zone_status.iter().find(|s| s.origin == *origin)).and_then(|s| s.loaded.clone())
+        };
+        let mut status: Vec<ZoneStatus> = Vec::new();
+        let mut serials_not_increased = 0;
         for path in files {
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let text = if stem.ends_with('.') { stem.clone() } else { format!("{stem}.") };
             let origin = match Name::parse(&text, None) {
                 Ok(origin) => origin,
                 Err(e) => {
-                    errors.push(Diagnostic {
+                    zone_errors.push(Diagnostic {
                         at: whole(&path),
                         message: format!("file name '{stem}' is not a zone name ({e}): name zone files <origin>.zone"),
                     });
                     continue;
                 }
             };
-            if zones.iter().any(|z| *z.origin() == origin) {
-                errors.push(Diagnostic {
+            if status.iter().any(|s| s.origin == origin) {
+                zone_errors.push(Diagnostic {
                     at: whole(&path),
-                    message: format!("zone {origin} is defined by more than one file"),
+                    message: format!("zone {origin} is defined by more than one file; this one is not used"),
                 });
                 continue;
             }
-            match Zone::load(&path, &origin) {
+            let (state, errors, loaded) = match Zone::load(&path, &origin) {
                 Ok((zone, w)) => {
                     warnings.extend(w);
-                    zones.push(zone);
+                    if let Some(before) = earlier(&origin)
+                        && !serial_increased(before.serial(), zone.serial())
+                        && !zone.same_data(&before)
+                    {
+                        serials_not_increased += 1;
+                        warnings.push(Diagnostic {
+                            at: whole(&path),
+                            message: format!(
+                                "zone {origin} changed but its SOA serial {} did not increase (was {}): secondaries and \
+                                 caches will not see the change; raise the serial",
+                                zone.serial(),
+                                before.serial()
+                            ),
+                        });
+                    }
+                    (ZoneState::Loaded, Vec::new(), Some(Arc::new(zone)))
                 }
-                Err(e) => errors.extend(e),
-            }
+                Err(errors) => match earlier(&origin) {
+                    Some(before) => (ZoneState::Kept, errors, Some(before)),
+                    None => (ZoneState::Failed, errors, None),
+                },
+            };
+            zone_errors.extend(errors.iter().cloned());
+            status.push(ZoneStatus { origin, file: path, state, errors, loaded });
         }
-        if zones.is_empty() && errors.is_empty() {
-            errors.push(Diagnostic { at: whole(dir), message: "no zone files (<origin>.zone) found".into() });
+        if status.is_empty() && zone_errors.is_empty() {
+            return Err(LoadError(vec![Diagnostic {
+                at: whole(dir),
+                message: "no zone files (<origin>.zone) found".into(),
+            }]));
         }
-        let mut zones = ZoneSet::new(zones);
-        let gslb = gslb::load(dir, &zones, &mut errors);
-        if !errors.is_empty() {
-            return Err(LoadError(errors));
+        let served: Vec<Arc<Zone>> = status.iter().filter_map(|s| s.loaded.clone()).collect();
+        // Starting with not one zone to serve helps nobody: refuse, so that the failure shows
+        // where the service is started (a reload always has the earlier versions to keep).
+        if served.is_empty() && previous.is_none() {
+            return Err(LoadError(zone_errors));
+        }
+        let failed: Vec<Name> =
+            status.iter().filter(|s| s.state == ZoneState::Failed).map(|s| s.origin.clone()).collect();
+        let mut zones = ZoneSet::with_failed(served, failed);
+        let mut gslb_errors = Vec::new();
+        let mut gslb = Arc::new(gslb::load(dir, &zones, &mut gslb_errors));
+        if strict && !(zone_errors.is_empty() && gslb_errors.is_empty()) {
+            zone_errors.append(&mut gslb_errors);
+            return Err(LoadError(zone_errors));
+        }
+        if !gslb_errors.is_empty() {
+            let Some(previous) = previous else {
+                zone_errors.append(&mut gslb_errors);
+                return Err(LoadError(zone_errors));
+            };
+            // The definitions are one unit: keep the previous ones whole rather than a part.
+            gslb = previous.gslb.clone();
+            gslb_errors.push(Diagnostic {
+                at: whole(dir),
+                message: "the GSLB definitions have errors: the previous ones are kept until they are fixed".into(),
+            });
+            zone_errors.append(&mut gslb_errors);
         }
         for (i, pool) in gslb.pools.iter().enumerate() {
             for owner in &pool.owners {
@@ -128,7 +239,27 @@ impl Config {
             gslb,
             geo,
             warnings,
+            errors: zone_errors,
+            zone_status: status,
+            serials_not_increased,
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         })
     }
+}
+
+/// Opens the geo database, or says which file could not be opened and how to pick another.
+fn open_geo(geo: &Path) -> Result<Arc<GeoDb>, LoadError> {
+    match GeoDb::open(geo) {
+        Ok(db) => Ok(Arc::new(db)),
+        Err(crate::geo::GeoError::Open { reason, .. }) => Err(LoadError(vec![Diagnostic {
+            at: Location { file: geo.into(), line: 0 },
+            message: format!("cannot open the geo database: {reason} (use --geo FILE to pick another)"),
+        }])),
+    }
+}
+
+/// Whether `new` is a later serial than `old` in RFC 1982 serial number arithmetic (RFC 1982
+/// §3.2: within 2^31 ahead).
+fn serial_increased(old: u32, new: u32) -> bool {
+    new != old && new.wrapping_sub(old) < (1 << 31)
 }

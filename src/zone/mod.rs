@@ -57,7 +57,7 @@ impl Node {
 }
 
 /// One authoritative zone, immutable once built.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Zone {
     origin: Name,
     nodes: HashMap<Box<[u8]>, Node>,
@@ -269,6 +269,17 @@ impl Zone {
         }
     }
 
+    /// True when `other` holds exactly the same records (names compared without case, every
+    /// RRset with its TTL and data): how a load tells a changed zone from a re-read one.
+    pub fn same_data(&self, other: &Zone) -> bool {
+        self.nodes.len() == other.nodes.len()
+            && self.nodes.iter().all(|(key, node)| {
+                other.nodes.get(key).is_some_and(|o| {
+                    node.rrsets.len() == o.rrsets.len() && node.rrsets.iter().all(|set| o.get(set.rtype) == Some(set))
+                })
+            })
+    }
+
     /// The zone's apex name.
     pub fn origin(&self) -> &Name {
         &self.origin
@@ -330,42 +341,67 @@ fn soa_serial(rdata: &[u8]) -> u32 {
     u32::from_be_bytes([rdata[n - 20], rdata[n - 19], rdata[n - 18], rdata[n - 17]])
 }
 
-/// Every zone this server is authoritative for, immutable once built.
+/// Every zone this server is authoritative for, immutable once built, and the zones it should
+/// serve but cannot: their files failed to load and no earlier version exists, so their names
+/// get SERVFAIL (as BIND and Knot answer for a zone that failed to load), never REFUSED or a
+/// parent zone's NXDOMAIN.
 #[derive(Debug, Default)]
 pub struct ZoneSet {
-    zones: Vec<Zone>,
+    zones: Vec<Arc<Zone>>,
     by_apex: HashMap<Box<[u8]>, usize>,
+    failed: HashMap<Box<[u8]>, Name>,
 }
 
 impl ZoneSet {
     /// A set of `zones`; origins must be distinct (the caller checks).
     pub fn new(zones: Vec<Zone>) -> ZoneSet {
+        ZoneSet::with_failed(zones.into_iter().map(Arc::new).collect(), Vec::new())
+    }
+
+    /// A set of `zones` (shared with the configuration they were loaded for, or with an
+    /// earlier one), and the origins of zones that failed to load and are not served.
+    pub fn with_failed(zones: Vec<Arc<Zone>>, failed: Vec<Name>) -> ZoneSet {
         let by_apex = zones.iter().enumerate().map(|(i, z)| (z.origin.key(), i)).collect();
-        ZoneSet { zones, by_apex }
+        let failed = failed.into_iter().map(|n| (n.key(), n)).collect();
+        ZoneSet { zones, by_apex, failed }
     }
 
     /// The zones, in the order given.
-    pub fn zones(&self) -> &[Zone] {
+    pub fn zones(&self) -> &[Arc<Zone>] {
         &self.zones
     }
 
+    /// The origins of the zones that failed to load and are answered with SERVFAIL.
+    pub fn failed(&self) -> impl Iterator<Item = &Name> {
+        self.failed.values()
+    }
+
     /// Marks `owner` as answered by pool `pool`, creating its node if the zone file has none.
-    /// The owner must lie in one of the zones (the GSLB loader checks).
+    /// Nothing happens when the owner is in no served zone (its zone failed to load). A zone
+    /// shared with another configuration is copied first, so that one keeps its own pools.
     pub fn attach_pool(&mut self, owner: &Name, pool: usize) {
         let key = owner.key();
         let Some(origin) = self.find_zone(&key).map(|z| z.origin.key()) else {
             return;
         };
         let index = self.by_apex[&origin];
-        self.zones[index].ensure_node(owner).pool = Some(pool);
+        Arc::make_mut(&mut self.zones[index]).ensure_node(owner).pool = Some(pool);
     }
 
-    /// The zone with the longest origin that `key` (lower-cased wire name) lies in.
+    /// The zone with the longest origin that `key` (lower-cased wire name) lies in: a served
+    /// zone, or the origin of one that failed to load.
+    pub fn lookup(&self, key: &[u8]) -> Option<Result<&Zone, &Name>> {
+        name::label_starts(key).map(|i| &key[i..]).chain(std::iter::once(&key[key.len() - 1..])).find_map(|suffix| {
+            match self.by_apex.get(suffix) {
+                Some(&i) => Some(Ok(&*self.zones[i])),
+                None => self.failed.get(suffix).map(Err),
+            }
+        })
+    }
+
+    /// The served zone with the longest origin that `key` lies in; `None` when that is a zone
+    /// that failed to load, or when no zone holds it.
     pub fn find_zone(&self, key: &[u8]) -> Option<&Zone> {
-        name::label_starts(key)
-            .map(|i| &key[i..])
-            .chain(std::iter::once(&key[key.len() - 1..]))
-            .find_map(|suffix| self.by_apex.get(suffix))
-            .map(|&i| &self.zones[i])
+        self.lookup(key)?.ok()
     }
 }

@@ -185,10 +185,29 @@ fn push_set<'z>(owner: &Name, set: &'z RRset, out: &mut Vec<Rr<'z>>) {
 }
 
 impl ZoneSet {
+    /// The zone that answers `qtype` at `key`: the closest enclosing one, except that DS at a
+    /// zone's apex is the parent's data (RFC 4035 §3.1.4.1), answered from the parent zone
+    /// when we serve it too.
+    fn zone_for(&self, key: &[u8], qtype: u16) -> Option<Result<&Zone, &Name>> {
+        let found = self.lookup(key)?;
+        if qtype == rtype::DS
+            && let Ok(zone) = found
+            && *zone.origin.key() == *key
+            && !zone.origin.is_root()
+            && let Some(Ok(parent)) = self.lookup(&key[1 + usize::from(key[0])..])
+        {
+            return Some(Ok(parent));
+        }
+        Some(found)
+    }
+
     /// Answers `qname`/`qtype` (class IN) from the zones.
     pub fn resolve(&self, qname: &Name, qtype: u16) -> Resolution<'_> {
-        let Some(mut zone) = self.find_zone(&qname.key()) else {
-            return Resolution::empty(Rcode::Refused, false);
+        let mut zone = match self.zone_for(&qname.key(), qtype) {
+            Some(Ok(zone)) => zone,
+            // A zone of ours that failed to load: we cannot answer, and must not deny.
+            Some(Err(_)) => return Resolution::empty(Rcode::ServFail, false),
+            None => return Resolution::empty(Rcode::Refused, false),
         };
         let mut res = Resolution::empty(Rcode::NoError, true);
         let mut name = qname.clone();
@@ -221,8 +240,12 @@ impl ZoneSet {
                         rdata: Cow::Owned(next.wire().to_vec()),
                     });
                     // Aliases are followed into any zone of ours, as NSD and BIND do.
-                    match self.find_zone(&next.key()) {
-                        Some(z) => zone = z,
+                    match self.zone_for(&next.key(), qtype) {
+                        Some(Ok(z)) => zone = z,
+                        Some(Err(_)) => {
+                            res.rcode = Rcode::ServFail;
+                            return res;
+                        }
                         None => return res,
                     }
                     name = next;
@@ -259,8 +282,12 @@ impl ZoneSet {
                     if res.answer.iter().filter(|rr| rr.rtype == rtype::CNAME).any(|rr| rr.owner == target) {
                         return res; // A loop: stop at the link that closes it.
                     }
-                    match self.find_zone(&target.key()) {
-                        Some(z) => zone = z,
+                    match self.zone_for(&target.key(), qtype) {
+                        Some(Ok(z)) => zone = z,
+                        Some(Err(_)) => {
+                            res.rcode = Rcode::ServFail;
+                            return res;
+                        }
                         None => return res,
                     }
                     name = target;
