@@ -51,6 +51,32 @@ pub mod rtype {
     pub const ANY: u16 = 255;
     pub const URI: u16 = 256;
     pub const CAA: u16 = 257;
+    pub const MB: u16 = 7;
+    pub const MG: u16 = 8;
+    pub const MR: u16 = 9;
+    pub const MINFO: u16 = 14;
+    pub const X25: u16 = 19;
+    pub const ISDN: u16 = 20;
+    pub const RT: u16 = 21;
+    pub const NSAP_PTR: u16 = 23;
+    pub const KEY: u16 = 25;
+    pub const PX: u16 = 26;
+    pub const GPOS: u16 = 27;
+    pub const DHCID: u16 = 49;
+    pub const NINFO: u16 = 56;
+    pub const RKEY: u16 = 57;
+    pub const TALINK: u16 = 58;
+    pub const CSYNC: u16 = 62;
+    pub const ZONEMD: u16 = 63;
+    pub const NID: u16 = 104;
+    pub const L32: u16 = 105;
+    pub const L64: u16 = 106;
+    pub const LP: u16 = 107;
+    pub const EUI48: u16 = 108;
+    pub const EUI64: u16 = 109;
+    pub const AVC: u16 = 258;
+    pub const TA: u16 = 32768;
+    pub const DLV: u16 = 32769;
 }
 
 /// Mnemonics and numbers of every type in [`rtype`].
@@ -97,6 +123,32 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("ANY", rtype::ANY),
     ("URI", rtype::URI),
     ("CAA", rtype::CAA),
+    ("MB", rtype::MB),
+    ("MG", rtype::MG),
+    ("MR", rtype::MR),
+    ("MINFO", rtype::MINFO),
+    ("X25", rtype::X25),
+    ("ISDN", rtype::ISDN),
+    ("RT", rtype::RT),
+    ("NSAP-PTR", rtype::NSAP_PTR),
+    ("KEY", rtype::KEY),
+    ("PX", rtype::PX),
+    ("GPOS", rtype::GPOS),
+    ("DHCID", rtype::DHCID),
+    ("NINFO", rtype::NINFO),
+    ("RKEY", rtype::RKEY),
+    ("TALINK", rtype::TALINK),
+    ("CSYNC", rtype::CSYNC),
+    ("ZONEMD", rtype::ZONEMD),
+    ("NID", rtype::NID),
+    ("L32", rtype::L32),
+    ("L64", rtype::L64),
+    ("LP", rtype::LP),
+    ("EUI48", rtype::EUI48),
+    ("EUI64", rtype::EUI64),
+    ("AVC", rtype::AVC),
+    ("TA", rtype::TA),
+    ("DLV", rtype::DLV),
 ];
 
 /// Looks up a type mnemonic or `TYPEnnn` (RFC 3597 §5), case-insensitively.

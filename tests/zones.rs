@@ -259,3 +259,36 @@ fn strict_refuses_to_start_on_any_error_and_the_default_serves_the_rest() {
     assert!(err.contains("zone bad.test.: 1 error(s)") && err.contains("SERVFAIL"), "{err}");
     assert!(err.contains("serving 1 zone(s): good.test."), "{err}");
 }
+
+#[test]
+fn a_name_that_looks_absolute_but_lacks_its_final_dot_is_warned_about() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("dot.test.zone"), zone(1, "www.dot.test A 192.0.2.1\nmail MX 10 mx.dot.test\n"))
+        .unwrap();
+    std::fs::write(
+        dir.path().join("dot.test.toml"),
+        "[datacenters.ams]\nlat = 52.37\nlon = 4.90\n[pools.web]\nnames = [\"web.dot.test\", \"ok\"]\n\
+         [pools.web.members]\na = { datacenter = \"ams\", ipv4 = \"192.0.2.10\" }\n",
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["check", "--geo"])
+        .arg(shipped_geo())
+        .arg("--zones")
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "a warning, not an error (BIND loads such names too): {err}");
+    for (place, text) in [
+        ("dot.test.zone:5:", "'www.dot.test' has no final dot, so it is read as www.dot.test.dot.test."),
+        ("dot.test.zone:6:", "'mx.dot.test' has no final dot, so it is read as mx.dot.test.dot.test."),
+        (
+            "dot.test.toml:5: pools.web.names:",
+            "'web.dot.test' has no final dot, so it is read as web.dot.test.dot.test.",
+        ),
+    ] {
+        assert!(err.lines().any(|l| l.contains(place) && l.contains(text)), "{place} {text} in:\n{err}");
+    }
+    assert!(!err.contains("'ok'"), "a plain relative name is not flagged: {err}");
+}

@@ -200,6 +200,8 @@ pub struct Gslb {
     pub networks: NetworkTable<Network>,
     /// Lower-cased wire owner name -> pool index.
     pub by_owner: HashMap<Box<[u8]>, usize>,
+    /// What the files hold that is accepted but suspicious.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl Gslb {
@@ -255,6 +257,7 @@ pub fn from_texts(texts: &[(PathBuf, String)], zones: &ZoneSet, errors: &mut Vec
             let mut w = Walker::new(path, text);
             builder.pass(&mut w, pass, doc.get_ref(), path, zones);
             errors.append(&mut w.errors);
+            builder.gslb.warnings.append(&mut w.warnings);
         }
     }
     builder.gslb
@@ -687,7 +690,14 @@ impl Builder {
         zones: &ZoneSet,
     ) -> Option<Name> {
         let name = match Name::parse(text, origin) {
-            Ok(n) => n,
+            Ok(n) => {
+                if let Some(origin) = origin
+                    && crate::zone::name::looks_absolute(text, origin)
+                {
+                    w.warn(span, path, crate::zone::name::missing_dot_warning(text, &n));
+                }
+                n
+            }
             Err(crate::zone::name::NameError::NoOrigin) => {
                 w.error(
                     span,

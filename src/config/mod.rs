@@ -212,6 +212,7 @@ impl Config {
         let mut zones = ZoneSet::with_failed(served, failed);
         let mut gslb_errors = Vec::new();
         let mut gslb = Arc::new(gslb::load(dir, &zones, &mut gslb_errors));
+        warnings.extend(gslb.warnings.iter().cloned());
         if strict && !(zone_errors.is_empty() && gslb_errors.is_empty()) {
             zone_errors.append(&mut gslb_errors);
             return Err(LoadError(zone_errors));

@@ -22,12 +22,14 @@ pub struct Walker<'t> {
     text: &'t str,
     /// Every problem found so far.
     pub errors: Vec<Diagnostic>,
+    /// Everything suspicious that is still accepted.
+    pub warnings: Vec<Diagnostic>,
 }
 
 impl<'t> Walker<'t> {
     /// A walker over `text`, read from `file`.
     pub fn new(file: &Path, text: &'t str) -> Self {
-        Walker { file: file.into(), text, errors: Vec::new() }
+        Walker { file: file.into(), text, errors: Vec::new(), warnings: Vec::new() }
     }
 
     /// The file being walked.
@@ -46,6 +48,13 @@ impl<'t> Walker<'t> {
         let at = Location { file: self.file.clone(), line: self.line(span) };
         let message = if path.is_empty() { message.to_string() } else { format!("{path}: {message}") };
         self.errors.push(Diagnostic { at, message });
+    }
+
+    /// Records something suspicious but accepted at `span` for key `path`.
+    pub fn warn(&mut self, span: &Range<usize>, path: &str, message: impl std::fmt::Display) {
+        let at = Location { file: self.file.clone(), line: self.line(span) };
+        let message = if path.is_empty() { message.to_string() } else { format!("{path}: {message}") };
+        self.warnings.push(Diagnostic { at, message });
     }
 
     /// Parses the whole document; syntax errors are recorded with their line.

@@ -480,6 +480,7 @@ mod tests {
             maps: vec![map],
             networks,
             by_owner: HashMap::new(),
+            warnings: Vec::new(),
         }
     }
 

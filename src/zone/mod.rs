@@ -109,6 +109,14 @@ impl Zone {
                 });
                 continue;
             }
+            if record.rtype == rtype::DS && record.owner == *origin {
+                // DS is the parent's data (RFC 4035 §5); BIND refuses a zone with one at its top.
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!("DS record at the top of the zone {origin}: DS belongs in the parent zone"),
+                });
+                continue;
+            }
             if record.rtype == rtype::SOA && record.owner != *origin {
                 checked.errors.push(Diagnostic {
                     at: record.at,
@@ -217,16 +225,19 @@ impl Zone {
         at_cut || self.delegation_above(name).is_some()
     }
 
-    /// NS targets inside the zone must have addresses and must not be aliases (RFC 1912 §2.4,
-    /// RFC 2181 §10.3), as named-checkzone enforces; MX and SRV targets without addresses are
-    /// reported as warnings, as named-checkzone does.
+    /// The zone's own NS targets inside the zone must have addresses, and no NS target may be
+    /// an alias (RFC 1912 §2.4, RFC 2181 §10.3), as named-checkzone enforces; targets of a
+    /// delegation's NS, and MX and SRV targets, without addresses are warnings, as
+    /// named-checkzone reports them.
     fn check_targets(&self, at: &Location, checked: &mut Checked) {
         let mut names: Vec<&Node> = self.nodes.values().collect();
         names.sort_by_key(|n| n.name.to_string());
         for node in names {
             for set in &node.rrsets {
                 let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
-                    rtype::NS => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), true),
+                    rtype::NS => {
+                        (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), node.name == self.origin)
+                    }
                     rtype::MX => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
                     rtype::SRV => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
                     _ => continue,
@@ -236,7 +247,7 @@ impl Zone {
                         continue;
                     }
                     let found = self.nodes.get(&target.key());
-                    if fatal && found.is_some_and(|n| n.has(rtype::CNAME)) {
+                    if set.rtype == rtype::NS && found.is_some_and(|n| n.has(rtype::CNAME)) {
                         checked.errors.push(Diagnostic {
                             at: at.clone(),
                             message: format!(

@@ -290,8 +290,44 @@ pub fn label_starts(wire: &[u8]) -> impl Iterator<Item = usize> + '_ {
     })
 }
 
+/// True when `text`, a name relative to `origin`, ends with the origin's own name: most likely
+/// an absolute name whose final dot was forgotten (`www.example.com` in the zone
+/// `example.com.` is read as `www.example.com.example.com.`).
+pub fn looks_absolute(text: &str, origin: &Name) -> bool {
+    if text.ends_with('.') || text == "@" || origin.is_root() {
+        return false;
+    }
+    let origin = origin.to_string().to_ascii_lowercase();
+    let origin = origin.trim_end_matches('.');
+    let text = text.to_ascii_lowercase();
+    text == origin || text.strip_suffix(origin).is_some_and(|head| head.ends_with('.'))
+}
+
+/// The warning for a name [`looks_absolute`] flags, saying how it was read.
+pub fn missing_dot_warning(text: &str, read_as: &Name) -> String {
+    format!("'{text}' has no final dot, so it is read as {read_as}; if {text}. was meant, end it with a dot")
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn flags_relative_names_that_end_with_the_origin() {
+        let origin = Name::parse("example.com.", None).unwrap();
+        for (text, flagged) in [
+            ("www.example.com", true),
+            ("WWW.Example.COM", true),
+            ("example.com", true),
+            ("www.example.com.", false),
+            ("www", false),
+            ("@", false),
+            ("www.notexample.com", false),
+            ("example.com.org", false),
+        ] {
+            assert_eq!(looks_absolute(text, &origin), flagged, "{text}");
+        }
+        assert!(!looks_absolute("www.example.com", &Name::root()));
+    }
+
     use super::*;
 
     fn n(s: &str) -> Name {

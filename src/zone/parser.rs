@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use super::lexer::{self, Entry, Token};
-use super::name::Name;
+use super::name::{self, Name};
 use super::rdata;
 use crate::dns::{self, rtype};
 
@@ -284,6 +284,19 @@ fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut S
         return Err(format!("type {} is a query or meta type and cannot be stored in a zone", type_token.text));
     }
     let data = rdata::parse(rtype, rdata_tokens, &scope.origin)?;
+    // A name that ends with the zone's own name but has no final dot is read relative to the
+    // zone: almost always a forgotten dot. It loads (BIND loads it silently), with a warning.
+    let owner_token = (!entry.blank_owner).then(|| &entry.tokens[0]);
+    for token in owner_token.into_iter().chain(rdata_tokens.iter()).filter(|t| !t.quoted) {
+        if name::looks_absolute(&token.text, &scope.origin)
+            && let Ok(read_as) = Name::parse(&token.text, Some(&scope.origin))
+        {
+            state
+                .out
+                .warnings
+                .push(Diagnostic { at: at.clone(), message: name::missing_dot_warning(&token.text, &read_as) });
+        }
+    }
     if rtype == rtype::SOA && state.default_ttl.is_none() && state.soa_minimum.is_none() {
         // The MINIMUM field is the last four octets of the SOA data.
         let min = u32::from_be_bytes([

@@ -19,7 +19,7 @@ pub(super) fn parse(rtype: u16, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Option
         rtype::URI => uri(f, out),
         rtype::LOC => loc(f, out),
         rtype::SVCB | rtype::HTTPS => svcb(f, out),
-        _ => return None,
+        _ => return super::more::parse(rtype, f, out),
     };
     Some(result)
 }
@@ -100,7 +100,7 @@ const ALGORITHMS: &[(&str, u8)] = &[
     ("PRIVATEOID", 254),
 ];
 
-fn algorithm(f: &mut Fields<'_>) -> Result<u8, RdataError> {
+pub(super) fn algorithm(f: &mut Fields<'_>) -> Result<u8, RdataError> {
     let t = f.next("algorithm")?;
     if let Ok(n) = t.text.parse::<u8>() {
         return Ok(n);

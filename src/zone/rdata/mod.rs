@@ -6,6 +6,7 @@
 //! `query::encode`). Every type also accepts the RFC 3597 generic form `\# LEN HEX`.
 
 mod extra;
+mod more;
 
 use super::lexer::Token;
 use super::name::{Name, NameError};
