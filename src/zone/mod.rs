@@ -96,7 +96,19 @@ impl Zone {
         let source: Arc<Path> = source.into();
         let whole_file = Location { file: source.clone(), line: 0 };
         let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
+        // TTLs as BIND's loader sets them: lines in a row with the same owner form a batch;
+        // within a batch a set keeps its first TTL, and a later batch's TTL replaces it. `batch`
+        // numbers the batches; `set_batch` is the batch that last set each set's TTL.
+        let mut batch = 0u64;
+        let mut previous_owner: Option<Box<[u8]>> = None;
+        let mut set_batch: HashMap<(Box<[u8]>, u16), u64> = HashMap::new();
         for record in records {
+            let owner_key = record.owner.key();
+            if previous_owner.as_ref() != Some(&owner_key) {
+                batch += 1;
+                previous_owner = Some(owner_key.clone());
+            }
+            let same_batch = set_batch.insert((owner_key, record.rtype), batch) == Some(batch);
             if !record.owner.is_subdomain_of(origin) {
                 // BIND ignores such records with a warning; a record that silently vanishes
                 // hides typos (a missing final dot), so Meridian refuses the zone instead.
@@ -104,6 +116,16 @@ impl Zone {
                     at: record.at,
                     message: format!(
                         "owner {} is outside the zone {origin} (a missing or extra final dot?)",
+                        record.owner
+                    ),
+                });
+                continue;
+            }
+            if record.rtype == rtype::NS && record.owner.wire().starts_with(b"\x01*") {
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!(
+                        "NS record at the wildcard {}: a wildcard cannot be a delegation (RFC 4592 section 4.2)",
                         record.owner
                     ),
                 });
@@ -131,6 +153,22 @@ impl Zone {
             });
             let existing_types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
             if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
+                if set.ttl != record.ttl && !same_batch && !matches!(record.rtype, rtype::SOA | rtype::CNAME) {
+                    // Records of one set written apart: the later TTL applies to the whole set,
+                    // as BIND merges them (silently; said here, since it changes earlier lines).
+                    checked.warnings.push(Diagnostic {
+                        at: record.at.clone(),
+                        message: format!(
+                            "TTL {} of this {} {} record replaces the TTL {} of the earlier ones, which are not in \
+                             the run of lines of this owner just before it",
+                            record.ttl,
+                            record.owner,
+                            crate::dns::type_to_text(record.rtype),
+                            set.ttl
+                        ),
+                    });
+                    set.ttl = record.ttl;
+                }
                 if set.rdatas.iter().any(|r| **r == record.rdata[..]) {
                     continue; // An exact duplicate: BIND drops it silently.
                 }
@@ -246,21 +284,46 @@ impl Zone {
                     if !target.is_subdomain_of(&self.origin) || target.is_root() {
                         continue;
                     }
+                    if let Some(dname) = self.dname_above(&target) {
+                        // A name below a DNAME is rewritten, never looked up: it cannot be a target.
+                        let diag = Diagnostic {
+                            at: at.clone(),
+                            message: format!(
+                                "{} target {target} of {} is below the DNAME at {dname}, which rewrites it",
+                                crate::dns::type_to_text(set.rtype),
+                                node.name
+                            ),
+                        };
+                        if fatal {
+                            checked.errors.push(diag)
+                        } else {
+                            checked.warnings.push(diag)
+                        }
+                        continue;
+                    }
                     let found = self.nodes.get(&target.key());
                     if set.rtype == rtype::NS && found.is_some_and(|n| n.has(rtype::CNAME)) {
-                        checked.errors.push(Diagnostic {
+                        let diag = Diagnostic {
                             at: at.clone(),
                             message: format!(
                                 "NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)",
                                 node.name
                             ),
-                        });
+                        };
+                        // As named-checkzone: fatal for the zone's own NS, a warning for a delegation's.
+                        if fatal {
+                            checked.errors.push(diag)
+                        } else {
+                            checked.warnings.push(diag)
+                        }
                         continue;
                     }
                     if found.is_some_and(|n| n.has(rtype::A) || n.has(rtype::AAAA)) {
                         continue;
                     }
-                    let is_glue = self.delegation_above(&target).is_some();
+                    // Glue: at or below a zone cut (a non-apex NS), the child's data.
+                    let at_cut = target != self.origin && found.is_some_and(|n| n.has(rtype::NS));
+                    let is_glue = at_cut || self.delegation_above(&target).is_some();
                     let what = crate::dns::type_to_text(set.rtype);
                     let diag = Diagnostic {
                         at: at.clone(),
@@ -329,6 +392,23 @@ impl Zone {
     /// Every node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
         self.nodes.values()
+    }
+
+    /// The owner of a DNAME strictly above `name` (the apex included), if any.
+    fn dname_above(&self, name: &Name) -> Option<&Name> {
+        let mut cur = name.parent();
+        while cur.label_count() >= self.origin.label_count() {
+            if let Some(node) = self.nodes.get(&cur.key())
+                && node.has(rtype::DNAME)
+            {
+                return Some(&node.name);
+            }
+            if cur.label_count() == self.origin.label_count() {
+                break;
+            }
+            cur = cur.parent();
+        }
+        None
     }
 
     /// The closest delegation (a non-apex NS node) strictly above `name`, if any.
