@@ -58,6 +58,7 @@ pub mod rtype {
     pub const X25: u16 = 19;
     pub const ISDN: u16 = 20;
     pub const RT: u16 = 21;
+    pub const NSAP: u16 = 22;
     pub const NSAP_PTR: u16 = 23;
     pub const KEY: u16 = 25;
     pub const PX: u16 = 26;
@@ -130,6 +131,7 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("X25", rtype::X25),
     ("ISDN", rtype::ISDN),
     ("RT", rtype::RT),
+    ("NSAP", rtype::NSAP),
     ("NSAP-PTR", rtype::NSAP_PTR),
     ("KEY", rtype::KEY),
     ("PX", rtype::PX),

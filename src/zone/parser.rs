@@ -395,17 +395,33 @@ fn substitute(template: &str, value: u64) -> Result<String, String> {
                 let width: usize =
                     parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
                 let base = parts.next().unwrap_or("d");
+                // BIND works on 32-bit values: a sum outside them is an error, and a negative
+                // one is printed signed in decimal and as its 32-bit pattern in the other bases.
                 let v = (value as i64)
                     .checked_add(offset)
-                    .filter(|v| *v >= 0)
-                    .ok_or_else(|| format!("$GENERATE modifier '{{{spec}}}' makes a negative number"))?
-                    as u64;
+                    .and_then(|v| i32::try_from(v).ok())
+                    .ok_or_else(|| format!("$GENERATE modifier '{{{spec}}}' makes a number out of range"))?;
+                let bits = v as u32;
                 let text = match base {
                     "d" => format!("{v:0width$}"),
-                    "o" => format!("{v:0width$o}"),
-                    "x" => format!("{v:0width$x}"),
-                    "X" => format!("{v:0width$X}"),
-                    _ => return Err(format!("$GENERATE base '{base}' is not one of d o x X")),
+                    "o" => format!("{bits:0width$o}"),
+                    "x" => format!("{bits:0width$x}"),
+                    "X" => format!("{bits:0width$X}"),
+                    // Nibbles for ip6.arpa: hex digits lowest first, joined by dots; the width
+                    // counts characters, dots included, padding with further zero nibbles.
+                    "n" | "N" => {
+                        let hex = if base == "n" { format!("{bits:x}") } else { format!("{bits:X}") };
+                        let mut nibbles: String =
+                            hex.chars().rev().flat_map(|c| [c, '.']).collect::<String>().trim_end_matches('.').into();
+                        while nibbles.len() < width {
+                            nibbles.push_str(".0");
+                        }
+                        if nibbles.len() > width && width > hex.len() * 2 - 1 {
+                            nibbles.truncate(width);
+                        }
+                        nibbles
+                    }
+                    _ => return Err(format!("$GENERATE base '{base}' is not one of d o x X n N")),
                 };
                 out.push_str(&text);
             }

@@ -1,5 +1,5 @@
 //! Text parsers for the rest of the types BIND 9.18's `named-checkzone` reads: the old
-//! RFC 1035 mail types (MB, MG, MR, MINFO), RFC 1183 (RT, X25, ISDN), PX, NSAP-PTR, GPOS,
+//! RFC 1035 mail types (MB, MG, MR, MINFO), RFC 1183 (RT, X25, ISDN), PX, NSAP, NSAP-PTR, GPOS,
 //! the ILNP types (NID, L32, L64, LP), EUI48 and EUI64, DHCID, ZONEMD, CSYNC, CERT, TALINK,
 //! NINFO, AVC, and the DNSSEC types a signed zone file holds (RRSIG, NSEC, NSEC3,
 //! NSEC3PARAM, KEY, RKEY, TA, DLV). Syntax follows BIND's presentation forms, which
@@ -29,6 +29,7 @@ pub(super) fn parse(rtype: u16, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Option
         rtype::ISDN => strings(f, out, 1, 2),
         rtype::GPOS => strings(f, out, 3, 3),
         rtype::NINFO | rtype::AVC => strings(f, out, 1, usize::MAX),
+        rtype::NSAP => nsap(f, out),
         rtype::EUI48 => eui(f, out, 6),
         rtype::EUI64 => eui(f, out, 8),
         rtype::L32 => f.u16("preference").and_then(|p| {
@@ -90,6 +91,16 @@ fn strings(f: &mut Fields<'_>, out: &mut Vec<u8>, min: usize, max: usize) -> Res
         out.extend_from_slice(&s);
         n += 1;
     }
+    Ok(())
+}
+
+/// RFC 1706 §5: `0x` then hex digits, dots anywhere between them for readability.
+fn nsap(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    let t = f.next("NSAP address")?;
+    let hex = t.text.strip_prefix("0x").or_else(|| t.text.strip_prefix("0X"));
+    let bytes = hex.map(|h| h.replace('.', "")).and_then(|h| super::decode_hex(&h)).filter(|b| !b.is_empty());
+    let bytes = bytes.ok_or_else(|| format!("NSAP address '{}' is not 0x followed by hexadecimal digits", t.text))?;
+    out.extend_from_slice(&bytes);
     Ok(())
 }
 
