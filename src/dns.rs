@@ -51,6 +51,18 @@ pub mod rtype {
     pub const ANY: u16 = 255;
     pub const URI: u16 = 256;
     pub const CAA: u16 = 257;
+    pub const WKS: u16 = 11;
+    pub const EID: u16 = 31;
+    pub const NIMLOC: u16 = 32;
+    pub const ATMA: u16 = 34;
+    pub const A6: u16 = 38;
+    pub const SINK: u16 = 40;
+    pub const APL: u16 = 42;
+    pub const IPSECKEY: u16 = 45;
+    pub const HIP: u16 = 55;
+    pub const DOA: u16 = 259;
+    pub const AMTRELAY: u16 = 260;
+    pub const RESINFO: u16 = 261;
     pub const MB: u16 = 7;
     pub const MG: u16 = 8;
     pub const MR: u16 = 9;
@@ -124,6 +136,18 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("ANY", rtype::ANY),
     ("URI", rtype::URI),
     ("CAA", rtype::CAA),
+    ("WKS", rtype::WKS),
+    ("EID", rtype::EID),
+    ("NIMLOC", rtype::NIMLOC),
+    ("ATMA", rtype::ATMA),
+    ("A6", rtype::A6),
+    ("SINK", rtype::SINK),
+    ("APL", rtype::APL),
+    ("IPSECKEY", rtype::IPSECKEY),
+    ("HIP", rtype::HIP),
+    ("DOA", rtype::DOA),
+    ("AMTRELAY", rtype::AMTRELAY),
+    ("RESINFO", rtype::RESINFO),
     ("MB", rtype::MB),
     ("MG", rtype::MG),
     ("MR", rtype::MR),

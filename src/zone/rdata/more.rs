@@ -1,6 +1,7 @@
 //! Text parsers for the rest of the types BIND 9.18's `named-checkzone` reads: the old
 //! RFC 1035 mail types (MB, MG, MR, MINFO), RFC 1183 (RT, X25, ISDN), PX, NSAP, NSAP-PTR, GPOS,
-//! the ILNP types (NID, L32, L64, LP), EUI48 and EUI64, DHCID, ZONEMD, CSYNC, CERT, TALINK,
+//! the ILNP types (NID, L32, L64, LP), EUI48 and EUI64, DHCID, ZONEMD, CSYNC, CERT, TALINK, APL,
+//! IPSECKEY, HIP, AMTRELAY, WKS, A6, ATMA, EID, NIMLOC, SINK, DOA, RESINFO,
 //! NINFO, AVC, and the DNSSEC types a signed zone file holds (RRSIG, NSEC, NSEC3,
 //! NSEC3PARAM, KEY, RKEY, TA, DLV). Syntax follows BIND's presentation forms, which
 //! `named-compilezone` prints back (tests/zonefile_corpus.rs reads them again).
@@ -28,7 +29,23 @@ pub(super) fn parse(rtype: u16, f: &mut Fields<'_>, out: &mut Vec<u8>) -> Option
         rtype::X25 => strings(f, out, 1, 1),
         rtype::ISDN => strings(f, out, 1, 2),
         rtype::GPOS => strings(f, out, 3, 3),
-        rtype::NINFO | rtype::AVC => strings(f, out, 1, usize::MAX),
+        rtype::NINFO | rtype::AVC | rtype::RESINFO => strings(f, out, 1, usize::MAX),
+        rtype::EID | rtype::NIMLOC => f.hex_rest("data").and_then(|d| nonempty(d, "data", out)),
+        rtype::SINK => (|| {
+            for what in ["meaning", "coding", "subcoding"] {
+                out.push(f.u8(what)?);
+            }
+            out.extend_from_slice(&f.base64_rest("data")?);
+            Ok(())
+        })(),
+        rtype::ATMA => atma(f, out),
+        rtype::A6 => a6(f, out),
+        rtype::APL => apl(f, out),
+        rtype::WKS => wks(f, out),
+        rtype::IPSECKEY => ipseckey(f, out),
+        rtype::AMTRELAY => amtrelay(f, out),
+        rtype::HIP => hip(f, out),
+        rtype::DOA => doa(f, out),
         rtype::NSAP => nsap(f, out),
         rtype::EUI48 => eui(f, out, 6),
         rtype::EUI64 => eui(f, out, 8),
@@ -90,6 +107,197 @@ fn strings(f: &mut Fields<'_>, out: &mut Vec<u8>, min: usize, max: usize) -> Res
         out.push(s.len() as u8);
         out.extend_from_slice(&s);
         n += 1;
+    }
+    Ok(())
+}
+
+/// An IPv4 address token.
+fn ipv4(f: &mut Fields<'_>, what: &str) -> Result<[u8; 4], RdataError> {
+    let t = f.next(what)?;
+    t.text.parse::<std::net::Ipv4Addr>().map(|a| a.octets()).map_err(|_| format!("'{}' is not an IPv4 address", t.text))
+}
+
+/// An IPv6 address token.
+fn ipv6(f: &mut Fields<'_>, what: &str) -> Result<[u8; 16], RdataError> {
+    let t = f.next(what)?;
+    t.text.parse::<std::net::Ipv6Addr>().map(|a| a.octets()).map_err(|_| format!("'{}' is not an IPv6 address", t.text))
+}
+
+/// ATM address: hex digits (AESA, format 0), or `+` and decimal digits (E.164, format 1).
+fn atma(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    let t = f.next("ATM address")?;
+    if let Some(digits) = t.text.strip_prefix('+') {
+        if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(format!("E.164 ATM address '{}' must be + and digits", t.text));
+        }
+        out.push(1);
+        out.extend_from_slice(digits.as_bytes());
+    } else {
+        let bytes = super::decode_hex(&t.text).filter(|b| !b.is_empty());
+        out.push(0);
+        out.extend_from_slice(&bytes.ok_or_else(|| format!("ATM address '{}' is not hexadecimal", t.text))?);
+    }
+    Ok(())
+}
+
+/// RFC 2874 §3.1.1: prefix length, the address bits after it, the prefix name.
+fn a6(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    let prefix = f.number("prefix length", 128)? as usize;
+    out.push(prefix as u8);
+    let suffix = (128 - prefix).div_ceil(8);
+    if suffix > 0 {
+        let address = ipv6(f, "address suffix")?;
+        out.extend_from_slice(&address[16 - suffix..]);
+    }
+    if prefix > 0 {
+        out.extend_from_slice(f.name("prefix name")?.wire());
+    }
+    Ok(())
+}
+
+/// RFC 3123 §5: `[!]family:address/prefix` items, each address with trailing zero octets left
+/// out.
+fn apl(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    for t in f.rest() {
+        let bad = || format!("APL item '{}' is not [!]1:IPv4/prefix or [!]2:IPv6/prefix", t.text);
+        let (negated, item) = match t.text.strip_prefix('!') {
+            Some(rest) => (true, rest),
+            None => (false, t.text.as_str()),
+        };
+        let (family, rest) = item.split_once(':').ok_or_else(bad)?;
+        let (address, prefix) = rest.rsplit_once('/').ok_or_else(bad)?;
+        let prefix: u8 = prefix.parse().map_err(|_| bad())?;
+        let (family, bytes): (u16, Vec<u8>) = match family {
+            "1" if prefix <= 32 => (1, address.parse::<std::net::Ipv4Addr>().map_err(|_| bad())?.octets().to_vec()),
+            "2" if prefix <= 128 => (2, address.parse::<std::net::Ipv6Addr>().map_err(|_| bad())?.octets().to_vec()),
+            _ => return Err(bad()),
+        };
+        let len = bytes.iter().rposition(|&b| b != 0).map_or(0, |i| i + 1);
+        out.extend_from_slice(&family.to_be_bytes());
+        out.push(prefix);
+        out.push(if negated { 0x80 } else { 0 } | len as u8);
+        out.extend_from_slice(&bytes[..len]);
+    }
+    Ok(())
+}
+
+/// Service names WKS accepts besides port numbers (the well-known ports of `/etc/services`).
+const SERVICES: &[(&str, u16)] = &[
+    ("ftp", 21),
+    ("ssh", 22),
+    ("telnet", 23),
+    ("smtp", 25),
+    ("domain", 53),
+    ("http", 80),
+    ("www", 80),
+    ("pop3", 110),
+    ("ntp", 123),
+    ("imap", 143),
+    ("snmp", 161),
+    ("https", 443),
+];
+
+/// RFC 1035 §3.4.2: address, protocol (number, tcp or udp), services (numbers or names).
+fn wks(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    out.extend_from_slice(&ipv4(f, "address")?);
+    let p = f.next("protocol")?;
+    let protocol = match p.text.to_ascii_lowercase().as_str() {
+        "tcp" => 6,
+        "udp" => 17,
+        n => n.parse::<u8>().map_err(|_| format!("WKS protocol '{}' is not tcp, udp or a number", p.text))?,
+    };
+    out.push(protocol);
+    let mut bitmap = Vec::new();
+    for t in f.rest() {
+        let port = match SERVICES.iter().find(|(n, _)| n.eq_ignore_ascii_case(&t.text)) {
+            Some(&(_, port)) => port,
+            None => {
+                t.text.parse::<u16>().map_err(|_| format!("WKS service '{}' is not a port or a known name", t.text))?
+            }
+        };
+        let byte = usize::from(port / 8);
+        if bitmap.len() <= byte {
+            bitmap.resize(byte + 1, 0);
+        }
+        bitmap[byte] |= 0x80 >> (port % 8);
+    }
+    out.extend_from_slice(&bitmap);
+    Ok(())
+}
+
+/// A gateway or relay of type 0 (none, written `.`), 1 (IPv4), 2 (IPv6) or 3 (a name).
+fn gateway(f: &mut Fields<'_>, kind: u8, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    match kind {
+        0 => {
+            let t = f.next("gateway")?;
+            if t.text != "." {
+                return Err(format!("gateway type 0 is written '.', not '{}'", t.text));
+            }
+        }
+        1 => out.extend_from_slice(&ipv4(f, "gateway")?),
+        2 => out.extend_from_slice(&ipv6(f, "gateway")?),
+        3 => out.extend_from_slice(f.name("gateway")?.wire()),
+        _ => return Err(format!("gateway type {kind} is not 0, 1, 2 or 3")),
+    }
+    Ok(())
+}
+
+/// RFC 4025 §3.1: precedence, gateway type, algorithm, gateway, public key.
+fn ipseckey(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    out.push(f.u8("precedence")?);
+    let kind = f.u8("gateway type")?;
+    out.push(kind);
+    out.push(f.u8("algorithm")?);
+    gateway(f, kind, out)?;
+    out.extend_from_slice(&f.base64_rest("public key")?);
+    Ok(())
+}
+
+/// RFC 8777 §4.1: precedence, discovery-optional bit, relay type, relay.
+fn amtrelay(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    out.push(f.u8("precedence")?);
+    let d = f.number("discovery optional bit", 1)? as u8;
+    let kind = f.number("relay type", 127)? as u8;
+    out.push(d << 7 | kind);
+    gateway(f, kind, out)
+}
+
+/// RFC 8005 §5: public key algorithm, HIT (hex), public key (base64), rendezvous servers.
+fn hip(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    let alg = f.u8("public key algorithm")?;
+    let hit_token = f.next("HIT")?;
+    let hit = super::decode_hex(&hit_token.text).filter(|h| !h.is_empty() && h.len() <= 255);
+    let hit = hit.ok_or_else(|| format!("HIT '{}' is not hexadecimal", hit_token.text))?;
+    let key_token = f.next("public key")?;
+    let key = data_encoding::BASE64
+        .decode(key_token.text.as_bytes())
+        .map_err(|_| format!("HIP public key '{}' is not base64", key_token.text))?;
+    out.push(hit.len() as u8);
+    out.push(alg);
+    out.extend_from_slice(&(key.len() as u16).to_be_bytes());
+    out.extend_from_slice(&hit);
+    out.extend_from_slice(&key);
+    while !f.is_empty() {
+        out.extend_from_slice(f.name("rendezvous server")?.wire());
+    }
+    Ok(())
+}
+
+/// DOA (draft-durand-doa-over-dns): enterprise, type, location, media type, data (base64, or
+/// `-` for none).
+fn doa(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> {
+    out.extend_from_slice(&f.u32("enterprise")?.to_be_bytes());
+    out.extend_from_slice(&f.u32("type")?.to_be_bytes());
+    out.push(f.u8("location")?);
+    let media = f.char_string("media type")?;
+    out.push(media.len() as u8);
+    out.extend_from_slice(&media);
+    let rest = f.rest();
+    if !(rest.len() == 1 && rest[0].text == "-") {
+        let joined: String = rest.iter().map(|t| t.text.as_str()).collect();
+        out.extend_from_slice(
+            &data_encoding::BASE64.decode(joined.as_bytes()).map_err(|_| "DOA data is not base64".to_string())?,
+        );
     }
     Ok(())
 }
@@ -324,5 +532,16 @@ mod tests {
         assert_eq!(super::sig_time("19700101000000"), Some(0));
         assert_eq!(super::sig_time("1767225600"), Some(1_767_225_600));
         assert_eq!(super::sig_time("20261301000000"), None);
+        // RFC 3123 §8's example: family, prefix, N and length, the address without trailing zeros.
+        assert_eq!(
+            rd("APL", "1:192.168.32.0/21 !1:192.168.38.0/28").unwrap(),
+            [0, 1, 21, 3, 192, 168, 32, 0, 1, 28, 0x83, 192, 168, 38]
+        );
+        // Ports 25 and 80: bits in octets 3 and 10.
+        let wks = rd("WKS", "192.0.2.1 tcp smtp 80").unwrap();
+        assert_eq!((&wks[..5], wks.len(), wks[5 + 3], wks[5 + 10]), (&[192, 0, 2, 1, 6][..], 5 + 11, 0x40, 0x80));
+        assert!(rd("WKS", "192.0.2.1 tcp gopherx").unwrap_err().contains("not a port or a known name"));
+        assert_eq!(rd("AMTRELAY", "10 1 1 203.0.113.15").unwrap(), [10, 0x81, 203, 0, 113, 15]);
+        assert!(rd("IPSECKEY", "10 0 2 gw.example. AQID").unwrap_err().contains("written '.'"));
     }
 }
