@@ -201,5 +201,5 @@ fn meridian_check_refuses_each_invalid_zone_and_accepts_the_valid_ones() {
     let out = Command::new(bin).arg("check").arg("--zones").arg(dir.path()).arg("--geo").arg(&geo).output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
-    assert!(stdout.contains("7 zone(s)"), "{stdout}");
+    assert!(stdout.contains("8 zone(s)"), "{stdout}");
 }

@@ -292,3 +292,20 @@ fn a_name_that_looks_absolute_but_lacks_its_final_dot_is_warned_about() {
     }
     assert!(!err.contains("'ok'"), "a plain relative name is not flagged: {err}");
 }
+
+#[test]
+fn cds_digests_are_checked_against_the_zones_dnskeys() {
+    use meridian::zone::{Name, Zone};
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/zones/valid/cds.test.zone");
+    let text = std::fs::read_to_string(&corpus).unwrap();
+    let origin = Name::parse("cds.test.", None).unwrap();
+    let (_, warnings) = Zone::load(&corpus, &origin).expect("a CDS set made by dnssec-dsfromkey loads");
+    assert!(warnings.iter().all(|w| !w.message.contains("CDS")), "{warnings:?}");
+    // One digit of the SHA-256 digest changed: the algorithm is the key's, so the zone loads
+    // (as named-checkzone decides), with a warning that the CDS names no key of the zone.
+    let dir = tempfile::tempdir().unwrap();
+    let changed = dir.path().join("cds.test.zone");
+    std::fs::write(&changed, text.replace("13 2 F7A5", "13 2 A7A5")).unwrap();
+    let (_, warnings) = Zone::load(&changed, &origin).expect("loads");
+    assert!(warnings.iter().any(|w| w.message.contains("CDS at cds.test. matches no DNSKEY")), "{warnings:?}");
+}

@@ -240,6 +240,7 @@ impl Zone {
             zone.ensure_node(&owner);
         }
         zone.check_targets(&whole_file, checked);
+        zone.check_cds(&whole_file, checked);
         Some(zone)
     }
 
@@ -354,6 +355,42 @@ impl Zone {
             })
     }
 
+    /// CDS and CDNSKEY at the apex (RFC 7344 §4): as named-checkzone, each must use an
+    /// algorithm of the zone's DNSKEYs (the delete forms of RFC 8078 §4 aside), or the zone is
+    /// refused; one that names no DNSKEY of the zone (a CDNSKEY that is none of them, a CDS
+    /// whose digest fits none) is a warning, since the parent would publish a DS for a key the
+    /// zone does not serve.
+    fn check_cds(&self, at: &Location, checked: &mut Checked) {
+        let Some(apex) = self.nodes.get(&*self.origin.key()) else {
+            return;
+        };
+        let keys: &[Box<[u8]>] = apex.get(rtype::DNSKEY).map_or(&[], |s| &s.rdatas);
+        let has_algorithm = |alg: u8| keys.iter().any(|k| k.get(3) == Some(&alg));
+        let sets = [(rtype::CDNSKEY, "CDNSKEY", 3, [0u8, 0, 3, 0, 0]), (rtype::CDS, "CDS", 2, [0u8, 0, 0, 0, 0])];
+        for (t, what, alg_at, delete) in sets {
+            for data in apex.get(t).map_or(&[][..], |s| &s.rdatas) {
+                if data[..] == delete {
+                    continue;
+                }
+                let alg = data.get(alg_at).copied().unwrap_or(0);
+                let message = if !has_algorithm(alg) {
+                    format!("{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses", self.origin)
+                } else if (t == rtype::CDNSKEY && !keys.contains(data))
+                    || (t == rtype::CDS && !keys.iter().any(|key| ds_matches(&self.origin, key, data)))
+                {
+                    checked.warnings.push(Diagnostic {
+                        at: at.clone(),
+                        message: format!("{what} at {} matches no DNSKEY of the zone", self.origin),
+                    });
+                    continue;
+                } else {
+                    continue;
+                };
+                checked.errors.push(Diagnostic { at: at.clone(), message });
+            }
+        }
+    }
+
     /// The zone's apex name.
     pub fn origin(&self) -> &Name {
         &self.origin
@@ -425,6 +462,34 @@ impl Zone {
         }
         found
     }
+}
+
+/// Whether the DS (or CDS) data `ds` is a digest of `key`, DNSKEY data owned by `owner`
+/// (RFC 4034 §5.1.4; SHA-1, SHA-256 and SHA-384 digests; others are not checked).
+fn ds_matches(owner: &Name, key: &[u8], ds: &[u8]) -> bool {
+    if ds.len() < 4 || key.len() < 4 || ds[2] != key[3] || u16::from_be_bytes([ds[0], ds[1]]) != key_tag(key) {
+        return false;
+    }
+    let algorithm = match ds[3] {
+        1 => &ring::digest::SHA1_FOR_LEGACY_USE_ONLY,
+        2 => &ring::digest::SHA256,
+        4 => &ring::digest::SHA384,
+        _ => return true,
+    };
+    let mut ctx = ring::digest::Context::new(algorithm);
+    ctx.update(&owner.key());
+    ctx.update(key);
+    ctx.finish().as_ref() == &ds[4..]
+}
+
+/// The key tag of DNSKEY data (RFC 4034 Appendix B).
+fn key_tag(key: &[u8]) -> u16 {
+    let mut acc: u32 = 0;
+    for (i, &b) in key.iter().enumerate() {
+        acc += if i % 2 == 0 { u32::from(b) << 8 } else { u32::from(b) };
+    }
+    acc += (acc >> 16) & 0xffff;
+    (acc & 0xffff) as u16
 }
 
 fn soa_serial(rdata: &[u8]) -> u32 {
