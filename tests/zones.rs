@@ -309,3 +309,45 @@ fn cds_digests_are_checked_against_the_zones_dnskeys() {
     let (_, warnings) = Zone::load(&changed, &origin).expect("loads");
     assert!(warnings.iter().any(|w| w.message.contains("CDS at cds.test. matches no DNSKEY")), "{warnings:?}");
 }
+
+/// A definitions file named after a zone belongs to it: with an error in it at start, that
+/// zone is not served (its pool names would otherwise answer wrongly), and every other zone,
+/// with its pools, is.
+#[test]
+fn a_broken_definitions_file_of_one_zone_takes_only_that_zone_out_at_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let pool = |zone: &str, dc: &str| {
+        format!(
+            "[datacenters.{dc}]\nlat = 52.37\nlon = 4.90\n[pools.web-{zone}]\nnames = [\"web\"]\n\
+             [pools.web-{zone}.members]\na = {{ datacenter = \"{dc}\", ipv4 = \"192.0.2.{}\" }}\n",
+            if zone == "one" { 10 } else { 20 }
+        )
+    };
+    for name in ["one", "two"] {
+        std::fs::write(dir.path().join(format!("{name}.test.zone")), zone(1, "www A 192.0.2.1\n")).unwrap();
+    }
+    std::fs::write(dir.path().join("one.test.toml"), pool("one", "ams")).unwrap();
+    // A typo in two.test's file: a member in a data center nobody defined.
+    std::fs::write(dir.path().join("two.test.toml"), pool("two", "fra").replace("\"fra\", ipv4", "\"frx\", ipv4"))
+        .unwrap();
+    let config = Config::load_to_serve(dir.path(), &shipped_geo(), false).expect("starts");
+    assert!(config.errors.iter().all(|e| e.at.file.ends_with("two.test.toml")), "{:?}", config.errors);
+    let mut options = Options::new(dir.path().to_path_buf(), shipped_geo(), vec!["127.0.0.1:0".parse().unwrap()]);
+    options.api = Some("127.0.0.1:0".parse().unwrap());
+    let s = TestServer::start_options(config, options);
+    let api = s.daemon.as_ref().unwrap().api.unwrap();
+    assert_eq!(answers(s.addr, "web.one.test"), ["192.0.2.10"], "the other zone's pool answers");
+    assert_eq!(rcode(s.addr, "web.two.test", 1), 2, "SERVFAIL, never a wrong answer for the pool");
+    assert_eq!(rcode(s.addr, "www.two.test", 1), 2);
+    let two = status_zone(api, "two.test.");
+    assert_eq!(two["state"], "failed");
+    assert!(two["errors"][0].as_str().unwrap().contains("two.test.toml:"), "{two}");
+    // Still broken at a reload: still out. Fixed: in, with its pool.
+    assert_eq!(http(api, "POST", "/reload", None, None).0, 422);
+    assert_eq!(rcode(s.addr, "web.two.test", 1), 2);
+    std::fs::write(dir.path().join("two.test.toml"), pool("two", "fra")).unwrap();
+    let (code, body) = http(api, "POST", "/reload", None, None);
+    assert_eq!(code, 200, "{body}");
+    assert_eq!(answers(s.addr, "web.two.test"), ["192.0.2.20"]);
+    assert_eq!(answers(s.addr, "web.one.test"), ["192.0.2.10"]);
+}

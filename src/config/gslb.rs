@@ -218,11 +218,16 @@ impl Gslb {
 
 /// Reads every `*.toml` in `dir` against the loaded `zones`.
 pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
+    load_except(dir, zones, errors, &[])
+}
+
+/// As [`load`], leaving out the files in `except`.
+pub fn load_except(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>, except: &[PathBuf]) -> Gslb {
     let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
         Ok(entries) => entries
             .filter_map(Result::ok)
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file() && !except.contains(p))
             .collect(),
         Err(_) => Vec::new(),
     };

@@ -201,17 +201,43 @@ impl Config {
                 message: "no zone files (<origin>.zone) found".into(),
             }]));
         }
-        let served: Vec<Arc<Zone>> = status.iter().filter_map(|s| s.loaded.clone()).collect();
         // Starting with not one zone to serve helps nobody: refuse, so that the failure shows
         // where the service is started (a reload always has the earlier versions to keep).
-        if served.is_empty() && previous.is_none() {
+        if status.iter().all(|s| s.loaded.is_none()) && previous.is_none() {
             return Err(LoadError(zone_errors));
         }
-        let failed: Vec<Name> =
-            status.iter().filter(|s| s.state == ZoneState::Failed).map(|s| s.origin.clone()).collect();
-        let mut zones = ZoneSet::with_failed(served, failed);
+        let mut zones = zone_set(&status);
         let mut gslb_errors = Vec::new();
         let mut gslb = Arc::new(gslb::load(dir, &zones, &mut gslb_errors));
+        // At start, errors only in definitions files named after zones (`example.com.toml`)
+        // belong to those zones: they are not served (SERVFAIL), the rest is, when the other
+        // files make sense without them.
+        if !strict && previous.is_none() && !gslb_errors.is_empty() {
+            let zone_of = |file: &Path| {
+                let stem = file.file_stem()?.to_string_lossy().into_owned();
+                let text = if stem.ends_with('.') { stem } else { format!("{stem}.") };
+                let origin = Name::parse(&text, None).ok()?;
+                status.iter().position(|s| s.origin == origin)
+            };
+            let owners: Option<Vec<usize>> = gslb_errors.iter().map(|e| zone_of(&e.at.file)).collect();
+            if let Some(owners) = owners {
+                let files: Vec<PathBuf> = gslb_errors.iter().map(|e| e.at.file.to_path_buf()).collect();
+                let mut tried = status.clone();
+                for (error, &i) in gslb_errors.iter().zip(&owners) {
+                    tried[i].state = ZoneState::Failed;
+                    tried[i].errors.push(error.clone());
+                }
+                let tried_zones = zone_set(&tried);
+                let mut retry_errors = Vec::new();
+                let retry = gslb::load_except(dir, &tried_zones, &mut retry_errors, &files);
+                if retry_errors.is_empty() {
+                    status = tried;
+                    zones = tried_zones;
+                    gslb = Arc::new(retry);
+                    zone_errors.append(&mut gslb_errors);
+                }
+            }
+        }
         warnings.extend(gslb.warnings.iter().cloned());
         if strict && !(zone_errors.is_empty() && gslb_errors.is_empty()) {
             zone_errors.append(&mut gslb_errors);
@@ -224,6 +250,19 @@ impl Config {
             };
             // The definitions are one unit: keep the previous ones whole rather than a part.
             gslb = previous.gslb.clone();
+            // Zones left out at start for errors in their definitions file (their data loaded)
+            // have no pools in what is kept: they stay out until their definitions load.
+            for z in &mut status {
+                // Failed with its data loaded: only a definitions file's errors do that.
+                let left_out = previous
+                    .zone_status
+                    .iter()
+                    .any(|p| p.origin == z.origin && p.state == ZoneState::Failed && p.loaded.is_some());
+                if left_out {
+                    z.state = ZoneState::Failed;
+                }
+            }
+            zones = zone_set(&status);
             gslb_errors.push(Diagnostic {
                 at: whole(dir),
                 message: "the GSLB definitions have errors: the previous ones are kept until they are fixed".into(),
@@ -257,6 +296,14 @@ fn open_geo(geo: &Path) -> Result<Arc<GeoDb>, LoadError> {
             message: format!("cannot open the geo database: {reason} (use --geo FILE to pick another)"),
         }])),
     }
+}
+
+/// The zone set of `status`: zones that loaded (or kept a version) are served, failed ones
+/// answer SERVFAIL.
+fn zone_set(status: &[ZoneStatus]) -> ZoneSet {
+    let served = status.iter().filter(|s| s.state != ZoneState::Failed).filter_map(|s| s.loaded.clone()).collect();
+    let failed = status.iter().filter(|s| s.state == ZoneState::Failed).map(|s| s.origin.clone()).collect();
+    ZoneSet::with_failed(served, failed)
 }
 
 /// Whether `new` is a later serial than `old` in RFC 1982 serial number arithmetic (RFC 1982
