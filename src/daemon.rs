@@ -133,12 +133,29 @@ impl Daemon {
         }
         #[cfg(unix)]
         {
-            let r = reloader.clone();
-            if let Ok(mut hup) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
+            use tokio::signal::unix::{SignalKind, signal};
+            // SIGHUP: reload, and reopen the query log (logrotate's postrotate sends it).
+            let (r, shared) = (reloader.clone(), running.shared.clone());
+            if let Ok(mut hup) = signal(SignalKind::hangup()) {
                 tasks.push(tokio::spawn(async move {
                     while hup.recv().await.is_some() {
-                        tracing::info!("SIGHUP: reloading");
+                        tracing::info!("SIGHUP: reloading and reopening the query log");
+                        if let Some(log) = &shared.query_log {
+                            log.reopen();
+                        }
                         r.reload().await;
+                    }
+                }));
+            }
+            // SIGUSR1: reopen the query log only.
+            let shared = running.shared.clone();
+            if let Ok(mut usr1) = signal(SignalKind::user_defined1()) {
+                tasks.push(tokio::spawn(async move {
+                    while usr1.recv().await.is_some() {
+                        if let Some(log) = &shared.query_log {
+                            tracing::info!("SIGUSR1: reopening the query log");
+                            log.reopen();
+                        }
                     }
                 }));
             }

@@ -15,6 +15,7 @@
 //! - [`reload`]: hot reload (SIGHUP, API, file changes): build, validate, swap, or keep.
 //! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
+//! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
 //!   rate limiting and counters.
@@ -26,6 +27,7 @@ pub mod daemon;
 pub mod dns;
 pub mod geo;
 pub mod health;
+pub mod logs;
 pub mod policy;
 pub mod query;
 pub mod querylog;

@@ -143,9 +143,13 @@ struct ServeArgs {
     /// datagram; the default elsewhere).
     #[arg(long, value_name = "LOOP", default_value = DEFAULT_UDP_LOOP, value_parser = ["tokio", "batched"])]
     udp_loop: String,
-    /// Log level: error, warn, info, debug or trace (or a tracing filter).
+    /// Log level: off, error, warn, info, debug or trace, or directives such as
+    /// `info,meridian::health=debug`; anything else is refused.
     #[arg(long, default_value = "info")]
     log_level: String,
+    /// Log line format: text (colours only on a terminal, never with NO_COLOR) or json.
+    #[arg(long, value_name = "FORMAT", default_value = "text")]
+    log_format: meridian::logs::LogFormat,
 }
 
 fn main() -> ExitCode {
@@ -347,9 +351,10 @@ fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> ExitCode {
-    let filter = tracing_subscriber::EnvFilter::try_new(&args.log_level)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    if let Err(e) = meridian::logs::init(&args.log_level, args.log_format) {
+        eprintln!("meridian: {e}");
+        return ExitCode::from(2);
+    }
     let config = match Config::load_to_serve(&args.zones, &args.geo, args.strict) {
         Ok(c) => c,
         Err(e) => {

@@ -7,7 +7,7 @@
 use std::io::Write;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::mpsc::{SyncSender, TrySendError, sync_channel};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::dns;
@@ -20,6 +20,33 @@ pub const QUEUE_LINES: usize = 4096;
 
 /// How often the writer flushes when lines keep coming, so `tail -f` sees them promptly.
 const FLUSH_EVERY: Duration = Duration::from_millis(200);
+
+/// Opens the query log's file again.
+type Opener = Box<dyn Fn() -> std::io::Result<Box<dyn Write + Send>> + Send>;
+
+/// Writes the lines that come for up to [`FLUSH_EVERY`], then flushes (so a reopen is never
+/// held up by a steady stream of lines); false when the query log was dropped.
+fn write_some(rx: &Receiver<String>, out: &mut Box<dyn Write + Send>, written: &QueryLogStats) -> bool {
+    let mut buf = std::io::BufWriter::new(out);
+    let started = std::time::Instant::now();
+    loop {
+        match rx.recv_timeout(FLUSH_EVERY.saturating_sub(started.elapsed())) {
+            Ok(line) => {
+                if buf.write_all(line.as_bytes()).is_ok() {
+                    written.written.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {
+                let _ = buf.flush();
+                return true;
+            }
+            Err(RecvTimeoutError::Disconnected) => {
+                let _ = buf.flush();
+                return false;
+            }
+        }
+    }
+}
 
 /// Counters of the query log.
 #[derive(Debug, Default)]
@@ -38,46 +65,62 @@ pub struct QueryLog {
     seen: AtomicU64,
     /// Counters.
     pub stats: Arc<QueryLogStats>,
+    /// Set to have the writer reopen its file (after logrotate moved it).
+    reopen: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl QueryLog {
     /// Starts logging to `target` (a file, appended to, or `-` for standard output), one query
     /// in every `1 / rate`.
     pub fn start(target: &str, rate: f64) -> std::io::Result<QueryLog> {
-        let out: Box<dyn Write + Send> = if target == "-" {
-            Box::new(std::io::stdout())
-        } else {
-            Box::new(std::fs::OpenOptions::new().create(true).append(true).open(target)?)
+        if target == "-" {
+            return QueryLog::to_writer(Box::new(std::io::stdout()), rate);
+        }
+        let path = std::path::PathBuf::from(target);
+        let open = move || -> std::io::Result<Box<dyn Write + Send>> {
+            Ok(Box::new(std::fs::OpenOptions::new().create(true).append(true).open(&path)?))
         };
-        QueryLog::to_writer(out, rate)
+        let first = open()?;
+        QueryLog::spawn(first, Some(Box::new(open)), rate)
     }
 
     /// Starts logging to `out`, one query in every `1 / rate`.
-    pub fn to_writer(mut out: Box<dyn Write + Send>, rate: f64) -> std::io::Result<QueryLog> {
+    pub fn to_writer(out: Box<dyn Write + Send>, rate: f64) -> std::io::Result<QueryLog> {
+        QueryLog::spawn(out, None, rate)
+    }
+
+    /// Has the writer reopen its file before the next lines: after logrotate (or an operator)
+    /// moved it away, lines go to a new file of the same name. SIGHUP and SIGUSR1 call it.
+    pub fn reopen(&self) {
+        self.reopen.store(true, Ordering::Relaxed);
+    }
+
+    fn spawn(mut out: Box<dyn Write + Send>, open: Option<Opener>, rate: f64) -> std::io::Result<QueryLog> {
         let (tx, rx) = sync_channel::<String>(QUEUE_LINES);
         let stats = Arc::new(QueryLogStats::default());
         let written = stats.clone();
+        let reopen = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let asked = reopen.clone();
         std::thread::Builder::new().name("query-log".into()).spawn(move || {
-            let mut buf = std::io::BufWriter::new(&mut out);
             loop {
-                match rx.recv_timeout(FLUSH_EVERY) {
-                    Ok(line) => {
-                        if buf.write_all(line.as_bytes()).is_ok() {
-                            written.written.fetch_add(1, Ordering::Relaxed);
+                if asked.swap(false, Ordering::Relaxed)
+                    && let Some(open) = &open
+                {
+                    let _ = out.flush();
+                    match open() {
+                        Ok(file) => out = file,
+                        Err(e) => {
+                            tracing::warn!(error = %e, "cannot reopen the query log; still writing to the old file")
                         }
                     }
-                    Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
-                        let _ = buf.flush();
-                    }
-                    Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => {
-                        let _ = buf.flush();
-                        return;
-                    }
+                }
+                if !write_some(&rx, &mut out, &written) {
+                    return;
                 }
             }
         })?;
         let every = if rate <= 0.0 { u64::MAX } else { (1.0 / rate.min(1.0)).round().max(1.0) as u64 };
-        Ok(QueryLog { tx, every, seen: AtomicU64::new(0), stats })
+        Ok(QueryLog { tx, every, seen: AtomicU64::new(0), stats, reopen })
     }
 
     /// Offers one answered request; writes it when sampled, drops it when the queue is full.

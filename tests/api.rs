@@ -139,6 +139,11 @@ fn overrides_take_effect_on_the_next_query_and_need_the_token() {
     let (code, body) = http(a.api, "POST", "/overrides/member/www/nope", Some(TOKEN), Some(r#"{"action": "drain"}"#));
     assert_eq!(code, 404, "{body}");
     assert!(body.contains("has no member 'nope'"));
+    // A misspelt key is refused, never read as an override without an end.
+    let (code, body) =
+        http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(r#"{"action": "drain", "tll": 600}"#));
+    assert_eq!(code, 400, "{body}");
+    assert!(body.contains("unknown field `tll`") && body.contains("keys: action, ttl"), "{body}");
     let (code, body) = http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(r#"{"action": "explode"}"#));
     assert_eq!(code, 400);
     assert!(body.contains("unknown action"));

@@ -44,10 +44,17 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(o, "{name} {v}");
     }
     let now = SystemTime::now();
-    let (members, durations, figures) = {
+    let (members, durations, figures, save_failures) = {
         let t = crate::sync::lock(&state.health);
-        (t.report_all(now), t.durations().clone(), t.figures(now))
+        (t.report_all(now), t.durations().clone(), t.figures(now), t.save_failures())
     };
+    header(
+        &mut o,
+        "meridian_state_save_failures_total",
+        "counter",
+        "State file writes that failed (overrides kept in memory).",
+    );
+    let _ = writeln!(o, "meridian_state_save_failures_total {save_failures}");
     header(&mut o, "meridian_member_up", "gauge", "1 when queries may answer the member, 0 when down or drained.");
     for m in &members {
         let _ = writeln!(

@@ -263,19 +263,31 @@ async fn list_overrides(State(state): State<AppState>) -> Response {
     Json(serde_json::json!({ "overrides": list })).into_response()
 }
 
+/// An override request's body. Unknown keys are refused: a misspelt `"tll"` must not turn a
+/// drain for ten minutes into a drain for ever.
 #[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
 struct OverrideBody {
     action: String,
     /// Seconds until the override ends; none for no end.
     ttl: Option<u64>,
 }
 
-fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Option<Json<OverrideBody>>) -> Response {
+/// An override body as axum read it.
+type Body = Result<Json<OverrideBody>, axum::extract::rejection::JsonRejection>;
+
+fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Body) -> Response {
     if let Err(r) = authorized(state, headers) {
         return *r;
     }
-    let Some(Json(body)) = body else {
-        return error(StatusCode::BAD_REQUEST, "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}");
+    let body = match body {
+        Ok(Json(body)) => body,
+        Err(axum::extract::rejection::JsonRejection::JsonDataError(e)) => {
+            return error(StatusCode::BAD_REQUEST, format!("{} (keys: action, ttl)", e.body_text()));
+        }
+        Err(_) => {
+            return error(StatusCode::BAD_REQUEST, "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}");
+        }
     };
     let action: Action = match body.action.parse() {
         Ok(a) => a,
@@ -327,7 +339,7 @@ async fn set_member(
     State(state): State<AppState>,
     Path((pool, member)): Path<(String, String)>,
     headers: HeaderMap,
-    body: Option<Json<OverrideBody>>,
+    body: Body,
 ) -> Response {
     apply(&state, &headers, Target::Member { pool, member }, body)
 }
@@ -340,12 +352,7 @@ async fn clear_member(
     clear(&state, &headers, Target::Member { pool, member })
 }
 
-async fn set_dc(
-    State(state): State<AppState>,
-    Path(dc): Path<String>,
-    headers: HeaderMap,
-    body: Option<Json<OverrideBody>>,
-) -> Response {
+async fn set_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap, body: Body) -> Response {
     apply(&state, &headers, Target::Datacenter { datacenter: dc }, body)
 }
 

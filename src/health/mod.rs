@@ -111,6 +111,7 @@ pub struct HealthTable {
     overrides: Overrides,
     state_file: Option<PathBuf>,
     published: Arc<ArcSwap<Snapshot>>,
+    save_failures: u64,
 }
 
 impl std::fmt::Debug for HealthTable {
@@ -143,12 +144,25 @@ impl HealthTable {
     /// new `ArcSwap`.
     pub fn new(config: Arc<Config>, state_file: Option<PathBuf>) -> Result<HealthTable, StateError> {
         let overrides = match &state_file {
-            Some(p) => Overrides::load(p)?,
+            Some(p) => {
+                let (overrides, problem) = Overrides::load_or_set_aside(p);
+                if let Some(problem) = problem {
+                    tracing::warn!("state file: {problem}");
+                }
+                overrides
+            }
             None => Overrides::default(),
         };
         let published = Arc::new(ArcSwap::from_pointee(Snapshot::all_up(config.clone())));
-        let mut table =
-            HealthTable { config, states: HashMap::new(), durations: HashMap::new(), overrides, state_file, published };
+        let mut table = HealthTable {
+            config,
+            states: HashMap::new(),
+            durations: HashMap::new(),
+            overrides,
+            state_file,
+            published,
+            save_failures: 0,
+        };
         table.publish(SystemTime::now());
         Ok(table)
     }
@@ -249,11 +263,18 @@ impl HealthTable {
         &self.overrides
     }
 
-    fn save(&self) -> Result<(), StateError> {
-        match &self.state_file {
+    fn save(&mut self) -> Result<(), StateError> {
+        let saved = match &self.state_file {
             Some(p) => self.overrides.save(p),
             None => Ok(()),
-        }
+        };
+        self.save_failures += u64::from(saved.is_err());
+        saved
+    }
+
+    /// State file writes that failed since start (`meridian_state_save_failures_total`).
+    pub fn save_failures(&self) -> u64 {
+        self.save_failures
     }
 
     /// Follows a new configuration: members that still exist keep their state, new ones
@@ -412,5 +433,26 @@ pub(crate) mod test_hooks {
         /// Makes the next [`super::HealthTable::reconfigure`] on this thread panic before it
         /// changes anything: how the reload tests make a reconfiguration fail.
         pub static FAIL_RECONFIGURE: Cell<bool> = const { Cell::new(false) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    #[test]
+    fn failed_state_saves_are_counted_and_the_override_stays_in_force() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = Config::load(&root.join("tests/data/gslb"), &root.join("geo/dbip-country.mmdb")).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        // A state file in a directory that does not exist: every save fails.
+        let state = dir.path().join("gone").join("state.json");
+        let mut table = HealthTable::new(Arc::new(config), Some(state)).unwrap();
+        let target = Target::Datacenter { datacenter: "ams".into() };
+        assert!(table.set_override(target, Action::Drain, None, SystemTime::now()).is_err());
+        assert_eq!(table.save_failures(), 1);
+        assert_eq!(table.overrides().overrides.len(), 1, "in force although not saved");
     }
 }

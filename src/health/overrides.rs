@@ -161,6 +161,37 @@ impl Overrides {
         serde_json::from_str(&text).map_err(|e| StateError::Parse { path: path.to_path_buf(), reason: e.to_string() })
     }
 
+    /// Reads the state file at `path` for a start: a missing file is no overrides; a file
+    /// that cannot be read or is not a state file (an empty file a config tool touched, a
+    /// truncated write) is moved aside, so that DNS never stays down over it, and the second
+    /// value says what happened, naming the overrides it held when they can be read.
+    pub fn load_or_set_aside(path: &Path) -> (Overrides, Option<String>) {
+        let error = match Overrides::load(path) {
+            Ok(o) => return (o, None),
+            Err(e) => e,
+        };
+        let held: Vec<String> = std::fs::read_to_string(path)
+            .ok()
+            .and_then(|t| serde_json::from_str::<serde_json::Value>(&t).ok())
+            .and_then(|v| v.get("overrides").and_then(|o| o.as_array()).cloned())
+            .map(|list| {
+                list.iter().map(|o| o.get("target").map_or_else(|| o.to_string(), ToString::to_string)).collect()
+            })
+            .unwrap_or_default();
+        let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+        let aside = path.with_file_name(format!(
+            "{}.bad-{stamp}",
+            path.file_name().map_or_else(|| "state".into(), |n| n.to_string_lossy())
+        ));
+        let moved = match std::fs::rename(path, &aside) {
+            Ok(()) => format!("moved aside to {}", aside.display()),
+            Err(e) => format!("could not be moved aside ({e})"),
+        };
+        let lost =
+            if held.is_empty() { String::new() } else { format!("; overrides not applied: {}", held.join(", ")) };
+        (Overrides::default(), Some(format!("{error}; {moved}; starting without overrides{lost}")))
+    }
+
     /// Writes the state file atomically (a temporary file renamed over it), so a crash
     /// mid-write leaves the old file, never half of one.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {

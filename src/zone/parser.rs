@@ -327,6 +327,9 @@ fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut S
     Ok(())
 }
 
+/// Widest `$GENERATE` field: a domain name holds at most 255 octets (RFC 1035 §2.3.4).
+const MAX_GENERATE_WIDTH: usize = 255;
+
 /// BIND's `$GENERATE range lhs [ttl] [class] type rhs`: `$` in lhs and rhs becomes the
 /// iterator, `${offset,width,base}` formats it, `\$` is a literal dollar.
 fn generate(args: &[Token], at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
@@ -392,8 +395,14 @@ fn substitute(template: &str, value: u64) -> Result<String, String> {
                 let mut parts = spec.split(',');
                 let offset: i64 =
                     parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
-                let width: usize =
-                    parts.next().unwrap_or("0").parse().map_err(|_| format!("bad $GENERATE modifier '{{{spec}}}'"))?;
+                // A name holds at most 255 octets, so no wider field can be part of one.
+                let width: usize = parts
+                    .next()
+                    .unwrap_or("0")
+                    .parse()
+                    .ok()
+                    .filter(|&w| w <= MAX_GENERATE_WIDTH)
+                    .ok_or_else(|| format!("bad $GENERATE modifier '{{{spec}}}' (a width of at most 255)"))?;
                 let base = parts.next().unwrap_or("d");
                 // BIND works on 32-bit values: a sum outside them is an error, and a negative
                 // one is printed signed in decimal and as its 32-bit pattern in the other bases.

@@ -1,0 +1,150 @@
+//! What an operator deploying Meridian meets around the DNS: the log level checked, JSON log
+//! lines, the query log reopened for logrotate, a broken state file that does not keep DNS
+//! down. Each test runs the built binary on loopback, as a service manager would.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use common::*;
+
+/// A running `meridian serve` and the lines it logs.
+struct Serve {
+    child: Child,
+    port: u16,
+    lines: mpsc::Receiver<String>,
+    seen: Vec<String>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `meridian serve` on the GSLB test zones with `args` and waits for its start-up
+    /// line.
+    fn start(zones: &Path, args: &[&str]) -> Serve {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
+            .arg(zones)
+            .args(args)
+            .stderr(Stdio::piped())
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("meridian starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while Instant::now() < deadline {
+            let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else { continue };
+            seen.push(line.clone());
+            if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
+                let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+                return Serve { child, port, lines, seen };
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("meridian did not start: {seen:#?}");
+    }
+
+    fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    fn signal(&self, name: &str) {
+        assert!(
+            Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap().success()
+        );
+    }
+}
+
+#[test]
+fn an_unknown_log_level_is_refused_naming_the_valid_ones() {
+    let c = copy_gslb_zones();
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--log-level", "warnn", "--zones"])
+        .arg(&c.zones)
+        .arg("--geo")
+        .arg(&c.geo)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("log level 'warnn'") && err.contains("off, error, warn, info, debug, trace"), "{err}");
+}
+
+#[test]
+fn json_log_lines_parse_and_text_lines_carry_no_colour_codes_into_a_pipe() {
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--log-format", "json"]);
+    let start: serde_json::Value = serde_json::from_str(s.seen.last().unwrap()).expect("a JSON line");
+    assert_eq!(start["level"], "INFO");
+    assert!(start["fields"]["message"].as_str().unwrap().contains("serving"), "{start}");
+    drop(s);
+    let s = Serve::start(&c.zones, &["--geo", &geo]);
+    assert!(s.seen.iter().all(|l| !l.contains('\u{1b}')), "ANSI codes in a pipe: {:?}", s.seen);
+}
+
+#[test]
+fn the_query_log_is_reopened_on_sighup_after_logrotate_moved_it() {
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let log = c.dir.path().join("queries.log");
+    let rotated = c.dir.path().join("queries.log.1");
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--query-log", log.to_str().unwrap()]);
+    udp(s.addr(), &query("www.gslb.test", 1, Q { id: 1, ..Q::default() }));
+    let written = |path: &Path| std::fs::read_to_string(path).unwrap_or_default().lines().count();
+    assert!(wait_until(Duration::from_secs(5), || written(&log) == 1).is_some(), "the first line is written");
+    std::fs::rename(&log, &rotated).unwrap();
+    s.signal("HUP");
+    // The writer reopens within its flush interval (200 ms); a query after that lands in the
+    // new file, and the rotated one keeps only what was written before.
+    std::thread::sleep(Duration::from_millis(600));
+    udp(s.addr(), &query("www.gslb.test", 1, Q { id: 2, ..Q::default() }));
+    assert!(wait_until(Duration::from_secs(5), || written(&log) == 1).is_some(), "a new queries.log after SIGHUP");
+    assert_eq!(written(&rotated), 1);
+    // SIGUSR1 reopens too, without a reload.
+    std::fs::rename(&log, &rotated).unwrap();
+    s.signal("USR1");
+    std::thread::sleep(Duration::from_millis(600));
+    udp(s.addr(), &query("www.gslb.test", 1, Q { id: 3, ..Q::default() }));
+    assert!(wait_until(Duration::from_secs(5), || written(&log) == 1).is_some(), "a new queries.log after SIGUSR1");
+    assert_eq!(written(&rotated), 1);
+}
+
+#[test]
+fn an_empty_state_file_is_moved_aside_and_the_server_starts() {
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let state = c.dir.path().join("state.json");
+    std::fs::write(&state, "").unwrap();
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--state", state.to_str().unwrap()]);
+    assert!(
+        s.seen.iter().any(|l| l.contains("state file") && l.contains("moved aside") && l.contains("without overrides")),
+        "{:#?}",
+        s.seen
+    );
+    assert!(!udp(s.addr(), &query("www.gslb.test", 1, Q::default())).answers.is_empty(), "DNS is up");
+    let aside: Vec<_> = std::fs::read_dir(c.dir.path())
+        .unwrap()
+        .filter_map(Result::ok)
+        .filter(|e| e.file_name().to_string_lossy().starts_with("state.json.bad-"))
+        .collect();
+    assert_eq!(aside.len(), 1, "the broken file is kept for the operator to look at");
+    let _ = &s.lines;
+}
