@@ -16,6 +16,7 @@
 //! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
 //! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
+//! - [`notify`]: readiness, reloads and stops told to the service manager (sd_notify).
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
 //!   rate limiting and counters.
@@ -28,6 +29,7 @@ pub mod dns;
 pub mod geo;
 pub mod health;
 pub mod logs;
+pub mod notify;
 pub mod policy;
 pub mod query;
 pub mod querylog;

@@ -40,7 +40,7 @@ enum Command {
     },
     /// Show a running server's pools, members and availability figures (reads its API).
     Status {
-        /// The API's base URL.
+        /// The API's base URL, or its ADDR:PORT as `serve --api` takes it.
         #[arg(long, default_value = "http://127.0.0.1:8053")]
         api: String,
         /// Print the raw JSON of /status.
@@ -66,8 +66,8 @@ enum Command {
         /// Treat this data center as failed (repeatable): what-if.
         #[arg(long = "down", value_name = "DC")]
         down: Vec<String>,
-        /// Ask the running server whose API is at URL (its configuration, live health and
-        /// overrides) instead of loading --zones and --geo.
+        /// Ask the running server whose API is at URL or ADDR:PORT (its configuration, live
+        /// health and overrides) instead of loading --zones and --geo.
         #[arg(long, value_name = "URL")]
         api: Option<String>,
         /// Directory of zone files and GSLB definitions.
@@ -211,8 +211,14 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
     }
 }
 
+/// The API's base URL from `--api`: a URL, or the ADDR:PORT form `serve --api` takes.
+fn api_base(api: &str) -> String {
+    let base = if api.contains("://") { api.to_string() } else { format!("http://{api}") };
+    base.trim_end_matches('/').to_string()
+}
+
 fn status(api: &str, json: bool) -> ExitCode {
-    let url = format!("{}/status", api.trim_end_matches('/'));
+    let url = format!("{}/status", api_base(api));
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
         Ok(rt) => rt,
         Err(e) => {
@@ -295,7 +301,7 @@ fn print_explanation(e: &meridian::query::explain::Explanation, json: bool) -> E
 
 /// `meridian explain --api URL`: the running server explains, from what it serves now.
 fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
-    let mut url = match reqwest::Url::parse(&format!("{}/explain", api.trim_end_matches('/'))) {
+    let mut url = match reqwest::Url::parse(&format!("{}/explain", api_base(api))) {
         Ok(u) => u,
         Err(e) => {
             eprintln!("meridian: '{api}' is not a URL: {e}");
@@ -450,7 +456,17 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         daemon.checked_members(),
         daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
     );
+    meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.len()));
+    if let Some(every) = meridian::notify::watchdog_interval() {
+        tokio::spawn(async move {
+            loop {
+                meridian::notify::notify("WATCHDOG=1");
+                tokio::time::sleep(every).await;
+            }
+        });
+    }
     stop.await;
+    meridian::notify::notify("STOPPING=1");
     tracing::info!("stopping");
     daemon.stop();
     ExitCode::SUCCESS

@@ -179,6 +179,15 @@ impl Reloader {
     /// started and stopped).
     pub async fn reload(self: &Arc<Self>) -> ReloadStatus {
         let _one_at_a_time = self.running.lock().await;
+        crate::notify::reloading();
+        // READY=1 again however the reload ends: the old data or the new is being served.
+        struct Ready;
+        impl Drop for Ready {
+            fn drop(&mut self) {
+                crate::notify::notify("READY=1");
+            }
+        }
+        let _ready = Ready;
         let this = self.clone();
         let loaded = tokio::task::spawn_blocking(move || this.load())
             .await

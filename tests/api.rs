@@ -208,6 +208,11 @@ fn explain_with_api_reads_the_live_health_and_overrides_of_the_server() {
     let (code, out, err) = explain_cli(&["www.gslb.test", "--subnet", "81.0.1.0/24", "--api", &url]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("health: live: this server's checks and overrides"), "{out}");
+    // The ADDR:PORT form `serve --api` takes works here too.
+    let bare = a.api.to_string();
+    let (code, out, err) = explain_cli(&["www.gslb.test", "--subnet", "81.0.1.0/24", "--api", &bare]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("answered from: ams"), "{out}");
     assert!(out.contains("answered from: ams"), "{out}");
     // An operator drains ams on the server: the CLI's explanation follows, as the DNS answer does.
     let (code, _) = http(a.api, "POST", "/overrides/datacenter/ams", Some(TOKEN), Some(r#"{"action": "drain"}"#));

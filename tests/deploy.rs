@@ -31,10 +31,16 @@ impl Serve {
     /// Starts `meridian serve` on the GSLB test zones with `args` and waits for its start-up
     /// line.
     fn start(zones: &Path, args: &[&str]) -> Serve {
+        Serve::start_env(zones, args, &[])
+    }
+
+    /// As [`Serve::start`], with environment variables set.
+    fn start_env(zones: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
         let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
             .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
             .arg(zones)
             .args(args)
+            .envs(env.iter().copied())
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -147,4 +153,52 @@ fn an_empty_state_file_is_moved_aside_and_the_server_starts() {
         .collect();
     assert_eq!(aside.len(), 1, "the broken file is kept for the operator to look at");
     let _ = &s.lines;
+}
+
+#[test]
+fn the_service_manager_hears_ready_reloading_and_stopping() {
+    use std::os::unix::net::UnixDatagram;
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let path = c.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let next = || {
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).expect("a notification");
+        String::from_utf8_lossy(&buf[..n]).into_owned()
+    };
+    let s = Serve::start_env(&c.zones, &["--geo", &geo], &[("NOTIFY_SOCKET", path.as_os_str())]);
+    let ready = next();
+    assert!(ready.starts_with("READY=1\n"), "{ready}");
+    // READY=1 comes once the sockets answer.
+    assert!(!udp(s.addr(), &query("www.gslb.test", 1, Q::default())).answers.is_empty());
+    s.signal("HUP");
+    let reloading = next();
+    assert!(reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="), "{reloading}");
+    assert_eq!(next(), "READY=1");
+    s.signal("TERM");
+    assert_eq!(next(), "STOPPING=1");
+}
+
+#[test]
+fn a_udp_port_held_by_another_reuseport_socket_refuses_the_start() {
+    let c = copy_gslb_zones();
+    // Another program's socket with SO_REUSEPORT: the batched loop's sockets could join it.
+    let other = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::DGRAM, None).unwrap();
+    other.set_reuse_port(true).unwrap();
+    other.bind(&"127.0.0.1:0".parse::<std::net::SocketAddr>().unwrap().into()).unwrap();
+    let port = other.local_addr().unwrap().as_socket().unwrap().port();
+    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--no-watch", "--listen", &format!("127.0.0.1:{port}"), "--zones"])
+        .arg(&c.zones)
+        .arg("--geo")
+        .arg(&c.geo)
+        .arg("--state")
+        .arg(c.dir.path().join("state.json"))
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains(&format!("UDP port 127.0.0.1:{port} is already in use by another process")), "{err}");
 }

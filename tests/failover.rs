@@ -320,9 +320,9 @@ fn availability_figures_in_status_metrics_and_meridian_status() {
     // The history is in the state file.
     let state = std::fs::read_to_string(s._dir.path().join("state.json")).unwrap();
     assert!(state.contains("\"www/ams-1\""), "{state}");
-    // meridian status prints the table.
+    // meridian status prints the table; --api takes the ADDR:PORT form serve --api takes.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(["status", "--api", &format!("http://{api}")])
+        .args(["status", "--api", &api.to_string()])
         .output()
         .unwrap();
     let table_text = String::from_utf8_lossy(&out.stdout);

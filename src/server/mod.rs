@@ -70,6 +70,7 @@ pub async fn start(
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut threads = Vec::new();
     for &addr in listen {
+        refuse_taken(addr).map_err(|e| explain_bind_error(addr, e))?;
         #[cfg(target_os = "linux")]
         if limits.udp_loop == UdpLoop::Batched {
             let (sockets, tcp) = bind_batched(addr).await?;
@@ -85,6 +86,40 @@ pub async fn start(
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
     }
     Ok(Running { shared, addrs, tasks, threads, stop })
+}
+
+/// Fails when another process holds the UDP port of `addr`. The batched loop's sockets set
+/// `SO_REUSEPORT`, and the kernel would let them join another program's `SO_REUSEPORT` socket
+/// on the same port and split the queries between the two without a word; a plain socket
+/// bound first cannot join, so trying one tells.
+fn refuse_taken(addr: SocketAddr) -> std::io::Result<()> {
+    if addr.port() == 0 {
+        return Ok(());
+    }
+    let probe = socket2::Socket::new(socket2::Domain::for_address(addr), socket2::Type::DGRAM, None)?;
+    if addr.is_ipv6() {
+        probe.set_only_v6(true)?;
+    }
+    probe.bind(&addr.into()).map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => std::io::Error::new(
+            e.kind(),
+            format!("UDP port {addr} is already in use by another process (if it set SO_REUSEPORT, both would get a share of the queries)"),
+        ),
+        _ => e,
+    })
+}
+
+/// Adds what to do to the usual reasons a port cannot be bound.
+fn explain_bind_error(addr: SocketAddr, e: std::io::Error) -> std::io::Error {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied if addr.port() < 1024 => std::io::Error::new(
+            e.kind(),
+            format!(
+                "{e}: ports below 1024 need root or the CAP_NET_BIND_SERVICE capability (AmbientCapabilities= in a systemd unit, or setcap cap_net_bind_service=+ep on the binary)"
+            ),
+        ),
+        _ => e,
+    }
 }
 
 #[cfg(target_os = "linux")]
