@@ -41,6 +41,8 @@ pub struct Options {
     pub watch_quiet: std::time::Duration,
     /// Refuse a reload with any error (`--strict`), instead of isolating zones.
     pub strict: bool,
+    /// How the server names itself (NSID, `id.server`, `version.bind`).
+    pub identity: crate::config::Identity,
 }
 
 impl Options {
@@ -58,6 +60,7 @@ impl Options {
             watch: false,
             watch_quiet: crate::reload::QUIET,
             strict: false,
+            identity: crate::config::Identity::of_host(),
         }
     }
 }
@@ -104,7 +107,9 @@ pub struct Daemon {
 
 impl Daemon {
     /// Starts serving `config`. Must be called inside a tokio runtime.
-    pub async fn start(config: Config, options: &Options) -> Result<Daemon, StartError> {
+    pub async fn start(mut config: Config, options: &Options) -> Result<Daemon, StartError> {
+        let identity = Arc::new(options.identity.clone());
+        config.identity = identity.clone();
         let config = Arc::new(config);
         let table = HealthTable::new(config.clone(), options.state_file.clone())?;
         let snapshots = table.snapshots();
@@ -123,6 +128,7 @@ impl Daemon {
             options.zones.clone(),
             options.geo.clone(),
             options.strict,
+            identity,
             running.shared.clone(),
             health.clone(),
             runner.clone(),

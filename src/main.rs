@@ -122,6 +122,16 @@ struct ServeArgs {
     /// every zone that loads and keeping the last good version of one that does not).
     #[arg(long)]
     strict: bool,
+    /// The NSID sent to queries that ask (RFC 5001); default the host name, "" for none.
+    #[arg(long, value_name = "TEXT")]
+    nsid: Option<String>,
+    /// The answer to `id.server` and `hostname.bind` (class CH TXT); default the host name, ""
+    /// to refuse them.
+    #[arg(long, value_name = "TEXT")]
+    server_id: Option<String>,
+    /// The answer to `version.bind` and `version.server`; refused unless given.
+    #[arg(long, value_name = "TEXT")]
+    version_bind: Option<String>,
     /// Response rate limiting: UDP responses per second per client network and answer
     /// (off unless given; BIND's and Knot's examples use 5 to 20).
     #[arg(long, value_name = "N")]
@@ -424,6 +434,18 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
     options.strict = args.strict;
+    let host = meridian::config::Identity::of_host();
+    let host_name = host.server_id.clone().unwrap_or_default();
+    let pick = |given: &Option<String>| match given {
+        Some(text) if text.is_empty() => None,
+        Some(text) => Some(text.clone()),
+        None => Some(host_name.clone()),
+    };
+    options.identity = meridian::config::Identity::new(
+        pick(&args.nsid).as_deref(),
+        pick(&args.server_id).as_deref(),
+        args.version_bind.as_deref(),
+    );
     options.watch_quiet = std::time::Duration::from_secs_f64(args.watch_quiet.clamp(0.05, 3600.0));
     options.limits.udp_loop = match args.udp_loop.as_str() {
         "batched" => meridian::server::UdpLoop::Batched,

@@ -73,6 +73,7 @@ pub struct Reloader {
     zones: PathBuf,
     geo: PathBuf,
     strict: bool,
+    identity: Arc<crate::config::Identity>,
     shared: Arc<Shared>,
     health: Arc<Mutex<HealthTable>>,
     runner: Arc<Mutex<Runner>>,
@@ -102,6 +103,7 @@ impl Reloader {
         zones: PathBuf,
         geo: PathBuf,
         strict: bool,
+        identity: Arc<crate::config::Identity>,
         shared: Arc<Shared>,
         health: Arc<Mutex<HealthTable>>,
         runner: Arc<Mutex<Runner>>,
@@ -112,6 +114,7 @@ impl Reloader {
             zones,
             geo,
             strict,
+            identity,
             shared,
             health,
             runner,
@@ -160,8 +163,10 @@ impl Reloader {
             },
         };
         let previous = self.shared.snapshot.load_full();
-        Config::load_serving(&self.zones, geo, Some(&previous.config), self.strict)
-            .map_err(|e| e.0.iter().map(ToString::to_string).collect())
+        let mut config = Config::load_serving(&self.zones, geo, Some(&previous.config), self.strict)
+            .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
+        config.identity = self.identity.clone();
+        Ok(config)
     }
 
     /// When a file under the zones directory, or the geo database, was last modified.

@@ -202,3 +202,40 @@ fn a_udp_port_held_by_another_reuseport_socket_refuses_the_start() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains(&format!("UDP port 127.0.0.1:{port} is already in use by another process")), "{err}");
 }
+
+fn dig(port: u16, args: &[&str]) -> String {
+    let out = Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("dig is not installed: `apt-get install -y dnsutils` (.ci/run does this)");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn every_node_says_who_it_is_with_nsid_and_id_server() {
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--nsid", "node-7.ams", "--server-id", "node-7"]);
+    let nsid = dig(s.port, &["+nsid", "www.gslb.test", "A"]);
+    assert!(nsid.contains("NSID: 6e 6f 64 65 2d 37 2e 61 6d 73 (\"node-7.ams\")"), "{nsid}");
+    assert!(nsid.contains("status: NOERROR"), "{nsid}");
+    // Without +nsid no NSID is sent.
+    assert!(!dig(s.port, &["www.gslb.test", "A"]).contains("NSID"));
+    let id = dig(s.port, &["CH", "TXT", "id.server"]);
+    assert!(id.contains("id.server.\t\t0\tCH\tTXT\t\"node-7\""), "{id}");
+    assert!(id.contains("flags: qr aa"), "{id}");
+    assert!(dig(s.port, &["CH", "TXT", "hostname.bind", "+short"]).trim() == "\"node-7\"");
+    // version.bind is refused unless configured.
+    assert!(dig(s.port, &["CH", "TXT", "version.bind"]).contains("status: REFUSED"));
+    drop(s);
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--version-bind", "meridian", "--nsid", ""]);
+    assert_eq!(dig(s.port, &["CH", "TXT", "version.bind", "+short"]).trim(), "\"meridian\"");
+    assert!(!dig(s.port, &["+nsid", "www.gslb.test", "A"]).contains("NSID"), "--nsid \"\" sends none");
+    // By default the host name answers.
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
+    if !host.trim().is_empty() {
+        let id = dig(s.port, &["CH", "TXT", "id.server", "+short"]);
+        assert!(id.contains(host.trim()), "{id} vs {host}");
+    }
+}

@@ -60,6 +60,8 @@ fn names(config: &Config) -> Vec<Vec<u8>> {
         out.push([b"\x0cnxdomain-one".as_slice(), zone.origin().wire()].concat());
     }
     out.push(b"\x07example\x07invalid\x00".to_vec());
+    out.push(b"\x02id\x06server\x00".to_vec());
+    out.push(b"\x07version\x04bind\x00".to_vec());
     out.push(b"\x00".to_vec());
     out
 }
@@ -80,10 +82,11 @@ struct Shape {
     ecs: Option<(u16, u8)>,
     flags: u16,
     class: u16,
+    nsid: bool,
 }
 
 fn shapes() -> Vec<Shape> {
-    let base = Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1 };
+    let base = Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1, nsid: false };
     vec![
         base,
         Shape { flags: 0x0100, ..base },
@@ -99,6 +102,10 @@ fn shapes() -> Vec<Shape> {
         Shape { class: 3, ..base },
         Shape { class: 255, ..base },
         Shape { class: 254, edns: Some(1232), ..base },
+        Shape { edns: Some(1232), nsid: true, ..base },
+        Shape { edns: Some(1232), ecs: Some((1, 24)), nsid: true, ..base },
+        Shape { edns: Some(512), nsid: true, dnssec_ok: true, ..base },
+        Shape { class: 3, edns: Some(1232), nsid: true, ..base },
     ]
 }
 
@@ -144,6 +151,9 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) 
             opts.extend_from_slice(&family.to_be_bytes());
             opts.extend_from_slice(&[prefix, 0]);
             opts.extend_from_slice(&addr);
+        }
+        if shape.nsid {
+            opts.extend_from_slice(&[0, 3, 0, 0]);
         }
         p.extend_from_slice(&[0, 0, 41]);
         p.extend_from_slice(&size.to_be_bytes());
@@ -243,7 +253,7 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
         7,
         b"\x06static\x06reload\x04test\x00",
         1,
-        Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1 },
+        Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1, nsid: false },
         IpAddr::from([127, 0, 0, 1]),
     );
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();

@@ -46,6 +46,51 @@ pub struct Config {
     /// A number that differs for every configuration loaded by this process, so that a health
     /// snapshot can tell whether it was built for this configuration.
     pub generation: u64,
+    /// How this server names itself (NSID, `id.server`, `version.bind`); set by the daemon
+    /// from its options, the host name by default.
+    pub identity: Arc<Identity>,
+}
+
+/// How a server names itself to those who ask: which node of a fleet answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    /// The NSID sent when a query asks for it (RFC 5001); `None` sends none.
+    pub nsid: Option<Box<[u8]>>,
+    /// The TXT answer to `id.server` and `hostname.bind` in class CH (RFC 4892); `None`
+    /// refuses them.
+    pub server_id: Option<String>,
+    /// The TXT answer to `version.bind` and `version.server`; `None` (the default) refuses
+    /// them, as operators who hide versions expect.
+    pub version: Option<String>,
+}
+
+/// Longest identity sent: RFC 5001 sets no limit, but an NSID or a TXT string far longer than
+/// a host name only costs response size; 64 octets hold any host name's first label and more.
+pub const MAX_IDENTITY: usize = 64;
+
+impl Identity {
+    /// The host name as NSID and server id, no version.
+    pub fn of_host() -> Identity {
+        let host = rustix::system::uname().nodename().to_string_lossy().into_owned();
+        let host = if host.is_empty() { "meridian".to_string() } else { host };
+        Identity::new(Some(&host), Some(&host), None)
+    }
+
+    /// An identity from the given texts, each cut to [`MAX_IDENTITY`] octets.
+    pub fn new(nsid: Option<&str>, server_id: Option<&str>, version: Option<&str>) -> Identity {
+        let cut = |s: &str| {
+            let mut end = s.len().min(MAX_IDENTITY);
+            while !s.is_char_boundary(end) {
+                end -= 1;
+            }
+            s[..end].to_string()
+        };
+        Identity {
+            nsid: nsid.map(|n| cut(n).into_bytes().into_boxed_slice()),
+            server_id: server_id.map(cut),
+            version: version.map(cut),
+        }
+    }
 }
 
 static GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
@@ -283,6 +328,7 @@ impl Config {
             zone_status: status,
             serials_not_increased,
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
+            identity: Arc::new(Identity::of_host()),
         })
     }
 }

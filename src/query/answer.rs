@@ -115,74 +115,106 @@ fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&
     }
 }
 
-/// Octets the OPT record takes: root name, fixed fields, and the echoed Client Subnet.
-pub(super) fn opt_len(query: &Query<'_>) -> usize {
+/// What a reply's OPT record carries besides what the query itself decides: the server's NSID
+/// when the query asked for it (RFC 5001 §2.2).
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Opt<'a> {
+    nsid: Option<&'a [u8]>,
+}
+
+impl<'a> Opt<'a> {
+    /// The OPT extras `query` gets from `request`'s configuration.
+    pub(super) fn of(request: &Request<'a>, query: &Query<'_>) -> Opt<'a> {
+        let asked = query.edns.is_some_and(|e| e.nsid);
+        Opt { nsid: request.config().identity.nsid.as_deref().filter(|_| asked) }
+    }
+}
+
+/// Octets the OPT record takes: root name, fixed fields, the echoed Client Subnet, the NSID.
+pub(super) fn opt_len(query: &Query<'_>, opt: Opt<'_>) -> usize {
     match query.edns {
         None => 0,
-        Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()),
+        Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()) + opt.nsid.map_or(0, |n| 4 + n.len()),
     }
 }
 
 /// Starts every response to `query`: the header (ID, and flags from the query), the question as
 /// asked, and the OPT record's space kept back so that no record can take it.
-pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, rcode: u16, authoritative: bool) {
+pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, rcode: u16, authoritative: bool) {
     let aa = if authoritative { flags::AA } else { 0 };
     w.header(query.id, response_flags(query.flags, rcode) | aa);
     w.question(query.qname, query.qtype, query.qclass);
-    w.reserve(opt_len(query));
+    w.reserve(opt_len(query, opt));
 }
 
 /// Ends every response to `query`: sets the RCODE, gives back the OPT record's space and writes
 /// the OPT record when the query had one, and records both in `outcome`. Errors and answers
 /// that do not depend on the client carry ECS scope 0 (RFC 7871 §7.2.1).
-pub(super) fn finish(w: &mut Writer<'_>, query: &Query<'_>, rcode: u16, scope: u8, outcome: &mut Outcome) {
+pub(super) fn finish(
+    w: &mut Writer<'_>,
+    query: &Query<'_>,
+    opt: Opt<'_>,
+    rcode: u16,
+    scope: u8,
+    outcome: &mut Outcome,
+) {
     w.set_flags((w.flags() & !flags::RCODE_MASK) | (rcode & flags::RCODE_MASK));
-    w.release(opt_len(query));
+    w.release(opt_len(query, opt));
     outcome.rcode = rcode;
     outcome.scope = if outcome.ecs { scope } else { 0 };
     outcome.authoritative = w.flags() & flags::AA != 0;
-    write_opt(w, query, rcode, outcome.scope);
+    write_opt(w, query, opt, rcode, outcome.scope);
 }
 
-/// Writes a truncated reply to `query` in place of the answer `outcome` describes: TC set, the
-/// question only, with the answer's RCODE, AA and ECS scope, and the OPT record when the query
-/// had one. Rate limiting sends it (slip) so that a real client behind a spoofed address
-/// retries over TCP; it is built by the same code as every other reply.
-pub fn slip(query: &Query<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Outcome {
+/// Writes a truncated reply to `request`'s query in place of the answer `outcome` describes: TC
+/// set, the question only, with the answer's RCODE, AA and ECS scope, and the OPT record when
+/// the query had one. Rate limiting sends it (slip) so that a real client behind a spoofed
+/// address retries over TCP; it is built by the same code as every other reply. `None` when
+/// the packet was not a query.
+pub fn slip(request: &Request<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Option<Outcome> {
+    let query = request.query()?;
+    let opt = Opt::of(request, query);
     let mut w = Writer::new(out, MAX_TCP_MESSAGE);
-    begin(&mut w, query, outcome.rcode, outcome.authoritative);
+    begin(&mut w, query, opt, outcome.rcode, outcome.authoritative);
     w.set_flags(w.flags() | flags::TC);
     let mut slipped = Outcome { truncated: true, ..*outcome };
-    finish(&mut w, query, outcome.rcode, outcome.scope, &mut slipped);
-    slipped
+    finish(&mut w, query, opt, outcome.rcode, outcome.scope, &mut slipped);
+    Some(slipped)
 }
 
-fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, ext_rcode: u16, scope: u8) {
+/// Longest OPT record written: root, fixed fields, ECS (8 + 16) and NSID (4 + MAX_IDENTITY).
+const MAX_OPT: usize = 11 + 24 + 4 + crate::config::MAX_IDENTITY;
+
+fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, ext_rcode: u16, scope: u8) {
     let Some(e) = query.edns else {
         return;
     };
-    let mut rdata = [0u8; 24];
-    let mut len = 0;
+    let mut rr = [0u8; MAX_OPT];
+    let mut len = 11;
     if let Some(ecs) = e.ecs {
-        len = echo_ecs(&ecs, scope, &mut rdata);
+        len += echo_ecs(&ecs, scope, &mut rr[11..]);
+    }
+    if let Some(nsid) = opt.nsid {
+        rr[len..len + 2].copy_from_slice(&edns::NSID.to_be_bytes());
+        rr[len + 2..len + 4].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
+        rr[len + 4..len + 4 + nsid.len()].copy_from_slice(nsid);
+        len += 4 + nsid.len();
     }
     // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
     let ttl = (u32::from(ext_rcode >> 4) << 24) | if e.dnssec_ok { u32::from(flags::EDNS_DO) } else { 0 };
     // Root owner, type, our payload size as the class, the TTL word, the options: what
     // `Writer::record` writes for it, without the compression search (the root has no labels).
-    let mut rr = [0u8; 11 + 24];
     rr[1..3].copy_from_slice(&rtype::OPT.to_be_bytes());
     rr[3..5].copy_from_slice(&MAX_UDP_PAYLOAD.to_be_bytes());
     rr[5..9].copy_from_slice(&ttl.to_be_bytes());
-    rr[9..11].copy_from_slice(&(len as u16).to_be_bytes());
-    rr[11..11 + len].copy_from_slice(&rdata[..len]);
+    rr[9..11].copy_from_slice(&((len - 11) as u16).to_be_bytes());
     // The space was reserved before any record was written, so this cannot fail.
-    let _ = w.additional_record(&rr[..11 + len]);
+    let _ = w.additional_record(&rr[..len]);
 }
 
 /// RFC 7871 §7.2.1: echo family, source prefix and address (already zero beyond the prefix,
 /// as the parser insists) with the scope of the answer.
-fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8; 24]) -> usize {
+fn echo_ecs(ecs: &ClientSubnet, scope: u8, out: &mut [u8]) -> usize {
     let addr_len = ecs.address_len();
     out[0..2].copy_from_slice(&edns::CLIENT_SUBNET.to_be_bytes());
     out[2..4].copy_from_slice(&((4 + addr_len) as u16).to_be_bytes());
@@ -218,14 +250,20 @@ pub(super) fn precheck(query: &Query<'_>) -> Option<u16> {
 }
 
 fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
-    begin(w, query, rcode::NOERROR, false);
+    let opt = Opt::of(request, query);
+    begin(w, query, opt, rcode::NOERROR, false);
     let mut outcome = Outcome::of(query);
+    if query.qclass == class::CH {
+        let rcode = chaos(w, request, query);
+        finish(w, query, opt, rcode, 0, &mut outcome);
+        return outcome;
+    }
     if let Some(rcode) = precheck(query) {
-        finish(w, query, rcode, 0, &mut outcome);
+        finish(w, query, opt, rcode, 0, &mut outcome);
         return outcome;
     }
     let Some(qname) = Name::from_wire(query.qname) else {
-        finish(w, query, rcode::FORMERR, 0, &mut outcome);
+        finish(w, query, opt, rcode::FORMERR, 0, &mut outcome);
         return outcome;
     };
     let (res, gslb) = resolve(request, query, &qname, None);
@@ -239,8 +277,38 @@ fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outc
         w.set_flags(w.flags() | flags::AA);
     }
     outcome.truncated = write_sections(w, &res) == Sections::Truncated;
-    finish(w, query, rcode_of(res.rcode), scope, &mut outcome);
+    finish(w, query, opt, rcode_of(res.rcode), scope, &mut outcome);
     outcome
+}
+
+/// Class CH questions about the server itself (RFC 4892): `id.server` and `hostname.bind`
+/// answer its server id, `version.bind` and `version.server` its version when one is set, as a
+/// TXT record with TTL 0; anything else in CH is refused (no zone of ours is in CH).
+fn chaos(w: &mut Writer<'_>, request: &Request<'_>, query: &Query<'_>) -> u16 {
+    let identity = &request.config().identity;
+    let name = query.qname;
+    let text = if name.eq_ignore_ascii_case(b"\x02id\x06server\x00")
+        || name.eq_ignore_ascii_case(b"\x08hostname\x04bind\x00")
+    {
+        identity.server_id.as_deref()
+    } else if name.eq_ignore_ascii_case(b"\x07version\x04bind\x00")
+        || name.eq_ignore_ascii_case(b"\x07version\x06server\x00")
+    {
+        identity.version.as_deref()
+    } else {
+        None
+    };
+    let Some(text) = text.filter(|_| matches!(query.qtype, rtype::TXT | rtype::ANY)) else {
+        return rcode::REFUSED;
+    };
+    let mut rdata = [0u8; 1 + crate::config::MAX_IDENTITY];
+    let len = text.len().min(crate::config::MAX_IDENTITY);
+    rdata[0] = len as u8;
+    rdata[1..1 + len].copy_from_slice(&text.as_bytes()[..len]);
+    w.set_flags(w.flags() | flags::AA);
+    // The question's name, TXT, class CH, TTL 0: nothing to cache, the answer is per node.
+    let _ = w.record(0, query.qname, rtype::TXT, class::CH, 0, &rdata[..1 + len]);
+    rcode::NOERROR
 }
 
 /// Resolves `query` (its name read as `qname`) against the request's zone set and completes

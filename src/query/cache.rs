@@ -24,7 +24,7 @@
 
 use std::collections::HashMap;
 
-use super::answer::{Outcome, Sections, begin, finish, precheck, rcode_of, size_limit, write_sections};
+use super::answer::{Opt, Outcome, Sections, begin, finish, precheck, rcode_of, size_limit, write_sections};
 use super::encode::Writer;
 use super::gslb;
 use super::wire::Query;
@@ -139,12 +139,13 @@ fn fast(cache: &mut AnswerCache, request: &Request<'_>, query: &Query<'_>, out: 
 /// Answers `query` from what is known of its question.
 fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
     let mut outcome = Outcome::of(query);
+    let opt = Opt::of(request, query);
     let mut w = Writer::new(out, size_limit(request.transport, query));
     let mut scope = 0;
     match entry {
         Entry::General => return None,
         Entry::Fixed { authoritative, rcode, counts, body } => {
-            begin(&mut w, query, *rcode, *authoritative);
+            begin(&mut w, query, opt, *rcode, *authoritative);
             w.prepared(*counts, body).ok()?;
             outcome.rcode = *rcode;
         }
@@ -160,7 +161,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             if done.decision.members.is_empty() || done.decision.fallback == Some(Fallback::ServFail) {
                 return None;
             }
-            begin(&mut w, query, rcode::NOERROR, true);
+            begin(&mut w, query, opt, rcode::NOERROR, true);
             let mut rr = [0u8; 28];
             rr[..2].copy_from_slice(&[0xc0, 12]);
             rr[2..4].copy_from_slice(&if done.family == Family::V4 { rtype::A } else { rtype::AAAA }.to_be_bytes());
@@ -178,7 +179,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             scope = done.scope;
         }
     }
-    finish(&mut w, query, outcome.rcode, scope, &mut outcome);
+    finish(&mut w, query, opt, outcome.rcode, scope, &mut outcome);
     Some(outcome)
 }
 

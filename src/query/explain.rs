@@ -131,7 +131,13 @@ pub fn explain(
         qname: qname.wire(),
         qtype,
         qclass: class::IN,
-        edns: ecs.map(|ecs| Edns { udp_size: MAX_UDP_PAYLOAD, version: 0, dnssec_ok: false, ecs: Some(ecs) }),
+        edns: ecs.map(|ecs| Edns {
+            udp_size: MAX_UDP_PAYLOAD,
+            version: 0,
+            dnssec_ok: false,
+            ecs: Some(ecs),
+            nsid: false,
+        }),
     };
     let request =
         Request { snapshot, parsed: Ok(query), peer: SocketAddr::new(asker.resolver, 0), transport: Transport::Udp };

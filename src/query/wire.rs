@@ -19,6 +19,8 @@ pub struct Edns {
     pub dnssec_ok: bool,
     /// A valid Client Subnet option, if the query had one.
     pub ecs: Option<ClientSubnet>,
+    /// True when the query asked for the server's identity (an NSID option, RFC 5001 §2.1).
+    pub nsid: bool,
 }
 
 /// An EDNS Client Subnet option (RFC 7871 §6), validated.
@@ -216,11 +218,11 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
                 return formerr(echo);
             }
             let ttl = &p[after_name + 4..after_name + 8];
-            let Some(ecs) = read_options(&p[rdata_start..rdata_end]) else {
+            let Some((ecs, nsid)) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
             let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
-            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs });
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid });
         }
         pos = rdata_end;
     }
@@ -232,23 +234,29 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
 }
 
 /// Walks the options of an OPT record. `None` when an option overruns the record or a Client
-/// Subnet option is malformed; otherwise the valid Client Subnet, if present. Unknown options
-/// are ignored (RFC 6891 §6.1.2).
-fn read_options(mut rdata: &[u8]) -> Option<Option<ClientSubnet>> {
+/// Subnet option is malformed; otherwise the valid Client Subnet, if present, and whether an
+/// NSID option asked for the server's identity. Unknown options are ignored (RFC 6891 §6.1.2).
+fn read_options(mut rdata: &[u8]) -> Option<(Option<ClientSubnet>, bool)> {
     let mut ecs = None;
+    let mut nsid = false;
     while !rdata.is_empty() {
         let code = u16_at(rdata, 0)?;
         let len = usize::from(u16_at(rdata, 2)?);
         let value = rdata.get(4..4 + len)?;
-        if code == edns::CLIENT_SUBNET {
-            if ecs.is_some() {
-                return None;
+        match code {
+            edns::CLIENT_SUBNET => {
+                if ecs.is_some() {
+                    return None;
+                }
+                ecs = Some(read_ecs(value)?);
             }
-            ecs = Some(read_ecs(value)?);
+            // RFC 5001 §2.1: a query's NSID option is empty; any payload is ignored.
+            edns::NSID => nsid = true,
+            _ => {}
         }
         rdata = &rdata[4 + len..];
     }
-    Some(ecs)
+    Some((ecs, nsid))
 }
 
 /// RFC 7871 §6 and §7.1.2: family 1 or 2, source prefix within the family's width, scope 0,

@@ -160,11 +160,15 @@ mod tests {
 
     #[test]
     fn slip_replies_are_truncated_question_only_and_keep_flags_and_opt() {
-        use crate::query::{Outcome, slip, wire};
+        use crate::query::{Outcome, slip};
         // ID 0x1234, RD and CD set, the question www. A IN, and an OPT record with DO.
         let mut q = vec![0x12, 0x34, 0x01, 0x10, 0, 1, 0, 0, 0, 0, 0, 1, 3, b'w', b'w', b'w', 0, 0, 1, 0, 1];
         q.extend_from_slice(&[0, 0, 41, 0x04, 0xd0, 0, 0, 0x80, 0, 0, 0]);
-        let query = wire::parse(&q).unwrap();
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let config = crate::config::Config::load(&root.join("tests/data/gslb"), &root.join("geo/dbip-country.mmdb"));
+        let snapshot = crate::health::Snapshot::all_up(std::sync::Arc::new(config.unwrap()));
+        let peer = "192.0.2.1:5353".parse().unwrap();
+        let request = crate::query::Request::new(&snapshot, &q, peer, crate::query::Transport::Udp);
         let outcome = Outcome {
             rcode: 0,
             truncated: false,
@@ -176,7 +180,7 @@ mod tests {
             gslb: None,
         };
         let mut out = Vec::new();
-        let slipped = slip(&query, &outcome, &mut out);
+        let slipped = slip(&request, &outcome, &mut out).unwrap();
         assert!(slipped.truncated);
         // QR, RD and CD kept, AA as the answer had it, TC set; one question, no records, OPT.
         assert_eq!(&out[..12], &[0x12, 0x34, 0x87, 0x10, 0, 1, 0, 0, 0, 0, 0, 1]);

@@ -94,10 +94,9 @@ pub(super) fn reply(
             tally.rrl_would_limit += 1;
             true
         }
-        Verdict::Slip => match request.query() {
-            Some(q) => {
+        Verdict::Slip => match query::slip(&request, &outcome, output) {
+            Some(_) => {
                 tally.rrl_slipped += 1;
-                query::slip(q, &outcome, output);
                 true
             }
             // A reply to a packet that is not a query (FORMERR) has nothing to slip.
