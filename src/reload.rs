@@ -42,6 +42,9 @@ pub struct ReloadStatus {
     pub failures: u64,
     /// Zones loaded with new content but a serial that did not increase, since start.
     pub serials_not_increased: u64,
+    /// When the configuration last loaded without any error (seconds since the Unix epoch;
+    /// the start counts).
+    pub last_success: u64,
 }
 
 /// Logs the errors of a load that isolated them, and what is served for each zone that had
@@ -119,7 +122,11 @@ impl Reloader {
             health,
             runner,
             // The start-up load succeeded (or the daemon would not run): no reload yet, ok.
-            status: Mutex::new(ReloadStatus { ok: true, ..ReloadStatus::default() }),
+            status: Mutex::new(ReloadStatus {
+                ok: true,
+                last_success: SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()),
+                ..ReloadStatus::default()
+            }),
             geo_cache: Mutex::new(cache),
             running: tokio::sync::Mutex::new(()),
         }
@@ -231,6 +238,7 @@ impl Reloader {
                 status.serials_not_increased += config.serials_not_increased as u64;
                 if status.ok {
                     status.successes += 1;
+                    status.last_success = status.last.unwrap_or_default();
                 } else {
                     status.failures += 1;
                 }

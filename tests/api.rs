@@ -99,6 +99,11 @@ fn metrics_count_known_traffic() {
     assert_eq!(metric(&m, r#"meridian_member_up{pool="www",member="ams-1",datacenter="ams"}"#), 1.0);
     assert_eq!(metric(&m, r#"meridian_reloads_total{result="failure"}"#), 0.0);
     assert_eq!(metric(&m, r#"meridian_zone_serial{zone="gslb.test."}"#), 1.0);
+    assert!(metric(&m, "process_resident_memory_bytes") > 1e6, "{text}");
+    assert!(metric(&m, "process_open_fds") >= 3.0);
+    assert!(metric(&m, "process_start_time_seconds") > 1.7e9);
+    assert!(metric(&m, "meridian_last_reload_success_timestamp_seconds") > 1.7e9);
+    assert_eq!(metric(&m, "meridian_udp_datagrams_total"), 6.0);
 }
 
 #[test]

@@ -314,9 +314,12 @@ fn availability_figures_in_status_metrics_and_meridian_status() {
             .clone();
     assert_eq!(dc["failures"], 0);
     let (_, metrics) = http(api, "GET", "/metrics", None, None);
-    assert!(metrics.contains("meridian_failures{kind=\"member\",name=\"www/ams-1\"} 1"), "{metrics}");
-    assert!(metrics.contains("meridian_mttr_seconds{kind=\"member\",name=\"www/ams-1\"}"));
-    assert!(metrics.contains("meridian_availability_ratio{kind=\"pool\",name=\"www\",window=\"1h\"} 1"));
+    // Labelled like meridian_member_up, so the series join on pool, member and datacenter.
+    let member = "kind=\"member\",pool=\"www\",member=\"ams-1\",datacenter=\"ams\"";
+    assert!(metrics.contains(&format!("meridian_failures{{{member}}} 1")), "{metrics}");
+    assert!(metrics.contains(&format!("meridian_mttr_seconds{{{member}}}")));
+    assert!(metrics.contains("meridian_availability_ratio{kind=\"pool\",pool=\"www\",window=\"1h\"} 1"));
+    assert!(metrics.contains("meridian_member_up{pool=\"www\",member=\"ams-1\",datacenter=\"ams\"}"));
     // The history is in the state file.
     let state = std::fs::read_to_string(s._dir.path().join("state.json")).unwrap();
     assert!(state.contains("\"www/ams-1\""), "{state}");

@@ -23,6 +23,7 @@ pub fn render(state: &AppState) -> String {
     let mut o = String::with_capacity(8192);
     let stats = &state.shared.stats;
 
+    process_metrics(&mut o);
     header(&mut o, "meridian_build_info", "gauge", "Build information; always 1.");
     let _ = writeln!(o, "meridian_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
 
@@ -107,44 +108,43 @@ pub fn render(state: &AppState) -> String {
         let _ = writeln!(o, "meridian_check_duration_seconds_count{{{labels}}} {}", d.count);
     }
 
+    // The same pool, member and datacenter labels as meridian_member_up, so the series join.
+    let config = state.shared.snapshot.load_full().config.clone();
+    let labelled: Vec<(String, &crate::health::Figures)> =
+        figures.iter().map(|(kind, name, f)| (figure_labels(&config, kind, name), f)).collect();
     header(
         &mut o,
         "meridian_availability_ratio",
         "gauge",
         "Fraction of known time up over a rolling window (from the health history).",
     );
-    for (kind, name, f) in &figures {
+    for (labels, f) in &labelled {
         for (window, a) in &f.availability {
             if let Some(a) = a {
-                let _ = writeln!(
-                    o,
-                    "meridian_availability_ratio{{kind=\"{kind}\",name=\"{}\",window=\"{window}\"}} {a}",
-                    escape(name)
-                );
+                let _ = writeln!(o, "meridian_availability_ratio{{{labels},window=\"{window}\"}} {a}");
             }
         }
     }
     header(&mut o, "meridian_failures", "gauge", "Failures (up to down) in the kept history (7 days).");
-    for (kind, name, f) in &figures {
-        let _ = writeln!(o, "meridian_failures{{kind=\"{kind}\",name=\"{}\"}} {}", escape(name), f.failures);
+    for (labels, f) in &labelled {
+        let _ = writeln!(o, "meridian_failures{{{labels}}} {}", f.failures);
     }
     header(&mut o, "meridian_mtbf_seconds", "gauge", "Mean time between failures.");
-    for (kind, name, f) in &figures {
+    for (labels, f) in &labelled {
         if let Some(v) = f.mtbf_seconds {
-            let _ = writeln!(o, "meridian_mtbf_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+            let _ = writeln!(o, "meridian_mtbf_seconds{{{labels}}} {v}");
         }
     }
     header(&mut o, "meridian_mttr_seconds", "gauge", "Mean time to recovery.");
-    for (kind, name, f) in &figures {
+    for (labels, f) in &labelled {
         if let Some(v) = f.mttr_seconds {
-            let _ = writeln!(o, "meridian_mttr_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+            let _ = writeln!(o, "meridian_mttr_seconds{{{labels}}} {v}");
         }
     }
     header(&mut o, "meridian_last_failure_timestamp_seconds", "gauge", "When the last failure began.");
-    for (kind, name, f) in &figures {
+    for (labels, f) in &labelled {
         if let Some(v) = f.last_failure {
-            let _ =
-                writeln!(o, "meridian_last_failure_timestamp_seconds{{kind=\"{kind}\",name=\"{}\"}} {v}", escape(name));
+            let _ = writeln!(o, "meridian_last_failure_timestamp_seconds{{{labels}}} {v}");
         }
     }
 
@@ -159,6 +159,13 @@ pub fn render(state: &AppState) -> String {
         "Zones reloaded with changed content but a SOA serial that did not increase.",
     );
     let _ = writeln!(o, "meridian_zone_serial_not_increased_total {}", reload.serials_not_increased);
+    header(
+        &mut o,
+        "meridian_last_reload_success_timestamp_seconds",
+        "gauge",
+        "When the configuration last loaded without an error (the start counts).",
+    );
+    let _ = writeln!(o, "meridian_last_reload_success_timestamp_seconds {}", reload.last_success);
     header(&mut o, "meridian_last_reload_ok", "gauge", "1 when the last reload succeeded (or none happened yet).");
     let _ = writeln!(o, "meridian_last_reload_ok {}", u8::from(reload.last.is_none() || reload.ok));
 
@@ -201,4 +208,71 @@ pub fn render(state: &AppState) -> String {
             writeln!(o, "meridian_zone_load_errors{{zone=\"{}\"}} {}", escape(&z.origin.to_string()), z.errors.len());
     }
     o
+}
+
+/// The labels of an availability figure: `kind`, and `pool`, `member` and `datacenter` as
+/// `meridian_member_up` has them (a member's data center looked up in `config`).
+fn figure_labels(config: &crate::config::Config, kind: &str, name: &str) -> String {
+    match kind {
+        "member" => {
+            let (pool, member) = name.split_once('/').unwrap_or((name, ""));
+            let dc = config
+                .gslb
+                .pools
+                .iter()
+                .find(|p| p.name == pool)
+                .and_then(|p| p.members.iter().find(|m| m.name == member))
+                .map_or("", |m| config.gslb.datacenters[m.dc].name.as_str());
+            format!(
+                "kind=\"member\",pool=\"{}\",member=\"{}\",datacenter=\"{}\"",
+                escape(pool),
+                escape(member),
+                escape(dc)
+            )
+        }
+        "datacenter" => format!("kind=\"datacenter\",datacenter=\"{}\"", escape(name)),
+        _ => format!("kind=\"{kind}\",pool=\"{}\"", escape(name)),
+    }
+}
+
+/// The `process_*` metrics Prometheus client libraries export, read from /proc (Linux): start
+/// time, resident memory, CPU seconds, open and allowed file descriptors.
+fn process_metrics(o: &mut String) {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return;
+    };
+    // Fields after the command name, which is in parentheses and may hold spaces.
+    let fields: Vec<&str> = stat.rsplit_once(')').map_or(vec![], |(_, rest)| rest.split_whitespace().collect());
+    let field = |n: usize| fields.get(n - 3).and_then(|v| v.parse::<f64>().ok());
+    let ticks = rustix::param::clock_ticks_per_second() as f64;
+    let page = rustix::param::page_size() as f64;
+    let boot = std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|s| s.lines().find_map(|l| l.strip_prefix("btime ").and_then(|v| v.trim().parse::<f64>().ok())));
+    if let (Some(utime), Some(stime)) = (field(14), field(15)) {
+        header(o, "process_cpu_seconds_total", "counter", "User and system CPU time spent in seconds.");
+        let _ = writeln!(o, "process_cpu_seconds_total {}", (utime + stime) / ticks);
+    }
+    if let (Some(start), Some(boot)) = (field(22), boot) {
+        header(o, "process_start_time_seconds", "gauge", "Start time of the process since the Unix epoch in seconds.");
+        let _ = writeln!(o, "process_start_time_seconds {}", boot + start / ticks);
+    }
+    if let Some(rss) = field(24) {
+        header(o, "process_resident_memory_bytes", "gauge", "Resident memory size in bytes.");
+        let _ = writeln!(o, "process_resident_memory_bytes {}", rss * page);
+    }
+    if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+        header(o, "process_open_fds", "gauge", "Number of open file descriptors.");
+        let _ = writeln!(o, "process_open_fds {}", fds.count());
+    }
+    if let Ok(limits) = std::fs::read_to_string("/proc/self/limits")
+        && let Some(max) = limits
+            .lines()
+            .find(|l| l.starts_with("Max open files"))
+            .and_then(|l| l.split_whitespace().nth(3))
+            .and_then(|v| v.parse::<u64>().ok())
+    {
+        header(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
+        let _ = writeln!(o, "process_max_fds {max}");
+    }
 }
