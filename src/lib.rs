@@ -16,6 +16,7 @@
 //! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
 //! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
+//! - [`privileges`]: `--user`: from root to an account, keeping only CAP_NET_BIND_SERVICE.
 //! - [`notify`]: readiness, reloads and stops told to the service manager (sd_notify).
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
@@ -31,6 +32,7 @@ pub mod health;
 pub mod logs;
 pub mod notify;
 pub mod policy;
+pub mod privileges;
 pub mod query;
 pub mod querylog;
 pub mod reload;

@@ -28,7 +28,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the zones (what `meridian` with no subcommand does).
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Load and validate everything, print every problem, bind nothing.
     Check {
         /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
@@ -122,6 +122,13 @@ struct ServeArgs {
     /// every zone that loads and keeping the last good version of one that does not).
     #[arg(long)]
     strict: bool,
+    /// Started as root: switch to this user (name or number) before anything else, keeping
+    /// only the capability to bind ports below 1024.
+    #[arg(long, value_name = "USER")]
+    user: Option<String>,
+    /// With --user: the group (default the user's primary group).
+    #[arg(long, value_name = "GROUP", requires = "user")]
+    group: Option<String>,
     /// The NSID sent to queries that ask (RFC 5001); default the host name, "" for none.
     #[arg(long, value_name = "TEXT")]
     nsid: Option<String>,
@@ -176,7 +183,7 @@ fn main() -> ExitCode {
                 None => explain(&question, &zones, &geo, json),
             }
         }
-        Some(Command::Serve(args)) => serve(args),
+        Some(Command::Serve(args)) => serve(*args),
         None => serve(cli.serve),
     }
 }
@@ -370,6 +377,27 @@ fn serve(args: ServeArgs) -> ExitCode {
     if let Err(e) = meridian::logs::init(&args.log_level, args.log_format) {
         eprintln!("meridian: {e}");
         return ExitCode::from(2);
+    }
+    // Give up root first, while there is one thread: nothing below runs as root.
+    match &args.user {
+        Some(user) => {
+            let account = match meridian::privileges::lookup(user, args.group.as_deref()) {
+                Ok(a) => a,
+                Err(e) => {
+                    eprintln!("meridian: --user: {e}");
+                    return ExitCode::from(2);
+                }
+            };
+            if let Err(e) = meridian::privileges::drop_to(&account) {
+                eprintln!("meridian: {e}");
+                return ExitCode::from(1);
+            }
+            tracing::info!(user = %user, uid = account.uid, gid = account.gid, "running as {user}, with CAP_NET_BIND_SERVICE only");
+        }
+        None if meridian::privileges::is_root() => {
+            tracing::warn!("running as root: checks and the API run as root too; use --user to give it up");
+        }
+        None => {}
     }
     let config = match Config::load_to_serve(&args.zones, &args.geo, args.strict) {
         Ok(c) => c,

@@ -239,3 +239,58 @@ fn every_node_says_who_it_is_with_nsid_and_id_server() {
         assert!(id.contains(host.trim()), "{id} vs {host}");
     }
 }
+
+/// A free port below 1024 on 127.0.0.1 for UDP and TCP, probed now.
+fn free_low_port() -> Option<u16> {
+    (900..1024).find(|&p| {
+        std::net::UdpSocket::bind(("127.0.0.1", p)).is_ok() && std::net::TcpListener::bind(("127.0.0.1", p)).is_ok()
+    })
+}
+
+#[test]
+fn started_as_root_with_user_it_serves_a_low_port_and_checks_as_that_user() {
+    if !meridian::privileges::is_root() {
+        eprintln!("skipped: giving up root needs root");
+        return;
+    }
+    let Ok(nobody) = meridian::privileges::lookup("nobody", None) else {
+        eprintln!("skipped: no user 'nobody' on this machine");
+        return;
+    };
+    let live = LiveExample::new();
+    // The account must be able to read its files, as in a package (/etc/meridian).
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(live.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let port = free_low_port().expect("a free port below 1024");
+    let listen = format!("127.0.0.1:{port}");
+    let state = live.dir.path().join("state.json");
+    let s = Serve::start(
+        live.dir.path(),
+        &["--user", "nobody", "--listen", &listen, "--api", "127.0.0.1:0", "--state", state.to_str().unwrap()],
+    );
+    // Every thread runs as nobody, with CAP_NET_BIND_SERVICE alone.
+    let status = std::fs::read_to_string(format!("/proc/{}/status", s.child.id())).unwrap();
+    let field = |name: &str| status.lines().find(|l| l.starts_with(name)).unwrap_or("").to_string();
+    let uid = nobody.uid.to_string();
+    assert_eq!(field("Uid:").split_whitespace().skip(1).collect::<Vec<_>>(), [uid.as_str(); 4], "{status}");
+    assert_eq!(field("CapEff:").split_whitespace().nth(1), Some("0000000000000400"), "{status}");
+    for task in std::fs::read_dir(format!("/proc/{}/task", s.child.id())).unwrap().filter_map(Result::ok) {
+        let t = std::fs::read_to_string(task.path().join("status")).unwrap_or_default();
+        assert!(t.lines().any(|l| l.starts_with("Uid:") && l.contains(&uid)), "a thread kept other ids: {t}");
+    }
+    // The low port answers, and the checks run (as nobody) and bring members up.
+    let low = std::net::SocketAddr::from(([127, 0, 0, 1], port));
+    assert!(!udp(low, &query("static.example.com", 1, Q::default())).answers.is_empty());
+    let api: std::net::SocketAddr = s
+        .seen
+        .iter()
+        .find_map(|l| l.split("API on http://").nth(1))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|a| a.trim_end_matches(|c: char| !c.is_ascii_digit()).parse().ok())
+        .expect("the start-up line names the API");
+    let checked = wait_until(Duration::from_secs(15), || {
+        let (_, body) = http(api, "GET", "/status", None, None);
+        body.contains("\"status\":\"up\"")
+    });
+    assert!(checked.is_some(), "no check result under --user");
+}
