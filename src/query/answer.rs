@@ -12,7 +12,7 @@ use std::borrow::Cow;
 
 use super::encode::{Full, Writer};
 use super::gslb::{self, Completed};
-use super::wire::{ClientSubnet, Query, Reject};
+use super::wire::{ClientSubnet, Edns, Query, Reject};
 use super::{Request, Transport};
 use crate::config::gslb::Fallback;
 use crate::dns::{class, edns, flags, rcode, rtype};
@@ -125,8 +125,12 @@ pub(super) struct Opt<'a> {
 impl<'a> Opt<'a> {
     /// The OPT extras `query` gets from `request`'s configuration.
     pub(super) fn of(request: &Request<'a>, query: &Query<'_>) -> Opt<'a> {
-        let asked = query.edns.is_some_and(|e| e.nsid);
-        Opt { nsid: request.config().identity.nsid.as_deref().filter(|_| asked) }
+        // Only a query that asks reaches into the configuration (the fast path's usual case
+        // costs one test).
+        match query.edns {
+            Some(e) if e.nsid => Opt { nsid: request.config().identity.nsid.as_deref() },
+            _ => Opt { nsid: None },
+        }
     }
 }
 
@@ -158,11 +162,14 @@ pub(super) fn finish(
     scope: u8,
     outcome: &mut Outcome,
 ) {
-    w.set_flags((w.flags() & !flags::RCODE_MASK) | (rcode & flags::RCODE_MASK));
-    w.release(opt_len(query, opt));
+    let word = w.flags();
+    if word & flags::RCODE_MASK != rcode & flags::RCODE_MASK {
+        w.set_flags((word & !flags::RCODE_MASK) | (rcode & flags::RCODE_MASK));
+    }
+    w.release();
     outcome.rcode = rcode;
     outcome.scope = if outcome.ecs { scope } else { 0 };
-    outcome.authoritative = w.flags() & flags::AA != 0;
+    outcome.authoritative = word & flags::AA != 0;
     write_opt(w, query, opt, rcode, outcome.scope);
 }
 
@@ -189,12 +196,19 @@ fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, ext_rcode: u16
     let Some(e) = query.edns else {
         return;
     };
-    let mut rr = [0u8; MAX_OPT];
+    match opt.nsid {
+        // The usual reply: at most an ECS option, in a small buffer.
+        None => write_opt_in(w, &mut [0u8; 11 + 24], e, None, ext_rcode, scope),
+        nsid => write_opt_in(w, &mut [0u8; MAX_OPT], e, nsid, ext_rcode, scope),
+    }
+}
+
+fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns, nsid: Option<&[u8]>, ext_rcode: u16, scope: u8) {
     let mut len = 11;
     if let Some(ecs) = e.ecs {
         len += echo_ecs(&ecs, scope, &mut rr[11..]);
     }
-    if let Some(nsid) = opt.nsid {
+    if let Some(nsid) = nsid {
         rr[len..len + 2].copy_from_slice(&edns::NSID.to_be_bytes());
         rr[len + 2..len + 4].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
         rr[len + 4..len + 4 + nsid.len()].copy_from_slice(nsid);

@@ -168,11 +168,17 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             rr[4..6].copy_from_slice(&class::IN.to_be_bytes());
             rr[6..10].copy_from_slice(&done.decision.ttl.to_be_bytes());
             for a in done.records(request.config()) {
-                let rdata = a.rdata();
-                rr[10..12].copy_from_slice(&(rdata.len() as u16).to_be_bytes());
-                rr[12..12 + rdata.len()].copy_from_slice(rdata);
+                // Fixed-size copies: the two address lengths are known, so no memcpy call.
+                let len = if a.rtype == rtype::A {
+                    rr[12..16].copy_from_slice(&a.octets[..4]);
+                    4
+                } else {
+                    rr[12..28].copy_from_slice(&a.octets);
+                    16
+                };
+                rr[10..12].copy_from_slice(&(len as u16).to_be_bytes());
                 // A response that would be truncated is left to the general path.
-                w.answer_record(&rr[..12 + rdata.len()]).ok()?;
+                w.answer_record(&rr[..12 + len]).ok()?;
             }
             outcome.fallback = done.decision.fallback.is_some();
             outcome.gslb = Some(done.outcome());

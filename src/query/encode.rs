@@ -22,6 +22,8 @@ pub struct Writer<'b> {
     n_entries: usize,
     /// Length of the question's name, written at offset 12 (0 before the question).
     qname_len: usize,
+    /// Octets kept back with [`Writer::reserve`] and not yet given back.
+    reserved: usize,
 }
 
 /// Returned when a record does not fit within the limit.
@@ -32,7 +34,7 @@ impl<'b> Writer<'b> {
     /// Starts a message in `buf` (cleared) that may grow to `limit` octets.
     pub fn new(buf: &'b mut Vec<u8>, limit: usize) -> Self {
         buf.clear();
-        Writer { buf, limit, entries: [0; MAX_COMPRESSION_ENTRIES], n_entries: 0, qname_len: 0 }
+        Writer { buf, limit, entries: [0; MAX_COMPRESSION_ENTRIES], n_entries: 0, qname_len: 0, reserved: 0 }
     }
 
     /// Writes the header; counts start at zero and are raised by the section writers.
@@ -92,11 +94,13 @@ impl<'b> Writer<'b> {
     /// Lowers the limit by `octets` (space kept back for the OPT record).
     pub fn reserve(&mut self, octets: usize) {
         self.limit = self.limit.saturating_sub(octets);
+        self.reserved += octets;
     }
 
-    /// Gives back space kept with [`Writer::reserve`].
-    pub fn release(&mut self, octets: usize) {
-        self.limit += octets;
+    /// Gives back all the space kept with [`Writer::reserve`].
+    pub fn release(&mut self) {
+        self.limit += self.reserved;
+        self.reserved = 0;
     }
 
     /// Writes one record in `section` (0 answer, 1 authority, 2 additional), or nothing when
