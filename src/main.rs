@@ -29,7 +29,9 @@ struct Cli {
 enum Command {
     /// Serve the zones (what `meridian` with no subcommand does).
     Serve(Box<ServeArgs>),
-    /// Load and validate everything, print every problem, bind nothing.
+    /// Load and validate everything, print every problem, bind nothing. Given files, check
+    /// just those: a zone file on its own (its origin from its name, or --origin), a GSLB
+    /// definitions file against the zones of its directory.
     Check {
         /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
         #[arg(long, default_value = "zones")]
@@ -37,6 +39,11 @@ enum Command {
         /// Geo database (MaxMind DB format).
         #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
         geo: PathBuf,
+        /// The origin of a single zone file checked (default: its name without `.zone`).
+        #[arg(long, value_name = "NAME")]
+        origin: Option<String>,
+        /// Zone files (`*.zone`) or GSLB definitions (`*.toml`) to check alone.
+        files: Vec<PathBuf>,
     },
     /// Show a running server's pools, members and availability figures (reads its API).
     Status {
@@ -172,7 +179,10 @@ struct ServeArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Some(Command::Check { zones, geo }) => check(&zones, &geo),
+        Some(Command::Check { geo, origin, files, .. }) if !files.is_empty() => {
+            check_files(&files, origin.as_deref(), &geo)
+        }
+        Some(Command::Check { zones, geo, .. }) => check(&zones, &geo),
         Some(Command::Status { api, json }) => status(&api, json),
         Some(Command::Explain { name, qtype, client, subnet, down, api, zones, geo, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);
@@ -225,6 +235,90 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             }
             ExitCode::from(1)
         }
+    }
+}
+
+/// `meridian check FILE...`: each zone file alone, each definitions file against the zones
+/// beside it; every problem printed with its line; exit 1 on any error.
+fn check_files(files: &[PathBuf], origin: Option<&str>, geo: &std::path::Path) -> ExitCode {
+    let mut errors = 0;
+    for file in files {
+        let name = file.display();
+        // A `.toml` file holds definitions; a `.zone` file, or with --origin any other file
+        // (BIND's `db.example`), is a zone.
+        let kind = match file.extension().and_then(|e| e.to_str()) {
+            Some("toml") => "toml",
+            Some("zone") => "zone",
+            _ if origin.is_some() => "zone",
+            _ => "unknown",
+        };
+        match kind {
+            "zone" => {
+                let text = match origin {
+                    Some(o) => o.to_string(),
+                    None => file.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default(),
+                };
+                let text = if text.ends_with('.') { text } else { format!("{text}.") };
+                let origin = match meridian::zone::Name::parse(&text, None) {
+                    Ok(o) => o,
+                    Err(e) => {
+                        eprintln!("error: {name}: '{text}' is not a zone name ({e}): give --origin");
+                        errors += 1;
+                        continue;
+                    }
+                };
+                match meridian::zone::Zone::load(file, &origin) {
+                    Ok((zone, warnings)) => {
+                        for w in &warnings {
+                            eprintln!("warning: {w}");
+                        }
+                        println!("ok: {name}: zone {origin} (serial {}), {} names", zone.serial(), zone.len());
+                    }
+                    Err(e) => {
+                        for d in &e {
+                            eprintln!("error: {d}");
+                        }
+                        errors += e.len();
+                    }
+                }
+            }
+            "toml" => {
+                // Pool names need their zones: the directory is loaded, this file's problems
+                // (and only this file's) reported.
+                let dir = file.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(std::path::Path::new("."));
+                let mine = |d: &meridian::zone::Diagnostic| d.at.file.file_name() == file.file_name();
+                match Config::load(dir, geo) {
+                    Ok(config) => {
+                        for w in config.warnings.iter().filter(|w| mine(w)) {
+                            eprintln!("warning: {w}");
+                        }
+                        println!("ok: {name}");
+                    }
+                    Err(e) => {
+                        let own: Vec<_> = e.0.iter().filter(|d| mine(d)).collect();
+                        for d in &own {
+                            eprintln!("error: {d}");
+                        }
+                        if own.is_empty() {
+                            println!("ok: {name} (other files of {} have errors)", dir.display());
+                        }
+                        errors += own.len();
+                    }
+                }
+            }
+            _ => {
+                eprintln!(
+                    "error: {name}: not a zone file (.zone, or any name with --origin) or GSLB definitions file (.toml)"
+                );
+                errors += 1;
+            }
+        }
+    }
+    if errors > 0 {
+        eprintln!("{errors} error(s)");
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
     }
 }
 

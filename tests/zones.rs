@@ -351,3 +351,48 @@ fn a_broken_definitions_file_of_one_zone_takes_only_that_zone_out_at_start() {
     assert_eq!(answers(s.addr, "web.two.test"), ["192.0.2.20"]);
     assert_eq!(answers(s.addr, "web.one.test"), ["192.0.2.10"]);
 }
+
+#[test]
+fn meridian_check_takes_single_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = dir.path().join("good.test.zone");
+    let bad = dir.path().join("bad.test.zone");
+    let db = dir.path().join("db.example");
+    std::fs::write(&good, zone(1, "www A 192.0.2.1\n")).unwrap();
+    std::fs::write(&bad, zone(1, "www A 192.0.2.300\n")).unwrap();
+    std::fs::write(&db, zone(1, "www A 192.0.2.1\n")).unwrap();
+    std::fs::write(
+        dir.path().join("good.test.toml"),
+        "[datacenters.ams]\nlat = 52.37\nlon = 4.90\n[pools.web]\nnames = [\"web\"]\n\
+         [pools.web.members]\na = { datacenter = \"amx\", ipv4 = \"192.0.2.10\" }\n",
+    )
+    .unwrap();
+    let check = |args: &[&std::ffi::OsStr]| {
+        let out = Command::new(env!("CARGO_BIN_EXE_meridian")).arg("check").args(args).output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = check(&[good.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("zone good.test. (serial 1)"), "{out}");
+    let (code, _, err) = check(&[good.as_os_str(), bad.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert!(
+        err.contains("bad.test.zone:5: '192.0.2.300' is not an IPv4 address") && !err.contains("good.test.zone:"),
+        "{err}"
+    );
+    // A file not named after its zone, with --origin.
+    let (code, out, err) = check(&["--origin".as_ref(), "example.com".as_ref(), db.as_os_str()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("zone example.com."), "{out}");
+    // A definitions file: only its own problems, though the directory holds a broken zone too.
+    let geo = shipped_geo();
+    let toml = dir.path().join("good.test.toml");
+    let (code, _, err) = check(&["--geo".as_ref(), geo.as_os_str(), toml.as_os_str()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("good.test.toml:") && err.contains("amx"), "{err}");
+    assert!(!err.contains("bad.test.zone"), "{err}");
+}
