@@ -14,6 +14,7 @@
 //!   reader, encoder, resolution glue, prepared answers, GSLB completion, explain). No I/O.
 //! - [`reload`]: hot reload (SIGHUP, API, file changes): build, validate, swap, or keep.
 //! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
+//! - [`control`]: `meridian reload`, `drain`, `undrain`, `overrides`: requests to the API.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
 //! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
 //! - [`privileges`]: `--user`: from root to an account, keeping only CAP_NET_BIND_SERVICE.
@@ -25,6 +26,7 @@
 
 pub mod api;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod dns;
 pub mod geo;

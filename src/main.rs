@@ -45,6 +45,37 @@ enum Command {
         /// Zone files (`*.zone`) or GSLB definitions (`*.toml`) to check alone.
         files: Vec<PathBuf>,
     },
+    /// Reload a running server now (its API's POST /reload).
+    Reload {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Drain a data center (DC) or one member (POOL/MEMBER) of a running server: no new
+    /// answers go there. `--action force-down` or `force-up` set those instead.
+    Drain {
+        /// DC, or POOL/MEMBER.
+        target: String,
+        /// How long (600, 10m, 1h30m); until undone when not given.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        /// drain, force-down or force-up.
+        #[arg(long, default_value = "drain", value_parser = ["drain", "force-down", "force-up"])]
+        action: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// Remove the override on a data center (DC) or member (POOL/MEMBER).
+    Undrain {
+        /// DC, or POOL/MEMBER.
+        target: String,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
+    /// List the overrides in force on a running server.
+    Overrides {
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Show a running server's pools, members and availability figures (reads its API).
     Status {
         /// The API's base URL, or its ADDR:PORT as `serve --api` takes it.
@@ -87,6 +118,30 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+}
+
+/// Where a control command finds the API.
+#[derive(clap::Args, Clone)]
+struct ApiArgs {
+    /// The API's URL or ADDR:PORT (as `serve --api` takes it).
+    #[arg(long, default_value = "http://127.0.0.1:8053")]
+    api: String,
+    /// File holding the bearer token (the server's --api-token-file).
+    #[arg(long, value_name = "FILE")]
+    api_token_file: Option<PathBuf>,
+}
+
+impl ApiArgs {
+    /// Runs `f` against the API, or reports why the API cannot be named.
+    fn run(&self, f: impl FnOnce(&meridian::control::Api) -> u8) -> ExitCode {
+        match meridian::control::Api::new(&self.api, self.api_token_file.as_deref()) {
+            Ok(api) => ExitCode::from(f(&api)),
+            Err(e) => {
+                eprintln!("meridian: {e}");
+                ExitCode::from(2)
+            }
+        }
+    }
 }
 
 #[derive(clap::Args, Clone)]
@@ -184,6 +239,12 @@ fn main() -> ExitCode {
         }
         Some(Command::Check { zones, geo, .. }) => check(&zones, &geo),
         Some(Command::Status { api, json }) => status(&api, json),
+        Some(Command::Reload { api }) => api.run(meridian::control::reload),
+        Some(Command::Drain { target, duration, action, api }) => {
+            api.run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
+        }
+        Some(Command::Undrain { target, api }) => api.run(|a| meridian::control::undrain(a, &target)),
+        Some(Command::Overrides { api }) => api.run(meridian::control::overrides),
         Some(Command::Explain { name, qtype, client, subnet, down, api, zones, geo, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);
             let Some(asker) = asker else { unreachable!("clap requires --client or --subnet") };

@@ -266,3 +266,62 @@ fn reload_swaps_good_files_and_keeps_old_data_on_bad_ones() {
     let (_, metrics) = http(a.api, "GET", "/metrics", None, None);
     assert!(metrics.contains("meridian_reloads_total{result=\"failure\"} 1"), "{metrics}");
 }
+
+/// `meridian` with a subcommand, as a user runs it.
+fn cli(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn control_commands_drain_undrain_list_and_reload_through_the_api() {
+    let a = api(Some(TOKEN));
+    let token = a.dir.path().join("token");
+    std::fs::write(&token, format!("{TOKEN}\n")).unwrap();
+    let (addr, token) = (a.api.to_string(), token.to_str().unwrap().to_string());
+    let with = |args: &[&str]| {
+        let mut v: Vec<&str> = args.to_vec();
+        v.extend(["--api", &addr, "--api-token-file", &token]);
+        cli(&v)
+    };
+    let from_ams = |v: Vec<String>| !v.is_empty() && v.iter().all(|a| a.starts_with("192.0.2.1"));
+    assert!(from_ams(answered(&udp(a.server.addr, &amsterdam()))));
+    let (code, out, err) = with(&["drain", "ams", "--for", "10m"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("drain: ams, for 600 s"), "{out}");
+    assert_eq!(answered(&udp(a.server.addr, &amsterdam())), ["198.51.100.10"], "ams is drained");
+    let (code, out, _) = with(&["overrides"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("datacenter ams\tdrain\tuntil "), "{out}");
+    let (code, out, _) = with(&["drain", "www/iad-1", "--action", "force-down"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(with(&["overrides"]).1.contains("member www/iad-1\tforce-down\tno end"));
+    assert_eq!(with(&["undrain", "www/iad-1"]).0, Some(0));
+    assert_eq!(with(&["undrain", "ams"]).0, Some(0));
+    assert!(from_ams(answered(&udp(a.server.addr, &amsterdam()))), "ams is back");
+    assert!(with(&["overrides"]).1.contains("no overrides"));
+    // Mistakes are named: an unknown data center, a bad duration, no token.
+    let (code, _, err) = with(&["drain", "fra"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("no data center 'fra'"), "{err}");
+    let (code, _, err) = with(&["drain", "ams", "--for", "soon"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("'soon' is not a duration"), "{err}");
+    let (code, _, err) = cli(&["drain", "ams", "--api", &addr]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("(401)"), "{err}");
+    // Reload: ok, then refused with the file's error.
+    let (code, out, err) = with(&["reload"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("reloaded"));
+    let zone = a.server.daemon.as_ref().unwrap().reloader.zones().join("gslb.test.zone");
+    let text = std::fs::read_to_string(&zone).unwrap();
+    std::fs::write(&zone, text + "broken A 192.0.2.300\n").unwrap();
+    let (code, _, err) = with(&["reload"]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("gslb.test.zone:") && err.contains("'192.0.2.300' is not an IPv4 address"), "{err}");
+}

@@ -1,0 +1,183 @@
+//! The control commands: `meridian reload`, `drain`, `undrain` and `overrides`, each one
+//! request to a running server's API, so an operator needs neither curl nor a pidfile.
+//!
+//! The API is named by URL or by the ADDR:PORT form `serve --api` takes; mutating requests
+//! carry the bearer token read from `--api-token-file`. Each command prints what the server
+//! answered and returns the process exit code: 0 done, 1 refused or unreachable, 2 a mistake
+//! in the command itself.
+
+use std::time::Duration;
+
+/// How long a control request may take: the server answers at once, or is not there.
+const TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Where the API is and how to authenticate.
+#[derive(Debug, Clone)]
+pub struct Api {
+    base: String,
+    token: Option<String>,
+}
+
+impl Api {
+    /// The API at `api` (a URL or ADDR:PORT), with the token in `token_file` if given.
+    pub fn new(api: &str, token_file: Option<&std::path::Path>) -> Result<Api, String> {
+        let base = if api.contains("://") { api.to_string() } else { format!("http://{api}") };
+        let token = match token_file {
+            Some(path) => Some(crate::api::read_token(path).map_err(|e| e.to_string())?),
+            None => None,
+        };
+        Ok(Api { base: base.trim_end_matches('/').to_string(), token })
+    }
+
+    /// The full URL of `path`.
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends one request; the status code and body, or why nothing came back.
+    pub fn request(&self, method: &str, path: &str, body: Option<serde_json::Value>) -> Result<(u16, String), String> {
+        let url = self.url(path);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the runtime: {e}"))?;
+        runtime.block_on(async {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let client = reqwest::Client::builder().timeout(TIMEOUT).build().map_err(|e| e.to_string())?;
+            let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|e| e.to_string())?;
+            let mut req = client.request(method, &url);
+            if let Some(t) = &self.token {
+                req = req.bearer_auth(t);
+            }
+            if let Some(b) = body {
+                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_string());
+            }
+            let response =
+                req.send().await.map_err(|e| format!("cannot reach {url}: {e} (is the server running with --api?)"))?;
+            let status = response.status().as_u16();
+            Ok((status, response.text().await.map_err(|e| e.to_string())?))
+        })
+    }
+}
+
+/// The error text of an API answer (`{"error": ...}`), or the body itself.
+fn error_of(body: &str) -> String {
+    serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v["error"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.trim().to_string())
+}
+
+/// The API path of a drain target: `DC` or `POOL/MEMBER`.
+fn target_path(target: &str) -> String {
+    match target.split_once('/') {
+        Some((pool, member)) => format!("/overrides/member/{pool}/{member}"),
+        None => format!("/overrides/datacenter/{target}"),
+    }
+}
+
+/// `meridian reload`: reload now and print the result.
+pub fn reload(api: &Api) -> u8 {
+    match api.request("POST", "/reload", None) {
+        Ok((200, _)) => {
+            println!("reloaded");
+            0
+        }
+        Ok((422, body)) => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            for e in v["errors"].as_array().into_iter().flatten() {
+                eprintln!("error: {}", e.as_str().unwrap_or_default());
+            }
+            eprintln!("meridian: the reload left something at its previous version (see above)");
+            1
+        }
+        Ok((code, body)) => {
+            eprintln!("meridian: reload refused ({code}): {}", error_of(&body));
+            1
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            1
+        }
+    }
+}
+
+/// `meridian drain TARGET [--for DURATION]` (or `force-down`/`force-up` with `action`).
+pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u8 {
+    let ttl = match duration {
+        None => None,
+        Some(text) => match crate::zone::rdata::parse_ttl(text) {
+            Some(secs) if secs > 0 => Some(secs),
+            _ => {
+                eprintln!("meridian: --for '{text}' is not a duration (like 600, 10m or 1h30m)");
+                return 2;
+            }
+        },
+    };
+    let body = serde_json::json!({ "action": action, "ttl": ttl });
+    match api.request("POST", &target_path(target), Some(body)) {
+        Ok((200, _)) => {
+            let until = ttl.map_or_else(|| "until undone".to_string(), |s| format!("for {s} s"));
+            println!("{action}: {target}, {until}");
+            0
+        }
+        Ok((code, body)) => {
+            eprintln!("meridian: {action} {target} refused ({code}): {}", error_of(&body));
+            if code == 404 { 2 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            1
+        }
+    }
+}
+
+/// `meridian undrain TARGET`: removes the override on the target.
+pub fn undrain(api: &Api, target: &str) -> u8 {
+    match api.request("DELETE", &target_path(target), None) {
+        Ok((200, _)) => {
+            println!("override removed: {target}");
+            0
+        }
+        Ok((code, body)) => {
+            eprintln!("meridian: undrain {target} refused ({code}): {}", error_of(&body));
+            if code == 404 { 2 } else { 1 }
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            1
+        }
+    }
+}
+
+/// `meridian overrides`: the overrides in force, one per line.
+pub fn overrides(api: &Api) -> u8 {
+    match api.request("GET", "/overrides", None) {
+        Ok((200, body)) => {
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+            let list = v["overrides"].as_array().cloned().unwrap_or_default();
+            if list.is_empty() {
+                println!("no overrides");
+            }
+            for o in list {
+                let t = &o["target"];
+                let target = match (t["datacenter"].as_str(), t["pool"].as_str(), t["member"].as_str()) {
+                    (Some(dc), _, _) => format!("datacenter {dc}"),
+                    (_, Some(pool), Some(member)) => format!("member {pool}/{member}"),
+                    _ => t.to_string(),
+                };
+                let expires = o["expires"].as_u64().map_or_else(|| "no end".to_string(), |t| format!("until {t}"));
+                println!("{target}\t{}\t{expires}", o["action"].as_str().unwrap_or("?"));
+            }
+            0
+        }
+        Ok((code, body)) => {
+            eprintln!("meridian: overrides ({code}): {}", error_of(&body));
+            1
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            1
+        }
+    }
+}
