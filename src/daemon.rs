@@ -33,6 +33,8 @@ pub struct Options {
     pub api: Option<SocketAddr>,
     /// The bearer token for mutating API requests.
     pub api_token: Option<String>,
+    /// Reads of the API need the token too.
+    pub api_token_for_reads: bool,
     /// Query log target (`-` or a file) and sampling rate.
     pub query_log: Option<(String, f64)>,
     /// Reload when files change.
@@ -56,6 +58,7 @@ impl Options {
             limits: Limits::default(),
             api: None,
             api_token: None,
+            api_token_for_reads: false,
             query_log: None,
             watch: false,
             watch_quiet: crate::reload::QUIET,
@@ -173,6 +176,7 @@ impl Daemon {
                 health: health.clone(),
                 reloader: reloader.clone(),
                 token: options.api_token.clone(),
+                token_for_reads: options.api_token_for_reads,
             };
             let (bound, task) = api::start(addr, state).await?;
             api_addr = Some(bound);

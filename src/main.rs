@@ -81,6 +81,9 @@ enum Command {
         /// The API's base URL, or its ADDR:PORT as `serve --api` takes it.
         #[arg(long, default_value = "http://127.0.0.1:8053")]
         api: String,
+        /// File holding the bearer token, for a server whose reads need it.
+        #[arg(long, value_name = "FILE")]
+        api_token_file: Option<PathBuf>,
         /// Print the raw JSON of /status.
         #[arg(long)]
         json: bool,
@@ -166,6 +169,9 @@ struct ServeArgs {
     /// listens beyond loopback).
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
+    /// Reads of the API (status, metrics, explain, overrides) need the token too.
+    #[arg(long, requires = "api_token_file")]
+    api_token_for_reads: bool,
     /// Log sampled queries as JSON lines to FILE, or to standard output with `-`.
     #[arg(long, value_name = "FILE|-")]
     query_log: Option<String>,
@@ -238,7 +244,7 @@ fn main() -> ExitCode {
             check_files(&files, origin.as_deref(), &geo)
         }
         Some(Command::Check { zones, geo, .. }) => check(&zones, &geo),
-        Some(Command::Status { api, json }) => status(&api, json),
+        Some(Command::Status { api, api_token_file, json }) => status(&api, api_token_file.as_deref(), json),
         Some(Command::Reload { api }) => api.run(meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
             api.run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
@@ -389,24 +395,23 @@ fn api_base(api: &str) -> String {
     base.trim_end_matches('/').to_string()
 }
 
-fn status(api: &str, json: bool) -> ExitCode {
-    let url = format!("{}/status", api_base(api));
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
+fn status(api: &str, token_file: Option<&std::path::Path>, json: bool) -> ExitCode {
+    let api = match meridian::control::Api::new(api, token_file) {
+        Ok(a) => a,
         Err(e) => {
-            eprintln!("meridian: cannot start the runtime: {e}");
-            return ExitCode::from(1);
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
         }
     };
-    let body = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
-        client.get(&url).send().await?.error_for_status()?.text().await
-    });
-    let body = match body {
-        Ok(b) => b,
+    let url = api.url("/status");
+    let body = match api.request("GET", "/status", None) {
+        Ok((200, b)) => b,
+        Ok((code, b)) => {
+            eprintln!("meridian: {url} answered {code}: {}", b.trim());
+            return ExitCode::from(1);
+        }
         Err(e) => {
-            eprintln!("meridian: cannot read {url}: {e} (is the server running with --api?)");
+            eprintln!("meridian: {e}");
             return ExitCode::from(1);
         }
     };
@@ -614,6 +619,7 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
     options.state_file = Some(args.state.clone());
     options.api = args.api;
     options.api_token = api_token;
+    options.api_token_for_reads = args.api_token_for_reads;
     options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
     options.watch = !args.no_watch;
     options.strict = args.strict;

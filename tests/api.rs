@@ -325,3 +325,28 @@ fn control_commands_drain_undrain_list_and_reload_through_the_api() {
     assert_eq!(code, Some(1));
     assert!(err.contains("gslb.test.zone:") && err.contains("'192.0.2.300' is not an IPv4 address"), "{err}");
 }
+
+#[test]
+fn reads_can_require_the_token_too() {
+    let GslbCopy { dir, zones, geo } = copy_gslb_zones();
+    let config = Config::load(&zones, &geo).unwrap();
+    let mut options = Options::new(zones, geo, vec!["127.0.0.1:0".parse().unwrap()]);
+    options.api = Some("127.0.0.1:0".parse().unwrap());
+    options.api_token = Some(TOKEN.to_string());
+    options.api_token_for_reads = true;
+    let server = TestServer::start_options(config, options);
+    let api = server.daemon.as_ref().unwrap().api.unwrap();
+    for path in ["/status", "/metrics", "/overrides", "/explain?name=www.gslb.test&client=192.0.2.1"] {
+        assert_eq!(http(api, "GET", path, None, None).0, 401, "{path}");
+        assert_eq!(http(api, "GET", path, Some(TOKEN), None).0, 200, "{path}");
+    }
+    // meridian status sends the token from its file.
+    let token = dir.path().join("token");
+    std::fs::write(&token, TOKEN).unwrap();
+    let (code, out, err) = cli(&["status", "--api", &api.to_string(), "--api-token-file", token.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("pool www"), "{out}");
+    let (code, _, err) = cli(&["status", "--api", &api.to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("answered 401"), "{err}");
+}

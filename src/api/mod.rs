@@ -33,6 +33,9 @@ pub struct AppState {
     pub reloader: Arc<Reloader>,
     /// The bearer token mutating requests must carry, if any.
     pub token: Option<String>,
+    /// When set, reads (status, metrics, explain, overrides) need the token too: `/status`
+    /// shows the whole topology.
+    pub token_for_reads: bool,
 }
 
 /// Why the API could not start.
@@ -134,7 +137,15 @@ struct OverrideStatus {
     expires: Option<u64>,
 }
 
-async fn status(State(state): State<AppState>) -> Response {
+/// For reads: the token rule when `--api-token-for-reads` asks for it.
+fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
+    if state.token_for_reads { authorized(state, headers) } else { Ok(()) }
+}
+
+async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
     let config = state.shared.snapshot.load_full().config.clone();
     let now = SystemTime::now();
     let (members, figures) = {
@@ -216,7 +227,10 @@ async fn status(State(state): State<AppState>) -> Response {
     Json(body).into_response()
 }
 
-async fn metrics_text(State(state): State<AppState>) -> Response {
+async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], metrics::render(&state)).into_response()
 }
 
@@ -230,7 +244,10 @@ struct ExplainQuery {
     down: Option<String>,
 }
 
-async fn explain_handler(State(state): State<AppState>, Query(q): Query<ExplainQuery>) -> Response {
+async fn explain_handler(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<ExplainQuery>) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
     let qtype_text = q.qtype.unwrap_or_else(|| "A".into());
     let Some(qtype) = crate::dns::type_from_text(&qtype_text) else {
         return error(StatusCode::BAD_REQUEST, format!("'{qtype_text}' is not a record type"));
@@ -258,7 +275,10 @@ async fn reload(State(state): State<AppState>, headers: HeaderMap) -> Response {
     (code, Json(status)).into_response()
 }
 
-async fn list_overrides(State(state): State<AppState>) -> Response {
+async fn list_overrides(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
     let list = crate::sync::lock(&state.health).overrides().overrides.clone();
     Json(serde_json::json!({ "overrides": list })).into_response()
 }
@@ -335,13 +355,21 @@ fn target_exists(state: &AppState, target: &Target) -> Result<(), String> {
     }
 }
 
+/// Runs `f` on the blocking pool: overrides take the health table's lock and write the state
+/// file, which must never hold up the threads that serve the API and the checks.
+async fn blocking(f: impl FnOnce() -> Response + Send + 'static) -> Response {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|_| error(StatusCode::INTERNAL_SERVER_ERROR, "the request failed (see the log)"))
+}
+
 async fn set_member(
     State(state): State<AppState>,
     Path((pool, member)): Path<(String, String)>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    apply(&state, &headers, Target::Member { pool, member }, body)
+    blocking(move || apply(&state, &headers, Target::Member { pool, member }, body)).await
 }
 
 async fn clear_member(
@@ -349,15 +377,15 @@ async fn clear_member(
     Path((pool, member)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    clear(&state, &headers, Target::Member { pool, member })
+    blocking(move || clear(&state, &headers, Target::Member { pool, member })).await
 }
 
 async fn set_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap, body: Body) -> Response {
-    apply(&state, &headers, Target::Datacenter { datacenter: dc }, body)
+    blocking(move || apply(&state, &headers, Target::Datacenter { datacenter: dc }, body)).await
 }
 
 async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap) -> Response {
-    clear(&state, &headers, Target::Datacenter { datacenter: dc })
+    blocking(move || clear(&state, &headers, Target::Datacenter { datacenter: dc })).await
 }
 
 /// Renders `/status` JSON as the table `meridian status` prints: every member, data center and

@@ -145,7 +145,12 @@ async fn check_loop(
             Ok(r) => (true, r),
             Err(r) => (false, r),
         };
-        crate::sync::lock(&table).report(&pool, &member, ok, &reason, started.elapsed(), SystemTime::now());
+        // Reporting may write the state file: off the runtime's threads.
+        let (t, p, m, took) = (table.clone(), pool.clone(), member.clone(), started.elapsed());
+        let _ = tokio::task::spawn_blocking(move || {
+            crate::sync::lock(&t).report(&p, &m, ok, &reason, took, SystemTime::now());
+        })
+        .await;
         n = n.wrapping_add(1);
         let spread =
             ((seed.wrapping_add(n).wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0;
