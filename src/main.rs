@@ -111,6 +111,9 @@ enum Command {
         /// health and overrides) instead of loading --zones and --geo.
         #[arg(long, value_name = "URL")]
         api: Option<String>,
+        /// With --api: the file holding the API token, for a server whose reads need it.
+        #[arg(long, value_name = "FILE", requires = "api")]
+        api_token_file: Option<PathBuf>,
         /// Directory of zone files and GSLB definitions.
         #[arg(long, default_value = "zones")]
         zones: PathBuf,
@@ -251,12 +254,12 @@ fn main() -> ExitCode {
         }
         Some(Command::Undrain { target, api }) => api.run(|a| meridian::control::undrain(a, &target)),
         Some(Command::Overrides { api }) => api.run(meridian::control::overrides),
-        Some(Command::Explain { name, qtype, client, subnet, down, api, zones, geo, json }) => {
+        Some(Command::Explain { name, qtype, client, subnet, down, api, api_token_file, zones, geo, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);
             let Some(asker) = asker else { unreachable!("clap requires --client or --subnet") };
             let question = Question { name: &name, qtype: &qtype, asker, down: &down };
             match api {
-                Some(url) => explain_remote(&url, &question, json),
+                Some(url) => explain_remote(&url, api_token_file.as_deref(), &question, json),
                 None => explain(&question, &zones, &geo, json),
             }
         }
@@ -389,12 +392,6 @@ fn check_files(files: &[PathBuf], origin: Option<&str>, geo: &std::path::Path) -
     }
 }
 
-/// The API's base URL from `--api`: a URL, or the ADDR:PORT form `serve --api` takes.
-fn api_base(api: &str) -> String {
-    let base = if api.contains("://") { api.to_string() } else { format!("http://{api}") };
-    base.trim_end_matches('/').to_string()
-}
-
 fn status(api: &str, token_file: Option<&std::path::Path>, json: bool) -> ExitCode {
     let api = match meridian::control::Api::new(api, token_file) {
         Ok(a) => a,
@@ -477,11 +474,18 @@ fn print_explanation(e: &meridian::query::explain::Explanation, json: bool) -> E
 }
 
 /// `meridian explain --api URL`: the running server explains, from what it serves now.
-fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
-    let mut url = match reqwest::Url::parse(&format!("{}/explain", api_base(api))) {
+fn explain_remote(api: &str, token_file: Option<&std::path::Path>, q: &Question<'_>, json: bool) -> ExitCode {
+    let api = match meridian::control::Api::new(api, token_file) {
+        Ok(a) => a,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut url = match reqwest::Url::parse(&api.url("/explain")) {
         Ok(u) => u,
         Err(e) => {
-            eprintln!("meridian: '{api}' is not a URL: {e}");
+            eprintln!("meridian: '{}' is not a URL: {e}", api.url(""));
             return ExitCode::from(2);
         }
     };
@@ -496,26 +500,24 @@ fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
             pairs.append_pair("down", &q.down.join(","));
         }
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-        Ok(rt) => rt,
+    let path = format!("/explain?{}", url.query().unwrap_or_default());
+    match api.request("GET", &path, None) {
         Err(e) => {
-            eprintln!("meridian: cannot start the runtime: {e}");
-            return ExitCode::from(1);
-        }
-    };
-    let reply = runtime.block_on(async {
-        let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(5)).build()?;
-        let response = client.get(url.clone()).send().await?;
-        let status = response.status();
-        Ok::<_, reqwest::Error>((status, response.text().await?))
-    });
-    match reply {
-        Err(e) => {
-            eprintln!("meridian: cannot read {url}: {e} (is the server running with --api?)");
+            eprintln!("meridian: {e}");
             ExitCode::from(1)
         }
-        Ok((status, body)) if !status.is_success() => {
+        Ok((200, body)) => match serde_json::from_str::<meridian::query::explain::Explanation>(&body) {
+            Ok(e) => print_explanation(&e, json),
+            Err(e) => {
+                eprintln!("meridian: {url} did not answer an explanation: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Ok((401, _)) => {
+            eprintln!("meridian: {url} needs the API token: give --api-token-file");
+            ExitCode::from(1)
+        }
+        Ok((_, body)) => {
             let message = serde_json::from_str::<serde_json::Value>(&body)
                 .ok()
                 .and_then(|v| v["error"].as_str().map(str::to_string))
@@ -523,13 +525,6 @@ fn explain_remote(api: &str, q: &Question<'_>, json: bool) -> ExitCode {
             eprintln!("meridian: the server refused the question: {message}");
             ExitCode::from(2)
         }
-        Ok((_, body)) => match serde_json::from_str::<meridian::query::explain::Explanation>(&body) {
-            Ok(e) => print_explanation(&e, json),
-            Err(e) => {
-                eprintln!("meridian: {url} did not answer an explanation: {e}");
-                ExitCode::from(1)
-            }
-        },
     }
 }
 

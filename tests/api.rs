@@ -104,6 +104,14 @@ fn metrics_count_known_traffic() {
     assert!(metric(&m, "process_start_time_seconds") > 1.7e9);
     assert!(metric(&m, "meridian_last_reload_success_timestamp_seconds") > 1.7e9);
     assert_eq!(metric(&m, "meridian_udp_datagrams_total"), 6.0);
+    // Fallbacks and geo misses by pool: the Amsterdam subnet was located.
+    assert_eq!(metric(&m, r#"meridian_geo_misses_total{pool="www"}"#), 0.0, "{text}");
+    assert_eq!(metric(&m, r#"meridian_gslb_fallbacks_total{pool="www"}"#), 0.0);
+    assert!(text.contains("meridian_geo_misses_total{pool=\"www\"} 0"), "the series exists before any miss");
+    // A query from loopback without ECS cannot be located: a geo miss of pool www.
+    udp(a.server.addr, &query("www.gslb.test", 1, Q::default()));
+    let (_, text) = http(a.api, "GET", "/metrics", None, None);
+    assert_eq!(metric(&scrape(&text), r#"meridian_geo_misses_total{pool="www"}"#), 1.0, "{text}");
 }
 
 #[test]
@@ -340,6 +348,24 @@ fn reads_can_require_the_token_too() {
         assert_eq!(http(api, "GET", path, None, None).0, 401, "{path}");
         assert_eq!(http(api, "GET", path, Some(TOKEN), None).0, 200, "{path}");
     }
+    // meridian explain --api sends it too.
+    let tokenfile = dir.path().join("explain-token");
+    std::fs::write(&tokenfile, TOKEN).unwrap();
+    let (code, out, err) = cli(&[
+        "explain",
+        "www.gslb.test",
+        "--client",
+        "192.0.2.1",
+        "--api",
+        &api.to_string(),
+        "--api-token-file",
+        tokenfile.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("pool: www"), "{out}");
+    let (code, _, err) = cli(&["explain", "www.gslb.test", "--client", "192.0.2.1", "--api", &api.to_string()]);
+    assert_eq!(code, Some(1));
+    assert!(err.contains("needs the API token"), "{err}");
     // meridian status sends the token from its file.
     let token = dir.path().join("token");
     std::fs::write(&token, TOKEN).unwrap();

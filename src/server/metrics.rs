@@ -92,8 +92,9 @@ counters! {
     rrl_would_limit => "meridian_rrl_would_limit_total", "Responses rate limiting would have limited (dry run).";
 }
 
-/// (configuration generation, pool, data center, count) of GSLB answers.
-type GslbCount = (u64, usize, Option<usize>, u64);
+/// (configuration generation, pool, data center, [answers, fallbacks, geo misses]) of GSLB
+/// answers.
+type GslbCount = (u64, usize, Option<usize>, [u64; 3]);
 
 impl Tally {
     /// Counts one answered query.
@@ -109,9 +110,10 @@ impl Tally {
         if let Some(g) = outcome.gslb {
             self.geo_misses += u64::from(!g.located);
             let key = (generation, g.pool, g.datacenter);
+            let add = [1, u64::from(outcome.fallback), u64::from(!g.located)];
             match self.answers.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
-                Some(a) => a.3 += 1,
-                None => self.answers.push((generation, g.pool, g.datacenter, 1)),
+                Some(a) => a.3.iter_mut().zip(add).for_each(|(n, k)| *n += k),
+                None => self.answers.push((generation, g.pool, g.datacenter, add)),
             }
         }
     }
@@ -277,39 +279,69 @@ impl QueryCounters {
     }
 }
 
-/// GSLB answers per (pool, data center), kept by name across reloads.
+/// GSLB answers per (pool, data center), and fallbacks and geo misses per pool, kept by name
+/// across reloads.
 #[derive(Debug, Default)]
 pub struct AnswerCounters {
     registry: Mutex<HashMap<(String, String), Arc<AtomicU64>>>,
+    per_pool: Mutex<HashMap<(String, PoolCount), Arc<AtomicU64>>>,
 }
 
-/// The counters of one configuration, by pool and data center index (the last slot of each
-/// pool is for answers from no single data center: the `all` fallback), and those of the
-/// configuration it replaced, so that answers of the moment of a reload are counted too.
+/// What is counted per pool besides answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum PoolCount {
+    /// Answers given by the pool's fallback.
+    Fallbacks,
+    /// Answers for clients that could not be located.
+    GeoMisses,
+}
+
+/// One pool's counters in one configuration: answers by data center index (the last slot is
+/// for answers from no single data center: the `all` fallback), fallbacks, geo misses.
+#[derive(Debug, Default, Clone)]
+struct PoolSlots {
+    datacenters: Vec<Arc<AtomicU64>>,
+    fallbacks: Arc<AtomicU64>,
+    geo_misses: Arc<AtomicU64>,
+}
+
+/// The counters of one configuration, by pool index, and those of the configuration it
+/// replaced, so that answers of the moment of a reload are counted too.
 #[derive(Debug, Default)]
 pub struct BoundCounters {
     /// The configuration generation these indexes belong to.
     pub generation: u64,
-    slots: Vec<Vec<Arc<AtomicU64>>>,
-    previous: Option<(u64, Vec<Vec<Arc<AtomicU64>>>)>,
+    pools: Vec<PoolSlots>,
+    previous: Option<(u64, Vec<PoolSlots>)>,
 }
 
 impl AnswerCounters {
     /// Counters for `config`, reusing those of names seen before.
     pub fn bind(&self, config: &Config) -> BoundCounters {
         let mut registry = crate::sync::lock(&self.registry);
+        let mut per_pool = crate::sync::lock(&self.per_pool);
         let dcs: Vec<String> =
             config.gslb.datacenters.iter().map(|d| d.name.clone()).chain(std::iter::once("none".to_string())).collect();
-        let slots = config
+        let pools = config
             .gslb
             .pools
             .iter()
-            .map(|p| dcs.iter().map(|d| registry.entry((p.name.clone(), d.clone())).or_default().clone()).collect())
+            .map(|p| {
+                let mut count = |kind| per_pool.entry((p.name.clone(), kind)).or_default().clone();
+                PoolSlots {
+                    datacenters: dcs
+                        .iter()
+                        .map(|d| registry.entry((p.name.clone(), d.clone())).or_default().clone())
+                        .collect(),
+                    fallbacks: count(PoolCount::Fallbacks),
+                    geo_misses: count(PoolCount::GeoMisses),
+                }
+            })
             .collect();
-        BoundCounters { generation: config.generation, slots, previous: None }
+        BoundCounters { generation: config.generation, pools, previous: None }
     }
 
-    /// Every non-zero counter as (pool, data center, count).
+    /// Every non-zero answer counter as (pool, data center, count).
     pub fn snapshot(&self) -> Vec<(String, String, u64)> {
         let registry = crate::sync::lock(&self.registry);
         let mut out: Vec<(String, String, u64)> = registry
@@ -320,25 +352,43 @@ impl AnswerCounters {
         out.sort();
         out
     }
+
+    /// Every pool's count of `kind`, zeros included (so a pool's series exists from the start).
+    pub fn per_pool(&self, kind: PoolCount) -> Vec<(String, u64)> {
+        let per_pool = crate::sync::lock(&self.per_pool);
+        let mut out: Vec<(String, u64)> = per_pool
+            .iter()
+            .filter(|((_, k), _)| *k == kind)
+            .map(|((p, _), c)| (p.clone(), c.load(Ordering::Relaxed)))
+            .collect();
+        out.sort();
+        out
+    }
 }
 
 impl BoundCounters {
     /// These counters, keeping `replaced`'s as the previous configuration's.
     pub fn after(self, replaced: &BoundCounters) -> BoundCounters {
-        BoundCounters { previous: Some((replaced.generation, replaced.slots.clone())), ..self }
+        BoundCounters { previous: Some((replaced.generation, replaced.pools.clone())), ..self }
     }
 
-    /// Counts `n` answers of `pool` from `dc` (or from no single data center), given by the
-    /// configuration of `generation`.
-    pub fn add(&self, generation: u64, pool: usize, dc: Option<usize>, n: u64) {
-        let slots = match &self.previous {
-            _ if generation == self.generation => &self.slots,
-            Some((g, slots)) if *g == generation => slots,
+    /// Counts `n` answers of `pool` from `dc` (or from no single data center), of which
+    /// `fallbacks` came from the fallback and `geo_misses` went to clients not located, given
+    /// by the configuration of `generation`.
+    pub fn add(&self, generation: u64, pool: usize, dc: Option<usize>, n: [u64; 3]) {
+        let pools = match &self.previous {
+            _ if generation == self.generation => &self.pools,
+            Some((g, pools)) if *g == generation => pools,
             _ => return,
         };
-        if let Some(slots) = slots.get(pool) {
-            let i = dc.unwrap_or(slots.len() - 1).min(slots.len() - 1);
-            slots[i].fetch_add(n, Ordering::Relaxed);
+        if let Some(p) = pools.get(pool) {
+            let i = dc.unwrap_or(p.datacenters.len() - 1).min(p.datacenters.len() - 1);
+            p.datacenters[i].fetch_add(n[0], Ordering::Relaxed);
+            for (counter, k) in [(&p.fallbacks, n[1]), (&p.geo_misses, n[2])] {
+                if k > 0 {
+                    counter.fetch_add(k, Ordering::Relaxed);
+                }
+            }
         }
     }
 }
