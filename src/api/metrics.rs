@@ -8,7 +8,7 @@ use super::AppState;
 use crate::config::ZoneState;
 use crate::health::{DURATION_BUCKETS, Status};
 use crate::policy::View;
-use crate::server::metrics::PoolCount;
+use crate::server::metrics::POOL_COUNTERS;
 
 fn escape(v: &str) -> String {
     v.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -43,21 +43,13 @@ pub fn render(state: &AppState) -> String {
     }
     for (name, help, v) in stats.plain() {
         header(&mut o, name, "counter", help);
-        // Fallbacks and geo misses are GSLB answers: by pool, like the answers themselves.
-        let by_pool = match name {
-            "meridian_gslb_fallbacks_total" => Some(PoolCount::Fallbacks),
-            "meridian_geo_misses_total" => Some(PoolCount::GeoMisses),
-            _ => None,
-        };
-        match by_pool {
-            Some(kind) => {
-                for (pool, n) in stats.answers.per_pool(kind) {
-                    let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
-                }
-            }
-            None => {
-                let _ = writeln!(o, "{name} {v}");
-            }
+        let _ = writeln!(o, "{name} {v}");
+    }
+    // Fallbacks and geo misses are GSLB answers: counted by pool, like the answers themselves.
+    for (kind, name, help) in POOL_COUNTERS {
+        header(&mut o, name, "counter", help);
+        for (pool, n) in stats.answers.per_pool(kind) {
+            let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
         }
     }
     let now = SystemTime::now();

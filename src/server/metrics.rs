@@ -75,15 +75,10 @@ counters! {
     dropped => "meridian_dropped_packets_total", "Packets not answered (shorter than a header, or responses).";
     /// Queries whose answering panicked; each cost only that query.
     panics => "meridian_panics_total", "Queries whose answering panicked (each dropped; the server went on).";
-    /// GSLB answers given by a pool's fallback because no data center could serve.
-    fallbacks => "meridian_gslb_fallbacks_total",
-        "GSLB answers given by a pool's fallback because no data center could serve.";
     /// Queries refused as malformed (FORMERR).
     malformed => "meridian_malformed_queries_total", "Queries answered with FORMERR.";
     /// Queries that carried an EDNS Client Subnet option.
     ecs_queries => "meridian_ecs_queries_total", "Queries carrying an EDNS Client Subnet option.";
-    /// GSLB answers for clients that could not be located.
-    geo_misses => "meridian_geo_misses_total", "GSLB answers for clients no network or geo record placed.";
     /// UDP responses dropped by rate limiting.
     rrl_dropped => "meridian_rrl_dropped_total", "UDP responses dropped by response rate limiting.";
     /// UDP responses sent truncated by rate limiting (slip).
@@ -104,11 +99,9 @@ impl Tally {
             Some((_, n)) => *n += 1,
             None => self.queries.push((index, 1)),
         }
-        self.fallbacks += u64::from(outcome.fallback);
         self.malformed += u64::from(outcome.rcode == rcode::FORMERR);
         self.ecs_queries += u64::from(outcome.ecs);
         if let Some(g) = outcome.gslb {
-            self.geo_misses += u64::from(!g.located);
             let key = (generation, g.pool, g.datacenter);
             let add = [1, u64::from(outcome.fallback), u64::from(!g.located)];
             match self.answers.iter_mut().find(|a| (a.0, a.1, a.2) == key) {
@@ -295,6 +288,16 @@ pub enum PoolCount {
     /// Answers for clients that could not be located.
     GeoMisses,
 }
+
+/// The per-pool counters as Prometheus exports them: (kind, name, help).
+pub const POOL_COUNTERS: [(PoolCount, &str, &str); 2] = [
+    (
+        PoolCount::Fallbacks,
+        "meridian_gslb_fallbacks_total",
+        "GSLB answers given by a pool's fallback because no data center could serve.",
+    ),
+    (PoolCount::GeoMisses, "meridian_geo_misses_total", "GSLB answers for clients no network or geo record placed."),
+];
 
 /// One pool's counters in one configuration: answers by data center index (the last slot is
 /// for answers from no single data center: the `all` fallback), fallbacks, geo misses.
