@@ -102,6 +102,22 @@ pub fn reload(api: &Api) -> u8 {
     }
 }
 
+/// Sends a request that must answer 200: its body, or, having said why not, the exit code (2
+/// when the server does not know the target, 1 otherwise).
+fn expect_ok(api: &Api, method: &str, path: &str, body: Option<serde_json::Value>, what: &str) -> Result<String, u8> {
+    match api.request(method, path, body) {
+        Ok((200, body)) => Ok(body),
+        Ok((code, body)) => {
+            eprintln!("meridian: {what} refused ({code}): {}", error_of(&body));
+            Err(if code == 404 { 2 } else { 1 })
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            Err(1)
+        }
+    }
+}
+
 /// `meridian drain TARGET [--for DURATION]` (or `force-down`/`force-up` with `action`).
 pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u8 {
     let ttl = match duration {
@@ -115,69 +131,43 @@ pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u
         },
     };
     let body = serde_json::json!({ "action": action, "ttl": ttl });
-    match api.request("POST", &target_path(target), Some(body)) {
-        Ok((200, _)) => {
-            let until = ttl.map_or_else(|| "until undone".to_string(), |s| format!("for {s} s"));
-            println!("{action}: {target}, {until}");
-            0
-        }
-        Ok((code, body)) => {
-            eprintln!("meridian: {action} {target} refused ({code}): {}", error_of(&body));
-            if code == 404 { 2 } else { 1 }
-        }
-        Err(e) => {
-            eprintln!("meridian: {e}");
-            1
-        }
+    if let Err(code) = expect_ok(api, "POST", &target_path(target), Some(body), &format!("{action} {target}")) {
+        return code;
     }
+    let until = ttl.map_or_else(|| "until undone".to_string(), |s| format!("for {s} s"));
+    println!("{action}: {target}, {until}");
+    0
 }
 
 /// `meridian undrain TARGET`: removes the override on the target.
 pub fn undrain(api: &Api, target: &str) -> u8 {
-    match api.request("DELETE", &target_path(target), None) {
-        Ok((200, _)) => {
-            println!("override removed: {target}");
-            0
-        }
-        Ok((code, body)) => {
-            eprintln!("meridian: undrain {target} refused ({code}): {}", error_of(&body));
-            if code == 404 { 2 } else { 1 }
-        }
-        Err(e) => {
-            eprintln!("meridian: {e}");
-            1
-        }
+    if let Err(code) = expect_ok(api, "DELETE", &target_path(target), None, &format!("undrain {target}")) {
+        return code;
     }
+    println!("override removed: {target}");
+    0
 }
 
 /// `meridian overrides`: the overrides in force, one per line.
 pub fn overrides(api: &Api) -> u8 {
-    match api.request("GET", "/overrides", None) {
-        Ok((200, body)) => {
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
-            let list = v["overrides"].as_array().cloned().unwrap_or_default();
-            if list.is_empty() {
-                println!("no overrides");
-            }
-            for o in list {
-                let t = &o["target"];
-                let target = match (t["datacenter"].as_str(), t["pool"].as_str(), t["member"].as_str()) {
-                    (Some(dc), _, _) => format!("datacenter {dc}"),
-                    (_, Some(pool), Some(member)) => format!("member {pool}/{member}"),
-                    _ => t.to_string(),
-                };
-                let expires = o["expires"].as_u64().map_or_else(|| "no end".to_string(), |t| format!("until {t}"));
-                println!("{target}\t{}\t{expires}", o["action"].as_str().unwrap_or("?"));
-            }
-            0
-        }
-        Ok((code, body)) => {
-            eprintln!("meridian: overrides ({code}): {}", error_of(&body));
-            1
-        }
-        Err(e) => {
-            eprintln!("meridian: {e}");
-            1
-        }
+    let body = match expect_ok(api, "GET", "/overrides", None, "overrides") {
+        Ok(body) => body,
+        Err(code) => return code,
+    };
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+    let list = v["overrides"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no overrides");
     }
+    for o in list {
+        let t = &o["target"];
+        let target = match (t["datacenter"].as_str(), t["pool"].as_str(), t["member"].as_str()) {
+            (Some(dc), _, _) => format!("datacenter {dc}"),
+            (_, Some(pool), Some(member)) => format!("member {pool}/{member}"),
+            _ => t.to_string(),
+        };
+        let expires = o["expires"].as_u64().map_or_else(|| "no end".to_string(), |t| format!("until {t}"));
+        println!("{target}\t{}\t{expires}", o["action"].as_str().unwrap_or("?"));
+    }
+    0
 }

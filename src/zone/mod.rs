@@ -75,6 +75,14 @@ pub struct Checked {
     pub warnings: Vec<Diagnostic>,
 }
 
+impl Checked {
+    /// Records a problem at `at`: an error when `fatal`, else a warning.
+    fn report(&mut self, fatal: bool, at: &Location, message: String) {
+        let d = Diagnostic { at: at.clone(), message };
+        if fatal { self.errors.push(d) } else { self.warnings.push(d) }
+    }
+}
+
 /// Record types allowed beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
 const CNAME_COMPANIONS: [u16; 2] = [rtype::RRSIG, rtype::NSEC];
 
@@ -287,36 +295,22 @@ impl Zone {
                     }
                     if let Some(dname) = self.dname_above(&target) {
                         // A name below a DNAME is rewritten, never looked up: it cannot be a target.
-                        let diag = Diagnostic {
-                            at: at.clone(),
-                            message: format!(
-                                "{} target {target} of {} is below the DNAME at {dname}, which rewrites it",
-                                crate::dns::type_to_text(set.rtype),
-                                node.name
-                            ),
-                        };
-                        if fatal {
-                            checked.errors.push(diag)
-                        } else {
-                            checked.warnings.push(diag)
-                        }
+                        let what = crate::dns::type_to_text(set.rtype);
+                        let message = format!(
+                            "{what} target {target} of {} is below the DNAME at {dname}, which rewrites it",
+                            node.name
+                        );
+                        checked.report(fatal, at, message);
                         continue;
                     }
                     let found = self.nodes.get(&target.key());
                     if set.rtype == rtype::NS && found.is_some_and(|n| n.has(rtype::CNAME)) {
-                        let diag = Diagnostic {
-                            at: at.clone(),
-                            message: format!(
-                                "NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)",
-                                node.name
-                            ),
-                        };
                         // As named-checkzone: fatal for the zone's own NS, a warning for a delegation's.
-                        if fatal {
-                            checked.errors.push(diag)
-                        } else {
-                            checked.warnings.push(diag)
-                        }
+                        let message = format!(
+                            "NS target {target} of {} is a CNAME, which NS may not name (RFC 2181 section 10.3)",
+                            node.name
+                        );
+                        checked.report(fatal, at, message);
                         continue;
                     }
                     if found.is_some_and(|n| n.has(rtype::A) || n.has(rtype::AAAA)) {
@@ -326,19 +320,12 @@ impl Zone {
                     let at_cut = target != self.origin && found.is_some_and(|n| n.has(rtype::NS));
                     let is_glue = at_cut || self.delegation_above(&target).is_some();
                     let what = crate::dns::type_to_text(set.rtype);
-                    let diag = Diagnostic {
-                        at: at.clone(),
-                        message: format!(
-                            "{what} target {target} of {} has no address records (A or AAAA){}",
-                            node.name,
-                            if is_glue { " (missing glue)" } else { "" }
-                        ),
-                    };
-                    if fatal && !is_glue {
-                        checked.errors.push(diag);
-                    } else {
-                        checked.warnings.push(diag);
-                    }
+                    let message = format!(
+                        "{what} target {target} of {} has no address records (A or AAAA){}",
+                        node.name,
+                        if is_glue { " (missing glue)" } else { "" }
+                    );
+                    checked.report(fatal && !is_glue, at, message);
                 }
             }
         }
@@ -373,20 +360,15 @@ impl Zone {
                     continue;
                 }
                 let alg = data.get(alg_at).copied().unwrap_or(0);
-                let message = if !has_algorithm(alg) {
-                    format!("{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses", self.origin)
+                if !has_algorithm(alg) {
+                    let message =
+                        format!("{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses", self.origin);
+                    checked.report(true, at, message);
                 } else if (t == rtype::CDNSKEY && !keys.contains(data))
                     || (t == rtype::CDS && !keys.iter().any(|key| ds_matches(&self.origin, key, data)))
                 {
-                    checked.warnings.push(Diagnostic {
-                        at: at.clone(),
-                        message: format!("{what} at {} matches no DNSKEY of the zone", self.origin),
-                    });
-                    continue;
-                } else {
-                    continue;
-                };
-                checked.errors.push(Diagnostic { at: at.clone(), message });
+                    checked.report(false, at, format!("{what} at {} matches no DNSKEY of the zone", self.origin));
+                }
             }
         }
     }
