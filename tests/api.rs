@@ -205,12 +205,7 @@ fn explain_over_http() {
 
 /// `meridian explain` run as a user would.
 fn explain_cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian")).arg("explain").args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    meridian(&[&["explain"], args].concat())
 }
 
 #[test]
@@ -275,16 +270,6 @@ fn reload_swaps_good_files_and_keeps_old_data_on_bad_ones() {
     assert!(metrics.contains("meridian_reloads_total{result=\"failure\"} 1"), "{metrics}");
 }
 
-/// `meridian` with a subcommand, as a user runs it.
-fn cli(args: &[&str]) -> (Option<i32>, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian")).args(args).output().unwrap();
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn control_commands_drain_undrain_list_and_reload_through_the_api() {
     let a = api(Some(TOKEN));
@@ -294,7 +279,7 @@ fn control_commands_drain_undrain_list_and_reload_through_the_api() {
     let with = |args: &[&str]| {
         let mut v: Vec<&str> = args.to_vec();
         v.extend(["--api", &addr, "--api-token-file", &token]);
-        cli(&v)
+        meridian(&v)
     };
     let from_ams = |v: Vec<String>| !v.is_empty() && v.iter().all(|a| a.starts_with("192.0.2.1"));
     assert!(from_ams(answered(&udp(a.server.addr, &amsterdam()))));
@@ -319,7 +304,7 @@ fn control_commands_drain_undrain_list_and_reload_through_the_api() {
     let (code, _, err) = with(&["drain", "ams", "--for", "soon"]);
     assert_eq!(code, Some(2));
     assert!(err.contains("'soon' is not a duration"), "{err}");
-    let (code, _, err) = cli(&["drain", "ams", "--api", &addr]);
+    let (code, _, err) = meridian(&["drain", "ams", "--api", &addr]);
     assert_eq!(code, Some(1));
     assert!(err.contains("(401)"), "{err}");
     // Reload: ok, then refused with the file's error.
@@ -351,7 +336,7 @@ fn reads_can_require_the_token_too() {
     // meridian explain --api sends it too.
     let tokenfile = dir.path().join("explain-token");
     std::fs::write(&tokenfile, TOKEN).unwrap();
-    let (code, out, err) = cli(&[
+    let (code, out, err) = meridian(&[
         "explain",
         "www.gslb.test",
         "--client",
@@ -363,16 +348,17 @@ fn reads_can_require_the_token_too() {
     ]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("pool: www"), "{out}");
-    let (code, _, err) = cli(&["explain", "www.gslb.test", "--client", "192.0.2.1", "--api", &api.to_string()]);
+    let (code, _, err) = meridian(&["explain", "www.gslb.test", "--client", "192.0.2.1", "--api", &api.to_string()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("needs the API token"), "{err}");
     // meridian status sends the token from its file.
     let token = dir.path().join("token");
     std::fs::write(&token, TOKEN).unwrap();
-    let (code, out, err) = cli(&["status", "--api", &api.to_string(), "--api-token-file", token.to_str().unwrap()]);
+    let (code, out, err) =
+        meridian(&["status", "--api", &api.to_string(), "--api-token-file", token.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("pool www"), "{out}");
-    let (code, _, err) = cli(&["status", "--api", &api.to_string()]);
+    let (code, _, err) = meridian(&["status", "--api", &api.to_string()]);
     assert_eq!(code, Some(1));
     assert!(err.contains("answered 401"), "{err}");
 }

@@ -4,79 +4,11 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
 
 use common::*;
-
-/// A running `meridian serve` and the lines it logs.
-struct Serve {
-    child: Child,
-    port: u16,
-    lines: mpsc::Receiver<String>,
-    seen: Vec<String>,
-}
-
-impl Drop for Serve {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-impl Serve {
-    /// Starts `meridian serve` on the GSLB test zones with `args` and waits for its start-up
-    /// line.
-    fn start(zones: &Path, args: &[&str]) -> Serve {
-        Serve::start_env(zones, args, &[])
-    }
-
-    /// As [`Serve::start`], with environment variables set.
-    fn start_env(zones: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
-        let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
-            .arg(zones)
-            .args(args)
-            .envs(env.iter().copied())
-            .stderr(Stdio::piped())
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("meridian starts");
-        let stderr = child.stderr.take().unwrap();
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-                let _ = tx.send(line);
-            }
-        });
-        let mut seen = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(20);
-        while Instant::now() < deadline {
-            let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else { continue };
-            seen.push(line.clone());
-            if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
-                let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
-                return Serve { child, port, lines, seen };
-            }
-        }
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("meridian did not start: {seen:#?}");
-    }
-
-    fn addr(&self) -> std::net::SocketAddr {
-        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
-    }
-
-    fn signal(&self, name: &str) {
-        assert!(
-            Command::new("kill").args([&format!("-{name}"), &self.child.id().to_string()]).status().unwrap().success()
-        );
-    }
-}
 
 #[test]
 fn an_unknown_log_level_is_refused_naming_the_valid_ones() {

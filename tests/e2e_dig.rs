@@ -3,55 +3,16 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+use std::process::Command;
 use std::time::Duration;
 
-struct Meridian {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Meridian {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn start(zones: &Path) -> Meridian {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(["serve", "--listen", "127.0.0.1:0", "--zones"])
-        .arg(zones)
-        .env("NO_COLOR", "1")
-        .stderr(Stdio::piped())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("meridian starts");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    // The start-up line names the zones and the address actually bound.
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::time::Instant::now() < deadline {
-        let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) else {
-            continue;
-        };
-        if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
-            assert!(line.contains("example.com."), "start-up line lists the zones: {line}");
-            let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
-            return Meridian { child, port };
-        }
-    }
-    let _ = child.kill();
-    let _ = child.wait();
-    panic!("meridian did not report its listen address");
+/// `meridian serve` on `zones`, checked to name the shipped example's zone when it starts.
+fn start(zones: &Path) -> common::Serve {
+    let s = common::Serve::start(zones, &[]);
+    let line = s.seen.last().unwrap();
+    assert!(line.contains("example.com."), "start-up line lists the zones: {line}");
+    s
 }
 
 fn dig(port: u16, args: &[&str]) -> String {
@@ -71,7 +32,7 @@ fn sorted_lines(s: &str) -> Vec<String> {
 }
 
 /// The shipped example, its members probed on live fake backends, so every member is up.
-fn example() -> (Meridian, common::LiveExample) {
+fn example() -> (common::Serve, common::LiveExample) {
     let live = common::LiveExample::new();
     (start(live.dir.path()), live)
 }

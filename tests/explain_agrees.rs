@@ -4,26 +4,19 @@
 //! account `explain` gives of a request and the response the server sends for it have the same
 //! RCODE, records (owner, TTL, type, data), data center and ECS scope.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::{corpus, health_states};
 use meridian::config::Config;
-use meridian::health::Snapshot;
-use meridian::policy::View;
 use meridian::query::explain::account;
 use meridian::query::{Request, Transport, answer};
 
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
-}
-
-/// The fast-path corpus.
-fn corpus() -> Vec<PathBuf> {
-    ["zones", "tests/data/serve", "tests/data/gslb", "tests/data/resolver", "tests/data/zones/valid"]
-        .iter()
-        .map(|d| root().join(d))
-        .collect()
 }
 
 /// Every owner of a configuration, a name below each, and one name that does not exist per zone.
@@ -87,23 +80,6 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, edns: bool, ecs: Option<(u16, 
         p.extend_from_slice(&opts);
     }
     p
-}
-
-fn health_states(config: &Arc<Config>) -> Vec<(&'static str, Snapshot)> {
-    let pools = &config.gslb.pools;
-    let first_dc_down = |p: usize, m: usize| {
-        let pool = &pools[p];
-        if Some(&pool.members[m].dc) == pool.default_order.first() { View::Down } else { View::Up }
-    };
-    vec![
-        ("all up", Snapshot::all_up(config.clone())),
-        ("first data center down", Snapshot::new(config.clone(), first_dc_down, |_, _| None)),
-        ("everything down", Snapshot::new(config.clone(), |_, _| View::Down, |_, _| None)),
-        (
-            "one drained",
-            Snapshot::new(config.clone(), |_, m| if m == 0 { View::Drained } else { View::Up }, |_, _| None),
-        ),
-    ]
 }
 
 /// (owner, TTL, type, data) of an A, AAAA or CNAME record, lower-cased: what both sides show

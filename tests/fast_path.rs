@@ -5,13 +5,15 @@
 //! each response and what was counted must be identical, on a cold cache and on a warm one,
 //! and a reload must never let a cached answer of the old zones out.
 
+mod common;
+
 use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use common::{Rng, corpus, health_states};
 use meridian::config::Config;
 use meridian::health::Snapshot;
-use meridian::policy::View;
 use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
 fn root() -> PathBuf {
@@ -20,30 +22,6 @@ fn root() -> PathBuf {
 
 fn geo() -> PathBuf {
     root().join("geo/dbip-country.mmdb")
-}
-
-/// Every zone directory of the test corpus that loads as a configuration.
-fn corpus() -> Vec<PathBuf> {
-    ["zones", "tests/data/serve", "tests/data/gslb", "tests/data/resolver", "tests/data/zones/valid"]
-        .iter()
-        .map(|d| root().join(d))
-        .collect()
-}
-
-/// A small deterministic generator, so that a failure can be replayed.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
 }
 
 /// Wire-form names of a configuration: every owner, a child and a wildcard-style name below
@@ -162,26 +140,6 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) 
         p.extend_from_slice(&opts);
     }
     p
-}
-
-/// Health states: all up; the first data center of every pool down; every member down (the
-/// fallbacks); one member drained. (A health view of another configuration cannot be made:
-/// a snapshot is built from the configuration it is paired with.)
-fn health_states(config: &Arc<Config>) -> Vec<(&'static str, Snapshot)> {
-    let pools = &config.gslb.pools;
-    let first_dc_down = |p: usize, m: usize| {
-        let pool = &pools[p];
-        if Some(&pool.members[m].dc) == pool.default_order.first() { View::Down } else { View::Up }
-    };
-    vec![
-        ("all up", Snapshot::all_up(config.clone())),
-        ("first data center down", Snapshot::new(config.clone(), first_dc_down, |_, _| None)),
-        ("everything down", Snapshot::new(config.clone(), |_, _| View::Down, |_, _| None)),
-        (
-            "one drained",
-            Snapshot::new(config.clone(), |_, m| if m == 0 { View::Drained } else { View::Up }, |_, _| None),
-        ),
-    ]
 }
 
 #[test]

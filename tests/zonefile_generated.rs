@@ -7,30 +7,18 @@
 //! (tests/zonefile_corpus.rs) says what each check means; this finds the combinations nobody
 //! wrote down.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::Path;
 use std::process::Command;
 
+use common::Rng;
 use meridian::dns::type_to_text;
 use meridian::zone::{Name, Zone, parser};
 
 /// Zones generated per run: enough to meet most pairs of menu lines, quick enough for CI.
 const ZONES: usize = 600;
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
-        &items[(self.next() % items.len() as u64) as usize]
-    }
-}
 
 /// Owners the lines are written at: few, so that lines meet at the same name.
 const OWNERS: &[&str] = &["@", "www", "mail", "a.b", "*.wild", "sub", "ns1", "host", "x.gen.test", "deep.sub"];

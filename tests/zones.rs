@@ -61,15 +61,10 @@ fn a_broken_zone_is_not_served_and_the_others_are() {
     )
     .unwrap();
     // `meridian check` still fails on any error, and says what serve would do.
-    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(["check", "--geo"])
-        .arg(shipped_geo())
-        .arg("--zones")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{err}");
+    let geo = shipped_geo();
+    let (code, _, err) =
+        meridian(&["check".as_ref(), "--geo".as_ref(), geo.as_os_str(), "--zones".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("bad.test.zone:6: '192.0.2.300' is not an IPv4 address"), "{err}");
     assert!(err.contains("serve would serve zone good.test."), "{err}");
     assert!(err.contains("serve would not serve zone bad.test.: SERVFAIL"), "{err}");
@@ -271,15 +266,10 @@ fn a_name_that_looks_absolute_but_lacks_its_final_dot_is_warned_about() {
          [pools.web.members]\na = { datacenter = \"ams\", ipv4 = \"192.0.2.10\" }\n",
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(["check", "--geo"])
-        .arg(shipped_geo())
-        .arg("--zones")
-        .arg(dir.path())
-        .output()
-        .unwrap();
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(0), "a warning, not an error (BIND loads such names too): {err}");
+    let geo = shipped_geo();
+    let (code, _, err) =
+        meridian(&["check".as_ref(), "--geo".as_ref(), geo.as_os_str(), "--zones".as_ref(), dir.path().as_os_str()]);
+    assert_eq!(code, Some(0), "a warning, not an error (BIND loads such names too): {err}");
     for (place, text) in [
         ("dot.test.zone:5:", "'www.dot.test' has no final dot, so it is read as www.dot.test.dot.test."),
         ("dot.test.zone:6:", "'mx.dot.test' has no final dot, so it is read as mx.dot.test.dot.test."),
@@ -367,14 +357,7 @@ fn meridian_check_takes_single_files() {
          [pools.web.members]\na = { datacenter = \"amx\", ipv4 = \"192.0.2.10\" }\n",
     )
     .unwrap();
-    let check = |args: &[&std::ffi::OsStr]| {
-        let out = Command::new(env!("CARGO_BIN_EXE_meridian")).arg("check").args(args).output().unwrap();
-        (
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    };
+    let check = |args: &[&std::ffi::OsStr]| meridian(&[&["check".as_ref()], args].concat());
     let (code, out, err) = check(&[good.as_os_str()]);
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("zone good.test. (serial 1)"), "{out}");

@@ -408,3 +408,135 @@ pub fn copy_gslb_zones() -> GslbCopy {
     write_test_geo(&geo);
     GslbCopy { dir, zones, geo }
 }
+
+/// A running `meridian serve` and the lines it logs.
+pub struct Serve {
+    pub child: std::process::Child,
+    pub port: u16,
+    pub lines: std::sync::mpsc::Receiver<String>,
+    pub seen: Vec<String>,
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Serve {
+    /// Starts `meridian serve` on the GSLB test zones with `args` and waits for its start-up
+    /// line.
+    pub fn start(zones: &Path, args: &[&str]) -> Serve {
+        Serve::start_env(zones, args, &[])
+    }
+
+    /// As [`Serve::start`], with environment variables set.
+    pub fn start_env(zones: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
+            .arg(zones)
+            .args(args)
+            .envs(env.iter().copied())
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("meridian starts");
+        let stderr = child.stderr.take().unwrap();
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)).map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let mut seen = Vec::new();
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while std::time::Instant::now() < deadline {
+            let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else { continue };
+            seen.push(line.clone());
+            if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
+                let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+                return Serve { child, port, lines, seen };
+            }
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("meridian did not start: {seen:#?}");
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        std::net::SocketAddr::from(([127, 0, 0, 1], self.port))
+    }
+
+    pub fn signal(&self, name: &str) {
+        assert!(
+            std::process::Command::new("kill")
+                .args([&format!("-{name}"), &self.child.id().to_string()])
+                .status()
+                .unwrap()
+                .success()
+        );
+    }
+}
+
+/// Runs `meridian` with `args` to the end, as a user at a shell would: (exit code, standard
+/// output, standard error).
+pub fn meridian<S: AsRef<std::ffi::OsStr>>(args: &[S]) -> (Option<i32>, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_meridian")).args(args).output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Every zone directory of the test corpus that loads as a configuration.
+pub fn corpus() -> Vec<std::path::PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    ["zones", "tests/data/serve", "tests/data/gslb", "tests/data/resolver", "tests/data/zones/valid"]
+        .iter()
+        .map(|d| root.join(d))
+        .collect()
+}
+
+/// Health states to answer under: all up; the first data center of every pool down; every
+/// member down (the fallbacks); one member drained. (A health view of another configuration
+/// cannot be made: a snapshot is built from the configuration it is paired with.)
+pub fn health_states(config: &std::sync::Arc<Config>) -> Vec<(&'static str, meridian::health::Snapshot)> {
+    use meridian::health::Snapshot;
+    use meridian::policy::View;
+    let pools = &config.gslb.pools;
+    let first_dc_down = |p: usize, m: usize| {
+        let pool = &pools[p];
+        if Some(&pool.members[m].dc) == pool.default_order.first() { View::Down } else { View::Up }
+    };
+    vec![
+        ("all up", Snapshot::all_up(config.clone())),
+        ("first data center down", Snapshot::new(config.clone(), first_dc_down, |_, _| None)),
+        ("everything down", Snapshot::new(config.clone(), |_, _| View::Down, |_, _| None)),
+        (
+            "one drained",
+            Snapshot::new(config.clone(), |_, m| if m == 0 { View::Drained } else { View::Up }, |_, _| None),
+        ),
+    ]
+}
+
+/// A small deterministic generator (xorshift), so that a failure can be replayed.
+pub struct Rng(pub u64);
+
+impl Rng {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next() % n as u64) as usize
+    }
+
+    pub fn pick<'a, T>(&mut self, items: &'a [T]) -> &'a T {
+        &items[self.below(items.len())]
+    }
+}
