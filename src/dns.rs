@@ -177,6 +177,16 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("DLV", rtype::DLV),
 ];
 
+/// The mnemonic of `n` in a (mnemonic, number) table.
+fn name_in(table: &[(&'static str, u16)], n: u16) -> Option<&'static str> {
+    table.iter().find(|&&(_, v)| v == n).map(|&(name, _)| name)
+}
+
+/// The number of a mnemonic in a (mnemonic, number) table, case-insensitively.
+fn number_in(table: &[(&str, u16)], text: &str) -> Option<u16> {
+    table.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+}
+
 /// Looks up a type mnemonic or `TYPEnnn` (RFC 3597 §5), case-insensitively.
 pub fn type_from_text(text: &str) -> Option<u16> {
     if let Some(n) =
@@ -184,12 +194,12 @@ pub fn type_from_text(text: &str) -> Option<u16> {
     {
         return Some(n);
     }
-    TYPE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+    number_in(TYPE_NAMES, text)
 }
 
 /// The mnemonic of a type, when it has one.
 pub fn type_name(rtype: u16) -> Option<&'static str> {
-    TYPE_NAMES.iter().find(|&&(_, n)| n == rtype).map(|&(name, _)| name)
+    name_in(TYPE_NAMES, rtype)
 }
 
 /// The mnemonic of a type, or `TYPEnnn` (RFC 3597 §5).
@@ -264,12 +274,12 @@ const RCODE_NAMES: &[(&str, u16)] = &[
 
 /// The mnemonic of a response code, when it has one.
 pub fn rcode_name(rcode: u16) -> Option<&'static str> {
-    RCODE_NAMES.iter().find(|&&(_, n)| n == rcode).map(|&(name, _)| name)
+    name_in(RCODE_NAMES, rcode)
 }
 
 /// Looks up a response code mnemonic, case-insensitively.
 pub fn rcode_from_text(text: &str) -> Option<u16> {
-    RCODE_NAMES.iter().find(|(name, _)| name.eq_ignore_ascii_case(text)).map(|&(_, n)| n)
+    number_in(RCODE_NAMES, text)
 }
 
 /// The mnemonic of a response code, or `RCODEnnn`.
