@@ -19,6 +19,7 @@
 //! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
 //! - [`privileges`]: `--user`: from root to an account, keeping only CAP_NET_BIND_SERVICE.
 //! - [`notify`]: readiness, reloads and stops told to the service manager (sd_notify).
+//! - [`settings`]: `meridian.toml` and the command line: one key per flag, flags win.
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
 //!   rate limiting and counters.
@@ -39,5 +40,6 @@ pub mod query;
 pub mod querylog;
 pub mod reload;
 pub mod server;
+pub mod settings;
 pub mod sync;
 pub mod zone;

@@ -8,37 +8,36 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use meridian::config::Config;
 use meridian::daemon::{Daemon, Options};
-
-/// Default listen addresses: loopback only, on the unprivileged port 5353, so that the
-/// shipped example can be tried without root and without exposing anything.
-const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5353", "[::1]:5353"];
-
-/// The UDP loop `serve` runs unless told otherwise: the batched one where it exists.
-const DEFAULT_UDP_LOOP: &str = if cfg!(target_os = "linux") { "batched" } else { "tokio" };
+use meridian::settings::Settings;
 
 #[derive(Parser)]
 #[command(name = "meridian", version, about = "Authoritative DNS with global server load balancing")]
 struct Cli {
+    /// Settings file (every `serve` flag as a key; flags win). Default: /etc/meridian/meridian.toml
+    /// for an installed binary, none from the checkout.
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
     #[command(subcommand)]
     command: Option<Command>,
     #[command(flatten)]
-    serve: ServeArgs,
+    serve: Settings,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Serve the zones (what `meridian` with no subcommand does).
-    Serve(Box<ServeArgs>),
+    Serve(Box<Settings>),
     /// Load and validate everything, print every problem, bind nothing. Given files, check
     /// just those: a zone file on its own (its origin from its name, or --origin), a GSLB
     /// definitions file against the zones of its directory.
     Check {
-        /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
-        #[arg(long, default_value = "zones")]
-        zones: PathBuf,
-        /// Geo database (MaxMind DB format).
-        #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
-        geo: PathBuf,
+        /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`); default
+        /// the settings' `zones`, else zones.
+        #[arg(long, value_name = "DIR")]
+        zones: Option<PathBuf>,
+        /// Geo database (MaxMind DB format); default the settings' `geo`.
+        #[arg(long, value_name = "FILE")]
+        geo: Option<PathBuf>,
         /// The origin of a single zone file checked (default: its name without `.zone`).
         #[arg(long, value_name = "NAME")]
         origin: Option<String>,
@@ -78,12 +77,8 @@ enum Command {
     },
     /// Show a running server's pools, members and availability figures (reads its API).
     Status {
-        /// The API's base URL, or its ADDR:PORT as `serve --api` takes it.
-        #[arg(long, default_value = "http://127.0.0.1:8053")]
-        api: String,
-        /// File holding the bearer token, for a server whose reads need it.
-        #[arg(long, value_name = "FILE")]
-        api_token_file: Option<PathBuf>,
+        #[command(flatten)]
+        api: ApiArgs,
         /// Print the raw JSON of /status.
         #[arg(long)]
         json: bool,
@@ -114,12 +109,12 @@ enum Command {
         /// With --api: the file holding the API token, for a server whose reads need it.
         #[arg(long, value_name = "FILE", requires = "api")]
         api_token_file: Option<PathBuf>,
-        /// Directory of zone files and GSLB definitions.
-        #[arg(long, default_value = "zones")]
-        zones: PathBuf,
-        /// Geo database.
-        #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
-        geo: PathBuf,
+        /// Directory of zone files and GSLB definitions; default the settings' `zones`.
+        #[arg(long, value_name = "DIR")]
+        zones: Option<PathBuf>,
+        /// Geo database; default the settings' `geo`.
+        #[arg(long, value_name = "FILE")]
+        geo: Option<PathBuf>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
@@ -129,18 +124,29 @@ enum Command {
 /// Where a control command finds the API.
 #[derive(clap::Args, Clone)]
 struct ApiArgs {
-    /// The API's URL or ADDR:PORT (as `serve --api` takes it).
-    #[arg(long, default_value = "http://127.0.0.1:8053")]
-    api: String,
-    /// File holding the bearer token (the server's --api-token-file).
+    /// The API's URL or ADDR:PORT (as `serve --api` takes it); default the settings' `api`,
+    /// else 127.0.0.1:8053.
+    #[arg(long, value_name = "URL")]
+    api: Option<String>,
+    /// File holding the bearer token (the server's --api-token-file); default the settings'
+    /// `api-token-file`.
     #[arg(long, value_name = "FILE")]
     api_token_file: Option<PathBuf>,
 }
 
 impl ApiArgs {
+    /// The API named by the flags, else by the settings file.
+    fn resolve(self, settings: &Settings) -> ApiArgs {
+        ApiArgs {
+            api: Some(self.api.unwrap_or_else(|| settings.api_url())),
+            api_token_file: self.api_token_file.or_else(|| settings.api_token_file.clone()),
+        }
+    }
+
     /// Runs `f` against the API, or reports why the API cannot be named.
     fn run(&self, f: impl FnOnce(&meridian::control::Api) -> u8) -> ExitCode {
-        match meridian::control::Api::new(&self.api, self.api_token_file.as_deref()) {
+        let url = self.api.clone().unwrap_or_else(|| format!("http://{}", meridian::settings::DEFAULT_API));
+        match meridian::control::Api::new(&url, self.api_token_file.as_deref()) {
             Ok(api) => ExitCode::from(f(&api)),
             Err(e) => {
                 eprintln!("meridian: {e}");
@@ -150,121 +156,43 @@ impl ApiArgs {
     }
 }
 
-#[derive(clap::Args, Clone)]
-struct ServeArgs {
-    /// Directory of zone files (`<origin>.zone`) and GSLB definitions (`*.toml`).
-    #[arg(long, default_value = "zones")]
-    zones: PathBuf,
-    /// Geo database (MaxMind DB format: GeoIP2/GeoLite2 City or Country, DB-IP).
-    #[arg(long, default_value = meridian::config::DEFAULT_GEO)]
-    geo: PathBuf,
-    /// Address and port to serve DNS on over UDP and TCP; repeat for several.
-    /// Default: 127.0.0.1:5353 and [::1]:5353.
-    #[arg(long = "listen", value_name = "ADDR:PORT")]
-    listen: Vec<SocketAddr>,
-    /// State file keeping operator overrides across restarts.
-    #[arg(long, value_name = "FILE", default_value = "meridian-state.json")]
-    state: PathBuf,
-    /// Serve the HTTP API (status, metrics, overrides, explain, reload) here.
-    #[arg(long, value_name = "ADDR:PORT")]
-    api: Option<SocketAddr>,
-    /// File holding the bearer token mutating API requests must carry (required when the API
-    /// listens beyond loopback).
-    #[arg(long, value_name = "FILE")]
-    api_token_file: Option<PathBuf>,
-    /// Reads of the API (status, metrics, explain, overrides) need the token too.
-    #[arg(long, requires = "api_token_file")]
-    api_token_for_reads: bool,
-    /// Log sampled queries as JSON lines to FILE, or to standard output with `-`.
-    #[arg(long, value_name = "FILE|-")]
-    query_log: Option<String>,
-    /// Fraction of queries logged (1 = all, 0.01 = one in a hundred).
-    #[arg(long, value_name = "RATE", default_value_t = 1.0)]
-    query_log_rate: f64,
-    /// Do not reload when files under --zones or the geo database change (SIGHUP and
-    /// POST /reload still reload).
-    #[arg(long)]
-    no_watch: bool,
-    /// Seconds a changed file must stay unchanged before the watcher reloads it, so that a
-    /// file still being written is never read half-way.
-    #[arg(long, value_name = "SECONDS", default_value_t = meridian::reload::QUIET.as_secs_f64())]
-    watch_quiet: f64,
-    /// Refuse to start, and refuse a reload, when any file has an error (instead of serving
-    /// every zone that loads and keeping the last good version of one that does not).
-    #[arg(long)]
-    strict: bool,
-    /// Started as root: switch to this user (name or number) before anything else, keeping
-    /// only the capability to bind ports below 1024.
-    #[arg(long, value_name = "USER")]
-    user: Option<String>,
-    /// With --user: the group (default the user's primary group).
-    #[arg(long, value_name = "GROUP", requires = "user")]
-    group: Option<String>,
-    /// The NSID sent to queries that ask (RFC 5001); default the host name, "" for none.
-    #[arg(long, value_name = "TEXT")]
-    nsid: Option<String>,
-    /// The answer to `id.server` and `hostname.bind` (class CH TXT); default the host name, ""
-    /// to refuse them.
-    #[arg(long, value_name = "TEXT")]
-    server_id: Option<String>,
-    /// The answer to `version.bind` and `version.server`; refused unless given.
-    #[arg(long, value_name = "TEXT")]
-    version_bind: Option<String>,
-    /// Response rate limiting: UDP responses per second per client network and answer
-    /// (off unless given; BIND's and Knot's examples use 5 to 20).
-    #[arg(long, value_name = "N")]
-    rrl_rate: Option<u32>,
-    /// Send every Nth limited response truncated (TC=1) instead of dropping it; 0 never.
-    #[arg(long, value_name = "N", default_value_t = meridian::server::rrl::DEFAULT_SLIP)]
-    rrl_slip: u32,
-    /// Prefix length IPv4 clients are grouped by for rate limiting.
-    #[arg(long, value_name = "LEN", default_value_t = meridian::server::rrl::DEFAULT_V4_PREFIX)]
-    rrl_ipv4_prefix: u8,
-    /// Prefix length IPv6 clients are grouped by for rate limiting.
-    #[arg(long, value_name = "LEN", default_value_t = meridian::server::rrl::DEFAULT_V6_PREFIX)]
-    rrl_ipv6_prefix: u8,
-    /// Count what rate limiting would limit without limiting anything.
-    #[arg(long)]
-    rrl_dry_run: bool,
-    /// UDP loop: `batched` (the default on Linux: a thread per core with SO_REUSEPORT sockets
-    /// and recvmmsg/sendmmsg batches), or `tokio` (one task per core, a system call per
-    /// datagram; the default elsewhere).
-    #[arg(long, value_name = "LOOP", default_value = DEFAULT_UDP_LOOP, value_parser = ["tokio", "batched"])]
-    udp_loop: String,
-    /// Log level: off, error, warn, info, debug or trace, or directives such as
-    /// `info,meridian::health=debug`; anything else is refused.
-    #[arg(long, default_value = "info")]
-    log_level: String,
-    /// Log line format: text (colours only on a terminal, never with NO_COLOR) or json.
-    #[arg(long, value_name = "FORMAT", default_value = "text")]
-    log_format: meridian::logs::LogFormat,
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let (file, config_path) = match meridian::settings::load(cli.config.as_deref()) {
+        Ok(found) => found,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let zones = |given: Option<PathBuf>| given.unwrap_or_else(|| file.zones());
+    let geo = |given: Option<PathBuf>| given.unwrap_or_else(|| file.geo());
     match cli.command {
-        Some(Command::Check { geo, origin, files, .. }) if !files.is_empty() => {
-            check_files(&files, origin.as_deref(), &geo)
+        Some(Command::Check { geo: g, origin, files, .. }) if !files.is_empty() => {
+            check_files(&files, origin.as_deref(), &geo(g))
         }
-        Some(Command::Check { zones, geo, .. }) => check(&zones, &geo),
-        Some(Command::Status { api, api_token_file, json }) => status(&api, api_token_file.as_deref(), json),
-        Some(Command::Reload { api }) => api.run(meridian::control::reload),
+        Some(Command::Check { zones: z, geo: g, .. }) => check(&zones(z), &geo(g)),
+        Some(Command::Status { api, json }) => api.resolve(&file).run(|a| status(a, json)),
+        Some(Command::Reload { api }) => api.resolve(&file).run(meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
-            api.run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
+            api.resolve(&file).run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
         }
-        Some(Command::Undrain { target, api }) => api.run(|a| meridian::control::undrain(a, &target)),
-        Some(Command::Overrides { api }) => api.run(meridian::control::overrides),
-        Some(Command::Explain { name, qtype, client, subnet, down, api, api_token_file, zones, geo, json }) => {
+        Some(Command::Undrain { target, api }) => api.resolve(&file).run(|a| meridian::control::undrain(a, &target)),
+        Some(Command::Overrides { api }) => api.resolve(&file).run(meridian::control::overrides),
+        Some(Command::Explain { name, qtype, client, subnet, down, api, api_token_file, zones: z, geo: g, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);
             let Some(asker) = asker else { unreachable!("clap requires --client or --subnet") };
             let question = Question { name: &name, qtype: &qtype, asker, down: &down };
             match api {
-                Some(url) => explain_remote(&url, api_token_file.as_deref(), &question, json),
-                None => explain(&question, &zones, &geo, json),
+                Some(url) => {
+                    let token = api_token_file.or_else(|| file.api_token_file.clone());
+                    explain_remote(&url, token.as_deref(), &question, json)
+                }
+                None => explain(&question, &zones(z), &geo(g), json),
             }
         }
-        Some(Command::Serve(args)) => serve(*args),
-        None => serve(cli.serve),
+        Some(Command::Serve(flags)) => serve(flags.over(file), config_path),
+        None => serve(cli.serve.over(file), config_path),
     }
 }
 
@@ -392,38 +320,31 @@ fn check_files(files: &[PathBuf], origin: Option<&str>, geo: &std::path::Path) -
     }
 }
 
-fn status(api: &str, token_file: Option<&std::path::Path>, json: bool) -> ExitCode {
-    let api = match meridian::control::Api::new(api, token_file) {
-        Ok(a) => a,
-        Err(e) => {
-            eprintln!("meridian: {e}");
-            return ExitCode::from(2);
-        }
-    };
+fn status(api: &meridian::control::Api, json: bool) -> u8 {
     let url = api.url("/status");
     let body = match api.request("GET", "/status", None) {
         Ok((200, b)) => b,
         Ok((code, b)) => {
             eprintln!("meridian: {url} answered {code}: {}", b.trim());
-            return ExitCode::from(1);
+            return 1;
         }
         Err(e) => {
             eprintln!("meridian: {e}");
-            return ExitCode::from(1);
+            return 1;
         }
     };
     if json {
         println!("{body}");
-        return ExitCode::SUCCESS;
+        return 0;
     }
     match serde_json::from_str::<serde_json::Value>(&body) {
         Ok(v) => {
             print!("{}", meridian::api::status_table(&v));
-            ExitCode::SUCCESS
+            0
         }
         Err(e) => {
             eprintln!("meridian: {url} did not answer JSON: {e}");
-            ExitCode::from(1)
+            1
         }
     }
 }
@@ -528,10 +449,21 @@ fn explain_remote(api: &str, token_file: Option<&std::path::Path>, q: &Question<
     }
 }
 
-fn serve(args: ServeArgs) -> ExitCode {
-    if let Err(e) = meridian::logs::init(&args.log_level, args.log_format) {
+fn serve(args: Settings, config_file: Option<PathBuf>) -> ExitCode {
+    // Flags were checked by clap, the file's keys when it was read; what both gave together
+    // is checked once more here (a file's `group` with a flag's `--user`, say).
+    if let Err(e) = args.check() {
+        eprintln!("meridian: --{e}");
+        return ExitCode::from(2);
+    }
+    if let Err(e) =
+        meridian::logs::init(args.log_level.as_deref().unwrap_or("info"), args.log_format.unwrap_or_default())
+    {
         eprintln!("meridian: {e}");
         return ExitCode::from(2);
+    }
+    if let Some(path) = &config_file {
+        tracing::info!("settings from {}", path.display());
     }
     // Give up root first, while there is one thread: nothing below runs as root.
     match &args.user {
@@ -543,25 +475,40 @@ fn serve(args: ServeArgs) -> ExitCode {
                     return ExitCode::from(2);
                 }
             };
-            if let Err(e) = meridian::privileges::drop_to(&account) {
-                eprintln!("meridian: {e}");
-                return ExitCode::from(1);
+            match meridian::privileges::drop_to(&account) {
+                Ok(true) => {
+                    tracing::info!(user = %user, uid = account.uid, gid = account.gid, "running as {user}, with CAP_NET_BIND_SERVICE only")
+                }
+                Ok(false) => {}
+                Err(e) => {
+                    eprintln!("meridian: {e}");
+                    return ExitCode::from(1);
+                }
             }
-            tracing::info!(user = %user, uid = account.uid, gid = account.gid, "running as {user}, with CAP_NET_BIND_SERVICE only");
         }
-        None if meridian::privileges::is_root() => {
+        None if meridian::privileges::is_root() && args.allow_root != Some(true) => {
+            if let Some(path) = &config_file {
+                eprintln!(
+                    "meridian: refusing to run as root, health checks and API included: set `user` in {} \
+                     (or give --user), or `allow-root = true` if this is really wanted",
+                    path.display()
+                );
+                return ExitCode::from(2);
+            }
             tracing::warn!("running as root: checks and the API run as root too; use --user to give it up");
         }
         None => {}
     }
-    let config = match Config::load_to_serve(&args.zones, &args.geo, args.strict) {
+    let (zones, geo) = (args.zones(), args.geo());
+    let strict = args.strict == Some(true);
+    let config = match Config::load_to_serve(&zones, &geo, strict) {
         Ok(c) => c,
         Err(e) => {
             for d in &e.0 {
                 tracing::error!("{d}");
             }
-            let why = if args.strict { " (--strict refuses any error)" } else { "" };
-            eprintln!("meridian: refusing to start: {} error(s) in {}{why}", e.0.len(), args.zones.display());
+            let why = if strict { " (--strict refuses any error)" } else { "" };
+            eprintln!("meridian: refusing to start: {} error(s) in {}{why}", e.0.len(), zones.display());
             return ExitCode::from(1);
         }
     };
@@ -579,11 +526,14 @@ fn serve(args: ServeArgs) -> ExitCode {
     runtime.block_on(run(config, args))
 }
 
-async fn run(config: Config, args: ServeArgs) -> ExitCode {
+async fn run(config: Config, args: Settings) -> ExitCode {
     let listen = args.listen.clone();
     let explicit = !listen.is_empty();
-    let candidates: Vec<SocketAddr> =
-        if explicit { listen } else { DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect() };
+    let candidates: Vec<SocketAddr> = if explicit {
+        listen
+    } else {
+        meridian::settings::DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
+    };
     let zones: Vec<String> =
         config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
     // Without --listen, an address the machine lacks (no IPv6 loopback) is skipped with a
@@ -606,18 +556,14 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         },
         None => None,
     };
-    if !(0.0..=1.0).contains(&args.query_log_rate) {
-        eprintln!("meridian: --query-log-rate must be between 0 and 1");
-        return ExitCode::from(2);
-    }
-    let mut options = Options::new(args.zones.clone(), args.geo.clone(), usable);
-    options.state_file = Some(args.state.clone());
+    let mut options = Options::new(args.zones(), args.geo(), usable);
+    options.state_file = Some(args.state());
     options.api = args.api;
     options.api_token = api_token;
-    options.api_token_for_reads = args.api_token_for_reads;
-    options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate));
-    options.watch = !args.no_watch;
-    options.strict = args.strict;
+    options.api_token_for_reads = args.api_token_for_reads == Some(true);
+    options.query_log = args.query_log.clone().map(|t| (t, args.query_log_rate.unwrap_or(1.0)));
+    options.watch = args.no_watch != Some(true);
+    options.strict = args.strict == Some(true);
     let host = meridian::config::Identity::of_host();
     let host_name = host.server_id.clone().unwrap_or_default();
     let pick = |given: &Option<String>| match given {
@@ -630,17 +576,17 @@ async fn run(config: Config, args: ServeArgs) -> ExitCode {
         pick(&args.server_id).as_deref(),
         args.version_bind.as_deref(),
     );
-    options.watch_quiet = std::time::Duration::from_secs_f64(args.watch_quiet.clamp(0.05, 3600.0));
-    options.limits.udp_loop = match args.udp_loop.as_str() {
+    options.watch_quiet = args.watch_quiet.map_or(meridian::reload::QUIET, std::time::Duration::from_secs_f64);
+    options.limits.udp_loop = match args.udp_loop.as_deref().unwrap_or(meridian::settings::DEFAULT_UDP_LOOP) {
         "batched" => meridian::server::UdpLoop::Batched,
         _ => meridian::server::UdpLoop::Tokio,
     };
     options.limits.rrl = args.rrl_rate.map(|rate| meridian::server::rrl::RrlConfig {
         rate,
-        slip: args.rrl_slip,
-        v4_prefix: args.rrl_ipv4_prefix.min(32),
-        v6_prefix: args.rrl_ipv6_prefix.min(128),
-        dry_run: args.rrl_dry_run,
+        slip: args.rrl_slip.unwrap_or(meridian::server::rrl::DEFAULT_SLIP),
+        v4_prefix: args.rrl_ipv4_prefix.unwrap_or(meridian::server::rrl::DEFAULT_V4_PREFIX),
+        v6_prefix: args.rrl_ipv6_prefix.unwrap_or(meridian::server::rrl::DEFAULT_V6_PREFIX),
+        dry_run: args.rrl_dry_run == Some(true),
     });
     // Listen for SIGINT and SIGTERM before serving: a stop asked for as soon as the first
     // answer goes out must stop the server cleanly, not kill it by the default action.

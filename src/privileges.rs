@@ -55,10 +55,22 @@ fn find(table: &str, matches: impl Fn(&[&str]) -> bool) -> Option<Vec<&str>> {
 }
 
 /// Switches the process to `account`, keeping only `CAP_NET_BIND_SERVICE`. Must be called
-/// while the process has a single thread (before the runtime starts).
+/// while the process has a single thread (before the runtime starts). Already running as that
+/// account (a unit's `User=` with the same `user` in the settings), there is nothing to do:
+/// `Ok(false)`. Another account without root cannot switch: the error says so.
 #[cfg(target_os = "linux")]
-pub fn drop_to(account: &Account) -> Result<(), String> {
+pub fn drop_to(account: &Account) -> Result<bool, String> {
     use rustix::process::{Gid, Uid};
+    if !is_root() {
+        let me = rustix::process::geteuid().as_raw();
+        if me == account.uid {
+            return Ok(false);
+        }
+        return Err(format!(
+            "cannot switch to user {} (uid {}): running as uid {me}, not root",
+            account.name, account.uid
+        ));
+    }
     use rustix::thread::{self, CapabilitySet, CapabilitySets};
     let threads = std::fs::read_to_string("/proc/self/status")
         .ok()
@@ -82,12 +94,12 @@ pub fn drop_to(account: &Account) -> Result<(), String> {
     )
     .map_err(|e| fail("keep CAP_NET_BIND_SERVICE", e))?;
     thread::set_keep_capabilities(false).map_err(|e| fail("clear keep-capabilities", e))?;
-    Ok(())
+    Ok(true)
 }
 
 /// Elsewhere there is no capability to keep: the switch is refused.
 #[cfg(not(target_os = "linux"))]
-pub fn drop_to(account: &Account) -> Result<(), String> {
+pub fn drop_to(account: &Account) -> Result<bool, String> {
     Err(format!("--user {} is supported on Linux only", account.name))
 }
 

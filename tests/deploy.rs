@@ -225,3 +225,124 @@ fn started_as_root_with_user_it_serves_a_low_port_and_checks_as_that_user() {
     });
     assert!(checked.is_some(), "no check result under --user");
 }
+
+/// A port free for TCP on 127.0.0.1 now (for an API address a settings file must name).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// A `meridian` started by [`start_in`], stopped when dropped (a failed assertion included).
+struct Started(std::process::Child);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `meridian` with `args` in `cwd`, and waits for its start-up line: the process, the
+/// DNS port and the lines seen.
+fn start_in(cwd: &Path, args: &[&str]) -> (Started, u16, Vec<String>) {
+    use std::io::BufRead;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(args)
+        .current_dir(cwd)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let child = Started(child);
+    let mut seen = Vec::new();
+    for line in lines.by_ref().map_while(Result::ok) {
+        seen.push(line.clone());
+        if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
+            let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+            // Keep reading, so the server never blocks on a full pipe.
+            std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
+            return (child, port, seen);
+        }
+    }
+    panic!("meridian did not start: {seen:#?}");
+}
+
+#[test]
+fn a_settings_file_names_everything_relative_to_itself_and_control_commands_read_it() {
+    let c = copy_gslb_zones();
+    let etc = c.dir.path();
+    std::fs::write(etc.join("api-token"), "s3cret\n").unwrap();
+    let api = free_port();
+    let config = etc.join("meridian.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "# as /etc/meridian/meridian.toml would be\nzones = \"zones\"\ngeo = \"geo.mmdb\"\n\
+             listen = [\"127.0.0.1:0\"]\nstate = \"lib/state.json\"\napi = \"0.0.0.0:{api}\"\n\
+             api-token-file = \"api-token\"\nno-watch = true\nallow-root = true\nnsid = \"from-the-file\"\n\
+             log-format = \"json\"\n"
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir(etc.join("lib")).unwrap();
+    // Started from `/`, flags overriding one key: relative paths still mean the file's
+    // directory, and nothing is written to the working directory.
+    let cfg = config.to_str().unwrap();
+    let (_server, port, seen) = start_in(Path::new("/"), &["--config", cfg, "--log-format", "text"]);
+    assert!(seen.iter().any(|l| l.contains("settings from") && l.contains("meridian.toml")), "{seen:#?}");
+    assert!(seen.iter().all(|l| !l.starts_with('{')), "--log-format text wins over the file: {seen:#?}");
+    let nsid = dig(port, &["+nsid", "www.gslb.test", "A"]);
+    assert!(nsid.contains("(\"from-the-file\")") && nsid.contains("status: NOERROR"), "{nsid}");
+    // The control commands find the API (0.0.0.0 reached on loopback) and its token in the file.
+    let (code, out, err) = meridian(&["--config", cfg, "drain", "ams", "--for", "10m"]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    let state = std::fs::read_to_string(etc.join("lib/state.json")).expect("the state file beside the settings");
+    assert!(state.contains("ams"), "{state}");
+    let (code, out, _) = meridian(&["--config", cfg, "overrides"]);
+    assert_eq!(code, Some(0));
+    assert!(out.contains("ams") && out.contains("drain"), "{out}");
+    // `check` reads the zones and geo database the file names.
+    let (code, out, err) = meridian(&["--config", cfg, "check"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("ok: 1 zone(s): gslb.test."), "{out}");
+}
+
+#[test]
+fn a_bad_settings_file_is_refused_with_its_line_and_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("meridian.toml");
+    std::fs::write(&config, "zones = \"zones\"\nlsten = [\"127.0.0.1:53\"]\n").unwrap();
+    for command in [&["serve"][..], &["check"], &["reload"]] {
+        let (code, _, err) = meridian(&[&["--config", config.to_str().unwrap()], command].concat());
+        assert_eq!(code, Some(2), "{command:?}: {err}");
+        assert!(err.contains(&format!("{}:2: unknown field `lsten`", config.display())), "{err}");
+    }
+    std::fs::write(&config, "rrl-rate = 10\nquery-log-rate = 5\n").unwrap();
+    let (code, _, err) = meridian(&["--config", config.to_str().unwrap(), "serve"]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("query-log-rate: 5 is not between 0 and 1"), "{err}");
+    let (code, _, err) = meridian(&["--config", dir.path().join("missing.toml").to_str().unwrap(), "check"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("missing.toml: cannot read"), "{err}");
+}
+
+#[test]
+fn with_a_settings_file_root_is_refused_unless_a_user_or_allow_root_is_given() {
+    if !meridian::privileges::is_root() {
+        eprintln!("skipped: the refusal applies to root only");
+        return;
+    }
+    let c = copy_gslb_zones();
+    let config = c.dir.path().join("meridian.toml");
+    std::fs::write(&config, "zones = \"zones\"\ngeo = \"geo.mmdb\"\nlisten = [\"127.0.0.1:0\"]\nno-watch = true\n")
+        .unwrap();
+    let (code, _, err) = meridian(&["--config", config.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("refusing to run as root") && err.contains("`user`"), "{err}");
+    // Told to, it runs.
+    let cfg = config.to_str().unwrap();
+    let state = c.dir.path().join("state.json");
+    let (_server, port, _) =
+        start_in(c.dir.path(), &["--config", cfg, "--allow-root", "--state", state.to_str().unwrap()]);
+    assert!(dig(port, &["www.gslb.test", "A"]).contains("status: NOERROR"));
+}
