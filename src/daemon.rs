@@ -45,6 +45,11 @@ pub struct Options {
     pub strict: bool,
     /// How the server names itself (NSID, `id.server`, `version.bind`).
     pub identity: crate::config::Identity,
+    /// Answer DNS Cookies (RFC 7873).
+    pub cookies: bool,
+    /// The cookie secrets file (read at start and at every reload); a random secret for this
+    /// process when `None`.
+    pub cookie_secret_file: Option<PathBuf>,
 }
 
 impl Options {
@@ -64,6 +69,8 @@ impl Options {
             watch_quiet: crate::reload::QUIET,
             strict: false,
             identity: crate::config::Identity::of_host(),
+            cookies: true,
+            cookie_secret_file: None,
         }
     }
 }
@@ -88,6 +95,9 @@ pub enum StartError {
     /// The query log could not be opened.
     #[error("cannot open the query log {0}: {1}")]
     QueryLog(String, std::io::Error),
+    /// The cookie secrets file could not be read.
+    #[error("cookie-secret-file {0}")]
+    Cookies(String),
     /// The file watcher could not start.
     #[error("cannot watch the zones for changes: {0}")]
     Watch(String),
@@ -111,8 +121,12 @@ pub struct Daemon {
 impl Daemon {
     /// Starts serving `config`. Must be called inside a tokio runtime.
     pub async fn start(mut config: Config, options: &Options) -> Result<Daemon, StartError> {
-        let identity = Arc::new(options.identity.clone());
-        config.identity = identity.clone();
+        config.identity = Arc::new(options.identity.clone());
+        config.cookies = Arc::new(match (&options.cookie_secret_file, options.cookies) {
+            (_, false) => crate::cookie::Secrets::off(),
+            (Some(path), true) => crate::cookie::Secrets::read(path).map_err(StartError::Cookies)?,
+            (None, true) => crate::cookie::Secrets::random(),
+        });
         let config = Arc::new(config);
         let table = HealthTable::new(config.clone(), options.state_file.clone())?;
         let snapshots = table.snapshots();
@@ -131,7 +145,7 @@ impl Daemon {
             options.zones.clone(),
             options.geo.clone(),
             options.strict,
-            identity,
+            options.cookie_secret_file.clone().filter(|_| options.cookies),
             running.shared.clone(),
             health.clone(),
             runner.clone(),

@@ -5,6 +5,7 @@
 //! - [`dns`]: DNS numbers and their mnemonics (types, classes, rcodes, flags, EDNS options),
 //!   the ground floor every other module names them from.
 //! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`]; lookup by name.
+//! - [`cookie`]: DNS Cookies: RFC 9018 server cookies made and checked under the secrets.
 //! - [`geo`]: client address -> location (MaxMind DB, coordinate tables, operator networks).
 //! - [`config`]: the `zones/` directory (zone files and GSLB definitions) and the geo database
 //!   -> a validated, immutable [`config::Config`].
@@ -28,6 +29,7 @@
 pub mod api;
 pub mod config;
 pub mod control;
+pub mod cookie;
 pub mod daemon;
 pub mod dns;
 pub mod geo;

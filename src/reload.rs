@@ -76,7 +76,7 @@ pub struct Reloader {
     zones: PathBuf,
     geo: PathBuf,
     strict: bool,
-    identity: Arc<crate::config::Identity>,
+    cookie_file: Option<PathBuf>,
     shared: Arc<Shared>,
     health: Arc<Mutex<HealthTable>>,
     runner: Arc<Mutex<Runner>>,
@@ -101,12 +101,14 @@ fn file_stamp(path: &Path) -> Option<(SystemTime, u64)> {
 
 impl Reloader {
     /// A reloader for the files `zones` and `geo`, swapping into `shared`; `strict` refuses a
-    /// reload with any error instead of isolating zones.
+    /// reload with any error instead of isolating zones. The server's identity and cookie
+    /// secrets are carried over from the configuration served, except that a `cookie_file`
+    /// is read again (a new secret put first rotates them).
     pub fn new(
         zones: PathBuf,
         geo: PathBuf,
         strict: bool,
-        identity: Arc<crate::config::Identity>,
+        cookie_file: Option<PathBuf>,
         shared: Arc<Shared>,
         health: Arc<Mutex<HealthTable>>,
         runner: Arc<Mutex<Runner>>,
@@ -117,7 +119,7 @@ impl Reloader {
             zones,
             geo,
             strict,
-            identity,
+            cookie_file,
             shared,
             health,
             runner,
@@ -172,7 +174,13 @@ impl Reloader {
         let previous = self.shared.snapshot.load_full();
         let mut config = Config::load_serving(&self.zones, geo, Some(&previous.config), self.strict)
             .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
-        config.identity = self.identity.clone();
+        config.identity = previous.config.identity.clone();
+        config.cookies = match &self.cookie_file {
+            // A secrets file that no longer reads keeps the whole reload out: the secrets,
+            // like every other file, are never replaced by a broken version.
+            Some(path) => Arc::new(crate::cookie::Secrets::read(path).map_err(|e| vec![e])?),
+            None => previous.config.cookies.clone(),
+        };
         Ok(config)
     }
 
@@ -342,7 +350,7 @@ mod tests {
         let snapshot = daemon.running.shared.snapshot.load_full();
         let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
         let mut out = Vec::new();
-        answer(&Request::new(&snapshot, q, peer, Transport::Udp), &mut out).unwrap();
+        answer(&Request::new(&snapshot, q, peer, Transport::Udp, 0), &mut out).unwrap();
         out[out.len() - 4..].try_into().unwrap()
     }
 

@@ -346,3 +346,128 @@ fn with_a_settings_file_root_is_refused_unless_a_user_or_allow_root_is_given() {
         start_in(c.dir.path(), &["--config", cfg, "--allow-root", "--state", state.to_str().unwrap()]);
     assert!(dig(port, &["www.gslb.test", "A"]).contains("status: NOERROR"));
 }
+
+/// The COOKIE option dig printed (`; COOKIE: <hex> (good)`), as hex.
+fn dig_cookie(out: &str) -> String {
+    let line = out.lines().find(|l| l.starts_with("; COOKIE: ")).unwrap_or_else(|| panic!("no COOKIE in {out}"));
+    line.split_whitespace().nth(2).unwrap().to_string()
+}
+
+/// `packet` (a query with an empty OPT record last) with a COOKIE option of `cookie`.
+fn with_cookie(mut packet: Vec<u8>, cookie: &[u8]) -> Vec<u8> {
+    let at = packet.len() - 2;
+    packet[at..].copy_from_slice(&((4 + cookie.len()) as u16).to_be_bytes());
+    packet.extend_from_slice(&10u16.to_be_bytes());
+    packet.extend_from_slice(&(cookie.len() as u16).to_be_bytes());
+    packet.extend_from_slice(cookie);
+    packet
+}
+
+#[test]
+fn a_fleet_sharing_a_cookie_secret_accepts_each_others_cookies_and_rrl_lets_them_through() {
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let shared = c.dir.path().join("cookie-secret");
+    let other = c.dir.path().join("other-secret");
+    std::fs::write(&shared, "# the fleet's\n9f1c2e6a0b7d4c3e8a5f6b2d1c0e9a8b\n").unwrap();
+    std::fs::write(&other, "00112233445566778899aabbccddeeff\n").unwrap();
+    let secret = |path: &Path| path.to_str().unwrap().to_string();
+    let (a_secret, o_secret) = (secret(&shared), secret(&other));
+    // Node b limits each client network to one response a second, dropping the rest.
+    let a = Serve::start(&c.zones, &["--geo", &geo, "--cookie-secret-file", &a_secret]);
+    let b = Serve::start(
+        &c.zones,
+        &[
+            "--geo",
+            &geo,
+            "--cookie-secret-file",
+            &a_secret,
+            "--rrl-rate",
+            "1",
+            "--rrl-slip",
+            "0",
+            "--api",
+            "127.0.0.1:0",
+        ],
+    );
+    let elsewhere = Serve::start(&c.zones, &["--geo", &geo, "--cookie-secret-file", &o_secret]);
+    // dig sends a client cookie; node a answers with a server cookie, which dig checks.
+    let first = dig(a.port, &["+cookie", "www.gslb.test", "A"]);
+    assert!(first.contains("status: NOERROR") && first.contains(" (good)"), "{first}");
+    let cookie = dig_cookie(&first);
+    assert_eq!(cookie.len(), 48, "8 octets of client cookie, 16 of server cookie: {cookie}");
+    // Node b, with the same secret, takes it as its own: sent back unchanged.
+    let at_b = dig(b.port, &[&format!("+cookie={cookie}"), "www.gslb.test", "A"]);
+    assert_eq!(dig_cookie(&at_b), cookie, "{at_b}");
+    // A node with another secret does not, and hands out a fresh one.
+    let at_other = dig(elsewhere.port, &[&format!("+cookie={cookie}"), "www.gslb.test", "A"]);
+    assert!(at_other.contains("status: NOERROR"), "{at_other}");
+    assert_ne!(dig_cookie(&at_other)[16..], cookie[16..]);
+    assert_eq!(dig_cookie(&at_other)[..16], cookie[..16], "the client cookie is echoed");
+    // Rate limiting at node b: a burst with the valid cookie is answered whole; the same burst
+    // without one (or with a cookie of another secret) is cut to about the rate.
+    let valid = data_encoding::HEXLOWER.decode(cookie.as_bytes()).unwrap();
+    let forged = data_encoding::HEXLOWER.decode(dig_cookie(&at_other).as_bytes()).unwrap();
+    let burst = |cookie: Option<&[u8]>, first_id: u16| {
+        (0..12u16)
+            .filter(|i| {
+                let q = query("www.gslb.test", 1, Q { id: first_id + i, edns: Some(1232), ..Q::default() });
+                let q = match cookie {
+                    Some(c) => with_cookie(q, c),
+                    None => q,
+                };
+                udp_raw(b.addr(), &q, Duration::from_millis(300)).is_some()
+            })
+            .count()
+    };
+    assert_eq!(burst(Some(&valid), 100), 12, "a client proven by its cookie is never limited");
+    assert!(burst(None, 200) <= 4, "without a cookie the rate applies");
+    assert!(burst(Some(&forged), 300) <= 4, "a cookie of another secret proves nothing");
+    let port = b.seen.iter().find_map(|l| l.split("API on http://127.0.0.1:").nth(1)).unwrap();
+    let port: u16 = port.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    let (_, metrics) = http(std::net::SocketAddr::from(([127, 0, 0, 1], port)), "GET", "/metrics", None, None);
+    let value = |name: &str| {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(name)?.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("{name}"))
+    };
+    assert!(value("meridian_rrl_cookie_passed_total ") >= 8, "{metrics}");
+    assert!(value("meridian_cookie_valid_queries_total ") >= 13, "{metrics}");
+}
+
+#[test]
+fn a_broken_cookie_secret_file_refuses_the_start_and_a_reload_keeps_the_old_secrets() {
+    let c = copy_gslb_zones();
+    let secret = c.dir.path().join("cookie-secret");
+    std::fs::write(&secret, "not a secret\n").unwrap();
+    let (code, _, err) = meridian(&[
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--zones",
+        c.zones.to_str().unwrap(),
+        "--geo",
+        c.geo.to_str().unwrap(),
+        "--cookie-secret-file",
+        secret.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains(&format!("{}:1: a cookie secret is 32 hex digits", secret.display())), "{err}");
+    // Rotation at a reload: the old secret's cookies stay valid once a new one is put first;
+    // a broken file at a reload is refused and the secrets in use stay.
+    std::fs::write(&secret, "9f1c2e6a0b7d4c3e8a5f6b2d1c0e9a8b\n").unwrap();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let s = Serve::start(&c.zones, &["--geo", &geo, "--cookie-secret-file", secret.to_str().unwrap()]);
+    let cookie = dig_cookie(&dig(s.port, &["+cookie", "www.gslb.test", "A"]));
+    std::fs::write(&secret, "00112233445566778899aabbccddeeff\n9f1c2e6a0b7d4c3e8a5f6b2d1c0e9a8b\n").unwrap();
+    s.signal("HUP");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(dig_cookie(&dig(s.port, &[&format!("+cookie={cookie}"), "www.gslb.test", "A"])), cookie);
+    let fresh = dig_cookie(&dig(s.port, &["+cookie=0102030405060708", "www.gslb.test", "A"]));
+    std::fs::write(&secret, "oops\n").unwrap();
+    s.signal("HUP");
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(dig_cookie(&dig(s.port, &[&format!("+cookie={fresh}"), "www.gslb.test", "A"])), fresh);
+    assert_eq!(dig_cookie(&dig(s.port, &[&format!("+cookie={cookie}"), "www.gslb.test", "A"])), cookie);
+}

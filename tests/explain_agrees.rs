@@ -15,6 +15,8 @@ use meridian::config::Config;
 use meridian::query::explain::account;
 use meridian::query::{Request, Transport, answer};
 
+const NOW: u32 = 1_764_000_000;
+
 fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).to_path_buf()
 }
@@ -109,7 +111,7 @@ fn explain_and_the_server_agree_over_the_corpus() {
                     let packet = build_query(id, name, qtype, edns, ecs, client);
                     let peer = SocketAddr::new(client, 1024 + id % 60_000);
                     // TCP, so that nothing is truncated: the two sides must show every record.
-                    let request = Request::new(&snapshot, &packet, peer, Transport::Tcp);
+                    let request = Request::new(&snapshot, &packet, peer, Transport::Tcp, NOW);
                     let mut out = Vec::new();
                     let outcome = answer(&request, &mut out).expect("answered");
                     let told = account(&request, &[], "test").expect("explained");

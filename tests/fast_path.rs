@@ -61,10 +61,36 @@ struct Shape {
     flags: u16,
     class: u16,
     nsid: bool,
+    cookie: Cookie,
 }
 
+/// The COOKIE option a query carries.
+#[derive(Clone, Copy, PartialEq)]
+enum Cookie {
+    None,
+    /// A client cookie alone: the reply makes a server cookie.
+    ClientOnly,
+    /// A server cookie this server made for the client: valid, sent back.
+    Valid,
+    /// A server cookie no secret of this server made: a fresh one is made.
+    Forged,
+}
+
+/// The cookie secret of the configurations compared, and the clock of every request.
+const SECRET: [u8; 16] = *b"fast-path-secret";
+const NOW: u32 = 1_764_000_000;
+
 fn shapes() -> Vec<Shape> {
-    let base = Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1, nsid: false };
+    let base = Shape {
+        edns: None,
+        version: 0,
+        dnssec_ok: false,
+        ecs: None,
+        flags: 0,
+        class: 1,
+        nsid: false,
+        cookie: Cookie::None,
+    };
     vec![
         base,
         Shape { flags: 0x0100, ..base },
@@ -84,6 +110,11 @@ fn shapes() -> Vec<Shape> {
         Shape { edns: Some(1232), ecs: Some((1, 24)), nsid: true, ..base },
         Shape { edns: Some(512), nsid: true, dnssec_ok: true, ..base },
         Shape { class: 3, edns: Some(1232), nsid: true, ..base },
+        Shape { edns: Some(1232), cookie: Cookie::ClientOnly, ..base },
+        Shape { edns: Some(1232), cookie: Cookie::Valid, ..base },
+        Shape { edns: Some(1232), ecs: Some((1, 24)), cookie: Cookie::Valid, ..base },
+        Shape { edns: Some(512), nsid: true, cookie: Cookie::Forged, ..base },
+        Shape { edns: Some(1232), version: 1, cookie: Cookie::ClientOnly, ..base },
     ]
 }
 
@@ -133,6 +164,21 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) 
         if shape.nsid {
             opts.extend_from_slice(&[0, 3, 0, 0]);
         }
+        let client_cookie = id.to_be_bytes().repeat(4);
+        let server = match shape.cookie {
+            Cookie::None | Cookie::ClientOnly => Vec::new(),
+            Cookie::Valid => {
+                meridian::cookie::make(&SECRET, &client_cookie.clone().try_into().unwrap(), client, NOW - 60).to_vec()
+            }
+            Cookie::Forged => {
+                meridian::cookie::make(&[9; 16], &client_cookie.clone().try_into().unwrap(), client, NOW).to_vec()
+            }
+        };
+        if shape.cookie != Cookie::None {
+            opts.extend_from_slice(&[0, 10, 0, (8 + server.len()) as u8]);
+            opts.extend_from_slice(&client_cookie);
+            opts.extend_from_slice(&server);
+        }
         p.extend_from_slice(&[0, 0, 41]);
         p.extend_from_slice(&size.to_be_bytes());
         p.extend_from_slice(&[0, shape.version, if shape.dnssec_ok { 0x80 } else { 0 }, 0]);
@@ -146,9 +192,12 @@ fn build_query(id: u16, qname: &[u8], qtype: u16, shape: Shape, client: IpAddr) 
 fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
     let mut rng = Rng(0x5eed_1234_abcd_0001);
     let mut compared = 0usize;
+    let mut valid_cookies = 0usize;
     let mut kinds = (0usize, 0usize, 0usize);
     for dir in corpus() {
-        let config = Arc::new(Config::load(&dir, &geo()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display())));
+        let mut config = Config::load(&dir, &geo()).unwrap_or_else(|e| panic!("{}: {e:?}", dir.display()));
+        config.cookies = Arc::new(meridian::cookie::Secrets::new(vec![SECRET]));
+        let config = Arc::new(config);
         let names = names(&config);
         for (health_name, snapshot) in health_states(&config) {
             // One cache per health state, used for every query of the state: the second time a
@@ -170,7 +219,7 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
                         for transport in [Transport::Udp, Transport::Tcp] {
                             let mut general = Vec::new();
                             let mut fast = Vec::new();
-                            let request = Request::new(&snapshot, &packet, peer, transport);
+                            let request = Request::new(&snapshot, &packet, peer, transport, NOW);
                             let g = answer(&request, &mut general);
                             let f = answer_cached(&mut cache, &request, &mut fast);
                             assert_eq!(
@@ -180,6 +229,7 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
                                 dir.display()
                             );
                             compared += 1;
+                            valid_cookies += usize::from(g.is_some_and(|o| o.cookie));
                         }
                     }
                 }
@@ -191,6 +241,7 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
     // The comparison is only worth something if the fast path really answered: most questions
     // are prepared, and the GSLB names of the corpus are kept as pools.
     assert!(compared > 50_000, "{compared} queries compared");
+    assert!(valid_cookies > 1000, "{valid_cookies} valid server cookies presented");
     assert!(kinds.0 > 1000 && kinds.1 > 20, "prepared: {kinds:?} (fixed, pool, general)");
 }
 
@@ -211,7 +262,16 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
         7,
         b"\x06static\x06reload\x04test\x00",
         1,
-        Shape { edns: None, version: 0, dnssec_ok: false, ecs: None, flags: 0, class: 1, nsid: false },
+        Shape {
+            edns: None,
+            version: 0,
+            dnssec_ok: false,
+            ecs: None,
+            flags: 0,
+            class: 1,
+            nsid: false,
+            cookie: Cookie::None,
+        },
         IpAddr::from([127, 0, 0, 1]),
     );
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
@@ -221,7 +281,7 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
         [(&old, [192, 0, 2, 1]), (&old, [192, 0, 2, 1]), (&new, [192, 0, 2, 2]), (&old, [192, 0, 2, 1])]
     {
         let snapshot = Snapshot::all_up(config.clone());
-        answer_cached(&mut cache, &Request::new(&snapshot, &packet, peer, Transport::Udp), &mut out).unwrap();
+        answer_cached(&mut cache, &Request::new(&snapshot, &packet, peer, Transport::Udp, NOW), &mut out).unwrap();
         assert_eq!(&out[out.len() - 4..], &address, "the answer of generation {}", config.generation);
     }
 }

@@ -49,6 +49,8 @@ pub struct Config {
     /// How this server names itself (NSID, `id.server`, `version.bind`); set by the daemon
     /// from its options, the host name by default.
     pub identity: Arc<Identity>,
+    /// The DNS Cookie secrets (off unless the daemon sets them from its options).
+    pub cookies: Arc<crate::cookie::Secrets>,
 }
 
 /// How a server names itself to those who ask: which node of a fleet answered.
@@ -329,6 +331,7 @@ impl Config {
             serials_not_increased,
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             identity: Arc::new(Identity::of_host()),
+            cookies: Arc::new(crate::cookie::Secrets::off()),
         })
     }
 }

@@ -49,6 +49,9 @@ pub struct Outcome {
     pub authoritative: bool,
     /// Set when the answer came from a GSLB pool.
     pub gslb: Option<GslbOutcome>,
+    /// True when the query presented a valid server cookie (RFC 7873): its source address is
+    /// proven, and rate limiting lets it through.
+    pub cookie: bool,
 }
 
 impl Outcome {
@@ -64,6 +67,7 @@ impl Outcome {
             scope: 0,
             authoritative: false,
             gslb: None,
+            cookie: false,
         }
     }
 }
@@ -112,33 +116,49 @@ fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&
         scope: 0,
         authoritative: false,
         gslb: None,
+        cookie: false,
     }
 }
 
 /// What a reply's OPT record carries besides what the query itself decides: the server's NSID
-/// when the query asked for it (RFC 5001 §2.2).
+/// when the query asked for it (RFC 5001 §2.2), and the COOKIE option answering the query's
+/// (RFC 7873 §5.2).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Opt<'a> {
     nsid: Option<&'a [u8]>,
+    cookie: Option<crate::cookie::Reply>,
 }
 
 impl<'a> Opt<'a> {
     /// The OPT extras `query` gets from `request`'s configuration.
     pub(super) fn of(request: &Request<'a>, query: &Query<'_>) -> Opt<'a> {
         // Only a query that asks reaches into the configuration (the fast path's usual case
-        // costs one test).
-        match query.edns {
-            Some(e) if e.nsid => Opt { nsid: request.config().identity.nsid.as_deref() },
-            _ => Opt { nsid: None },
-        }
+        // costs one test of each).
+        let Some(e) = &query.edns else {
+            return Opt::default();
+        };
+        let nsid = if e.nsid { request.config().identity.nsid.as_deref() } else { None };
+        let cookie = match &e.cookie {
+            Some(presented) => request.config().cookies.reply(presented, request.peer.ip(), request.now),
+            None => None,
+        };
+        Opt { nsid, cookie }
     }
 }
 
-/// Octets the OPT record takes: root name, fixed fields, the echoed Client Subnet, the NSID.
+/// Octets of a reply's COOKIE option: code, length, client and server cookies.
+const COOKIE_OPTION: usize = 4 + crate::cookie::CLIENT_LEN + crate::cookie::SERVER_LEN;
+
+/// Octets the OPT record takes: root name, fixed fields, the echoed Client Subnet, the NSID,
+/// the COOKIE.
 pub(super) fn opt_len(query: &Query<'_>, opt: Opt<'_>) -> usize {
     match query.edns {
         None => 0,
-        Some(e) => 11 + e.ecs.map_or(0, |s| 8 + s.address_len()) + opt.nsid.map_or(0, |n| 4 + n.len()),
+        Some(e) => {
+            11 + e.ecs.map_or(0, |s| 8 + s.address_len())
+                + opt.nsid.map_or(0, |n| 4 + n.len())
+                + opt.cookie.map_or(0, |_| COOKIE_OPTION)
+        }
     }
 }
 
@@ -170,6 +190,7 @@ pub(super) fn finish(
     outcome.rcode = rcode;
     outcome.scope = if outcome.ecs { scope } else { 0 };
     outcome.authoritative = word & flags::AA != 0;
+    outcome.cookie = opt.cookie.is_some_and(|c| c.valid);
     write_opt(w, query, opt, rcode, outcome.scope);
 }
 
@@ -189,30 +210,37 @@ pub fn slip(request: &Request<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Opti
     Some(slipped)
 }
 
-/// Longest OPT record written: root, fixed fields, ECS (8 + 16) and NSID (4 + MAX_IDENTITY).
-const MAX_OPT: usize = 11 + 24 + 4 + crate::config::MAX_IDENTITY;
+/// Longest OPT record written: root, fixed fields, ECS (8 + 16), NSID (4 + MAX_IDENTITY) and
+/// COOKIE.
+const MAX_OPT: usize = 11 + 24 + 4 + crate::config::MAX_IDENTITY + COOKIE_OPTION;
 
 fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, ext_rcode: u16, scope: u8) {
     let Some(e) = query.edns else {
         return;
     };
-    match opt.nsid {
+    match opt {
         // The usual reply: at most an ECS option, in a small buffer.
-        None => write_opt_in(w, &mut [0u8; 11 + 24], e, None, ext_rcode, scope),
-        nsid => write_opt_in(w, &mut [0u8; MAX_OPT], e, nsid, ext_rcode, scope),
+        Opt { nsid: None, cookie: None } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
+        _ => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
     }
 }
 
-fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns, nsid: Option<&[u8]>, ext_rcode: u16, scope: u8) {
+fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns, opt: Opt<'_>, ext_rcode: u16, scope: u8) {
     let mut len = 11;
     if let Some(ecs) = e.ecs {
         len += echo_ecs(&ecs, scope, &mut rr[11..]);
     }
-    if let Some(nsid) = nsid {
-        rr[len..len + 2].copy_from_slice(&edns::NSID.to_be_bytes());
-        rr[len + 2..len + 4].copy_from_slice(&(nsid.len() as u16).to_be_bytes());
-        rr[len + 4..len + 4 + nsid.len()].copy_from_slice(nsid);
-        len += 4 + nsid.len();
+    let mut option = |code: u16, value: &[u8]| {
+        rr[len..len + 2].copy_from_slice(&code.to_be_bytes());
+        rr[len + 2..len + 4].copy_from_slice(&(value.len() as u16).to_be_bytes());
+        rr[len + 4..len + 4 + value.len()].copy_from_slice(value);
+        len += 4 + value.len();
+    };
+    if let Some(nsid) = opt.nsid {
+        option(edns::NSID, nsid);
+    }
+    if let Some(cookie) = &opt.cookie {
+        option(edns::COOKIE, &cookie.option);
     }
     // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
     let ttl = (u32::from(ext_rcode >> 4) << 24) | if e.dnssec_ok { u32::from(flags::EDNS_DO) } else { 0 };

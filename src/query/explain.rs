@@ -137,10 +137,16 @@ pub fn explain(
             dnssec_ok: false,
             ecs: Some(ecs),
             nsid: false,
+            cookie: None,
         }),
     };
-    let request =
-        Request { snapshot, parsed: Ok(query), peer: SocketAddr::new(asker.resolver, 0), transport: Transport::Udp };
+    let request = Request {
+        snapshot,
+        parsed: Ok(query),
+        peer: SocketAddr::new(asker.resolver, 0),
+        transport: Transport::Udp,
+        now: 0,
+    };
     let mut out = account(&request, &down_ids, health).ok_or("the question cannot be explained")?;
     let mut asked = format!("resolver {}", asker.resolver);
     if let Some(net) = asker.subnet {

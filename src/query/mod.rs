@@ -55,12 +55,22 @@ pub struct Request<'a> {
     pub peer: SocketAddr,
     /// The transport.
     pub transport: Transport,
+    /// The transport's clock when the packet came, in seconds since the Unix epoch (wrapping,
+    /// as RFC 9018 timestamps do): server cookies are made and checked against it.
+    pub now: u32,
 }
 
 impl<'a> Request<'a> {
-    /// Reads `packet` (once) into a request answered from `snapshot`.
-    pub fn new(snapshot: &'a Snapshot, packet: &'a [u8], peer: SocketAddr, transport: Transport) -> Request<'a> {
-        Request { snapshot, parsed: wire::parse(packet), peer, transport }
+    /// Reads `packet` (once) into a request answered from `snapshot`, received at `now`
+    /// (seconds since the Unix epoch: [`crate::cookie::now`]).
+    pub fn new(
+        snapshot: &'a Snapshot,
+        packet: &'a [u8],
+        peer: SocketAddr,
+        transport: Transport,
+        now: u32,
+    ) -> Request<'a> {
+        Request { snapshot, parsed: wire::parse(packet), peer, transport, now }
     }
 
     /// The query, when the packet parsed cleanly.

@@ -3,6 +3,7 @@
 //! Nothing is allocated and nothing is sized from header counts: every length is checked
 //! against the bytes actually present, and names are walked with a bounded number of steps.
 
+use crate::cookie::Presented;
 use crate::dns::{edns, flags, opcode, rtype};
 
 /// Size of the DNS header (RFC 1035 §4.1.1).
@@ -21,6 +22,8 @@ pub struct Edns {
     pub ecs: Option<ClientSubnet>,
     /// True when the query asked for the server's identity (an NSID option, RFC 5001 §2.1).
     pub nsid: bool,
+    /// The COOKIE option (RFC 7873), the first one when several were sent (§5.2).
+    pub cookie: Option<Presented>,
 }
 
 /// An EDNS Client Subnet option (RFC 7871 §6), validated.
@@ -218,11 +221,11 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
                 return formerr(echo);
             }
             let ttl = &p[after_name + 4..after_name + 8];
-            let Some((ecs, nsid)) = read_options(&p[rdata_start..rdata_end]) else {
+            let Some(Options { ecs, nsid, cookie }) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
             let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
-            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid });
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid, cookie });
         }
         pos = rdata_end;
     }
@@ -233,12 +236,21 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     Ok(Query { id, flags, qname, qtype, qclass, edns })
 }
 
-/// Walks the options of an OPT record. `None` when an option overruns the record or a Client
-/// Subnet option is malformed; otherwise the valid Client Subnet, if present, and whether an
-/// NSID option asked for the server's identity. Unknown options are ignored (RFC 6891 §6.1.2).
-fn read_options(mut rdata: &[u8]) -> Option<(Option<ClientSubnet>, bool)> {
+/// The options of an OPT record the server acts on.
+struct Options {
+    ecs: Option<ClientSubnet>,
+    nsid: bool,
+    cookie: Option<Presented>,
+}
+
+/// Walks the options of an OPT record. `None` when an option overruns the record, or a Client
+/// Subnet or COOKIE option is malformed (RFC 7871 §7.1.2, RFC 7873 §5.2.2); otherwise the valid
+/// Client Subnet, whether an NSID option asked for the server's identity, and the first COOKIE.
+/// Unknown options are ignored (RFC 6891 §6.1.2).
+fn read_options(mut rdata: &[u8]) -> Option<Options> {
     let mut ecs = None;
     let mut nsid = false;
+    let mut cookie = None;
     while !rdata.is_empty() {
         let code = u16_at(rdata, 0)?;
         let len = usize::from(u16_at(rdata, 2)?);
@@ -252,11 +264,12 @@ fn read_options(mut rdata: &[u8]) -> Option<(Option<ClientSubnet>, bool)> {
             }
             // RFC 5001 §2.1: a query's NSID option is empty; any payload is ignored.
             edns::NSID => nsid = true,
+            edns::COOKIE if cookie.is_none() => cookie = Some(Presented::read(value)?),
             _ => {}
         }
         rdata = &rdata[4 + len..];
     }
-    Some((ecs, nsid))
+    Some(Options { ecs, nsid, cookie })
 }
 
 /// RFC 7871 §6 and §7.1.2: family 1 or 2, source prefix within the family's width, scope 0,

@@ -85,6 +85,12 @@ counters! {
     rrl_slipped => "meridian_rrl_slipped_total", "UDP responses sent truncated by response rate limiting.";
     /// Responses rate limiting would have limited (dry run).
     rrl_would_limit => "meridian_rrl_would_limit_total", "Responses rate limiting would have limited (dry run).";
+    /// Responses over the rate sent anyway because the query presented a valid server cookie.
+    rrl_cookie_passed => "meridian_rrl_cookie_passed_total",
+        "UDP responses over the rate limit sent anyway: the query presented a valid server cookie.";
+    /// Queries presenting a valid server cookie.
+    cookies_valid => "meridian_cookie_valid_queries_total",
+        "Queries presenting a valid server cookie (RFC 7873), over every transport.";
 }
 
 /// (configuration generation, pool, data center, [answers, fallbacks, geo misses]) of GSLB
@@ -101,6 +107,7 @@ impl Tally {
         }
         self.malformed += u64::from(outcome.rcode == rcode::FORMERR);
         self.ecs_queries += u64::from(outcome.ecs);
+        self.cookies_valid += u64::from(outcome.cookie);
         if let Some(g) = outcome.gslb {
             let key = (generation, g.pool, g.datacenter);
             let add = [1, u64::from(outcome.fallback), u64::from(!g.located)];

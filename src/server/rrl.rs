@@ -168,7 +168,7 @@ mod tests {
         let config = crate::config::Config::load(&root.join("tests/data/gslb"), &root.join("geo/dbip-country.mmdb"));
         let snapshot = crate::health::Snapshot::all_up(std::sync::Arc::new(config.unwrap()));
         let peer = "192.0.2.1:5353".parse().unwrap();
-        let request = crate::query::Request::new(&snapshot, &q, peer, crate::query::Transport::Udp);
+        let request = crate::query::Request::new(&snapshot, &q, peer, crate::query::Transport::Udp, 0);
         let outcome = Outcome {
             rcode: 0,
             truncated: false,
@@ -178,6 +178,7 @@ mod tests {
             scope: 0,
             authoritative: true,
             gslb: None,
+            cookie: false,
         };
         let mut out = Vec::new();
         let slipped = slip(&request, &outcome, &mut out).unwrap();

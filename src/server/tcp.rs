@@ -87,7 +87,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         let snapshot = shared.snapshot.load();
         let mut tally = Tally::default();
         tally.tcp_queries += 1;
-        let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp);
+        let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
         let answered = answer_guarded(shared, &request, &mut output, None, &mut tally);
         tally.flush(shared);
         let Some(_) = answered else {

@@ -55,7 +55,8 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
             }
         };
         let snapshot = shared.snapshot.load();
-        let send = reply(&shared, &snapshot, &input[..len], peer, &mut output, &mut cache, &mut tally);
+        let batch = Batch { snapshot: &snapshot, now: crate::cookie::now() };
+        let send = reply(&shared, batch, &input[..len], peer, &mut output, &mut cache, &mut tally);
         tally.flush(&shared);
         if !send {
             continue;
@@ -66,13 +67,20 @@ async fn worker(socket: Arc<UdpSocket>, shared: Arc<Shared>) {
     }
 }
 
+/// What the datagrams of one batch are answered from: one snapshot and one clock reading
+/// (the batched loop reads both once per batch, the tokio loop once per datagram).
+#[derive(Clone, Copy)]
+pub(super) struct Batch<'a> {
+    pub snapshot: &'a Snapshot,
+    pub now: u32,
+}
+
 /// Answers one datagram into `output` and applies rate limiting; false when nothing is to be
-/// sent. Shared by every UDP loop, so they answer exactly alike. `snapshot` is what to answer
-/// from: loaded per datagram or, in the batched loop, per batch. The datagram is read once;
+/// sent. Shared by every UDP loop, so they answer exactly alike. The datagram is read once;
 /// the answer, the rate limiter and the query log all get that reading.
 pub(super) fn reply(
     shared: &Shared,
-    snapshot: &Snapshot,
+    batch: Batch<'_>,
     packet: &[u8],
     peer: SocketAddr,
     output: &mut Vec<u8>,
@@ -80,7 +88,7 @@ pub(super) fn reply(
     tally: &mut Tally,
 ) -> bool {
     tally.udp_queries += 1;
-    let request = Request::new(snapshot, packet, peer, Transport::Udp);
+    let request = Request::new(batch.snapshot, packet, peer, Transport::Udp, batch.now);
     let Some(outcome) = answer_guarded(shared, &request, output, Some(cache), tally) else {
         return false;
     };
@@ -90,6 +98,11 @@ pub(super) fn reply(
     let qname = request.query().map_or(&[][..], |q| q.qname);
     match rrl.check(peer.ip(), qname, outcome.qtype.unwrap_or(0), outcome.rcode) {
         Verdict::Send => true,
+        // A valid server cookie proves the source address: no spoofed flood carries one.
+        _ if outcome.cookie => {
+            tally.rrl_cookie_passed += 1;
+            true
+        }
         _ if rrl.config().dry_run => {
             tally.rrl_would_limit += 1;
             true

@@ -127,6 +127,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
         // One configuration and health snapshot per batch: a reload or a health change is
         // seen from the next batch on, a few microseconds later.
         let snapshot = shared.snapshot.load();
+        let batch = super::udp::Batch { snapshot: &snapshot, now: crate::cookie::now() };
         for i in 0..n as usize {
             let len = hdrs[i].msg_len as usize;
             let Some(peer) = to_socket_addr(&addrs[i]) else { continue };
@@ -135,7 +136,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
                 continue;
             }
             let (packet, out) = (&bufs[i][..len], &mut outs[count]);
-            if super::udp::reply(shared, &snapshot, packet, peer, out, &mut cache, &mut tally) {
+            if super::udp::reply(shared, batch, packet, peer, out, &mut cache, &mut tally) {
                 out_iovs[count] = libc::iovec { iov_base: out.as_mut_ptr().cast(), iov_len: out.len() };
                 out_hdrs[count].msg_hdr.msg_name = (&mut addrs[i] as *mut libc::sockaddr_storage).cast();
                 out_hdrs[count].msg_hdr.msg_namelen = hdrs[i].msg_hdr.msg_namelen;
