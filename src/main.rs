@@ -5,13 +5,13 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, Parser, Subcommand};
 use meridian::config::Config;
 use meridian::daemon::{Daemon, Options};
 use meridian::settings::Settings;
 
 #[derive(Parser)]
-#[command(name = "meridian", version, about = "Authoritative DNS with global server load balancing")]
+#[command(name = "meridian", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MERIDIAN_REVISION"), ")"), about = "Authoritative DNS with global server load balancing")]
 struct Cli {
     /// Settings file (every `serve` flag as a key; flags win). Default: /etc/meridian/meridian.toml
     /// for an installed binary, none from the checkout.
@@ -41,8 +41,24 @@ enum Command {
         /// The origin of a single zone file checked (default: its name without `.zone`).
         #[arg(long, value_name = "NAME")]
         origin: Option<String>,
+        /// Judge as `serve` would: print every problem, but fail only when the server would
+        /// refuse to start (a zone with errors is served as SERVFAIL and does not fail the
+        /// check, unless the settings say `strict`). What a unit's ExecStartPre runs.
+        #[arg(long)]
+        as_serve: bool,
         /// Zone files (`*.zone`) or GSLB definitions (`*.toml`) to check alone.
         files: Vec<PathBuf>,
+    },
+    /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Write the manual pages (meridian.8 and one per subcommand) into DIR.
+    #[command(hide = true)]
+    Man {
+        /// Where to write them.
+        dir: PathBuf,
     },
     /// Reload a running server now (its API's POST /reload).
     Reload {
@@ -171,7 +187,21 @@ fn main() -> ExitCode {
         Some(Command::Check { geo: g, origin, files, .. }) if !files.is_empty() => {
             check_files(&files, origin.as_deref(), &geo(g))
         }
+        Some(Command::Check { zones: z, geo: g, as_serve: true, .. }) => {
+            check_as_serve(&zones(z), &geo(g), file.strict == Some(true))
+        }
         Some(Command::Check { zones: z, geo: g, .. }) => check(&zones(z), &geo(g)),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(shell, &mut Cli::command(), "meridian", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+        Some(Command::Man { dir }) => match write_man_pages(&dir) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("meridian: {}: {e}", dir.display());
+                ExitCode::from(1)
+            }
+        },
         Some(Command::Status { api, json }) => api.resolve(&file).run(|a| status(a, json)),
         Some(Command::Reload { api }) => api.resolve(&file).run(meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
@@ -234,6 +264,79 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             ExitCode::from(1)
         }
     }
+}
+
+/// `meridian check --as-serve`: every problem printed as `check` prints it, but the exit code
+/// says only whether `serve` would start (with `strict`, any error refuses it).
+fn check_as_serve(zones: &std::path::Path, geo: &std::path::Path, strict: bool) -> ExitCode {
+    match Config::load_to_serve(zones, geo, strict) {
+        Ok(config) => {
+            for d in &config.errors {
+                eprintln!("error: {d}");
+            }
+            for w in &config.warnings {
+                eprintln!("warning: {w}");
+            }
+            for z in &config.zone_status {
+                match z.state {
+                    meridian::config::ZoneState::Loaded => println!("ok: zone {} would be served", z.origin),
+                    _ => println!("zone {} would not be served (SERVFAIL until it is fixed)", z.origin),
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            for d in &e.0 {
+                eprintln!("error: {d}");
+            }
+            let why = if strict { " (strict refuses any error)" } else { "" };
+            eprintln!("serve would refuse to start: {} error(s){why}", e.0.len());
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// What the manual page says beyond the options: files, signals, exit codes.
+const MAN_EXTRA: &str = r#".SH FILES
+.TP
+\fI/etc/meridian/meridian.toml\fR
+The settings: every \fBserve\fR option as a key of the same name (\fB--rrl-rate 20\fR is
+\fBrrl-rate = 20\fR); options given on the command line win. Relative paths are relative to the
+file. Read by default by an installed \fBmeridian\fR; \fB--config\fR names another.
+.TP
+\fI/etc/meridian/zones/\fR
+Zone files (\fIORIGIN\fR.zone) and GSLB definitions (*.toml).
+.TP
+\fI/var/lib/meridian/state.json\fR
+Operator overrides (drains) kept across restarts.
+.TP
+\fI/usr/share/meridian/dbip-country.mmdb\fR
+The shipped geo database (DB-IP, CC BY 4.0).
+.SH SIGNALS
+SIGHUP reloads the zones, definitions, geo database and cookie secrets, and reopens the query
+log; SIGUSR1 reopens the query log only; SIGTERM and SIGINT stop the server.
+.SH EXIT STATUS
+0 on success; 1 when the server or a check refused (errors are printed with file and line);
+2 for a mistake on the command line or in the settings file.
+.SH SEE ALSO
+\fBdig\fR(1), \fBsystemctl\fR(1), \fBnsd\fR(8), \fBknotd\fR(8)
+"#;
+
+/// Writes `meridian.8` and `meridian-<subcommand>.8` for each visible subcommand into `dir`.
+fn write_man_pages(dir: &std::path::Path) -> std::io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let command = Cli::command();
+    let mut page = Vec::new();
+    clap_mangen::Man::new(command.clone()).section("8").render(&mut page)?;
+    page.extend_from_slice(MAN_EXTRA.as_bytes());
+    std::fs::write(dir.join("meridian.8"), page)?;
+    for sub in command.get_subcommands().filter(|s| !s.is_hide_set() && s.get_name() != "help") {
+        let name = format!("meridian-{}", sub.get_name());
+        let mut page = Vec::new();
+        clap_mangen::Man::new(sub.clone().name(name.clone())).section("8").render(&mut page)?;
+        std::fs::write(dir.join(format!("{name}.8")), page)?;
+    }
+    Ok(())
 }
 
 /// `meridian check FILE...`: each zone file alone, each definitions file against the zones
@@ -602,8 +705,9 @@ async fn run(config: Config, args: Settings) -> ExitCode {
     };
     let addrs: Vec<String> = daemon.addrs().iter().map(ToString::to_string).collect();
     tracing::info!(
-        "meridian {} serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
+        "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
         env!("CARGO_PKG_VERSION"),
+        env!("MERIDIAN_REVISION"),
         zones.len(),
         zones.join(", "),
         addrs.join(", "),
@@ -612,9 +716,16 @@ async fn run(config: Config, args: Settings) -> ExitCode {
     );
     meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.len()));
     if let Some(every) = meridian::notify::watchdog_interval() {
+        // Fed only while every UDP worker comes round its loop (this task running proves the
+        // runtime, hence TCP and the checks, alive): a stuck worker gets the service restarted.
+        let liveness = daemon.running.liveness.clone();
+        let max_age = every.as_secs().max(2) as u32;
         tokio::spawn(async move {
             loop {
-                meridian::notify::notify("WATCHDOG=1");
+                match liveness.stalled(meridian::cookie::now(), max_age) {
+                    0 => meridian::notify::notify("WATCHDOG=1"),
+                    n => tracing::error!("{n} UDP worker(s) stalled for over {max_age} s: not feeding the watchdog"),
+                }
                 tokio::time::sleep(every).await;
             }
         });

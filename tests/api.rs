@@ -95,7 +95,16 @@ fn metrics_count_known_traffic() {
     assert_eq!(metric(&m, r#"meridian_gslb_answers_total{pool="www",datacenter="ams"}"#), 3.0);
     assert_eq!(metric(&m, "meridian_ecs_queries_total"), 3.0);
     assert_eq!(metric(&m, "meridian_malformed_queries_total"), 1.0);
-    assert_eq!(metric(&m, r#"meridian_build_info{version="0.1.0"}"#), 1.0);
+    // The revision is the checkout's commit (or "unknown" built without git).
+    let revision = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map_or("unknown".to_string(), |o| String::from_utf8_lossy(&o.stdout).trim().to_string());
+    let info = format!(r#"meridian_build_info{{version="0.1.0",revision="{revision}"}}"#);
+    assert_eq!(metric(&m, &info), 1.0, "{text}");
     assert_eq!(metric(&m, r#"meridian_member_up{pool="www",member="ams-1",datacenter="ams"}"#), 1.0);
     assert_eq!(metric(&m, r#"meridian_reloads_total{result="failure"}"#), 0.0);
     assert_eq!(metric(&m, r#"meridian_zone_serial{zone="gslb.test."}"#), 1.0);

@@ -471,3 +471,28 @@ fn a_broken_cookie_secret_file_refuses_the_start_and_a_reload_keeps_the_old_secr
     assert_eq!(dig_cookie(&dig(s.port, &[&format!("+cookie={fresh}"), "www.gslb.test", "A"])), fresh);
     assert_eq!(dig_cookie(&dig(s.port, &[&format!("+cookie={cookie}"), "www.gslb.test", "A"])), cookie);
 }
+
+#[test]
+fn the_watchdog_is_fed_while_the_workers_answer() {
+    use std::os::unix::net::UnixDatagram;
+    let c = copy_gslb_zones();
+    let geo = c.geo.to_string_lossy().into_owned();
+    let path = c.dir.path().join("notify.sock");
+    let socket = UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    // WatchdogSec=0.4s: a WATCHDOG=1 every 0.2 s, while the batched workers come round.
+    let s = Serve::start_env(
+        &c.zones,
+        &["--geo", &geo, "--udp-loop", "batched"],
+        &[("NOTIFY_SOCKET", path.as_os_str()), ("WATCHDOG_USEC", std::ffi::OsStr::new("400000"))],
+    );
+    let mut pings = 0;
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    while pings < 3 && std::time::Instant::now() < deadline {
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).expect("a notification");
+        pings += usize::from(&buf[..n] == b"WATCHDOG=1");
+        udp(s.addr(), &query("www.gslb.test", 1, Q::default()));
+    }
+    assert!(pings >= 3, "{pings} WATCHDOG=1 in 3 s");
+}

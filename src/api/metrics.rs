@@ -26,7 +26,12 @@ pub fn render(state: &AppState) -> String {
 
     process_metrics(&mut o);
     header(&mut o, "meridian_build_info", "gauge", "Build information; always 1.");
-    let _ = writeln!(o, "meridian_build_info{{version=\"{}\"}} 1", env!("CARGO_PKG_VERSION"));
+    let _ = writeln!(
+        o,
+        "meridian_build_info{{version=\"{}\",revision=\"{}\"}} 1",
+        env!("CARGO_PKG_VERSION"),
+        env!("MERIDIAN_REVISION")
+    );
 
     header(&mut o, "meridian_queries_total", "counter", "Answered queries by transport, query type and response code.");
     for (t, q, r, n) in stats.queries.snapshot() {

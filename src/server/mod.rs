@@ -33,9 +33,35 @@ pub struct Running {
     pub shared: Arc<Shared>,
     /// One address per `--listen`, with the port actually bound (UDP and TCP share it).
     pub addrs: Vec<SocketAddr>,
+    /// Whether the blocking UDP workers still come round their loops.
+    pub liveness: Liveness,
     tasks: Vec<JoinHandle<()>>,
     threads: Vec<std::thread::JoinHandle<()>>,
     stop: Arc<std::sync::atomic::AtomicBool>,
+}
+
+/// The proof of life of the batched UDP workers, for the service manager's watchdog. Each
+/// worker stores the time (seconds since the epoch) of its latest turn round its loop: every
+/// batch, and at least every 200 ms when idle (its socket's read timeout). A worker stuck in
+/// answering, or gone, stops the watchdog being fed, and systemd restarts the service. The
+/// tokio loops and TCP need none: the watchdog task runs on their runtime.
+#[derive(Debug, Clone, Default)]
+pub struct Liveness {
+    beats: Vec<Arc<std::sync::atomic::AtomicU32>>,
+}
+
+impl Liveness {
+    /// Registers a worker; it stores its turns in the returned slot.
+    fn add(&mut self) -> Arc<std::sync::atomic::AtomicU32> {
+        let beat = Arc::new(std::sync::atomic::AtomicU32::new(crate::cookie::now()));
+        self.beats.push(beat.clone());
+        beat
+    }
+
+    /// How many workers have not come round their loop within `max_age` seconds of `now`.
+    pub fn stalled(&self, now: u32, max_age: u32) -> usize {
+        self.beats.iter().filter(|b| now.wrapping_sub(b.load(Ordering::Relaxed)) > max_age).count()
+    }
 }
 
 impl Running {
@@ -69,13 +95,14 @@ pub async fn start(
     let mut addrs = Vec::new();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let mut threads = Vec::new();
+    let mut liveness = Liveness::default();
     for &addr in listen {
         refuse_taken(addr).map_err(|e| explain_bind_error(addr, e))?;
         #[cfg(target_os = "linux")]
         if limits.udp_loop == UdpLoop::Batched {
             let (sockets, tcp) = bind_batched(addr).await?;
             addrs.push(sockets[0].local_addr()?);
-            threads.extend(udp_batch::spawn(sockets, shared.clone(), stop.clone())?);
+            threads.extend(udp_batch::spawn(sockets, shared.clone(), stop.clone(), &mut liveness)?);
             tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
             continue;
         }
@@ -85,7 +112,7 @@ pub async fn start(
         tasks.extend(udp::spawn(udp, shared.clone()));
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
     }
-    Ok(Running { shared, addrs, tasks, threads, stop })
+    Ok(Running { shared, addrs, liveness, tasks, threads, stop })
 }
 
 /// Fails when another process holds the UDP port of `addr`. The batched loop's sockets set
@@ -149,4 +176,25 @@ async fn bind_pair(addr: SocketAddr) -> std::io::Result<(UdpSocket, TcpListener)
         }
     }
     Err(last_err.unwrap_or_else(|| std::io::Error::other("no free port")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_worker_that_stops_coming_round_is_seen_stalled() {
+        let mut liveness = Liveness::default();
+        let (a, b) = (liveness.add(), liveness.add());
+        a.store(1000, Ordering::Relaxed);
+        b.store(1000, Ordering::Relaxed);
+        assert_eq!(liveness.stalled(1010, 15), 0);
+        b.store(990, Ordering::Relaxed);
+        assert_eq!(liveness.stalled(1010, 15), 1, "b's last turn is 20 s old");
+        assert_eq!(liveness.stalled(1030, 15), 2);
+        // The clock wrapping past 2^32 changes nothing.
+        a.store(u32::MAX - 2, Ordering::Relaxed);
+        assert_eq!(liveness.stalled(5, 15), 1);
+        assert_eq!(Liveness::default().stalled(1, 0), 0, "no batched workers: nothing to wait for");
+    }
 }

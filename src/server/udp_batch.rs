@@ -49,15 +49,22 @@ pub fn bind(addr: SocketAddr, threads: usize) -> io::Result<Vec<UdpSocket>> {
     Ok(out)
 }
 
-/// Starts one blocking worker per socket; they stop when `stop` is set.
-pub fn spawn(sockets: Vec<UdpSocket>, shared: Arc<Shared>, stop: Arc<AtomicBool>) -> io::Result<Vec<JoinHandle<()>>> {
+/// Starts one blocking worker per socket, each registered in `liveness`; they stop when
+/// `stop` is set.
+pub fn spawn(
+    sockets: Vec<UdpSocket>,
+    shared: Arc<Shared>,
+    stop: Arc<AtomicBool>,
+    liveness: &mut super::Liveness,
+) -> io::Result<Vec<JoinHandle<()>>> {
     sockets
         .into_iter()
         .enumerate()
         .map(|(i, s)| {
             let shared = shared.clone();
             let stop = stop.clone();
-            std::thread::Builder::new().name(format!("udp-{i}")).spawn(move || worker(s, &shared, &stop))
+            let beat = liveness.add();
+            std::thread::Builder::new().name(format!("udp-{i}")).spawn(move || worker(s, &shared, &stop, &beat))
         })
         .collect()
 }
@@ -85,7 +92,7 @@ fn to_socket_addr(ss: &libc::sockaddr_storage) -> Option<SocketAddr> {
     }
 }
 
-fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
+fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool, beat: &std::sync::atomic::AtomicU32) {
     let fd = socket.as_raw_fd();
     let mut bufs = vec![[0u8; RECV_BUFFER]; BATCH];
     let mut outs: Vec<Vec<u8>> = (0..BATCH).map(|_| Vec::with_capacity(1232)).collect();
@@ -112,6 +119,10 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
         // SAFETY: every header points at a live buffer and address slot of this thread.
         let n =
             unsafe { libc::recvmmsg(fd, hdrs.as_mut_ptr(), BATCH as u32, libc::MSG_WAITFORONE, std::ptr::null_mut()) };
+        // One clock reading per turn of the loop (a batch, or an idle STOP_CHECK): the
+        // watchdog's proof of life and the cookies' timestamp.
+        let now = crate::cookie::now();
+        beat.store(now, Ordering::Relaxed);
         if n < 0 {
             let e = io::Error::last_os_error();
             match e.kind() {
@@ -127,7 +138,7 @@ fn worker(socket: UdpSocket, shared: &Shared, stop: &AtomicBool) {
         // One configuration and health snapshot per batch: a reload or a health change is
         // seen from the next batch on, a few microseconds later.
         let snapshot = shared.snapshot.load();
-        let batch = super::udp::Batch { snapshot: &snapshot, now: crate::cookie::now() };
+        let batch = super::udp::Batch { snapshot: &snapshot, now };
         for i in 0..n as usize {
             let len = hdrs[i].msg_len as usize;
             let Some(peer) = to_socket_addr(&addrs[i]) else { continue };
