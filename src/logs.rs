@@ -55,11 +55,60 @@ pub fn colours() -> bool {
     std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
 }
 
-/// Installs the process's logger on standard error. Fails when the filter is not valid.
+/// True when standard error is the journal's stream: systemd names it in `JOURNAL_STREAM` as
+/// `device:inode` (systemd.exec(5)), and a process that passes its stderr on to a pipe or a
+/// file does not match any more.
+pub fn to_journal() -> bool {
+    let Some(named) = std::env::var("JOURNAL_STREAM").ok() else {
+        return false;
+    };
+    let Ok(stat) = rustix::fs::fstat(std::io::stderr()) else {
+        return false;
+    };
+    named == format!("{}:{}", stat.st_dev, stat.st_ino)
+}
+
+/// The journal's priority of a level (sd-daemon(3): `<3>` error ... `<7>` debug).
+fn priority(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 3,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 6,
+        _ => 7,
+    }
+}
+
+/// Text lines for the journal: each prefixed with its priority, which journald reads (so
+/// `journalctl -p warning` works), and no time stamp, which journald adds itself.
+struct Journal<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Journal<F>
+where
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        write!(writer, "<{}>", priority(*event.metadata().level()))?;
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// Installs the process's logger on standard error. Fails when the filter is not valid. Text
+/// written to the journal carries priorities and no time stamps.
 pub fn init(filter: &str, format: LogFormat) -> Result<(), String> {
     let filter = tracing_subscriber::EnvFilter::try_new(check_filter(filter)?).map_err(|e| e.to_string())?;
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     match format {
+        LogFormat::Text if to_journal() => {
+            let lines = tracing_subscriber::fmt::format().without_time().with_ansi(false);
+            builder.with_ansi(false).event_format(Journal(lines)).init()
+        }
         LogFormat::Text => builder.with_ansi(colours()).init(),
         LogFormat::Json => builder.json().with_ansi(false).init(),
     }

@@ -496,3 +496,39 @@ fn the_watchdog_is_fed_while_the_workers_answer() {
     }
     assert!(pings >= 3, "{pings} WATCHDOG=1 in 3 s");
 }
+
+#[test]
+fn under_journald_lines_carry_priorities_and_no_time_stamps() {
+    use std::io::BufRead;
+    use std::os::unix::fs::MetadataExt;
+    let c = copy_gslb_zones();
+    // Standard error is a pipe systemd would name in JOURNAL_STREAM as device:inode.
+    let (reader, writer) = std::io::pipe().unwrap();
+    let stat = std::fs::metadata(format!("/proc/self/fd/{}", std::os::fd::AsRawFd::as_raw_fd(&writer))).unwrap();
+    let stream = format!("{}:{}", stat.dev(), stat.ino());
+    let child = Command::new(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
+        .arg(&c.zones)
+        .arg("--geo")
+        .arg(&c.geo)
+        .arg("--state")
+        .arg(c.dir.path().join("state.json"))
+        .env("JOURNAL_STREAM", &stream)
+        .stdout(std::process::Stdio::null())
+        .stderr(writer)
+        .spawn()
+        .unwrap();
+    let _stop = Started(child);
+    let mut lines = std::io::BufReader::new(reader).lines().map_while(Result::ok);
+    let start = lines.find(|l| l.contains(" serving ")).expect("the start-up line");
+    assert!(start.starts_with("<6> INFO meridian"), "{start}");
+    drop(lines);
+    // The same binary writing to a pipe the journal does not own keeps its time stamps.
+    let s = Serve::start_env(
+        &c.zones,
+        &["--geo", c.geo.to_str().unwrap()],
+        &[("JOURNAL_STREAM", std::ffi::OsStr::new("1:2"))],
+    );
+    let line = s.seen.last().unwrap();
+    assert!(line.starts_with("20") && !line.starts_with('<'), "{line}");
+}
