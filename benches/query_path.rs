@@ -1,7 +1,8 @@
 //! The in-process query path, in nanoseconds per call, on the shipped example (`zones/`) and
 //! the shipped geo database: locating a client and choosing the answer, and the whole
 //! `answer()` call from query bytes (read into a `Request`) to response bytes for a GSLB name with ECS and for a
-//! static name, and the same through the fast path the UDP workers run (`answer_cached`, warm).
+//! static name, and the same through the fast path the UDP workers run (`answer_cached`, warm),
+//! with and without DNS Cookies.
 //! Run with `cargo bench --bench query_path`.
 
 use std::hint::black_box;
@@ -13,8 +14,10 @@ use meridian::health::Snapshot;
 use meridian::policy::{self, AllUp, Ask, Client, Family};
 use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
-/// The clock of every request (cookies are not measured here).
+/// The clock of every request.
 const NOW: u32 = 1_764_000_000;
+/// The cookie secret of the cookie benchmarks.
+const SECRET: [u8; 16] = *b"bench-cookie-key";
 
 fn main() {
     divan::main();
@@ -142,6 +145,38 @@ fn fast_path_static(bencher: divan::Bencher) {
     let snapshot = snapshot();
     let q = query("static.example.com", 1, None, 7);
     let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let mut out = Vec::with_capacity(1232);
+    let mut cache = AnswerCache::new();
+    bencher.bench_local(|| {
+        black_box(answer_cached(&mut cache, &Request::new(&snapshot, &q, peer, Transport::Udp, NOW), &mut out))
+    });
+}
+
+/// A static query carrying a COOKIE option: the client cookie alone, or with a server cookie.
+fn cookie_query(server: bool, peer: SocketAddr) -> Vec<u8> {
+    let mut q = query("static.example.com", 1, None, 7);
+    let client = [1u8, 2, 3, 4, 5, 6, 7, 8];
+    let mut option = client.to_vec();
+    if server {
+        option.extend_from_slice(&meridian::cookie::make(&SECRET, &client, peer.ip(), NOW - 60));
+    }
+    let at = q.len() - 2;
+    q[at..].copy_from_slice(&((4 + option.len()) as u16).to_be_bytes());
+    q.extend_from_slice(&[0, 10]);
+    q.extend_from_slice(&(option.len() as u16).to_be_bytes());
+    q.extend_from_slice(&option);
+    q
+}
+
+/// The static answer through a warm cache for a client that presents a valid server cookie
+/// (checked, and sent back), and for one with a client cookie alone (a server cookie made).
+#[divan::bench(sample_count = 1000, sample_size = 64, args = [true, false])]
+fn fast_path_static_with_cookie(bencher: divan::Bencher, valid_server_cookie: bool) {
+    let mut config = config();
+    config.cookies = std::sync::Arc::new(meridian::cookie::Secrets::new(vec![SECRET]));
+    let snapshot = Snapshot::all_up(std::sync::Arc::new(config));
+    let peer: SocketAddr = "127.0.0.1:40000".parse().unwrap();
+    let q = cookie_query(valid_server_cookie, peer);
     let mut out = Vec::with_capacity(1232);
     let mut cache = AnswerCache::new();
     bencher.bench_local(|| {

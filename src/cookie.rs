@@ -38,33 +38,30 @@ pub fn now() -> u32 {
     std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as u32)
 }
 
-/// A COOKIE option as a query presented it: the client cookie and, when there was one, the
-/// server cookie (8 to 32 octets, kept as sent).
+/// A COOKIE option as a query presented it, read in place: the client cookie and, when there
+/// was one, the server cookie (8 to 32 octets, as sent).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Presented {
+pub struct Presented<'a> {
     /// The client cookie.
     pub client: [u8; CLIENT_LEN],
-    server: [u8; SERVER_MAX],
-    server_len: u8,
+    server: &'a [u8],
 }
 
-impl Presented {
+impl<'a> Presented<'a> {
     /// Reads a COOKIE option's value; `None` when it is malformed (RFC 7873 §5.2.2: a client
     /// cookie alone, or followed by 8 to 32 octets), which gets FORMERR.
-    pub fn read(value: &[u8]) -> Option<Presented> {
+    pub fn read(value: &'a [u8]) -> Option<Presented<'a>> {
         let server_len = value.len().checked_sub(CLIENT_LEN)?;
         if server_len != 0 && !(SERVER_MIN..=SERVER_MAX).contains(&server_len) {
             return None;
         }
-        let mut p = Presented { client: [0; CLIENT_LEN], server: [0; SERVER_MAX], server_len: server_len as u8 };
-        p.client.copy_from_slice(&value[..CLIENT_LEN]);
-        p.server[..server_len].copy_from_slice(&value[CLIENT_LEN..]);
-        Some(p)
+        let (client, server) = value.split_at(CLIENT_LEN);
+        Some(Presented { client: client.try_into().ok()?, server })
     }
 
     /// The server cookie presented, empty when there was none.
-    pub fn server(&self) -> &[u8] {
-        &self.server[..usize::from(self.server_len)]
+    pub fn server(&self) -> &'a [u8] {
+        self.server
     }
 }
 
@@ -149,7 +146,7 @@ impl Secrets {
     /// The reply to `presented` from `client` at `now` (seconds since the epoch, wrapping):
     /// a valid server cookie younger than half an hour is sent back as it came, anything
     /// else gets a fresh one. `None` when cookies are off.
-    pub fn reply(&self, presented: &Presented, client: IpAddr, now: u32) -> Option<Reply> {
+    pub fn reply(&self, presented: &Presented<'_>, client: IpAddr, now: u32) -> Option<Reply> {
         let key = self.keys.first()?;
         let mut option = [0u8; CLIENT_LEN + SERVER_LEN];
         option[..CLIENT_LEN].copy_from_slice(&presented.client);
@@ -255,7 +252,8 @@ mod tests {
         let secrets = Secrets::new(vec![key(SECRET)]);
         let ip: IpAddr = "198.51.100.100".parse().unwrap();
         // A.1: a client cookie alone gets a fresh server cookie; it was not a valid one.
-        let first = Presented::read(&hex("2464c4abcf10c957")).unwrap();
+        let first = hex("2464c4abcf10c957");
+        let first = Presented::read(&first).unwrap();
         let reply = secrets.reply(&first, ip, 1_559_731_985).unwrap();
         assert_eq!(reply.option.to_vec(), hex("2464c4abcf10c957010000005cf79f111f8130c3eee29480"));
         assert!(!reply.valid);

@@ -138,8 +138,8 @@ impl<'a> Opt<'a> {
             return Opt::default();
         };
         let nsid = if e.nsid { request.config().identity.nsid.as_deref() } else { None };
-        let cookie = match &e.cookie {
-            Some(presented) => request.config().cookies.reply(presented, request.peer.ip(), request.now),
+        let cookie = match e.cookie.and_then(crate::cookie::Presented::read) {
+            Some(presented) => request.config().cookies.reply(&presented, request.peer.ip(), request.now),
             None => None,
         };
         Opt { nsid, cookie }
@@ -151,7 +151,7 @@ const COOKIE_OPTION: usize = 4 + crate::cookie::CLIENT_LEN + crate::cookie::SERV
 
 /// Octets the OPT record takes: root name, fixed fields, the echoed Client Subnet, the NSID,
 /// the COOKIE.
-pub(super) fn opt_len(query: &Query<'_>, opt: Opt<'_>) -> usize {
+pub(super) fn opt_len(query: &Query<'_>, opt: &Opt<'_>) -> usize {
     match query.edns {
         None => 0,
         Some(e) => {
@@ -164,7 +164,7 @@ pub(super) fn opt_len(query: &Query<'_>, opt: Opt<'_>) -> usize {
 
 /// Starts every response to `query`: the header (ID, and flags from the query), the question as
 /// asked, and the OPT record's space kept back so that no record can take it.
-pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, rcode: u16, authoritative: bool) {
+pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, opt: &Opt<'_>, rcode: u16, authoritative: bool) {
     let aa = if authoritative { flags::AA } else { 0 };
     w.header(query.id, response_flags(query.flags, rcode) | aa);
     w.question(query.qname, query.qtype, query.qclass);
@@ -177,7 +177,7 @@ pub(super) fn begin(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, rcode: 
 pub(super) fn finish(
     w: &mut Writer<'_>,
     query: &Query<'_>,
-    opt: Opt<'_>,
+    opt: &Opt<'_>,
     rcode: u16,
     scope: u8,
     outcome: &mut Outcome,
@@ -203,10 +203,10 @@ pub fn slip(request: &Request<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Opti
     let query = request.query()?;
     let opt = Opt::of(request, query);
     let mut w = Writer::new(out, MAX_TCP_MESSAGE);
-    begin(&mut w, query, opt, outcome.rcode, outcome.authoritative);
+    begin(&mut w, query, &opt, outcome.rcode, outcome.authoritative);
     w.set_flags(w.flags() | flags::TC);
     let mut slipped = Outcome { truncated: true, ..*outcome };
-    finish(&mut w, query, opt, outcome.rcode, outcome.scope, &mut slipped);
+    finish(&mut w, query, &opt, outcome.rcode, outcome.scope, &mut slipped);
     Some(slipped)
 }
 
@@ -214,18 +214,18 @@ pub fn slip(request: &Request<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Opti
 /// COOKIE.
 const MAX_OPT: usize = 11 + 24 + 4 + crate::config::MAX_IDENTITY + COOKIE_OPTION;
 
-fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: Opt<'_>, ext_rcode: u16, scope: u8) {
+fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: &Opt<'_>, ext_rcode: u16, scope: u8) {
     let Some(e) = query.edns else {
         return;
     };
     match opt {
         // The usual reply: at most an ECS option, in a small buffer.
-        Opt { nsid: None, cookie: None } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
+        &Opt { nsid: None, cookie: None } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
         _ => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
     }
 }
 
-fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns, opt: Opt<'_>, ext_rcode: u16, scope: u8) {
+fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns<'_>, opt: &Opt<'_>, ext_rcode: u16, scope: u8) {
     let mut len = 11;
     if let Some(ecs) = e.ecs {
         len += echo_ecs(&ecs, scope, &mut rr[11..]);
@@ -293,19 +293,19 @@ pub(super) fn precheck(query: &Query<'_>) -> Option<u16> {
 
 fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outcome {
     let opt = Opt::of(request, query);
-    begin(w, query, opt, rcode::NOERROR, false);
+    begin(w, query, &opt, rcode::NOERROR, false);
     let mut outcome = Outcome::of(query);
     if query.qclass == class::CH {
         let rcode = chaos(w, request, query);
-        finish(w, query, opt, rcode, 0, &mut outcome);
+        finish(w, query, &opt, rcode, 0, &mut outcome);
         return outcome;
     }
     if let Some(rcode) = precheck(query) {
-        finish(w, query, opt, rcode, 0, &mut outcome);
+        finish(w, query, &opt, rcode, 0, &mut outcome);
         return outcome;
     }
     let Some(qname) = Name::from_wire(query.qname) else {
-        finish(w, query, opt, rcode::FORMERR, 0, &mut outcome);
+        finish(w, query, &opt, rcode::FORMERR, 0, &mut outcome);
         return outcome;
     };
     let (res, gslb) = resolve(request, query, &qname, None);
@@ -319,7 +319,7 @@ fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outc
         w.set_flags(w.flags() | flags::AA);
     }
     outcome.truncated = write_sections(w, &res) == Sections::Truncated;
-    finish(w, query, opt, rcode_of(res.rcode), scope, &mut outcome);
+    finish(w, query, &opt, rcode_of(res.rcode), scope, &mut outcome);
     outcome
 }
 

@@ -145,7 +145,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
     match entry {
         Entry::General => return None,
         Entry::Fixed { authoritative, rcode, counts, body } => {
-            begin(&mut w, query, opt, *rcode, *authoritative);
+            begin(&mut w, query, &opt, *rcode, *authoritative);
             w.prepared(*counts, body).ok()?;
             outcome.rcode = *rcode;
         }
@@ -161,7 +161,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             if done.decision.members.is_empty() || done.decision.fallback == Some(Fallback::ServFail) {
                 return None;
             }
-            begin(&mut w, query, opt, rcode::NOERROR, true);
+            begin(&mut w, query, &opt, rcode::NOERROR, true);
             let mut rr = [0u8; 28];
             rr[..2].copy_from_slice(&[0xc0, 12]);
             rr[2..4].copy_from_slice(&if done.family == Family::V4 { rtype::A } else { rtype::AAAA }.to_be_bytes());
@@ -185,7 +185,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             scope = done.scope;
         }
     }
-    finish(&mut w, query, opt, outcome.rcode, scope, &mut outcome);
+    finish(&mut w, query, &opt, outcome.rcode, scope, &mut outcome);
     Some(outcome)
 }
 

@@ -11,7 +11,7 @@ pub const HEADER_LEN: usize = 12;
 
 /// The EDNS(0) OPT record of a query (RFC 6891 §6.1).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Edns {
+pub struct Edns<'a> {
     /// The requestor's UDP payload size.
     pub udp_size: u16,
     /// EDNS version.
@@ -22,8 +22,9 @@ pub struct Edns {
     pub ecs: Option<ClientSubnet>,
     /// True when the query asked for the server's identity (an NSID option, RFC 5001 §2.1).
     pub nsid: bool,
-    /// The COOKIE option (RFC 7873), the first one when several were sent (§5.2).
-    pub cookie: Option<Presented>,
+    /// The value of the COOKIE option (RFC 7873), its length checked, the first one when
+    /// several were sent (§5.2); in place in the packet, read only when cookies are answered.
+    pub cookie: Option<&'a [u8]>,
 }
 
 /// An EDNS Client Subnet option (RFC 7871 §6), validated.
@@ -67,7 +68,7 @@ pub struct Query<'a> {
     /// QCLASS.
     pub qclass: u16,
     /// The OPT record, if any.
-    pub edns: Option<Edns>,
+    pub edns: Option<Edns<'a>>,
 }
 
 impl Query<'_> {
@@ -237,17 +238,17 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
 }
 
 /// The options of an OPT record the server acts on.
-struct Options {
+struct Options<'a> {
     ecs: Option<ClientSubnet>,
     nsid: bool,
-    cookie: Option<Presented>,
+    cookie: Option<&'a [u8]>,
 }
 
 /// Walks the options of an OPT record. `None` when an option overruns the record, or a Client
 /// Subnet or COOKIE option is malformed (RFC 7871 §7.1.2, RFC 7873 §5.2.2); otherwise the valid
 /// Client Subnet, whether an NSID option asked for the server's identity, and the first COOKIE.
 /// Unknown options are ignored (RFC 6891 §6.1.2).
-fn read_options(mut rdata: &[u8]) -> Option<Options> {
+fn read_options(mut rdata: &[u8]) -> Option<Options<'_>> {
     let mut ecs = None;
     let mut nsid = false;
     let mut cookie = None;
@@ -264,7 +265,10 @@ fn read_options(mut rdata: &[u8]) -> Option<Options> {
             }
             // RFC 5001 §2.1: a query's NSID option is empty; any payload is ignored.
             edns::NSID => nsid = true,
-            edns::COOKIE if cookie.is_none() => cookie = Some(Presented::read(value)?),
+            edns::COOKIE if cookie.is_none() => {
+                Presented::read(value)?;
+                cookie = Some(value);
+            }
             _ => {}
         }
         rdata = &rdata[4 + len..];
