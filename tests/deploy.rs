@@ -86,14 +86,19 @@ fn an_empty_state_file_is_moved_aside_and_the_server_starts() {
     let _ = &s.lines;
 }
 
+/// A socket in `dir` standing in for the service manager's `NOTIFY_SOCKET`, and its path.
+fn notify_socket(dir: &Path) -> (std::os::unix::net::UnixDatagram, std::path::PathBuf) {
+    let path = dir.join("notify.sock");
+    let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    (socket, path)
+}
+
 #[test]
 fn the_service_manager_hears_ready_reloading_and_stopping() {
-    use std::os::unix::net::UnixDatagram;
     let c = copy_gslb_zones();
     let geo = c.geo.to_string_lossy().into_owned();
-    let path = c.dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+    let (socket, path) = notify_socket(c.dir.path());
     let next = || {
         let mut buf = [0u8; 512];
         let n = socket.recv(&mut buf).expect("a notification");
@@ -474,12 +479,9 @@ fn a_broken_cookie_secret_file_refuses_the_start_and_a_reload_keeps_the_old_secr
 
 #[test]
 fn the_watchdog_is_fed_while_the_workers_answer() {
-    use std::os::unix::net::UnixDatagram;
     let c = copy_gslb_zones();
     let geo = c.geo.to_string_lossy().into_owned();
-    let path = c.dir.path().join("notify.sock");
-    let socket = UnixDatagram::bind(&path).unwrap();
-    socket.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let (socket, path) = notify_socket(c.dir.path());
     // WatchdogSec=0.4s: a WATCHDOG=1 every 0.2 s, while the batched workers come round.
     let s = Serve::start_env(
         &c.zones,

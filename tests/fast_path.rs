@@ -80,8 +80,9 @@ enum Cookie {
 const SECRET: [u8; 16] = *b"fast-path-secret";
 const NOW: u32 = 1_764_000_000;
 
-fn shapes() -> Vec<Shape> {
-    let base = Shape {
+impl Shape {
+    /// A plain query: no EDNS, class IN, no flags.
+    const PLAIN: Shape = Shape {
         edns: None,
         version: 0,
         dnssec_ok: false,
@@ -91,6 +92,10 @@ fn shapes() -> Vec<Shape> {
         nsid: false,
         cookie: Cookie::None,
     };
+}
+
+fn shapes() -> Vec<Shape> {
+    let base = Shape::PLAIN;
     vec![
         base,
         Shape { flags: 0x0100, ..base },
@@ -258,22 +263,7 @@ fn a_reload_never_lets_an_answer_of_the_old_zones_out() {
     std::fs::write(dir.path().join("reload.test.zone"), zone("192.0.2.2")).unwrap();
     let new = Arc::new(Config::load(dir.path(), &geo()).unwrap());
     assert_ne!(old.generation, new.generation);
-    let packet = build_query(
-        7,
-        b"\x06static\x06reload\x04test\x00",
-        1,
-        Shape {
-            edns: None,
-            version: 0,
-            dnssec_ok: false,
-            ecs: None,
-            flags: 0,
-            class: 1,
-            nsid: false,
-            cookie: Cookie::None,
-        },
-        IpAddr::from([127, 0, 0, 1]),
-    );
+    let packet = build_query(7, b"\x06static\x06reload\x04test\x00", 1, Shape::PLAIN, IpAddr::from([127, 0, 0, 1]));
     let peer: SocketAddr = "127.0.0.1:5000".parse().unwrap();
     let mut cache = AnswerCache::new();
     let mut out = Vec::new();
