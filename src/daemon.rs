@@ -50,6 +50,8 @@ pub struct Options {
     /// The cookie secrets file (read at start and at every reload); a random secret for this
     /// process when `None`.
     pub cookie_secret_file: Option<PathBuf>,
+    /// The fleet to share overrides with (none without endpoints).
+    pub cluster: crate::fleet::ClusterSettings,
 }
 
 impl Options {
@@ -71,6 +73,7 @@ impl Options {
             identity: crate::config::Identity::of_host(),
             cookies: true,
             cookie_secret_file: None,
+            cluster: crate::fleet::ClusterSettings::default(),
         }
     }
 }
@@ -98,6 +101,9 @@ pub enum StartError {
     /// The cookie secrets file could not be read.
     #[error("cookie-secret-file {0}")]
     Cookies(String),
+    /// The fleet settings are wrong.
+    #[error("cluster: {0}")]
+    Fleet(String),
     /// The file watcher could not start.
     #[error("cannot watch the zones for changes: {0}")]
     Watch(String),
@@ -115,6 +121,8 @@ pub struct Daemon {
     pub reloader: Arc<Reloader>,
     /// Where the API listens, if it does.
     pub api: Option<SocketAddr>,
+    /// The fleet this instance is part of, if any.
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -183,6 +191,14 @@ impl Daemon {
                 }));
             }
         }
+        let fleet = match options.cluster.endpoints.is_empty() {
+            true => None,
+            false => {
+                let fleet = crate::fleet::Fleet::new(&options.cluster, health.clone()).map_err(StartError::Fleet)?;
+                tasks.push(tokio::spawn(fleet.clone().run()));
+                Some(fleet)
+            }
+        };
         let mut api_addr = None;
         if let Some(addr) = options.api {
             let state = AppState {
@@ -191,12 +207,13 @@ impl Daemon {
                 reloader: reloader.clone(),
                 token: options.api_token.clone(),
                 token_for_reads: options.api_token_for_reads,
+                fleet: fleet.clone(),
             };
             let (bound, task) = api::start(addr, state).await?;
             api_addr = Some(bound);
             tasks.push(task);
         }
-        Ok(Daemon { running, health, runner, reloader, api: api_addr, tasks })
+        Ok(Daemon { running, health, runner, reloader, api: api_addr, fleet, tasks })
     }
 
     /// The addresses DNS is served on.

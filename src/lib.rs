@@ -21,6 +21,7 @@
 //! - [`privileges`]: `--user`: from root to an account, keeping only CAP_NET_BIND_SERVICE.
 //! - [`notify`]: readiness, reloads and stops told to the service manager (sd_notify).
 //! - [`settings`]: `meridian.toml` and the command line: one key per flag, flags win.
+//! - [`fleet`]: instances sharing overrides through etcd (its JSON gateway).
 //! - [`daemon`]: a whole running server (listeners, health table, checks), as `main` starts it.
 //! - [`server`]: the transports: UDP (batched and tokio) and TCP loops that only move bytes,
 //!   rate limiting and counters.
@@ -32,6 +33,7 @@ pub mod control;
 pub mod cookie;
 pub mod daemon;
 pub mod dns;
+pub mod fleet;
 pub mod geo;
 pub mod health;
 pub mod logs;

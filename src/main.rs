@@ -679,6 +679,7 @@ async fn run(config: Config, args: Settings) -> ExitCode {
         pick(&args.server_id).as_deref(),
         args.version_bind.as_deref(),
     );
+    options.cluster = args.cluster.clone();
     options.cookies = args.cookies != Some(false);
     options.cookie_secret_file = args.cookie_secret_file.clone();
     options.watch_quiet = args.watch_quiet.map_or(meridian::reload::QUIET, std::time::Duration::from_secs_f64);

@@ -139,12 +139,20 @@ pub struct Settings {
     /// or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<crate::logs::LogFormat>,
+    /// A fleet sharing overrides through etcd: the `[cluster]` table of the file.
+    #[command(flatten)]
+    #[serde(default)]
+    pub cluster: crate::fleet::ClusterSettings,
 }
 
 /// Takes each field from `$flags` when given there, else from `$file`.
 macro_rules! over {
     ($flags:ident, $file:ident; $($field:ident),* $(,)?) => {
-        Settings { $($field: $flags.$field.or($file.$field),)* listen: if $flags.listen.is_empty() { $file.listen } else { $flags.listen } }
+        Settings {
+            $($field: $flags.$field.or($file.$field),)*
+            listen: if $flags.listen.is_empty() { $file.listen } else { $flags.listen },
+            cluster: $flags.cluster.over($file.cluster),
+        }
     };
 }
 
@@ -196,6 +204,7 @@ impl Settings {
         if self.api_token_for_reads == Some(true) && self.api_token_file.is_none() {
             return Err("api-token-for-reads: needs api-token-file".into());
         }
+        self.cluster.check()?;
         if let Some(len) = self.rrl_ipv4_prefix
             && len > 32
         {
@@ -311,7 +320,8 @@ mod tests {
              user = \"meridian\"\ngroup = \"meridian\"\nallow-root = false\nnsid = \"ns1\"\nserver-id = \"ns1.example\"\n\
              version-bind = \"x\"\ncookies = true\ncookie-secret-file = \"cookie\"\nrrl-rate = 20\nrrl-slip = 2\n\
              rrl-ipv4-prefix = 24\nrrl-ipv6-prefix = 56\nrrl-dry-run = false\nudp-loop = \"tokio\"\n\
-             log-level = \"warn\"\nlog-format = \"json\"\n",
+             log-level = \"warn\"\nlog-format = \"json\"\n\
+             [cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\nname = \"ns1\"\nprefix = \"/meridian\"\n",
         )
         .unwrap();
         let zones = s.zones();
@@ -322,6 +332,8 @@ mod tests {
         assert_eq!(s.listen.len(), 2);
         assert_eq!(s.api_url(), "http://127.0.0.1:8053");
         assert_eq!(s.log_format, Some(crate::logs::LogFormat::Json));
+        assert_eq!(s.cluster.name.as_deref(), Some("ns1"));
+        assert_eq!(s.cluster.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
     }
 
     #[test]
@@ -336,6 +348,8 @@ mod tests {
             ("log-format = \"xml\"\n", "FILE:1: "),
             ("group = \"g\"\n", "FILE: group: needs user"),
             ("zones = \n", "FILE:1: "),
+            ("[cluster]\nendpoint = [\"http://e:2379\"]\n", "FILE:2: unknown field `endpoint`"),
+            ("[cluster]\nendpoints = [\"e:2379\"]\n", "FILE: cluster.endpoints: etcd endpoint 'e:2379'"),
         ];
         for (text, want) in cases {
             let e = parse(text).unwrap_err();

@@ -69,6 +69,21 @@ pub fn render(state: &AppState) -> String {
         "State file writes that failed (overrides kept in memory).",
     );
     let _ = writeln!(o, "meridian_state_save_failures_total {save_failures}");
+    if let Some(fleet) = &state.fleet {
+        header(
+            &mut o,
+            "meridian_fleet_store_connected",
+            "gauge",
+            "1 while the fleet's etcd answers, 0 while it does not.",
+        );
+        let _ = writeln!(o, "meridian_fleet_store_connected {}", u8::from(fleet.connected()));
+        header(&mut o, "meridian_fleet_store_disconnects_total", "counter", "Times the fleet's etcd was lost.");
+        let _ = writeln!(
+            o,
+            "meridian_fleet_store_disconnects_total {}",
+            fleet.disconnects.load(std::sync::atomic::Ordering::Relaxed)
+        );
+    }
     header(&mut o, "meridian_member_up", "gauge", "1 when queries may answer the member, 0 when down or drained.");
     for m in &members {
         let _ = writeln!(

@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 
-use crate::health::{Action, HealthTable, Target};
+use crate::health::{Action, HealthTable, Override, Target};
 use crate::query::explain::{Asker, explain};
 use crate::reload::Reloader;
 use crate::server::Shared;
@@ -36,6 +36,8 @@ pub struct AppState {
     /// When set, reads (status, metrics, explain, overrides) need the token too: `/status`
     /// shows the whole topology.
     pub token_for_reads: bool,
+    /// The fleet overrides are shared with, if any.
+    pub fleet: Option<Arc<crate::fleet::Fleet>>,
 }
 
 /// Why the API could not start.
@@ -223,6 +225,12 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         },
         "reload": state.reloader.status(),
         "availability": availability,
+        "fleet": state.fleet.as_ref().map(|f| serde_json::json!({
+            "instance": f.name,
+            "store_connected": f.connected(),
+            "store_error": f.last_error(),
+            "store_disconnects": f.disconnects.load(std::sync::atomic::Ordering::Relaxed),
+        })),
     });
     Json(body).into_response()
 }
@@ -316,8 +324,26 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Body) -> R
     if let Err(e) = target_exists(state, &target) {
         return error(StatusCode::NOT_FOUND, e);
     }
+    let ttl = body.ttl.map(Duration::from_secs);
+    if let Some(fleet) = &state.fleet {
+        // The fleet's store first: an override in force here alone would split the fleet.
+        let now = SystemTime::now();
+        let over = Override {
+            target: target.clone(),
+            action,
+            expires: ttl.map(|t| now + t),
+            created: now,
+            set_by: Some(fleet.name.clone()),
+        };
+        if let Err(e) = tokio::runtime::Handle::current().block_on(fleet.put_override(&over)) {
+            return error(StatusCode::SERVICE_UNAVAILABLE, format!("the override was not set: the fleet store: {e}"));
+        }
+        let mut table = crate::sync::lock(&state.health);
+        table.install_override(over, now);
+        return Json(serde_json::json!({ "overrides": table.overrides().overrides })).into_response();
+    }
     let mut table = crate::sync::lock(&state.health);
-    let saved = table.set_override(target.clone(), action, body.ttl.map(Duration::from_secs), SystemTime::now());
+    let saved = table.set_override(target.clone(), action, ttl, SystemTime::now());
     let overrides = serde_json::json!({ "overrides": table.overrides().overrides });
     drop(table);
     match saved {
@@ -329,6 +355,23 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Body) -> R
 fn clear(state: &AppState, headers: &HeaderMap, target: Target) -> Response {
     if let Err(r) = authorized(state, headers) {
         return *r;
+    }
+    if let Some(fleet) = &state.fleet {
+        let deleted = match tokio::runtime::Handle::current().block_on(fleet.delete_override(&target)) {
+            Ok(d) => d,
+            Err(e) => {
+                return error(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    format!("the override was not cleared: the fleet store: {e}"),
+                );
+            }
+        };
+        let mut table = crate::sync::lock(&state.health);
+        table.remove_override(&target, SystemTime::now());
+        if !deleted {
+            return error(StatusCode::NOT_FOUND, format!("no override for {target}"));
+        }
+        return Json(serde_json::json!({ "overrides": table.overrides().overrides })).into_response();
     }
     let mut table = crate::sync::lock(&state.health);
     match table.clear_override(&target, SystemTime::now()) {

@@ -236,6 +236,46 @@ impl HealthTable {
         self.save()
     }
 
+    /// Puts an override made elsewhere (the fleet's store) in force, as it was made; saves and
+    /// publishes. A save failure is logged and counted (the override applies either way).
+    pub fn install_override(&mut self, o: Override, now: SystemTime) {
+        if self.overrides.overrides.contains(&o) {
+            return;
+        }
+        tracing::info!(target = %o.target, action = ?o.action, set_by = ?o.set_by, "override from the fleet");
+        self.overrides.install(o);
+        self.publish(now);
+        self.save_logged();
+    }
+
+    /// Removes an override the fleet's store no longer has.
+    pub fn remove_override(&mut self, target: &Target, now: SystemTime) {
+        if self.overrides.clear(target) {
+            tracing::info!(%target, "override cleared by the fleet");
+            self.publish(now);
+            self.save_logged();
+        }
+    }
+
+    /// Replaces every override with the fleet's (reconciliation when the store is reached).
+    pub fn replace_overrides(&mut self, list: Vec<Override>, now: SystemTime) {
+        let mut sorted = list.clone();
+        sorted.sort_by_key(|o| o.created);
+        if sorted == self.overrides.overrides {
+            return;
+        }
+        tracing::info!(count = sorted.len(), "overrides reconciled with the fleet");
+        self.overrides.overrides = sorted;
+        self.publish(now);
+        self.save_logged();
+    }
+
+    fn save_logged(&mut self) {
+        if let Err(e) = self.save() {
+            tracing::warn!(error = %e, "cannot save the state file");
+        }
+    }
+
     /// Clears an override; true when there was one.
     pub fn clear_override(&mut self, target: &Target, now: SystemTime) -> Result<bool, StateError> {
         let had = self.overrides.clear(target);

@@ -75,6 +75,9 @@ pub struct Override {
     /// When it was set.
     #[serde(with = "epoch")]
     pub created: SystemTime,
+    /// The fleet instance that set it (none outside a fleet).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_by: Option<String>,
 }
 
 impl Override {
@@ -119,8 +122,13 @@ pub enum StateError {
 impl Overrides {
     /// Sets (or replaces) the override of `target`.
     pub fn set(&mut self, target: Target, action: Action, ttl: Option<Duration>, now: SystemTime) {
-        self.overrides.retain(|o| o.target != target);
-        self.overrides.push(Override { target, action, expires: ttl.map(|t| now + t), created: now });
+        self.install(Override { target, action, expires: ttl.map(|t| now + t), created: now, set_by: None });
+    }
+
+    /// Puts `o` in force in place of any override of its target.
+    pub fn install(&mut self, o: Override) {
+        self.overrides.retain(|x| x.target != o.target);
+        self.overrides.push(o);
     }
 
     /// Removes the override of `target`; true when there was one.

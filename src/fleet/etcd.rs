@@ -1,0 +1,279 @@
+//! A small etcd v3 client over etcd's JSON gateway (`/v3/kv/range`, `/v3/watch`, ...), on the
+//! HTTP client the server already has.
+//!
+//! Why the gateway and not gRPC: the gRPC clients (etcd-client over tonic and prost) bring a
+//! second HTTP/2 stack and, depending on the version, protobuf code generation at build time;
+//! the gateway is part of every etcd v3 server (3.4 and later serve it under `/v3/`), speaks
+//! JSON with keys and values in base64, and streams a watch as one JSON object per line. What
+//! Meridian needs (range, put, delete, leases, watch) is a handful of requests.
+//!
+//! Every request tries the endpoints in turn, starting from the one that answered last, so a
+//! dead member of the etcd cluster costs one failed connection, not an outage.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use data_encoding::BASE64;
+use serde_json::{Value, json};
+
+/// How long one request may take: etcd answers in milliseconds or is not there.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long connecting to one endpoint may take before the next is tried.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why etcd did not do what was asked.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum EtcdError {
+    /// No endpoint could be reached.
+    #[error("no etcd endpoint answered ({0})")]
+    Unreachable(String),
+    /// etcd answered with an error.
+    #[error("etcd refused: {0}")]
+    Refused(String),
+    /// The answer was not what the gateway sends.
+    #[error("unexpected answer from etcd: {0}")]
+    Protocol(String),
+}
+
+/// One key and its value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyValue {
+    /// The key.
+    pub key: String,
+    /// The value.
+    pub value: Vec<u8>,
+    /// The revision of its last change.
+    pub mod_revision: i64,
+}
+
+/// A change seen by a watch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Event {
+    /// The key was written.
+    Put(KeyValue),
+    /// The key was deleted (or its lease expired).
+    Delete(String),
+}
+
+/// An etcd cluster named by its client URLs.
+#[derive(Debug)]
+pub struct Etcd {
+    endpoints: Vec<String>,
+    client: reqwest::Client,
+    /// The endpoint to try first: the last that answered.
+    current: AtomicUsize,
+}
+
+/// Decodes a base64 field (absent is empty, as the gateway leaves out empty values).
+fn b64(v: &Value) -> Result<Vec<u8>, EtcdError> {
+    match v.as_str() {
+        None => Ok(Vec::new()),
+        Some(s) => BASE64.decode(s.as_bytes()).map_err(|e| EtcdError::Protocol(format!("bad base64: {e}"))),
+    }
+}
+
+/// Reads an int64 field, which the gateway writes as a string (absent is 0).
+fn int(v: &Value) -> i64 {
+    match v {
+        Value::String(s) => s.parse().unwrap_or(0),
+        Value::Number(n) => n.as_i64().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+/// The end of the range of every key starting with `prefix` (etcd's `range_end`).
+fn prefix_end(prefix: &[u8]) -> Vec<u8> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < 0xff {
+            end.push(last + 1);
+            return end;
+        }
+    }
+    vec![0] // every key
+}
+
+fn key_value(kv: &Value) -> Result<KeyValue, EtcdError> {
+    let key = String::from_utf8(b64(&kv["key"])?).map_err(|_| EtcdError::Protocol("a key is not UTF-8".into()))?;
+    Ok(KeyValue { key, value: b64(&kv["value"])?, mod_revision: int(&kv["mod_revision"]) })
+}
+
+impl Etcd {
+    /// A client for the cluster at `endpoints` (`http://host:port` or `https://...`).
+    pub fn new(endpoints: &[String]) -> Result<Etcd, String> {
+        if endpoints.is_empty() {
+            return Err("no etcd endpoints".into());
+        }
+        for e in endpoints {
+            let url = reqwest::Url::parse(e).map_err(|err| format!("etcd endpoint '{e}' is not a URL: {err}"))?;
+            if url.scheme() != "http" && url.scheme() != "https" {
+                return Err(format!("etcd endpoint '{e}' is not http:// or https://"));
+            }
+        }
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .build()
+            .map_err(|e| format!("cannot make the etcd client: {e}"))?;
+        let endpoints = endpoints.iter().map(|e| e.trim_end_matches('/').to_string()).collect();
+        Ok(Etcd { endpoints, client, current: AtomicUsize::new(0) })
+    }
+
+    /// Sends one request to the first endpoint that answers; with `stream`, no overall time
+    /// limit (a watch lasts as long as it is wanted).
+    async fn send(&self, path: &str, body: &Value, stream: bool) -> Result<reqwest::Response, EtcdError> {
+        let start = self.current.load(Ordering::Relaxed);
+        let mut last = String::new();
+        for i in 0..self.endpoints.len() {
+            let at = (start + i) % self.endpoints.len();
+            let mut request = self.client.post(format!("{}{path}", self.endpoints[at])).body(body.to_string());
+            if !stream {
+                request = request.timeout(REQUEST_TIMEOUT);
+            }
+            match request.send().await {
+                Ok(response) => {
+                    self.current.store(at, Ordering::Relaxed);
+                    if !response.status().is_success() {
+                        let status = response.status();
+                        let text = response.text().await.unwrap_or_default();
+                        let message = serde_json::from_str::<Value>(&text)
+                            .ok()
+                            .and_then(|v| v["message"].as_str().map(str::to_string))
+                            .unwrap_or(text);
+                        // A member without a leader or quorum says so; another may do better.
+                        if status.is_server_error() {
+                            last = format!("{}: {message}", self.endpoints[at]);
+                            continue;
+                        }
+                        return Err(EtcdError::Refused(message));
+                    }
+                    return Ok(response);
+                }
+                Err(e) => last = format!("{}: {e}", self.endpoints[at]),
+            }
+        }
+        Err(EtcdError::Unreachable(last))
+    }
+
+    async fn call(&self, path: &str, body: Value) -> Result<Value, EtcdError> {
+        let response = self.send(path, &body, false).await?;
+        let text = response.text().await.map_err(|e| EtcdError::Unreachable(e.to_string()))?;
+        serde_json::from_str(&text).map_err(|e| EtcdError::Protocol(format!("{e}: {text}")))
+    }
+
+    /// Every key starting with `prefix`, and the revision they were read at.
+    pub async fn get_prefix(&self, prefix: &str) -> Result<(Vec<KeyValue>, i64), EtcdError> {
+        let body = json!({
+            "key": BASE64.encode(prefix.as_bytes()),
+            "range_end": BASE64.encode(&prefix_end(prefix.as_bytes())),
+        });
+        let v = self.call("/v3/kv/range", body).await?;
+        let kvs = v["kvs"].as_array().map(Vec::as_slice).unwrap_or_default();
+        let list = kvs.iter().map(key_value).collect::<Result<Vec<_>, _>>()?;
+        Ok((list, int(&v["header"]["revision"])))
+    }
+
+    /// Writes `key`, attached to `lease` when given (it goes when the lease expires).
+    pub async fn put(&self, key: &str, value: &[u8], lease: Option<i64>) -> Result<i64, EtcdError> {
+        let mut body = json!({ "key": BASE64.encode(key.as_bytes()), "value": BASE64.encode(value) });
+        if let Some(id) = lease {
+            body["lease"] = json!(id.to_string());
+        }
+        let v = self.call("/v3/kv/put", body).await?;
+        Ok(int(&v["header"]["revision"]))
+    }
+
+    /// Deletes `key`; true when it existed.
+    pub async fn delete(&self, key: &str) -> Result<bool, EtcdError> {
+        let v = self.call("/v3/kv/deleterange", json!({ "key": BASE64.encode(key.as_bytes()) })).await?;
+        Ok(int(&v["deleted"]) > 0)
+    }
+
+    /// A lease of `ttl` seconds; its ID.
+    pub async fn grant(&self, ttl: u64) -> Result<i64, EtcdError> {
+        let v = self.call("/v3/lease/grant", json!({ "TTL": ttl.to_string() })).await?;
+        match int(&v["ID"]) {
+            0 => Err(EtcdError::Protocol(format!("no lease ID in {v}"))),
+            id => Ok(id),
+        }
+    }
+
+    /// Renews a lease; false when it has expired (its keys are gone).
+    pub async fn keep_alive(&self, lease: i64) -> Result<bool, EtcdError> {
+        let v = self.call("/v3/lease/keepalive", json!({ "ID": lease.to_string() })).await?;
+        Ok(int(&v["result"]["TTL"]) > 0)
+    }
+
+    /// Watches every key starting with `prefix` from revision `from` on.
+    pub async fn watch_prefix(&self, prefix: &str, from: i64) -> Result<Watch, EtcdError> {
+        let body = json!({ "create_request": {
+            "key": BASE64.encode(prefix.as_bytes()),
+            "range_end": BASE64.encode(&prefix_end(prefix.as_bytes())),
+            "start_revision": from.to_string(),
+        }});
+        let response = self.send("/v3/watch", &body, true).await?;
+        Ok(Watch { response, buffer: Vec::new() })
+    }
+}
+
+/// A watch in progress: the gateway streams one JSON object per line.
+#[derive(Debug)]
+pub struct Watch {
+    response: reqwest::Response,
+    buffer: Vec<u8>,
+}
+
+impl Watch {
+    /// The next batch of changes, with the revision they bring the store to; `Ok(None)` when
+    /// the stream ended (the member went away), an error when etcd cancelled the watch
+    /// (a compacted revision, say).
+    pub async fn next(&mut self) -> Result<Option<(Vec<Event>, i64)>, EtcdError> {
+        loop {
+            if let Some(end) = self.buffer.iter().position(|&b| b == b'\n') {
+                let line: Vec<u8> = self.buffer.drain(..=end).collect();
+                let v: Value = serde_json::from_slice(&line)
+                    .map_err(|e| EtcdError::Protocol(format!("{e}: {}", String::from_utf8_lossy(&line))))?;
+                if let Some(error) = v.get("error") {
+                    return Err(EtcdError::Refused(error["message"].as_str().unwrap_or("watch failed").to_string()));
+                }
+                let result = &v["result"];
+                if result["canceled"].as_bool() == Some(true) {
+                    let reason = result["cancel_reason"].as_str().unwrap_or("cancelled");
+                    return Err(EtcdError::Refused(format!("watch cancelled: {reason}")));
+                }
+                let events = result["events"].as_array().map(Vec::as_slice).unwrap_or_default();
+                let mut out = Vec::with_capacity(events.len());
+                for e in events {
+                    let kv = key_value(&e["kv"])?;
+                    out.push(if e["type"].as_str() == Some("DELETE") { Event::Delete(kv.key) } else { Event::Put(kv) });
+                }
+                let revision = int(&result["header"]["revision"]);
+                if !out.is_empty() {
+                    return Ok(Some((out, revision)));
+                }
+                continue; // the creation notice, or a progress notice
+            }
+            match self.response.chunk().await {
+                Ok(Some(bytes)) => self.buffer.extend_from_slice(&bytes),
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(EtcdError::Unreachable(e.to_string())),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_prefix_range_ends_past_every_key_that_starts_with_it() {
+        assert_eq!(prefix_end(b"/meridian/"), b"/meridian0".to_vec());
+        assert_eq!(prefix_end(b"a\xff"), b"b".to_vec());
+        assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
+        assert_eq!(int(&json!("42")), 42);
+        assert_eq!(int(&Value::Null), 0);
+        assert!(Etcd::new(&[]).is_err());
+        assert!(Etcd::new(&["127.0.0.1:2379".to_string()]).unwrap_err().contains("is not"));
+    }
+}

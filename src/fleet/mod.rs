@@ -1,0 +1,281 @@
+//! A fleet of Meridians sharing one etcd: overrides set through any instance apply on every
+//! instance.
+//!
+//! Keys live under the cluster's prefix (`/meridian` by default):
+//! `PREFIX/overrides/datacenter/DC` and `PREFIX/overrides/member/POOL/MEMBER`, each holding the
+//! override as JSON (action, expiry, when and by which instance it was set). An instance
+//! writes there when its API or CLI is asked to set or clear an override, and every instance
+//! (the writer included) applies what it watches, so the fleet converges on etcd's copy. Each
+//! keeps that copy in its state file, so a restart while etcd is down starts with the last
+//! overrides known. The query path never waits for etcd: it reads the health snapshot, which
+//! the watcher republishes.
+//!
+//! When etcd cannot be reached, the instance goes on serving with the overrides it has,
+//! refuses new overrides (503: setting one on this instance alone would split the fleet), says
+//! so in `/status`, and reconciles with etcd's copy as soon as it is back.
+
+pub mod etcd;
+
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use serde::Deserialize;
+
+use crate::health::HealthTable;
+use crate::health::overrides::{Override, Target};
+use etcd::{Etcd, EtcdError, Event};
+
+/// Default key prefix.
+pub const DEFAULT_PREFIX: &str = "/meridian";
+/// How long to wait before trying etcd again after it failed.
+const RETRY: Duration = Duration::from_secs(1);
+
+/// `[cluster]` in the settings file, `--cluster-*` on the command line.
+#[derive(clap::Args, Deserialize, Debug, Clone, Default, PartialEq)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct ClusterSettings {
+    /// etcd client URLs (repeat for each member); sets up a fleet. `[cluster] endpoints`.
+    #[arg(long = "cluster-endpoint", value_name = "URL")]
+    #[serde(default)]
+    pub endpoints: Vec<String>,
+    /// This instance's name in the fleet; default the host name. `[cluster] name`.
+    #[arg(long = "cluster-name", value_name = "NAME")]
+    pub name: Option<String>,
+    /// The etcd key prefix the fleet shares; default /meridian. `[cluster] prefix`.
+    #[arg(long = "cluster-prefix", value_name = "PREFIX")]
+    pub prefix: Option<String>,
+}
+
+impl ClusterSettings {
+    /// These settings (from flags) over `file`'s, key by key.
+    pub fn over(self, file: ClusterSettings) -> ClusterSettings {
+        ClusterSettings {
+            endpoints: if self.endpoints.is_empty() { file.endpoints } else { self.endpoints },
+            name: self.name.or(file.name),
+            prefix: self.prefix.or(file.prefix),
+        }
+    }
+
+    /// Checks the values: URLs, a prefix that starts with `/`.
+    pub fn check(&self) -> Result<(), String> {
+        if self.endpoints.is_empty() && (self.name.is_some() || self.prefix.is_some()) {
+            return Err("cluster: name and prefix need endpoints".into());
+        }
+        if !self.endpoints.is_empty() {
+            Etcd::new(&self.endpoints).map_err(|e| format!("cluster.endpoints: {e}"))?;
+        }
+        if let Some(p) = &self.prefix
+            && (!p.starts_with('/') || p.len() < 2)
+        {
+            return Err(format!("cluster.prefix: '{p}' must start with / and name something"));
+        }
+        if self.name.as_deref().is_some_and(|n| n.is_empty() || n.contains('/')) {
+            return Err("cluster.name: must be a non-empty name without /".into());
+        }
+        Ok(())
+    }
+}
+
+/// An override as the fleet stores it: the override, and who set it.
+#[derive(Debug, Clone, serde::Serialize, Deserialize)]
+struct Stored {
+    #[serde(flatten)]
+    over: Override,
+}
+
+/// One instance's part in a fleet.
+#[derive(Debug)]
+pub struct Fleet {
+    etcd: Etcd,
+    /// This instance's name.
+    pub name: String,
+    prefix: String,
+    health: Arc<Mutex<HealthTable>>,
+    connected: AtomicBool,
+    /// Times the connection to etcd was lost.
+    pub disconnects: AtomicU64,
+    last_error: Mutex<Option<String>>,
+}
+
+/// Escapes `/` and `%` in a name used as a key segment.
+fn segment(name: &str) -> String {
+    name.replace('%', "%25").replace('/', "%2F")
+}
+
+impl Fleet {
+    /// Joins the fleet `settings` names (endpoints given), applying overrides to `health`.
+    /// Nothing is asked of etcd yet: [`Fleet::run`] does that, and retries while it is down.
+    pub fn new(settings: &ClusterSettings, health: Arc<Mutex<HealthTable>>) -> Result<Arc<Fleet>, String> {
+        let etcd = Etcd::new(&settings.endpoints)?;
+        let name = match &settings.name {
+            Some(n) => n.clone(),
+            None => crate::config::Identity::of_host().server_id.unwrap_or_else(|| "meridian".into()),
+        };
+        let prefix = settings.prefix.clone().unwrap_or_else(|| DEFAULT_PREFIX.to_string());
+        Ok(Arc::new(Fleet {
+            etcd,
+            name,
+            prefix: prefix.trim_end_matches('/').to_string(),
+            health,
+            connected: AtomicBool::new(false),
+            disconnects: AtomicU64::new(0),
+            last_error: Mutex::new(None),
+        }))
+    }
+
+    fn overrides_prefix(&self) -> String {
+        format!("{}/overrides/", self.prefix)
+    }
+
+    fn key_of(&self, target: &Target) -> String {
+        match target {
+            Target::Datacenter { datacenter } => {
+                format!("{}datacenter/{}", self.overrides_prefix(), segment(datacenter))
+            }
+            Target::Member { pool, member } => {
+                format!("{}member/{}/{}", self.overrides_prefix(), segment(pool), segment(member))
+            }
+        }
+    }
+
+    /// True while the last exchange with etcd worked.
+    pub fn connected(&self) -> bool {
+        self.connected.load(Ordering::Relaxed)
+    }
+
+    /// Why etcd last failed, while it does.
+    pub fn last_error(&self) -> Option<String> {
+        crate::sync::lock(&self.last_error).clone()
+    }
+
+    fn up(&self) {
+        if !self.connected.swap(true, Ordering::Relaxed) {
+            tracing::info!(instance = %self.name, "fleet store reached: overrides are shared");
+        }
+        *crate::sync::lock(&self.last_error) = None;
+    }
+
+    fn down(&self, e: &EtcdError) {
+        if self.connected.swap(false, Ordering::Relaxed) {
+            self.disconnects.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "fleet store lost: serving with the overrides known; new ones refused until it is back");
+        }
+        *crate::sync::lock(&self.last_error) = Some(e.to_string());
+    }
+
+    /// Stores an override for the whole fleet (this instance applies it at once too).
+    pub async fn put_override(&self, over: &Override) -> Result<(), EtcdError> {
+        let value = serde_json::to_vec(&Stored { over: over.clone() }).unwrap_or_default();
+        match self.etcd.put(&self.key_of(&over.target), &value, None).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                self.down(&e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Removes an override from the whole fleet; true when etcd had it.
+    pub async fn delete_override(&self, target: &Target) -> Result<bool, EtcdError> {
+        self.etcd.delete(&self.key_of(target)).await.inspect_err(|e| self.down(e))
+    }
+
+    /// Keeps this instance's overrides equal to the fleet's, for ever: reads them all, installs
+    /// them, then applies every change watched; after any failure, waits and starts again
+    /// (which reconciles whatever changed meanwhile).
+    pub async fn run(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.follow().await {
+                self.down(&e);
+            }
+            tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    async fn follow(&self) -> Result<(), EtcdError> {
+        let prefix = self.overrides_prefix();
+        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
+        let list: Vec<Override> = kvs.iter().filter_map(|kv| self.decode(&kv.key, &kv.value)).collect();
+        crate::sync::lock(&self.health).replace_overrides(list, SystemTime::now());
+        self.up();
+        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
+        while let Some((events, _)) = watch.next().await? {
+            let mut table = crate::sync::lock(&self.health);
+            for event in events {
+                match event {
+                    Event::Put(kv) => {
+                        if let Some(o) = self.decode(&kv.key, &kv.value) {
+                            table.install_override(o, SystemTime::now());
+                        }
+                    }
+                    Event::Delete(key) => {
+                        if let Some(target) = self.target_of(&key) {
+                            table.remove_override(&target, SystemTime::now());
+                        }
+                    }
+                }
+            }
+        }
+        Err(EtcdError::Unreachable("the watch ended".into()))
+    }
+
+    fn decode(&self, key: &str, value: &[u8]) -> Option<Override> {
+        match serde_json::from_slice::<Stored>(value) {
+            Ok(s) => Some(s.over),
+            Err(e) => {
+                tracing::warn!(key, error = %e, "fleet store: not an override, ignored");
+                None
+            }
+        }
+    }
+
+    fn target_of(&self, key: &str) -> Option<Target> {
+        let rest = key.strip_prefix(&self.overrides_prefix())?;
+        let unescape = |s: &str| s.replace("%2F", "/").replace("%25", "%");
+        let parts: Vec<&str> = rest.split('/').collect();
+        match parts.as_slice() {
+            ["datacenter", dc] => Some(Target::Datacenter { datacenter: unescape(dc) }),
+            ["member", pool, member] => Some(Target::Member { pool: unescape(pool), member: unescape(member) }),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_name_their_target_and_read_back() {
+        let config = crate::config::Config::load(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("zones"),
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb"),
+        )
+        .unwrap();
+        let health = Arc::new(Mutex::new(HealthTable::new(Arc::new(config), None).unwrap()));
+        let settings = ClusterSettings {
+            endpoints: vec!["http://127.0.0.1:1".into()],
+            name: Some("a".into()),
+            prefix: Some("/m/".into()),
+        };
+        let fleet = Fleet::new(&settings, health).unwrap();
+        for target in [
+            Target::Datacenter { datacenter: "ams".into() },
+            Target::Member { pool: "www".into(), member: "ams-1".into() },
+            Target::Member { pool: "odd/pool%".into(), member: "x".into() },
+        ] {
+            let key = fleet.key_of(&target);
+            assert!(key.starts_with("/m/overrides/"), "{key}");
+            assert_eq!(fleet.target_of(&key), Some(target));
+        }
+        assert_eq!(fleet.target_of("/m/overrides/other/x"), None);
+        let bad = |s: ClusterSettings| s.check().unwrap_err();
+        assert!(
+            bad(ClusterSettings { name: Some("a".into()), ..ClusterSettings::default() }).contains("need endpoints")
+        );
+        assert!(bad(ClusterSettings { prefix: Some("m".into()), ..settings.clone() }).contains("must start with /"));
+        assert!(bad(ClusterSettings { endpoints: vec!["etcd:2379".into()], ..settings.clone() }).contains("endpoints"));
+        assert!(settings.check().is_ok());
+    }
+}

@@ -1,0 +1,278 @@
+//! Three Meridians and a three-member etcd on loopback, as a fleet: an override set through
+//! one instance applies on all (timed over many trials), survives the loss of the etcd
+//! leader and of all of etcd without a lost answer, and an instance restarted from its state
+//! file reconciles with the fleet's copy. Skipped, with the reason, where etcd is not
+//! installed (`./scripts/test.sh` installs Debian's etcd-server).
+
+mod common;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+const ETCD: &str = "/usr/bin/etcd";
+
+/// A free TCP port on 127.0.0.1, probed now.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// An etcd cluster of local processes, stopped by PID when dropped.
+struct Etcd {
+    dir: tempfile::TempDir,
+    members: Vec<Option<Child>>,
+    clients: Vec<u16>,
+    peers: Vec<u16>,
+}
+
+impl Etcd {
+    fn start(n: usize) -> Etcd {
+        let dir = tempfile::tempdir().unwrap();
+        let clients: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let peers: Vec<u16> = (0..n).map(|_| free_port()).collect();
+        let mut etcd = Etcd { dir, members: (0..n).map(|_| None).collect(), clients, peers };
+        for i in 0..n {
+            etcd.start_member(i);
+        }
+        for i in 0..n {
+            assert!(
+                wait_until(Duration::from_secs(30), || etcd.healthy(i)).is_some(),
+                "etcd member {i} did not become healthy"
+            );
+        }
+        etcd
+    }
+
+    fn start_member(&mut self, i: usize) {
+        let cluster: Vec<String> =
+            self.peers.iter().enumerate().map(|(j, p)| format!("m{j}=http://127.0.0.1:{p}")).collect();
+        let child = Command::new(ETCD)
+            .args(["--name", &format!("m{i}")])
+            .arg("--data-dir")
+            .arg(self.dir.path().join(format!("m{i}")))
+            .args(["--listen-client-urls", &format!("http://127.0.0.1:{}", self.clients[i])])
+            .args(["--advertise-client-urls", &format!("http://127.0.0.1:{}", self.clients[i])])
+            .args(["--listen-peer-urls", &format!("http://127.0.0.1:{}", self.peers[i])])
+            .args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{}", self.peers[i])])
+            .args(["--initial-cluster", &cluster.join(",")])
+            .args(["--initial-cluster-state", "new", "--initial-cluster-token", "meridian-test"])
+            .args(["--heartbeat-interval", "100", "--election-timeout", "1000"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("etcd starts");
+        self.members[i] = Some(child);
+    }
+
+    fn endpoint(&self, i: usize) -> String {
+        format!("http://127.0.0.1:{}", self.clients[i])
+    }
+
+    fn addr(&self, i: usize) -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], self.clients[i]))
+    }
+
+    fn healthy(&self, i: usize) -> bool {
+        std::net::TcpStream::connect(self.addr(i)).is_ok()
+            && http(self.addr(i), "GET", "/health", None, None).1.contains("\"true\"")
+    }
+
+    /// The index of the member that leads now.
+    fn leader(&self) -> Option<usize> {
+        (0..self.members.len()).find(|&i| {
+            self.members[i].is_some() && {
+                let (_, body) = http(self.addr(i), "POST", "/v3/maintenance/status", None, Some("{}"));
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+                v["leader"].is_string() && v["leader"] == v["header"]["member_id"]
+            }
+        })
+    }
+
+    fn stop_member(&mut self, i: usize) {
+        if let Some(mut c) = self.members[i].take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}
+
+impl Drop for Etcd {
+    fn drop(&mut self) {
+        for i in 0..self.members.len() {
+            self.stop_member(i);
+        }
+    }
+}
+
+fn have_etcd() -> bool {
+    if Path::new(ETCD).exists() {
+        return true;
+    }
+    eprintln!("skipped: no {ETCD} (apt-get install etcd-server; ./scripts/test.sh does)");
+    false
+}
+
+/// The API address an instance logged.
+fn api_of(s: &Serve) -> SocketAddr {
+    let port = s.seen.iter().find_map(|l| l.split("API on http://127.0.0.1:").nth(1)).expect("an API");
+    let port: u16 = port.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
+    SocketAddr::from(([127, 0, 0, 1], port))
+}
+
+/// An instance of the fleet named `name`, on the GSLB test zones, with its own state file.
+fn instance(c: &GslbCopy, etcd: &Etcd, name: &str) -> Serve {
+    let geo = c.geo.to_string_lossy().into_owned();
+    let state = c.dir.path().join(format!("{name}.state.json")).to_string_lossy().into_owned();
+    let mut args = vec!["--geo".to_string(), geo, "--state".into(), state, "--api".into(), "127.0.0.1:0".into()];
+    args.extend(["--cluster-name".into(), name.to_string(), "--cluster-prefix".into(), "/test".into()]);
+    for i in 0..etcd.members.len() {
+        args.extend(["--cluster-endpoint".into(), etcd.endpoint(i)]);
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Serve::start(&c.zones, &args)
+}
+
+/// The first address `www.gslb.test` answers from 127.0.0.1 (no ECS: the pool's default order,
+/// iad first); `None` for no answer.
+fn answer(s: &Serve) -> Option<String> {
+    let reply = udp_raw(s.addr(), &query("www.gslb.test", 1, Q::default()), Duration::from_secs(2))?;
+    let m = hickory_proto::op::Message::from_vec(&reply).ok()?;
+    assert_eq!(m.metadata.response_code, hickory_proto::op::ResponseCode::NoError, "never SERVFAIL because of etcd");
+    Some(rrs(&m.answers).first()?.rsplit(' ').next()?.to_string())
+}
+
+const IAD: &str = "198.51.100.10";
+
+/// Waits until every instance answers `want` (`Some`) or anything but `not` (`None`); the time.
+fn until_all(fleet: &[&Serve], ok: impl Fn(&str) -> bool) -> Option<Duration> {
+    wait_until(Duration::from_secs(10), || fleet.iter().all(|s| answer(s).is_some_and(|a| ok(&a))))
+}
+
+#[test]
+fn a_drain_set_through_one_instance_is_applied_by_every_instance() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start(3);
+    let c = copy_gslb_zones();
+    let (a, b, cc) = (instance(&c, &etcd, "a"), instance(&c, &etcd, "b"), instance(&c, &etcd, "c"));
+    let all = [&a, &b, &cc];
+    assert!(until_all(&all, |x| x == IAD).is_some(), "iad answers first before any drain");
+    // Each trial drains iad through one instance (in turn) and times until the last instance
+    // answers without it, then undrains and waits for iad to come back everywhere.
+    let mut times = Vec::new();
+    for trial in 0..50 {
+        let via = all[trial % 3];
+        let started = Instant::now();
+        let (code, body) = http(api_of(via), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+        assert_eq!(code, 200, "{body}");
+        until_all(&all, |x| x != IAD).unwrap_or_else(|| panic!("trial {trial}: not every instance drained iad"));
+        times.push(started.elapsed());
+        let (code, body) = http(api_of(all[(trial + 1) % 3]), "DELETE", "/overrides/datacenter/iad", None, None);
+        assert_eq!(code, 200, "{body}");
+        until_all(&all, |x| x == IAD).unwrap_or_else(|| panic!("trial {trial}: iad did not come back everywhere"));
+    }
+    times.sort();
+    eprintln!(
+        "drain through one instance to the last instance answering without it, 50 trials: median {:?}, max {:?}",
+        times[times.len() / 2],
+        times[times.len() - 1]
+    );
+    // Who set it, shown by every instance.
+    let (code, _) = http(api_of(&b), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 200);
+    assert!(until_all(&all, |x| x != IAD).is_some());
+    let (_, list) = http(api_of(&cc), "GET", "/overrides", None, None);
+    assert!(list.contains("\"set_by\":\"b\""), "{list}");
+}
+
+#[test]
+fn the_fleet_keeps_answering_through_the_loss_of_the_etcd_leader_and_of_all_of_etcd() {
+    if !have_etcd() {
+        return;
+    }
+    let mut etcd = Etcd::start(3);
+    let c = copy_gslb_zones();
+    let (a, b, cc) = (instance(&c, &etcd, "a"), instance(&c, &etcd, "b"), instance(&c, &etcd, "c"));
+    let all = [&a, &b, &cc];
+    let (code, _) = http(api_of(&a), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 200);
+    assert!(until_all(&all, |x| x != IAD).is_some());
+    // Continuous queries (bounded) while the leader goes: every one answered, none with iad.
+    let leader = etcd.leader().expect("a leader");
+    etcd.stop_member(leader);
+    let mut asked = 0;
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        for s in all {
+            assert_ne!(answer(s).expect("an answer while the etcd leader is gone"), IAD);
+            asked += 1;
+        }
+    }
+    assert!(asked > 30);
+    // The two left elect a leader: a new override through any instance is applied by all.
+    let set = wait_until(Duration::from_secs(15), || {
+        http(api_of(&cc), "POST", "/overrides/member/www/ams-1", None, Some(r#"{"action": "force-down"}"#)).0 == 200
+    });
+    assert!(set.is_some(), "an override is set once etcd has a leader again");
+    let (_, status) = http(api_of(&a), "GET", "/overrides", None, None);
+    assert!(
+        wait_until(Duration::from_secs(5), || http(api_of(&a), "GET", "/overrides", None, None).1.contains("ams-1"))
+            .is_some(),
+        "{status}"
+    );
+
+    // Now all of etcd: answers go on with the overrides known, new ones are refused (503)
+    // rather than applied on one instance alone, and /status says why.
+    for i in 0..3 {
+        etcd.stop_member(i);
+    }
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        for s in all {
+            assert_ne!(answer(s).expect("an answer while etcd is down"), IAD);
+        }
+    }
+    let (code, body) = http(api_of(&b), "POST", "/overrides/datacenter/sin", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 503, "{body}");
+    assert!(body.contains("fleet store"), "{body}");
+    let status = |s: &Serve| {
+        serde_json::from_str::<serde_json::Value>(&http(api_of(s), "GET", "/status", None, None).1).unwrap()["fleet"]
+            .clone()
+    };
+    assert!(wait_until(Duration::from_secs(5), || status(&b)["store_connected"] == false).is_some(), "{}", status(&b));
+    // etcd comes back (same members, same data): the instances reconnect and a change made
+    // through one is applied by all again.
+    for i in 0..3 {
+        etcd.start_member(i);
+    }
+    assert!(wait_until(Duration::from_secs(30), || all.iter().all(|s| status(s)["store_connected"] == true)).is_some());
+    let (code, body) = http(api_of(&b), "DELETE", "/overrides/datacenter/iad", None, None);
+    assert_eq!(code, 200, "{body}");
+    assert!(until_all(&all, |x| x == IAD).is_some(), "the undrain reaches every instance after the outage");
+}
+
+#[test]
+fn an_instance_restarted_from_its_state_file_reconciles_with_the_fleet() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start(1);
+    let c = copy_gslb_zones();
+    let a = instance(&c, &etcd, "a");
+    let b = instance(&c, &etcd, "b");
+    let (code, _) = http(api_of(&a), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 200);
+    assert!(until_all(&[&a, &b], |x| x != IAD).is_some());
+    // a goes away holding the drain in its state file; the fleet clears it meanwhile.
+    drop(a);
+    let (code, _) = http(api_of(&b), "DELETE", "/overrides/datacenter/iad", None, None);
+    assert_eq!(code, 200);
+    let a = instance(&c, &etcd, "a");
+    assert!(until_all(&[&a, &b], |x| x == IAD).is_some(), "a follows the fleet's copy, not its stale file");
+    let state = std::fs::read_to_string(c.dir.path().join("a.state.json")).unwrap();
+    assert!(!state.contains("\"iad\""), "{state}");
+}
