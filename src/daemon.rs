@@ -52,6 +52,8 @@ pub struct Options {
     pub cookie_secret_file: Option<PathBuf>,
     /// The fleet to share overrides with (none without endpoints).
     pub cluster: crate::fleet::ClusterSettings,
+    /// The address health probes are sent from; the system's choice when `None`.
+    pub probe_source: Option<std::net::IpAddr>,
 }
 
 impl Options {
@@ -74,6 +76,7 @@ impl Options {
             cookies: true,
             cookie_secret_file: None,
             cluster: crate::fleet::ClusterSettings::default(),
+            probe_source: None,
         }
     }
 }
@@ -139,7 +142,7 @@ impl Daemon {
         let table = HealthTable::new(config.clone(), options.state_file.clone())?;
         let snapshots = table.snapshots();
         let health = Arc::new(Mutex::new(table));
-        let runner = Arc::new(Mutex::new(Runner::start(health.clone())));
+        let runner = Arc::new(Mutex::new(Runner::start_from(health.clone(), options.probe_source)));
         let query_log = match &options.query_log {
             Some((target, rate)) => {
                 Some(QueryLog::start(target, *rate).map_err(|e| StartError::QueryLog(target.clone(), e))?)

@@ -680,6 +680,7 @@ async fn run(config: Config, args: Settings) -> ExitCode {
         args.version_bind.as_deref(),
     );
     options.cluster = args.cluster.clone();
+    options.probe_source = args.probe_source;
     options.cookies = args.cookies != Some(false);
     options.cookie_secret_file = args.cookie_secret_file.clone();
     options.watch_quiet = args.watch_quiet.map_or(meridian::reload::QUIET, std::time::Duration::from_secs_f64);

@@ -139,6 +139,9 @@ pub struct Settings {
     /// or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<crate::logs::LogFormat>,
+    /// Send health probes from this address (a multi-homed host's chosen one).
+    #[arg(long, value_name = "IP")]
+    pub probe_source: Option<std::net::IpAddr>,
     /// A fleet sharing overrides through etcd: the `[cluster]` table of the file.
     #[command(flatten)]
     #[serde(default)]
@@ -246,7 +249,7 @@ impl Settings {
         over!(flags, file; zones, geo, state, api, api_token_file, api_token_for_reads, query_log,
             query_log_rate, no_watch, watch_quiet, strict, user, group, allow_root, nsid, server_id,
             version_bind, cookies, cookie_secret_file, rrl_rate, rrl_slip, rrl_ipv4_prefix,
-            rrl_ipv6_prefix, rrl_dry_run, udp_loop, log_level, log_format)
+            rrl_ipv6_prefix, rrl_dry_run, udp_loop, log_level, log_format, probe_source)
     }
 
     /// The zones directory.

@@ -276,3 +276,155 @@ fn an_instance_restarted_from_its_state_file_reconciles_with_the_fleet() {
     let state = std::fs::read_to_string(c.dir.path().join("a.state.json")).unwrap();
     assert!(!state.contains("\"iad\""), "{state}");
 }
+
+/// An HTTP health endpoint that answers 503 to the sources in `sick` (all of them while
+/// `outage` is set) and 200 to the rest.
+struct Backend {
+    port: u16,
+    outage: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Backend {
+    fn start(sick: &'static [[u8; 4]]) -> Backend {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let outage = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let down = outage.clone();
+        std::thread::spawn(move || {
+            for mut stream in listener.incoming().map_while(Result::ok) {
+                let from = match stream.peer_addr() {
+                    Ok(SocketAddr::V4(a)) => a.ip().octets(),
+                    _ => [0; 4],
+                };
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(1)));
+                let mut buf = [0u8; 1024];
+                let _ = stream.read(&mut buf);
+                let bad = down.load(std::sync::atomic::Ordering::Relaxed) || sick.contains(&from);
+                let status = if bad { "503 Service Unavailable" } else { "200 OK" };
+                let _ = stream.write_all(
+                    format!("HTTP/1.1 {status}\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok").as_bytes(),
+                );
+            }
+        });
+        Backend { port, outage }
+    }
+}
+
+/// Zones for the health tests: `majority`, `any` and `all` pools over the same two members,
+/// ams-1 checked on the backend and first in the order, iad-1 never checked.
+fn health_zones(backend: u16) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fleet.test.zone"),
+        "$ORIGIN fleet.test.\n$TTL 300\n@ SOA ns1 hostmaster 1 7200 3600 86400 60\n@ NS ns1\nns1 A 192.0.2.53\n",
+    )
+    .unwrap();
+    let mut toml =
+        String::from("[datacenters.ams]\nlat = 52.37\nlon = 4.90\n[datacenters.iad]\nlat = 38.95\nlon = -77.45\n");
+    for quorum in ["majority", "any", "all"] {
+        toml.push_str(&format!(
+            "[pools.{quorum}]\nnames = [\"{quorum}\"]\ndefault_order = [\"ams\", \"iad\"]\nhealth_quorum = \"{quorum}\"\n\
+             fallback = \"servfail\"\n\
+             check = {{ type = \"http\", interval = 0.3, timeout = 0.25, rise = 1, fall = 1 }}\n\
+             [pools.{quorum}.members.ams-1]\ndatacenter = \"ams\"\nipv4 = \"192.0.2.10\"\nprobe = \"127.0.0.1:{backend}\"\n\
+             [pools.{quorum}.members.iad-1]\ndatacenter = \"iad\"\nipv4 = \"198.51.100.10\"\ncheck = {{ type = \"none\" }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("fleet.test.toml"), toml).unwrap();
+    dir
+}
+
+/// The address `NAME.fleet.test` answers first.
+fn first(s: &Serve, name: &str) -> Option<String> {
+    let reply = udp_raw(s.addr(), &query(&format!("{name}.fleet.test"), 1, Q::default()), Duration::from_secs(2))?;
+    let m = hickory_proto::op::Message::from_vec(&reply).ok()?;
+    Some(rrs(&m.answers).first()?.rsplit(' ').next()?.to_string())
+}
+
+#[test]
+fn one_instances_broken_path_fails_nothing_over_under_majority_and_a_real_outage_fails_over_everywhere() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start(1);
+    // The backend refuses only instance a's probes (sent from 127.0.0.2).
+    let backend = Backend::start(&[[127, 0, 0, 2]]);
+    let zones = health_zones(backend.port);
+    let geo = shipped_geo();
+    let start = |name: &str, source: &str| {
+        let state = zones.path().join(format!("{name}.state")).to_string_lossy().into_owned();
+        let endpoint = etcd.endpoint(0);
+        Serve::start(
+            zones.path(),
+            &[
+                "--geo",
+                geo.to_str().unwrap(),
+                "--state",
+                &state,
+                "--probe-source",
+                source,
+                "--cluster-name",
+                name,
+                "--cluster-endpoint",
+                &endpoint,
+                "--api",
+                "127.0.0.1:0",
+            ],
+        )
+    };
+    let (a, b, c) = (start("a", "127.0.0.2"), start("b", "127.0.0.3"), start("c", "127.0.0.4"));
+    let all = [&a, &b, &c];
+    const AMS: &str = "192.0.2.10";
+    const IAD: &str = "198.51.100.10";
+    let everywhere = |pool: &str, want: &str| {
+        wait_until(Duration::from_secs(10), || all.iter().all(|s| first(s, pool).as_deref() == Some(want)))
+    };
+    // Every instance shows the others' views: c sees a's ams-1 down and b's up.
+    let peers = |s: &Serve| {
+        let status: serde_json::Value = serde_json::from_str(&http(api_of(s), "GET", "/status", None, None).1).unwrap();
+        status["fleet"]["peers"].clone()
+    };
+    let seen = wait_until(Duration::from_secs(10), || {
+        let p = peers(&c);
+        p["a"]["majority/ams-1"] == "down" && p["b"]["majority/ams-1"] == "up"
+    });
+    assert!(seen.is_some(), "{}", peers(&c));
+    // majority: two of three see ams up, so every instance, a included, answers ams.
+    assert!(everywhere("majority", AMS).is_some(), "majority keeps ams everywhere");
+    // all: one view down is enough to fail over, everywhere alike.
+    assert!(everywhere("all", IAD).is_some(), "all fails over everywhere");
+    // any: one view up keeps it.
+    assert!(everywhere("any", AMS).is_some());
+    // Stable, not flapping: a second look gives the same.
+    std::thread::sleep(Duration::from_millis(700));
+    for s in all {
+        assert_eq!(first(s, "majority").as_deref(), Some(AMS));
+        assert_eq!(first(s, "all").as_deref(), Some(IAD));
+    }
+    // A real outage, seen by all: every instance fails over within interval x fall + 1 s.
+    let started = Instant::now();
+    backend.outage.store(true, std::sync::atomic::Ordering::Relaxed);
+    assert!(everywhere("majority", IAD).is_some());
+    let took = started.elapsed();
+    eprintln!("real outage: every instance failed over in {took:?} (interval 0.3 s x fall 1 + 1 s allowed)");
+    assert!(took < Duration::from_millis(1300), "{took:?}");
+    assert!(everywhere("any", IAD).is_some());
+    // An instance killed without warning (SIGKILL: nothing is cleaned up) leaves the quorum
+    // when its lease expires.
+    backend.outage.store(false, std::sync::atomic::Ordering::Relaxed);
+    assert!(everywhere("majority", AMS).is_some());
+    let killed = Instant::now();
+    drop(b);
+    assert!(peers(&c)["b"].is_object(), "b's views stay while its lease lives");
+    let gone = wait_until(Duration::from_secs(meridian::fleet::LEASE_TTL + 5), || peers(&c)["b"].is_null());
+    assert!(gone.is_some(), "b's views outlived its lease: {}", peers(&c));
+    eprintln!(
+        "a killed instance left the quorum after {:?} (lease {} s)",
+        killed.elapsed(),
+        meridian::fleet::LEASE_TTL
+    );
+    // a and c remain, a seeing ams down and c up: one of two is not more than half, so under
+    // `majority` a tie fails over (documented).
+    assert!(wait_until(Duration::from_secs(5), || first(&c, "majority").as_deref() == Some(IAD)).is_some());
+}

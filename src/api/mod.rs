@@ -227,12 +227,28 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         "availability": availability,
         "fleet": state.fleet.as_ref().map(|f| serde_json::json!({
             "instance": f.name,
+            "peers": peer_views(&state),
             "store_connected": f.connected(),
             "store_error": f.last_error(),
             "store_disconnects": f.disconnects.load(std::sync::atomic::Ordering::Relaxed),
         })),
     });
     Json(body).into_response()
+}
+
+/// The other instances' views of each member, as `/status` shows them: instance -> pool/member
+/// -> "up" or "down".
+fn peer_views(state: &AppState) -> serde_json::Value {
+    let table = crate::sync::lock(&state.health);
+    let mut out = serde_json::Map::new();
+    for (instance, view) in table.peers() {
+        let members: serde_json::Map<String, serde_json::Value> = view
+            .iter()
+            .map(|((pool, member), up)| (format!("{pool}/{member}"), (if *up { "up" } else { "down" }).into()))
+            .collect();
+        out.insert(instance.clone(), members.into());
+    }
+    out.into()
 }
 
 async fn metrics_text(State(state): State<AppState>, headers: HeaderMap) -> Response {

@@ -114,6 +114,36 @@ pub enum Fallback {
     ServFail,
 }
 
+/// How a fleet's instances' views of a member make its verdict (`health_quorum`): the member
+/// is up when enough of the instances that have a view see it up.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Quorum {
+    /// More than half of them (the default): one instance's broken path fails nothing over.
+    Majority,
+    /// At least one of them.
+    Any,
+    /// All of them.
+    All,
+    /// At least this share of them (0 < f <= 1).
+    Fraction(f64),
+}
+
+impl Quorum {
+    /// The verdict from `up` instances seeing the member up out of `known` with a view; with
+    /// no view at all the member counts as up (unknown answers as up, as for one instance).
+    pub fn up(self, up: usize, known: usize) -> bool {
+        if known == 0 {
+            return true;
+        }
+        match self {
+            Quorum::Majority => up * 2 > known,
+            Quorum::Any => up >= 1,
+            Quorum::All => up == known,
+            Quorum::Fraction(f) => up as f64 >= f * known as f64 - 1e-9,
+        }
+    }
+}
+
 /// Default `min_healthy`: one member up is enough (gdnsd's and PowerDNS's behaviour).
 pub const DEFAULT_MIN_HEALTHY: MinHealthy = MinHealthy::Count(1);
 
@@ -145,6 +175,8 @@ pub struct Pool {
     /// TTL while the client's first data center cannot serve, or for a fallback answer, so
     /// that clients come back soon after a recovery.
     pub degraded_ttl: u32,
+    /// How the instances of a fleet agree on a member's health.
+    pub health_quorum: Quorum,
 }
 
 /// Ordered data center lists pinned to regions.
@@ -472,6 +504,7 @@ impl Builder {
                 "min_healthy",
                 "fallback",
                 "degraded_ttl",
+                "health_quorum",
             ],
         );
         let pool_index = self.gslb.pools.len();
@@ -582,6 +615,38 @@ impl Builder {
                 None => None,
             },
         };
+        let health_quorum = match get(t, "health_quorum") {
+            None => Some(Quorum::Majority),
+            Some(qv) => {
+                let qp = join(&path, "health_quorum");
+                match qv.get_ref() {
+                    toml::de::DeValue::Float(_) => w.number(qv, &qp, 0.0, 1.0).and_then(|f| {
+                        if f > 0.0 {
+                            Some(Quorum::Fraction(f))
+                        } else {
+                            w.error(&qv.span(), &qp, "a fraction must be above 0");
+                            None
+                        }
+                    }),
+                    _ => {
+                        match w.string(qv, &qp) {
+                            Some("majority") => Some(Quorum::Majority),
+                            Some("any") => Some(Quorum::Any),
+                            Some("all") => Some(Quorum::All),
+                            Some(other) => {
+                                w.error(
+                                &qv.span(),
+                                &qp,
+                                format!("unknown quorum '{other}' (expected majority, any, all or a fraction such as 0.3)"),
+                            );
+                                None
+                            }
+                            None => None,
+                        }
+                    }
+                }
+            }
+        };
         let degraded_ttl = match get(t, "degraded_ttl") {
             Some(v) => w.integer(v, &join(&path, "degraded_ttl"), 0, MAX_TTL).map(|n| n as u32),
             None => Some(
@@ -663,7 +728,9 @@ impl Builder {
             Some(min_healthy),
             Some(fallback),
             Some(degraded_ttl),
-        ) = (ok, ttl, answers, selection, ecs, map, default_order, min_healthy, fallback, degraded_ttl)
+            Some(health_quorum),
+        ) =
+            (ok, ttl, answers, selection, ecs, map, default_order, min_healthy, fallback, degraded_ttl, health_quorum)
         {
             for owner in &owners {
                 self.gslb.by_owner.insert(owner.key(), pool_index);
@@ -681,6 +748,7 @@ impl Builder {
                 min_healthy,
                 fallback,
                 degraded_ttl,
+                health_quorum,
             });
         }
     }
@@ -1015,4 +1083,59 @@ fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let name = Name::parse(&text, None).ok()?;
     let key = name.key();
     (zones.zones().iter().any(|z| *z.origin() == name) || zones.failed().any(|f| f.key() == key)).then_some(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Quorum;
+
+    #[test]
+    fn health_quorum_is_read_and_a_bad_one_named_with_its_line() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let origin = crate::zone::Name::parse("gslb.test.", None).unwrap();
+        let (zone, _) = crate::zone::Zone::load(&root.join("tests/data/gslb/gslb.test.zone"), &origin).unwrap();
+        let zones = crate::zone::ZoneSet::new(vec![zone]);
+        let text = |q: &str| {
+            format!(
+                "[datacenters.ams]\nlat = 1.0\nlon = 2.0\n[pools.p]\nnames = [\"www\"]\nhealth_quorum = {q}\n\
+                 [pools.p.members.a]\ndatacenter = \"ams\"\nipv4 = \"192.0.2.1\"\n"
+            )
+        };
+        for (q, want) in [("\"any\"", Quorum::Any), ("\"all\"", Quorum::All), ("0.25", Quorum::Fraction(0.25))] {
+            let mut errors = Vec::new();
+            let files = vec![(std::path::PathBuf::from("gslb.test.toml"), text(q))];
+            let g = super::from_texts(&files, &zones, &mut errors);
+            assert!(errors.is_empty(), "{errors:?}");
+            assert_eq!(g.pools[0].health_quorum, want);
+        }
+        for (q, want) in [("\"most\"", "unknown quorum 'most'"), ("0.0", "above 0"), ("2.5", "")] {
+            let mut errors = Vec::new();
+            let files = vec![(std::path::PathBuf::from("gslb.test.toml"), text(q))];
+            super::from_texts(&files, &zones, &mut errors);
+            let e = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
+            assert!(e.contains("gslb.test.toml:6:") && e.contains("health_quorum") && e.contains(want), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn quorums_decide_from_the_views_that_exist() {
+        // (quorum, up, known, verdict)
+        let table = [
+            (Quorum::Majority, 2, 3, true),
+            (Quorum::Majority, 1, 3, false),
+            (Quorum::Majority, 1, 2, false), // a tie is not a majority
+            (Quorum::Majority, 1, 1, true),
+            (Quorum::Majority, 0, 0, true), // nobody has a result: unknown answers as up
+            (Quorum::Any, 1, 5, true),
+            (Quorum::Any, 0, 5, false),
+            (Quorum::All, 4, 5, false),
+            (Quorum::All, 5, 5, true),
+            (Quorum::Fraction(0.2), 1, 5, true),
+            (Quorum::Fraction(0.2), 1, 6, false),
+            (Quorum::Fraction(1.0 / 3.0), 1, 3, true),
+        ];
+        for (quorum, up, known, want) in table {
+            assert_eq!(quorum.up(up, known), want, "{quorum:?} {up}/{known}");
+        }
+    }
 }

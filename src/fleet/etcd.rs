@@ -189,6 +189,16 @@ impl Etcd {
         Ok(int(&v["deleted"]) > 0)
     }
 
+    /// Deletes every key starting with `prefix`; how many there were.
+    pub async fn delete_prefix(&self, prefix: &str) -> Result<i64, EtcdError> {
+        let body = json!({
+            "key": BASE64.encode(prefix.as_bytes()),
+            "range_end": BASE64.encode(&prefix_end(prefix.as_bytes())),
+        });
+        let v = self.call("/v3/kv/deleterange", body).await?;
+        Ok(int(&v["deleted"]))
+    }
+
     /// A lease of `ttl` seconds; its ID.
     pub async fn grant(&self, ttl: u64) -> Result<i64, EtcdError> {
         let v = self.call("/v3/lease/grant", json!({ "TTL": ttl.to_string() })).await?;

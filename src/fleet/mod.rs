@@ -10,6 +10,13 @@
 //! overrides known. The query path never waits for etcd: it reads the health snapshot, which
 //! the watcher republishes.
 //!
+//! Health is shared the same way: each instance writes its own probe verdict of every member
+//! to `PREFIX/health/INSTANCE/POOL/MEMBER` (`up` or `down`) under a lease it keeps alive, and
+//! watches the others'. A member's state is then the verdict of every view under the pool's
+//! `health_quorum` (majority by default), so one instance's broken path to a data center
+//! fails nothing over, and the fleet gives one answer. An instance that dies stops renewing
+//! its lease, and its views vanish with it after [`LEASE_TTL`].
+//!
 //! When etcd cannot be reached, the instance goes on serving with the overrides it has,
 //! refuses new overrides (503: setting one on this instance alone would split the fleet), says
 //! so in `/status`, and reconciles with etcd's copy as soon as it is back.
@@ -30,6 +37,10 @@ use etcd::{Etcd, EtcdError, Event};
 pub const DEFAULT_PREFIX: &str = "/meridian";
 /// How long to wait before trying etcd again after it failed.
 const RETRY: Duration = Duration::from_secs(1);
+/// Seconds an instance's health views outlive its last lease renewal.
+pub const LEASE_TTL: u64 = 10;
+/// How often the lease is renewed (a third of its life, so two renewals may fail).
+const KEEP_ALIVE: Duration = Duration::from_secs(LEASE_TTL / 3);
 
 /// `[cluster]` in the settings file, `--cluster-*` on the command line.
 #[derive(clap::Args, Deserialize, Debug, Clone, Default, PartialEq)]
@@ -181,15 +192,118 @@ impl Fleet {
         self.etcd.delete(&self.key_of(target)).await.inspect_err(|e| self.down(e))
     }
 
-    /// Keeps this instance's overrides equal to the fleet's, for ever: reads them all, installs
-    /// them, then applies every change watched; after any failure, waits and starts again
-    /// (which reconciles whatever changed meanwhile).
+    /// Takes part in the fleet for ever: follows its overrides, publishes this instance's
+    /// health views, follows the others'. Each of the three starts again after any failure,
+    /// which reconciles whatever changed meanwhile.
     pub async fn run(self: Arc<Self>) {
+        tokio::join!(
+            self.again(|f| Box::pin(f.follow())),
+            self.again(|f| Box::pin(f.publish_health())),
+            self.again(|f| Box::pin(f.follow_health())),
+        );
+    }
+
+    async fn again<'a>(
+        &'a self,
+        step: impl Fn(&'a Fleet) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EtcdError>> + Send + 'a>>,
+    ) {
         loop {
-            if let Err(e) = self.follow().await {
+            if let Err(e) = step(self).await {
                 self.down(&e);
             }
             tokio::time::sleep(RETRY).await;
+        }
+    }
+
+    fn health_prefix(&self) -> String {
+        format!("{}/health/", self.prefix)
+    }
+
+    fn health_key(&self, (pool, member): &(String, String)) -> String {
+        format!("{}{}/{}/{}", self.health_prefix(), segment(&self.name), segment(pool), segment(member))
+    }
+
+    /// Writes this instance's view of every member it has a result for, under a lease, and
+    /// each change as it happens; renews the lease.
+    async fn publish_health(&self) -> Result<(), EtcdError> {
+        let lease = self.etcd.grant(LEASE_TTL).await?;
+        // Whatever an earlier life of this instance left is replaced.
+        self.etcd.delete_prefix(&format!("{}{}/", self.health_prefix(), segment(&self.name))).await?;
+        let changed = crate::sync::lock(&self.health).changed();
+        let mut written: std::collections::HashMap<(String, String), bool> = std::collections::HashMap::new();
+        let mut renew = tokio::time::Instant::now() + KEEP_ALIVE;
+        loop {
+            let view = crate::sync::lock(&self.health).own_view();
+            for (key, &up) in &view {
+                if written.get(key) != Some(&up) {
+                    self.etcd.put(&self.health_key(key), if up { b"up" } else { b"down" }, Some(lease)).await?;
+                    written.insert(key.clone(), up);
+                }
+            }
+            let gone: Vec<_> = written.keys().filter(|k| !view.contains_key(*k)).cloned().collect();
+            for key in gone {
+                self.etcd.delete(&self.health_key(&key)).await?;
+                written.remove(&key);
+            }
+            self.up();
+            tokio::select! {
+                _ = changed.notified() => {}
+                _ = tokio::time::sleep_until(renew) => {}
+            }
+            if tokio::time::Instant::now() >= renew {
+                if !self.etcd.keep_alive(lease).await? {
+                    return Err(EtcdError::Refused("the health lease expired".into()));
+                }
+                renew = tokio::time::Instant::now() + KEEP_ALIVE;
+            }
+        }
+    }
+
+    /// Follows the other instances' views into the health table.
+    async fn follow_health(&self) -> Result<(), EtcdError> {
+        let prefix = self.health_prefix();
+        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
+        let mut peers = crate::health::Peers::new();
+        for kv in &kvs {
+            self.note_view(&mut peers, &kv.key, Some(&kv.value));
+        }
+        crate::sync::lock(&self.health).set_peers(peers.clone(), SystemTime::now());
+        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
+        while let Some((events, _)) = watch.next().await? {
+            for event in events {
+                match event {
+                    Event::Put(kv) => self.note_view(&mut peers, &kv.key, Some(&kv.value)),
+                    Event::Delete(key) => self.note_view(&mut peers, &key, None),
+                }
+            }
+            crate::sync::lock(&self.health).set_peers(peers.clone(), SystemTime::now());
+        }
+        Err(EtcdError::Unreachable("the health watch ended".into()))
+    }
+
+    /// Records (or with `None` forgets) one view of another instance.
+    fn note_view(&self, peers: &mut crate::health::Peers, key: &str, value: Option<&[u8]>) {
+        let unescape = |s: &str| s.replace("%2F", "/").replace("%25", "%");
+        let Some(rest) = key.strip_prefix(&self.health_prefix()) else { return };
+        let parts: Vec<&str> = rest.split('/').collect();
+        let [instance, pool, member] = parts.as_slice() else { return };
+        let instance = unescape(instance);
+        if instance == self.name {
+            return;
+        }
+        let member_key = (unescape(pool), unescape(member));
+        match value {
+            Some(v) => {
+                peers.entry(instance).or_default().insert(member_key, v == b"up");
+            }
+            None => {
+                if let Some(view) = peers.get_mut(&instance) {
+                    view.remove(&member_key);
+                    if view.is_empty() {
+                        peers.remove(&instance);
+                    }
+                }
+            }
         }
     }
 

@@ -112,7 +112,14 @@ pub struct HealthTable {
     state_file: Option<PathBuf>,
     published: Arc<ArcSwap<Snapshot>>,
     save_failures: u64,
+    /// The other instances' views of the members, in a fleet: instance -> member -> up.
+    peers: Peers,
+    /// Woken when a member's own status changes, so the fleet publishes it at once.
+    changed: Arc<tokio::sync::Notify>,
 }
+
+/// Other instances' views: instance name -> (pool, member) -> seen up.
+pub type Peers = HashMap<String, HashMap<(String, String), bool>>;
 
 impl std::fmt::Debug for HealthTable {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -162,6 +169,8 @@ impl HealthTable {
             state_file,
             published,
             save_failures: 0,
+            peers: HashMap::new(),
+            changed: Arc::new(tokio::sync::Notify::new()),
         };
         table.publish(SystemTime::now());
         Ok(table)
@@ -204,6 +213,7 @@ impl HealthTable {
         let state = self.states.entry((pool.to_string(), member.to_string())).or_default();
         if state.report(ok, reason, check.0, check.1, now) {
             tracing::info!(pool, member, status = ?state.status, reason, "member health changed");
+            self.changed.notify_one();
             let up = state.status == Status::Up;
             self.overrides.history.entry(format!("{pool}/{member}")).or_default().record(now, up);
             self.publish(now);
@@ -234,6 +244,30 @@ impl HealthTable {
         self.overrides.set(target, action, ttl, now);
         self.publish(now);
         self.save()
+    }
+
+    /// Woken whenever a member's own status changes.
+    pub fn changed(&self) -> Arc<tokio::sync::Notify> {
+        self.changed.clone()
+    }
+
+    /// This instance's own view of every checked member it has a result for: (pool, member)
+    /// -> up. What the fleet publishes.
+    pub fn own_view(&self) -> HashMap<(String, String), bool> {
+        self.states.iter().filter(|(_, s)| s.status != Status::Unknown).map(|(k, s)| (k.clone(), s.is_up())).collect()
+    }
+
+    /// Replaces the other instances' views and republishes when they changed.
+    pub fn set_peers(&mut self, peers: Peers, now: SystemTime) {
+        if peers != self.peers {
+            self.peers = peers;
+            self.publish(now);
+        }
+    }
+
+    /// The other instances' views.
+    pub fn peers(&self) -> &Peers {
+        &self.peers
     }
 
     /// Puts an override made elsewhere (the fleet's store) in force, as it was made; saves and
@@ -336,7 +370,7 @@ impl HealthTable {
             self.states.iter().filter(|(k, _)| exists(&k.0, &k.1)).map(|(k, v)| (k.clone(), v.clone())).collect();
         let durations: HashMap<_, _> =
             self.durations.iter().filter(|(k, _)| exists(&k.0, &k.1)).map(|(k, v)| (k.clone(), v.clone())).collect();
-        let snapshot = snapshot_of(&config, &states, &durations, &self.overrides, now);
+        let snapshot = snapshot_of(&config, &states, &durations, &self.overrides, &self.peers, now);
         self.states = states;
         self.durations = durations;
         self.config = config;
@@ -351,14 +385,14 @@ impl HealthTable {
             .map(|pool| {
                 pool.members
                     .iter()
-                    .map(|m| view_of(&self.config, &self.states, &self.overrides, pool, m, now))
+                    .map(|m| view_of(&self.config, &self.states, &self.overrides, &self.peers, pool, m, now))
                     .collect()
             })
             .collect()
     }
 
     fn publish(&mut self, now: SystemTime) {
-        let snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, now);
+        let snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, &self.peers, now);
         self.published.store(Arc::new(snapshot));
     }
 
@@ -429,10 +463,14 @@ impl HealthTable {
 type MemberKey = (String, String);
 
 /// What queries may do with one member: an override in force wins, then the checks.
+/// What queries see of `member`: an override if one applies; else the verdict of the views
+/// that exist (this instance's own probes, and in a fleet the other instances') under the
+/// pool's `health_quorum`; a member nobody has a result for answers as up.
 fn view_of(
     config: &Config,
     states: &HashMap<MemberKey, MemberState>,
     overrides: &Overrides,
+    peers: &Peers,
     pool: &crate::config::gslb::Pool,
     member: &crate::config::gslb::Member,
     now: SystemTime,
@@ -442,10 +480,17 @@ fn view_of(
         Some(Action::Drain) => View::Drained,
         Some(Action::ForceUp) => View::Up,
         Some(Action::ForceDown) => View::Down,
-        None => match states.get(&(pool.name.clone(), member.name.clone())) {
-            Some(s) if !s.is_up() => View::Down,
-            _ => View::Up,
-        },
+        None => {
+            let key = (pool.name.clone(), member.name.clone());
+            let own = states.get(&key).filter(|s| s.status != Status::Unknown).map(MemberState::is_up);
+            let others = peers.values().filter_map(|view| view.get(&key).copied());
+            let (mut up, mut known) = (0, 0);
+            for seen_up in own.into_iter().chain(others) {
+                known += 1;
+                up += usize::from(seen_up);
+            }
+            if pool.health_quorum.up(up, known) { View::Up } else { View::Down }
+        }
     }
 }
 
@@ -455,12 +500,13 @@ fn snapshot_of(
     states: &HashMap<MemberKey, MemberState>,
     durations: &HashMap<MemberKey, Durations>,
     overrides: &Overrides,
+    peers: &Peers,
     now: SystemTime,
 ) -> Snapshot {
     let pools = &config.gslb.pools;
     Snapshot::new(
         config.clone(),
-        |p, m| view_of(config, states, overrides, &pools[p], &pools[p].members[m], now),
+        |p, m| view_of(config, states, overrides, peers, &pools[p], &pools[p].members[m], now),
         |p, m| durations.get(&(pools[p].name.clone(), pools[p].members[m].name.clone())).and_then(|d| d.ewma),
     )
 }

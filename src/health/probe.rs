@@ -16,6 +16,8 @@ use crate::config::check::{Check, CheckKind};
 pub struct Prober {
     check: Check,
     addr: SocketAddr,
+    /// The address probes are sent from (`probe-source`), or the system's choice.
+    source: Option<std::net::IpAddr>,
     http: Option<reqwest::Client>,
     url: String,
 }
@@ -38,6 +40,12 @@ fn install_crypto() {
 impl Prober {
     /// Prepares `check` against `addr`.
     pub fn new(check: Check, addr: SocketAddr) -> Result<Prober, String> {
+        Prober::from_source(check, addr, None)
+    }
+
+    /// Prepares `check` against `addr`, sent from `source` when given (a multi-homed host's
+    /// chosen address; in tests, each instance of a fleet its own loopback address).
+    pub fn from_source(check: Check, addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<Prober, String> {
         let mut http = None;
         let mut url = String::new();
         if let CheckKind::Http { tls, path, host, insecure, .. } = &check.kind {
@@ -63,9 +71,12 @@ impl Prober {
             if *insecure {
                 builder = builder.tls_danger_accept_invalid_certs(true);
             }
+            if source.is_some() {
+                builder = builder.local_address(source);
+            }
             http = Some(builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?);
         }
-        Ok(Prober { check, addr, http, url })
+        Ok(Prober { check, addr, source, http, url })
     }
 
     /// The check.
@@ -85,8 +96,20 @@ impl Prober {
         match &self.check.kind {
             CheckKind::None => Ok("not checked".into()),
             CheckKind::Tcp => {
-                let mut s =
-                    TcpStream::connect(self.addr).await.map_err(|e| format!("tcp connect to {}: {e}", self.addr))?;
+                let failed = |e: std::io::Error| format!("tcp connect to {}: {e}", self.addr);
+                let mut s = match self.source {
+                    None => TcpStream::connect(self.addr).await.map_err(failed)?,
+                    Some(ip) => {
+                        let socket = if ip.is_ipv4() {
+                            tokio::net::TcpSocket::new_v4()
+                        } else {
+                            tokio::net::TcpSocket::new_v6()
+                        }
+                        .map_err(failed)?;
+                        socket.bind(SocketAddr::new(ip, 0)).map_err(|e| format!("probe source {ip}: {e}"))?;
+                        socket.connect(self.addr).await.map_err(failed)?
+                    }
+                };
                 let _ = s.shutdown().await;
                 Ok(format!("tcp connect to {} succeeded", self.addr))
             }
@@ -123,10 +146,10 @@ impl Prober {
                 ))
             }
             CheckKind::Dns { qname, qtype, rcode } => {
-                let bind: SocketAddr = if self.addr.is_ipv4() {
-                    ([0, 0, 0, 0], 0).into()
-                } else {
-                    (std::net::Ipv6Addr::UNSPECIFIED, 0).into()
+                let bind: SocketAddr = match self.source {
+                    Some(ip) => SocketAddr::new(ip, 0),
+                    None if self.addr.is_ipv4() => ([0, 0, 0, 0], 0).into(),
+                    None => (std::net::Ipv6Addr::UNSPECIFIED, 0).into(),
                 };
                 let sock = UdpSocket::bind(bind).await.map_err(|e| format!("dns: cannot open a socket: {e}"))?;
                 sock.connect(self.addr).await.map_err(|e| format!("dns: {}: {e}", self.addr))?;

@@ -30,6 +30,8 @@ pub struct Runner {
     tasks: HashMap<Key, JoinHandle<()>>,
     permits: Arc<Semaphore>,
     expiry: Option<JoinHandle<()>>,
+    /// The address probes are sent from, if chosen.
+    source: Option<std::net::IpAddr>,
 }
 
 impl std::fmt::Debug for Runner {
@@ -45,8 +47,14 @@ fn hash(s: &str) -> u64 {
 impl Runner {
     /// Starts checking every member of the table's configuration.
     pub fn start(table: Arc<Mutex<HealthTable>>) -> Runner {
+        Runner::start_from(table, None)
+    }
+
+    /// Starts checking every member, the probes sent from `source` when given.
+    pub fn start_from(table: Arc<Mutex<HealthTable>>, source: Option<std::net::IpAddr>) -> Runner {
         let mut runner = Runner {
             table,
+            source,
             tasks: HashMap::new(),
             permits: Arc::new(Semaphore::new(MAX_CHECKS_IN_FLIGHT)),
             expiry: None,
@@ -79,7 +87,7 @@ impl Runner {
             if self.tasks.contains_key(&key) {
                 continue;
             }
-            let prober = match Prober::new(check, key.2) {
+            let prober = match Prober::from_source(check, key.2, self.source) {
                 Ok(p) => p,
                 Err(e) => {
                     tracing::error!(pool = key.0, member = key.1, error = %e, "cannot prepare the check");

@@ -468,6 +468,7 @@ mod tests {
                 min_healthy: crate::config::gslb::MinHealthy::Count(1),
                 fallback: crate::config::gslb::Fallback::Nearest,
                 degraded_ttl: 5,
+                health_quorum: crate::config::gslb::Quorum::Majority,
                 members: vec![
                     member("ams-1", 0, Some("192.0.2.1"), Some("2001:db8::1"), 1),
                     member("ams-2", 0, Some("192.0.2.2"), Some("2001:db8::2"), 3),
