@@ -95,6 +95,10 @@ enum Command {
     Status {
         #[command(flatten)]
         api: ApiArgs,
+        /// Show the fleet instead: every instance, its version, zone serials, geo build and
+        /// last heartbeat, and what differs (the server's /fleet).
+        #[arg(long)]
+        fleet: bool,
         /// Print the raw JSON of /status.
         #[arg(long)]
         json: bool,
@@ -202,7 +206,7 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Some(Command::Status { api, json }) => api.resolve(&file).run(|a| status(a, json)),
+        Some(Command::Status { api, json, fleet }) => api.resolve(&file).run(|a| status(a, json, fleet)),
         Some(Command::Reload { api }) => api.resolve(&file).run(meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
             api.resolve(&file).run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
@@ -423,9 +427,10 @@ fn check_files(files: &[PathBuf], origin: Option<&str>, geo: &std::path::Path) -
     }
 }
 
-fn status(api: &meridian::control::Api, json: bool) -> u8 {
-    let url = api.url("/status");
-    let body = match api.request("GET", "/status", None) {
+fn status(api: &meridian::control::Api, json: bool, fleet: bool) -> u8 {
+    let path = if fleet { "/fleet" } else { "/status" };
+    let url = api.url(path);
+    let body = match api.request("GET", path, None) {
         Ok((200, b)) => b,
         Ok((code, b)) => {
             eprintln!("meridian: {url} answered {code}: {}", b.trim());
@@ -441,6 +446,10 @@ fn status(api: &meridian::control::Api, json: bool) -> u8 {
         return 0;
     }
     match serde_json::from_str::<serde_json::Value>(&body) {
+        Ok(v) if fleet => {
+            print!("{}", meridian::api::fleet_table(&v));
+            0
+        }
         Ok(v) => {
             print!("{}", meridian::api::status_table(&v));
             0

@@ -428,3 +428,53 @@ fn one_instances_broken_path_fails_nothing_over_under_majority_and_a_real_outage
     // `majority` a tie fails over (documented).
     assert!(wait_until(Duration::from_secs(5), || first(&c, "majority").as_deref() == Some(IAD)).is_some());
 }
+
+#[test]
+fn the_fleet_view_lists_every_instance_and_flags_drift() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start(1);
+    let one = copy_gslb_zones();
+    let two = copy_gslb_zones();
+    let a = instance(&one, &etcd, "a");
+    let b = instance(&one, &etcd, "b");
+    let fleet =
+        |s: &Serve| serde_json::from_str::<serde_json::Value>(&http(api_of(s), "GET", "/fleet", None, None).1).unwrap();
+    let both = wait_until(Duration::from_secs(10), || fleet(&a)["instances"].as_array().is_some_and(|i| i.len() == 2));
+    assert!(both.is_some(), "{}", fleet(&a));
+    let view = fleet(&b);
+    assert_eq!(view["drift"], serde_json::json!([]), "{view}");
+    assert_eq!(view["instances"][0]["zones"]["gslb.test."], 1);
+    // The CLI prints the same, from the API address given.
+    let url = format!("http://{}", api_of(&a));
+    let (code, out, err) = meridian(&["status", "--fleet", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("fleet store: connected") && out.contains("no drift"), "{out}");
+    assert!(out.lines().any(|l| l.starts_with("a ")) && out.lines().any(|l| l.starts_with("b ")), "{out}");
+    // A third instance serving another serial of the zone: drift, in /fleet, the CLI and metrics.
+    let zone = two.zones.join("gslb.test.zone");
+    let text = std::fs::read_to_string(&zone).unwrap().replace("hostmaster 1 3600", "hostmaster 2 3600");
+    std::fs::write(&zone, text).unwrap();
+    let c = instance(&two, &etcd, "c");
+    let drifted = wait_until(Duration::from_secs(10), || fleet(&a)["drift"] == serde_json::json!(["zones"]));
+    assert!(drifted.is_some(), "{}", fleet(&a));
+    let (_, out, _) = meridian(&["status", "--fleet", "--api", &url]);
+    assert!(out.contains("DRIFT: the instances differ in zones") && out.contains("gslb.test.=2"), "{out}");
+    let (_, metrics) = http(api_of(&c), "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_fleet_drift{what=\"zones\"} 1"), "{metrics}");
+    assert!(metrics.contains("meridian_fleet_instances 3"), "{metrics}");
+    // Outside a fleet there is no /fleet.
+    let lone = Serve::start(
+        &one.zones,
+        &[
+            "--geo",
+            one.geo.to_str().unwrap(),
+            "--api",
+            "127.0.0.1:0",
+            "--state",
+            one.dir.path().join("lone.json").to_str().unwrap(),
+        ],
+    );
+    assert_eq!(http(api_of(&lone), "GET", "/fleet", None, None).0, 404);
+}

@@ -83,6 +83,19 @@ pub fn render(state: &AppState) -> String {
             "meridian_fleet_store_disconnects_total {}",
             fleet.disconnects.load(std::sync::atomic::Ordering::Relaxed)
         );
+        let instances = fleet.instances();
+        header(&mut o, "meridian_fleet_instances", "gauge", "Instances of the fleet with a live lease in etcd.");
+        let _ = writeln!(o, "meridian_fleet_instances {}", instances.len());
+        header(
+            &mut o,
+            "meridian_fleet_drift",
+            "gauge",
+            "1 when the instances differ in this (version, zones, geo), 0 when all agree.",
+        );
+        let drift = crate::fleet::drift(&instances);
+        for what in ["version", "zones", "geo"] {
+            let _ = writeln!(o, "meridian_fleet_drift{{what=\"{what}\"}} {}", u8::from(drift.contains(&what)));
+        }
     }
     header(&mut o, "meridian_member_up", "gauge", "1 when queries may answer the member, 0 when down or drained.");
     for m in &members {

@@ -84,6 +84,7 @@ pub async fn start(addr: SocketAddr, state: AppState) -> Result<(SocketAddr, tok
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/status", get(status))
+        .route("/fleet", get(fleet_view))
         .route("/metrics", get(metrics_text))
         .route("/explain", get(explain_handler))
         .route("/reload", post(reload))
@@ -142,6 +143,26 @@ struct OverrideStatus {
 /// For reads: the token rule when `--api-token-for-reads` asks for it.
 fn may_read(state: &AppState, headers: &HeaderMap) -> Result<(), Box<Response>> {
     if state.token_for_reads { authorized(state, headers) } else { Ok(()) }
+}
+
+/// `GET /fleet`: every instance of the fleet as it last told etcd (version, zone serials, geo
+/// build, heartbeat), and what differs between them.
+async fn fleet_view(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
+    let Some(fleet) = &state.fleet else {
+        return error(StatusCode::NOT_FOUND, "this instance is not part of a fleet (no [cluster] endpoints)");
+    };
+    let instances = fleet.instances();
+    Json(serde_json::json!({
+        "instance": fleet.name,
+        "store_connected": fleet.connected(),
+        "store_error": fleet.last_error(),
+        "drift": crate::fleet::drift(&instances),
+        "instances": instances,
+    }))
+    .into_response()
 }
 
 async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
@@ -445,6 +466,39 @@ async fn set_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: 
 
 async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap) -> Response {
     blocking(move || clear(&state, &headers, Target::Datacenter { datacenter: dc })).await
+}
+
+/// Renders `/fleet` JSON as the table `meridian status --fleet` prints: each instance with its
+/// version, zone serials, geo build and heartbeat age, then what differs between them.
+pub fn fleet_table(fleet: &serde_json::Value) -> String {
+    use std::fmt::Write;
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let mut out = String::new();
+    let connected = if fleet["store_connected"] == true { "connected" } else { "NOT connected" };
+    let _ = writeln!(out, "fleet store: {connected} (asked {})", fleet["instance"].as_str().unwrap_or("?"));
+    let _ = writeln!(out, "{:<20} {:<22} {:<12} {:>9}  zones", "instance", "version", "geo build", "heartbeat");
+    for i in fleet["instances"].as_array().map(Vec::as_slice).unwrap_or_default() {
+        let zones: Vec<String> =
+            i["zones"].as_object().map(|z| z.iter().map(|(o, s)| format!("{o}={s}")).collect()).unwrap_or_default();
+        let age = now.saturating_sub(i["heartbeat"].as_u64().unwrap_or(0));
+        let _ = writeln!(
+            out,
+            "{:<20} {:<22} {:<12} {:>8}s  {}",
+            i["name"].as_str().unwrap_or("?"),
+            format!("{} ({})", i["version"].as_str().unwrap_or("?"), i["revision"].as_str().unwrap_or("?")),
+            i["geo_build"].as_u64().unwrap_or(0),
+            age,
+            zones.join(" ")
+        );
+    }
+    let drift: Vec<&str> =
+        fleet["drift"].as_array().map(|d| d.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
+    if drift.is_empty() {
+        let _ = writeln!(out, "no drift: every instance runs the same version, zones and geo data");
+    } else {
+        let _ = writeln!(out, "DRIFT: the instances differ in {}", drift.join(", "));
+    }
+    out
 }
 
 /// Renders `/status` JSON as the table `meridian status` prints: every member, data center and

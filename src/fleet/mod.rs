@@ -95,6 +95,50 @@ struct Stored {
     over: Override,
 }
 
+/// What an instance tells the fleet about itself, renewed with its lease: enough to see that
+/// every instance runs the same version, zones and geo data.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
+pub struct InstanceInfo {
+    /// The instance's name.
+    pub name: String,
+    /// Meridian's version.
+    pub version: String,
+    /// The source revision built.
+    pub revision: String,
+    /// Zone origin -> serial served.
+    pub zones: std::collections::BTreeMap<String, u32>,
+    /// The geo database's build time (seconds since the epoch).
+    pub geo_build: u64,
+    /// When the instance started (seconds since the epoch).
+    pub started: u64,
+    /// When it last renewed its lease (seconds since the epoch).
+    pub heartbeat: u64,
+}
+
+/// Seconds since the epoch.
+fn epoch(t: SystemTime) -> u64 {
+    t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
+}
+
+/// What differs between instances: the names of the fields (`version`, `zones`, `geo`) on
+/// which not every instance agrees.
+pub fn drift(instances: &[InstanceInfo]) -> Vec<&'static str> {
+    let differs = |f: &dyn Fn(&InstanceInfo) -> String| {
+        instances.first().is_some_and(|first| instances.iter().any(|i| f(i) != f(first)))
+    };
+    let mut out = Vec::new();
+    if differs(&|i| format!("{} {}", i.version, i.revision)) {
+        out.push("version");
+    }
+    if differs(&|i| format!("{:?}", i.zones)) {
+        out.push("zones");
+    }
+    if differs(&|i| i.geo_build.to_string()) {
+        out.push("geo");
+    }
+    out
+}
+
 /// One instance's part in a fleet.
 #[derive(Debug)]
 pub struct Fleet {
@@ -107,6 +151,9 @@ pub struct Fleet {
     /// Times the connection to etcd was lost.
     pub disconnects: AtomicU64,
     last_error: Mutex<Option<String>>,
+    started: SystemTime,
+    /// Every instance of the fleet as last seen, by name.
+    instances: Mutex<std::collections::BTreeMap<String, InstanceInfo>>,
 }
 
 /// Escapes `/` and `%` in a name used as a key segment.
@@ -132,6 +179,8 @@ impl Fleet {
             connected: AtomicBool::new(false),
             disconnects: AtomicU64::new(0),
             last_error: Mutex::new(None),
+            started: SystemTime::now(),
+            instances: Mutex::new(std::collections::BTreeMap::new()),
         }))
     }
 
@@ -200,6 +249,7 @@ impl Fleet {
             self.again(|f| Box::pin(f.follow())),
             self.again(|f| Box::pin(f.publish_health())),
             self.again(|f| Box::pin(f.follow_health())),
+            self.again(|f| Box::pin(f.follow_instances())),
         );
     }
 
@@ -223,10 +273,68 @@ impl Fleet {
         format!("{}{}/{}/{}", self.health_prefix(), segment(&self.name), segment(pool), segment(member))
     }
 
+    fn instances_prefix(&self) -> String {
+        format!("{}/instances/", self.prefix)
+    }
+
+    /// This instance as the fleet sees it now.
+    fn info(&self) -> InstanceInfo {
+        let config = crate::sync::lock(&self.health).config().clone();
+        InstanceInfo {
+            name: self.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            revision: env!("MERIDIAN_REVISION").to_string(),
+            zones: config.zones.zones().iter().map(|z| (z.origin().to_string(), z.serial())).collect(),
+            geo_build: config.geo.build_epoch(),
+            started: epoch(self.started),
+            heartbeat: epoch(SystemTime::now()),
+        }
+    }
+
+    async fn put_info(&self, lease: i64) -> Result<(), EtcdError> {
+        let value = serde_json::to_vec(&self.info()).unwrap_or_default();
+        self.etcd.put(&format!("{}{}", self.instances_prefix(), segment(&self.name)), &value, Some(lease)).await?;
+        Ok(())
+    }
+
+    /// Every instance of the fleet as last seen (this one included), by name.
+    pub fn instances(&self) -> Vec<InstanceInfo> {
+        crate::sync::lock(&self.instances).values().cloned().collect()
+    }
+
+    /// Follows `instances/` into [`Fleet::instances`].
+    async fn follow_instances(&self) -> Result<(), EtcdError> {
+        let prefix = self.instances_prefix();
+        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
+        let read = |value: &[u8]| serde_json::from_slice::<InstanceInfo>(value).ok();
+        *crate::sync::lock(&self.instances) =
+            kvs.iter().filter_map(|kv| read(&kv.value)).map(|i| (i.name.clone(), i)).collect();
+        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
+        while let Some((events, _)) = watch.next().await? {
+            let mut instances = crate::sync::lock(&self.instances);
+            for event in events {
+                match event {
+                    Event::Put(kv) => {
+                        if let Some(i) = read(&kv.value) {
+                            instances.insert(i.name.clone(), i);
+                        }
+                    }
+                    Event::Delete(key) => {
+                        let name = key.strip_prefix(&prefix).unwrap_or(&key).replace("%2F", "/").replace("%25", "%");
+                        instances.remove(&name);
+                    }
+                }
+            }
+        }
+        Err(EtcdError::Unreachable("the instances watch ended".into()))
+    }
+
     /// Writes this instance's view of every member it has a result for, under a lease, and
-    /// each change as it happens; renews the lease.
+    /// each change as it happens; renews the lease, and with it what the instance says of
+    /// itself (`instances/NAME`: version, zone serials, geo build, heartbeat).
     async fn publish_health(&self) -> Result<(), EtcdError> {
         let lease = self.etcd.grant(LEASE_TTL).await?;
+        self.put_info(lease).await?;
         // Whatever an earlier life of this instance left is replaced.
         self.etcd.delete_prefix(&format!("{}{}/", self.health_prefix(), segment(&self.name))).await?;
         let changed = crate::sync::lock(&self.health).changed();
@@ -254,6 +362,7 @@ impl Fleet {
                 if !self.etcd.keep_alive(lease).await? {
                     return Err(EtcdError::Refused("the health lease expired".into()));
                 }
+                self.put_info(lease).await?;
                 renew = tokio::time::Instant::now() + KEEP_ALIVE;
             }
         }
