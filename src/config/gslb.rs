@@ -586,14 +586,7 @@ impl Builder {
             Some(mv) => {
                 let mp = join(&path, "min_healthy");
                 match mv.get_ref() {
-                    toml::de::DeValue::Float(_) => w.number(mv, &mp, 0.0, 1.0).and_then(|f| {
-                        if f > 0.0 {
-                            Some(MinHealthy::Fraction(f))
-                        } else {
-                            w.error(&mv.span(), &mp, "a fraction must be above 0");
-                            None
-                        }
-                    }),
+                    toml::de::DeValue::Float(_) => fraction(w, mv, &mp).map(MinHealthy::Fraction),
                     _ => w.integer(mv, &mp, 1, 1000).map(|n| MinHealthy::Count(n as usize)),
                 }
             }
@@ -620,14 +613,7 @@ impl Builder {
             Some(qv) => {
                 let qp = join(&path, "health_quorum");
                 match qv.get_ref() {
-                    toml::de::DeValue::Float(_) => w.number(qv, &qp, 0.0, 1.0).and_then(|f| {
-                        if f > 0.0 {
-                            Some(Quorum::Fraction(f))
-                        } else {
-                            w.error(&qv.span(), &qp, "a fraction must be above 0");
-                            None
-                        }
-                    }),
+                    toml::de::DeValue::Float(_) => fraction(w, qv, &qp).map(Quorum::Fraction),
                     _ => {
                         match w.string(qv, &qp) {
                             Some("majority") => Some(Quorum::Majority),
@@ -1083,6 +1069,17 @@ fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let name = Name::parse(&text, None).ok()?;
     let key = name.key();
     (zones.zones().iter().any(|z| *z.origin() == name) || zones.failed().any(|f| f.key() == key)).then_some(name)
+}
+
+/// A share written as a float: above 0, at most 1 (`min_healthy = 0.5`, `health_quorum = 0.2`).
+fn fraction(w: &mut Walker<'_>, v: &toml::Spanned<toml::de::DeValue<'_>>, path: &str) -> Option<f64> {
+    let f = w.number(v, path, 0.0, 1.0)?;
+    if f > 0.0 {
+        Some(f)
+    } else {
+        w.error(&v.span(), path, "a fraction must be above 0");
+        None
+    }
 }
 
 #[cfg(test)]

@@ -161,6 +161,11 @@ fn segment(name: &str) -> String {
     name.replace('%', "%25").replace('/', "%2F")
 }
 
+/// The name a key segment escaped by [`segment`] stands for.
+fn unsegment(segment: &str) -> String {
+    segment.replace("%2F", "/").replace("%25", "%")
+}
+
 impl Fleet {
     /// Joins the fleet `settings` names (endpoints given), applying overrides to `health`.
     /// Nothing is asked of etcd yet: [`Fleet::run`] does that, and retries while it is down.
@@ -320,7 +325,7 @@ impl Fleet {
                         }
                     }
                     Event::Delete(key) => {
-                        let name = key.strip_prefix(&prefix).unwrap_or(&key).replace("%2F", "/").replace("%25", "%");
+                        let name = unsegment(key.strip_prefix(&prefix).unwrap_or(&key));
                         instances.remove(&name);
                     }
                 }
@@ -392,7 +397,7 @@ impl Fleet {
 
     /// Records (or with `None` forgets) one view of another instance.
     fn note_view(&self, peers: &mut crate::health::Peers, key: &str, value: Option<&[u8]>) {
-        let unescape = |s: &str| s.replace("%2F", "/").replace("%25", "%");
+        let unescape = unsegment;
         let Some(rest) = key.strip_prefix(&self.health_prefix()) else { return };
         let parts: Vec<&str> = rest.split('/').collect();
         let [instance, pool, member] = parts.as_slice() else { return };
@@ -455,7 +460,7 @@ impl Fleet {
 
     fn target_of(&self, key: &str) -> Option<Target> {
         let rest = key.strip_prefix(&self.overrides_prefix())?;
-        let unescape = |s: &str| s.replace("%2F", "/").replace("%25", "%");
+        let unescape = unsegment;
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
             ["datacenter", dc] => Some(Target::Datacenter { datacenter: unescape(dc) }),
