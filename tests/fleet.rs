@@ -461,9 +461,13 @@ fn the_fleet_view_lists_every_instance_and_flags_drift() {
     assert!(drifted.is_some(), "{}", fleet(&a));
     let (_, out, _) = meridian(&["status", "--fleet", "--api", &url]);
     assert!(out.contains("DRIFT: the instances differ in zones") && out.contains("gslb.test.=2"), "{out}");
-    let (_, metrics) = http(api_of(&c), "GET", "/metrics", None, None);
-    assert!(metrics.contains("meridian_fleet_drift{what=\"zones\"} 1"), "{metrics}");
-    assert!(metrics.contains("meridian_fleet_instances 3"), "{metrics}");
+    // c sees the same once its own record and the others' have reached it.
+    let metrics = || http(api_of(&c), "GET", "/metrics", None, None).1;
+    let seen = wait_until(Duration::from_secs(10), || {
+        let m = metrics();
+        m.contains("meridian_fleet_drift{what=\"zones\"} 1") && m.contains("meridian_fleet_instances 3")
+    });
+    assert!(seen.is_some(), "{}", metrics());
     // Outside a fleet there is no /fleet.
     let lone = Serve::start(
         &one.zones,
