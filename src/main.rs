@@ -155,18 +155,12 @@ struct ApiArgs {
 }
 
 impl ApiArgs {
-    /// The API named by the flags, else by the settings file.
-    fn resolve(self, settings: &Settings) -> ApiArgs {
-        ApiArgs {
-            api: Some(self.api.unwrap_or_else(|| settings.api_url())),
-            api_token_file: self.api_token_file.or_else(|| settings.api_token_file.clone()),
-        }
-    }
-
-    /// Runs `f` against the API, or reports why the API cannot be named.
-    fn run(&self, f: impl FnOnce(&meridian::control::Api) -> u8) -> ExitCode {
-        let url = self.api.clone().unwrap_or_else(|| format!("http://{}", meridian::settings::DEFAULT_API));
-        match meridian::control::Api::new(&url, self.api_token_file.as_deref()) {
+    /// Runs `f` against the API the flags name, else the settings file's; or reports why the
+    /// API cannot be named.
+    fn run(self, settings: &Settings, f: impl FnOnce(&meridian::control::Api) -> u8) -> ExitCode {
+        let url = self.api.unwrap_or_else(|| settings.api_url());
+        let token = self.api_token_file.or_else(|| settings.api_token_file.clone());
+        match meridian::control::Api::new(&url, token.as_deref()) {
             Ok(api) => ExitCode::from(f(&api)),
             Err(e) => {
                 eprintln!("meridian: {e}");
@@ -206,13 +200,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
-        Some(Command::Status { api, json, fleet }) => api.resolve(&file).run(|a| status(a, json, fleet)),
-        Some(Command::Reload { api }) => api.resolve(&file).run(meridian::control::reload),
+        Some(Command::Status { api, json, fleet }) => api.run(&file, |a| status(a, json, fleet)),
+        Some(Command::Reload { api }) => api.run(&file, meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
-            api.resolve(&file).run(|a| meridian::control::drain(a, &target, &action, duration.as_deref()))
+            api.run(&file, |a| meridian::control::drain(a, &target, &action, duration.as_deref()))
         }
-        Some(Command::Undrain { target, api }) => api.resolve(&file).run(|a| meridian::control::undrain(a, &target)),
-        Some(Command::Overrides { api }) => api.resolve(&file).run(meridian::control::overrides),
+        Some(Command::Undrain { target, api }) => api.run(&file, |a| meridian::control::undrain(a, &target)),
+        Some(Command::Overrides { api }) => api.run(&file, meridian::control::overrides),
         Some(Command::Explain { name, qtype, client, subnet, down, api, api_token_file, zones: z, geo: g, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);
             let Some(asker) = asker else { unreachable!("clap requires --client or --subnet") };

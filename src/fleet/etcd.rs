@@ -214,6 +214,19 @@ impl Etcd {
         Ok(int(&v["result"]["TTL"]) > 0)
     }
 
+    /// Keeps a copy of every key starting with `prefix`: `apply(true, events)` once with every
+    /// key as a put (the copy is to be replaced), then `apply(false, events)` for each batch of
+    /// changes watched from the revision read. Returns only on failure; an ended watch is one.
+    pub async fn mirror_prefix(&self, prefix: &str, mut apply: impl FnMut(bool, Vec<Event>)) -> Result<(), EtcdError> {
+        let (kvs, revision) = self.get_prefix(prefix).await?;
+        apply(true, kvs.into_iter().map(Event::Put).collect());
+        let mut watch = self.watch_prefix(prefix, revision + 1).await?;
+        while let Some((events, _)) = watch.next().await? {
+            apply(false, events);
+        }
+        Err(EtcdError::Unreachable(format!("the watch of {prefix} ended")))
+    }
+
     /// Watches every key starting with `prefix` from revision `from` on.
     pub async fn watch_prefix(&self, prefix: &str, from: i64) -> Result<Watch, EtcdError> {
         let body = json!({ "create_request": {

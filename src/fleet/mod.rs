@@ -88,13 +88,6 @@ impl ClusterSettings {
     }
 }
 
-/// An override as the fleet stores it: the override, and who set it.
-#[derive(Debug, Clone, serde::Serialize, Deserialize)]
-struct Stored {
-    #[serde(flatten)]
-    over: Override,
-}
-
 /// What an instance tells the fleet about itself, renewed with its lease: enough to see that
 /// every instance runs the same version, zones and geo data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
@@ -231,7 +224,7 @@ impl Fleet {
 
     /// Stores an override for the whole fleet (this instance applies it at once too).
     pub async fn put_override(&self, over: &Override) -> Result<(), EtcdError> {
-        let value = serde_json::to_vec(&Stored { over: over.clone() }).unwrap_or_default();
+        let value = serde_json::to_vec(over).unwrap_or_default();
         match self.etcd.put(&self.key_of(&over.target), &value, None).await {
             Ok(_) => Ok(()),
             Err(e) => {
@@ -247,23 +240,21 @@ impl Fleet {
     }
 
     /// Takes part in the fleet for ever: follows its overrides, publishes this instance's
-    /// health views, follows the others'. Each of the three starts again after any failure,
-    /// which reconciles whatever changed meanwhile.
+    /// health views and record, follows the others'. Each loop starts again after any
+    /// failure, which reconciles whatever changed meanwhile.
     pub async fn run(self: Arc<Self>) {
         tokio::join!(
-            self.again(|f| Box::pin(f.follow())),
-            self.again(|f| Box::pin(f.publish_health())),
-            self.again(|f| Box::pin(f.follow_health())),
-            self.again(|f| Box::pin(f.follow_instances())),
+            self.again(|| self.follow()),
+            self.again(|| self.publish_health()),
+            self.again(|| self.follow_health()),
+            self.again(|| self.follow_instances()),
         );
     }
 
-    async fn again<'a>(
-        &'a self,
-        step: impl Fn(&'a Fleet) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), EtcdError>> + Send + 'a>>,
-    ) {
+    /// Runs `step` for ever, again one [`RETRY`] after each failure.
+    async fn again<F: std::future::Future<Output = Result<(), EtcdError>>>(&self, step: impl Fn() -> F) {
         loop {
-            if let Err(e) = step(self).await {
+            if let Err(e) = step().await {
                 self.down(&e);
             }
             tokio::time::sleep(RETRY).await;
@@ -310,28 +301,26 @@ impl Fleet {
     /// Follows `instances/` into [`Fleet::instances`].
     async fn follow_instances(&self) -> Result<(), EtcdError> {
         let prefix = self.instances_prefix();
-        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
-        let read = |value: &[u8]| serde_json::from_slice::<InstanceInfo>(value).ok();
-        *crate::sync::lock(&self.instances) =
-            kvs.iter().filter_map(|kv| read(&kv.value)).map(|i| (i.name.clone(), i)).collect();
-        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
-        while let Some((events, _)) = watch.next().await? {
-            let mut instances = crate::sync::lock(&self.instances);
-            for event in events {
-                match event {
-                    Event::Put(kv) => {
-                        if let Some(i) = read(&kv.value) {
-                            instances.insert(i.name.clone(), i);
+        self.etcd
+            .mirror_prefix(&prefix, |reset, events| {
+                let mut instances = crate::sync::lock(&self.instances);
+                if reset {
+                    instances.clear();
+                }
+                for event in events {
+                    match event {
+                        Event::Put(kv) => {
+                            if let Ok(i) = serde_json::from_slice::<InstanceInfo>(&kv.value) {
+                                instances.insert(i.name.clone(), i);
+                            }
+                        }
+                        Event::Delete(key) => {
+                            instances.remove(&unsegment(key.strip_prefix(&prefix).unwrap_or(&key)));
                         }
                     }
-                    Event::Delete(key) => {
-                        let name = unsegment(key.strip_prefix(&prefix).unwrap_or(&key));
-                        instances.remove(&name);
-                    }
                 }
-            }
-        }
-        Err(EtcdError::Unreachable("the instances watch ended".into()))
+            })
+            .await
     }
 
     /// Writes this instance's view of every member it has a result for, under a lease, and
@@ -375,37 +364,33 @@ impl Fleet {
 
     /// Follows the other instances' views into the health table.
     async fn follow_health(&self) -> Result<(), EtcdError> {
-        let prefix = self.health_prefix();
-        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
         let mut peers = crate::health::Peers::new();
-        for kv in &kvs {
-            self.note_view(&mut peers, &kv.key, Some(&kv.value));
-        }
-        crate::sync::lock(&self.health).set_peers(peers.clone(), SystemTime::now());
-        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
-        while let Some((events, _)) = watch.next().await? {
-            for event in events {
-                match event {
-                    Event::Put(kv) => self.note_view(&mut peers, &kv.key, Some(&kv.value)),
-                    Event::Delete(key) => self.note_view(&mut peers, &key, None),
+        self.etcd
+            .mirror_prefix(&self.health_prefix(), |reset, events| {
+                if reset {
+                    peers.clear();
                 }
-            }
-            crate::sync::lock(&self.health).set_peers(peers.clone(), SystemTime::now());
-        }
-        Err(EtcdError::Unreachable("the health watch ended".into()))
+                for event in events {
+                    match event {
+                        Event::Put(kv) => self.note_view(&mut peers, &kv.key, Some(&kv.value)),
+                        Event::Delete(key) => self.note_view(&mut peers, &key, None),
+                    }
+                }
+                crate::sync::lock(&self.health).set_peers(peers.clone(), SystemTime::now());
+            })
+            .await
     }
 
     /// Records (or with `None` forgets) one view of another instance.
     fn note_view(&self, peers: &mut crate::health::Peers, key: &str, value: Option<&[u8]>) {
-        let unescape = unsegment;
         let Some(rest) = key.strip_prefix(&self.health_prefix()) else { return };
         let parts: Vec<&str> = rest.split('/').collect();
         let [instance, pool, member] = parts.as_slice() else { return };
-        let instance = unescape(instance);
+        let instance = unsegment(instance);
         if instance == self.name {
             return;
         }
-        let member_key = (unescape(pool), unescape(member));
+        let member_key = (unsegment(pool), unsegment(member));
         match value {
             Some(v) => {
                 peers.entry(instance).or_default().insert(member_key, v == b"up");
@@ -421,36 +406,44 @@ impl Fleet {
         }
     }
 
+    /// Follows the fleet's overrides into the health table: all of them in place of the local
+    /// ones when read whole, then each change watched.
     async fn follow(&self) -> Result<(), EtcdError> {
-        let prefix = self.overrides_prefix();
-        let (kvs, revision) = self.etcd.get_prefix(&prefix).await?;
-        let list: Vec<Override> = kvs.iter().filter_map(|kv| self.decode(&kv.key, &kv.value)).collect();
-        crate::sync::lock(&self.health).replace_overrides(list, SystemTime::now());
-        self.up();
-        let mut watch = self.etcd.watch_prefix(&prefix, revision + 1).await?;
-        while let Some((events, _)) = watch.next().await? {
-            let mut table = crate::sync::lock(&self.health);
-            for event in events {
-                match event {
-                    Event::Put(kv) => {
-                        if let Some(o) = self.decode(&kv.key, &kv.value) {
-                            table.install_override(o, SystemTime::now());
+        self.etcd
+            .mirror_prefix(&self.overrides_prefix(), |reset, events| {
+                let now = SystemTime::now();
+                let mut table = crate::sync::lock(&self.health);
+                if reset {
+                    let all = events.iter().filter_map(|e| match e {
+                        Event::Put(kv) => self.decode(&kv.key, &kv.value),
+                        Event::Delete(_) => None,
+                    });
+                    table.replace_overrides(all.collect(), now);
+                    drop(table);
+                    self.up();
+                    return;
+                }
+                for event in events {
+                    match event {
+                        Event::Put(kv) => {
+                            if let Some(o) = self.decode(&kv.key, &kv.value) {
+                                table.install_override(o, now);
+                            }
                         }
-                    }
-                    Event::Delete(key) => {
-                        if let Some(target) = self.target_of(&key) {
-                            table.remove_override(&target, SystemTime::now());
+                        Event::Delete(key) => {
+                            if let Some(target) = self.target_of(&key) {
+                                table.remove_override(&target, now);
+                            }
                         }
                     }
                 }
-            }
-        }
-        Err(EtcdError::Unreachable("the watch ended".into()))
+            })
+            .await
     }
 
     fn decode(&self, key: &str, value: &[u8]) -> Option<Override> {
-        match serde_json::from_slice::<Stored>(value) {
-            Ok(s) => Some(s.over),
+        match serde_json::from_slice::<Override>(value) {
+            Ok(o) => Some(o),
             Err(e) => {
                 tracing::warn!(key, error = %e, "fleet store: not an override, ignored");
                 None
@@ -460,11 +453,10 @@ impl Fleet {
 
     fn target_of(&self, key: &str) -> Option<Target> {
         let rest = key.strip_prefix(&self.overrides_prefix())?;
-        let unescape = unsegment;
         let parts: Vec<&str> = rest.split('/').collect();
         match parts.as_slice() {
-            ["datacenter", dc] => Some(Target::Datacenter { datacenter: unescape(dc) }),
-            ["member", pool, member] => Some(Target::Member { pool: unescape(pool), member: unescape(member) }),
+            ["datacenter", dc] => Some(Target::Datacenter { datacenter: unsegment(dc) }),
+            ["member", pool, member] => Some(Target::Member { pool: unsegment(pool), member: unsegment(member) }),
             _ => None,
         }
     }

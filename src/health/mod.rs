@@ -292,14 +292,13 @@ impl HealthTable {
     }
 
     /// Replaces every override with the fleet's (reconciliation when the store is reached).
-    pub fn replace_overrides(&mut self, list: Vec<Override>, now: SystemTime) {
-        let mut sorted = list.clone();
-        sorted.sort_by_key(|o| o.created);
-        if sorted == self.overrides.overrides {
+    pub fn replace_overrides(&mut self, mut list: Vec<Override>, now: SystemTime) {
+        list.sort_by_key(|o| o.created);
+        if list == self.overrides.overrides {
             return;
         }
-        tracing::info!(count = sorted.len(), "overrides reconciled with the fleet");
-        self.overrides.overrides = sorted;
+        tracing::info!(count = list.len(), "overrides reconciled with the fleet");
+        self.overrides.overrides = list;
         self.publish(now);
         self.save_logged();
     }
