@@ -139,15 +139,6 @@ fn a_udp_port_held_by_another_reuseport_socket_refuses_the_start() {
     assert!(err.contains(&format!("UDP port 127.0.0.1:{port} is already in use by another process")), "{err}");
 }
 
-fn dig(port: u16, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
-        .args(args)
-        .output()
-        .expect("dig is not installed: `apt-get install -y dnsutils` (.ci/run does this)");
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
 #[test]
 fn every_node_says_who_it_is_with_nsid_and_id_server() {
     let c = copy_gslb_zones();
@@ -236,7 +227,7 @@ fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
 }
 
-/// A `meridian` started by [`start_in`], stopped when dropped (a failed assertion included).
+/// A `meridian` the test started itself, stopped when dropped (a failed assertion included).
 struct Started(std::process::Child);
 
 impl Drop for Started {
@@ -246,30 +237,9 @@ impl Drop for Started {
     }
 }
 
-/// Starts `meridian` with `args` in `cwd`, and waits for its start-up line: the process, the
-/// DNS port and the lines seen.
-fn start_in(cwd: &Path, args: &[&str]) -> (Started, u16, Vec<String>) {
-    use std::io::BufRead;
-    let mut child = Command::new(env!("CARGO_BIN_EXE_meridian"))
-        .args(args)
-        .current_dir(cwd)
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = std::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let child = Started(child);
-    let mut seen = Vec::new();
-    for line in lines.by_ref().map_while(Result::ok) {
-        seen.push(line.clone());
-        if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
-            let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
-            // Keep reading, so the server never blocks on a full pipe.
-            std::thread::spawn(move || lines.map_while(Result::ok).for_each(drop));
-            return (child, port, seen);
-        }
-    }
-    panic!("meridian did not start: {seen:#?}");
+/// Starts `meridian` with `args` in `cwd` and waits for its start-up line.
+fn start_in(cwd: &Path, args: &[&str]) -> Serve {
+    Serve::spawn(Command::new(env!("CARGO_BIN_EXE_meridian")).args(args).current_dir(cwd))
 }
 
 #[test]
@@ -293,7 +263,8 @@ fn a_settings_file_names_everything_relative_to_itself_and_control_commands_read
     // Started from `/`, flags overriding one key: relative paths still mean the file's
     // directory, and nothing is written to the working directory.
     let cfg = config.to_str().unwrap();
-    let (_server, port, seen) = start_in(Path::new("/"), &["--config", cfg, "--log-format", "text"]);
+    let server = start_in(Path::new("/"), &["--config", cfg, "--log-format", "text"]);
+    let (port, seen) = (server.port, &server.seen);
     assert!(seen.iter().any(|l| l.contains("settings from") && l.contains("meridian.toml")), "{seen:#?}");
     assert!(seen.iter().all(|l| !l.starts_with('{')), "--log-format text wins over the file: {seen:#?}");
     let nsid = dig(port, &["+nsid", "www.gslb.test", "A"]);
@@ -347,9 +318,8 @@ fn with_a_settings_file_root_is_refused_unless_a_user_or_allow_root_is_given() {
     // Told to, it runs.
     let cfg = config.to_str().unwrap();
     let state = c.dir.path().join("state.json");
-    let (_server, port, _) =
-        start_in(c.dir.path(), &["--config", cfg, "--allow-root", "--state", state.to_str().unwrap()]);
-    assert!(dig(port, &["www.gslb.test", "A"]).contains("status: NOERROR"));
+    let server = start_in(c.dir.path(), &["--config", cfg, "--allow-root", "--state", state.to_str().unwrap()]);
+    assert!(dig(server.port, &["www.gslb.test", "A"]).contains("status: NOERROR"));
 }
 
 /// The COOKIE option dig printed (`; COOKIE: <hex> (good)`), as hex.

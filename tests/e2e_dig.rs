@@ -7,22 +7,14 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use common::dig;
+
 /// `meridian serve` on `zones`, checked to name the shipped example's zone when it starts.
 fn start(zones: &Path) -> common::Serve {
     let s = common::Serve::start(zones, &[]);
     let line = s.seen.last().unwrap();
     assert!(line.contains("example.com."), "start-up line lists the zones: {line}");
     s
-}
-
-fn dig(port: u16, args: &[&str]) -> String {
-    let out = Command::new("dig")
-        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
-        .args(args)
-        .output()
-        .expect("dig is not installed: `apt-get install -y dnsutils` (.ci/run does this)");
-    assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8(out.stdout).unwrap()
 }
 
 fn sorted_lines(s: &str) -> Vec<String> {

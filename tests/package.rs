@@ -110,39 +110,16 @@ fn the_package_installs_and_serves_as_the_meridian_user_from_its_installed_setti
     // installed binary reads /etc/meridian/meridian.toml and switches to `user = "meridian"`.
     let (ok, out) = run("/usr/bin/meridian", &["check", "--as-serve"]);
     assert!(ok && out.contains("zone example.com. would be served"), "{out}");
-    let mut server = Command::new("/usr/bin/meridian")
-        .current_dir("/")
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    struct Stop(std::process::Child);
-    impl Drop for Stop {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
-    let lines = std::io::BufRead::lines(std::io::BufReader::new(server.stderr.take().unwrap()));
-    let server = Stop(server);
-    let mut seen = Vec::new();
-    let mut lines = lines.map_while(Result::ok);
-    for line in lines.by_ref() {
-        seen.push(line.clone());
-        if line.contains(" serving ") {
-            break;
-        }
-    }
-    std::thread::spawn(move || lines.for_each(drop));
+    let server = common::Serve::spawn(Command::new("/usr/bin/meridian").current_dir("/"));
+    let seen = &server.seen;
     assert!(seen.iter().any(|l| l.contains("settings from /etc/meridian/meridian.toml")), "{seen:#?}");
-    assert!(seen.iter().any(|l| l.contains(&format!("127.0.0.1:{port}"))), "{seen:#?}");
-    let status = std::fs::read_to_string(format!("/proc/{}/status", server.0.id())).unwrap();
+    assert_eq!(server.port, port, "the port of the installed settings: {seen:#?}");
+    let status = std::fs::read_to_string(format!("/proc/{}/status", server.child.id())).unwrap();
     let uid_line = status.lines().find(|l| l.starts_with("Uid:")).unwrap().to_string();
     let uid = account.uid.to_string();
     assert!(uid_line.split_whitespace().skip(1).all(|u| u == uid), "{uid_line}");
 
-    let dig =
-        |args: &[&str]| run("dig", &[&["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"], args].concat()).1;
+    let dig = |args: &[&str]| common::dig(port, args);
     let answer = dig(&["www.example.com", "+subnet=193.0.0.0/21"]);
     assert!(answer.contains("status: NOERROR") && answer.contains("192.0.2.10"), "{answer}");
     assert!(dig(&["+cookie", "example.com", "SOA"]).contains("(good)"), "a server cookie from the installed secret");

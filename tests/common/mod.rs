@@ -433,11 +433,19 @@ impl Serve {
 
     /// As [`Serve::start`], with environment variables set.
     pub fn start_env(zones: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
-            .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
-            .arg(zones)
-            .args(args)
-            .envs(env.iter().copied())
+        Serve::spawn(
+            std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+                .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
+                .arg(zones)
+                .args(args)
+                .envs(env.iter().copied()),
+        )
+    }
+
+    /// Runs `command` (a `meridian` that serves on 127.0.0.1), reading its standard error, and
+    /// waits for its start-up line; killed when dropped.
+    pub fn spawn(command: &mut std::process::Command) -> Serve {
+        let mut child = command
             .stderr(std::process::Stdio::piped())
             .stdout(std::process::Stdio::null())
             .spawn()
@@ -477,6 +485,18 @@ impl Serve {
                 .success()
         );
     }
+}
+
+/// Asks `dig` on 127.0.0.1:`port` (one try of 2 s), failing the test when dig fails; its
+/// standard output.
+pub fn dig(port: u16, args: &[&str]) -> String {
+    let out = std::process::Command::new("dig")
+        .args(["@127.0.0.1", "-p", &port.to_string(), "+time=2", "+tries=1"])
+        .args(args)
+        .output()
+        .expect("dig is not installed: `apt-get install -y dnsutils` (.ci/run does this)");
+    assert!(out.status.success(), "dig {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Runs `meridian` with `args` to the end, as a user at a shell would: (exit code, standard
