@@ -194,14 +194,12 @@ impl Daemon {
                 }));
             }
         }
-        let fleet = match options.cluster.endpoints.is_empty() {
-            true => None,
-            false => {
-                let fleet = crate::fleet::Fleet::new(&options.cluster, health.clone()).map_err(StartError::Fleet)?;
-                tasks.push(tokio::spawn(fleet.clone().run()));
-                Some(fleet)
-            }
-        };
+        let mut fleet = None;
+        if !options.cluster.endpoints.is_empty() {
+            let joined = crate::fleet::Fleet::new(&options.cluster, health.clone()).map_err(StartError::Fleet)?;
+            tasks.push(tokio::spawn(joined.clone().run()));
+            fleet = Some(joined);
+        }
         let mut api_addr = None;
         if let Some(addr) = options.api {
             let state = AppState {

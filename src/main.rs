@@ -249,19 +249,24 @@ fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
             eprintln!("{} error(s)", e.0.len());
             // What `meridian serve` would do with these files (without --strict).
             match Config::load_to_serve(zones, geo, false) {
-                Ok(config) => {
-                    for z in &config.zone_status {
-                        match z.state {
-                            meridian::config::ZoneState::Loaded => eprintln!("serve would serve zone {}", z.origin),
-                            _ => eprintln!("serve would not serve zone {}: SERVFAIL until it is fixed", z.origin),
-                        }
-                    }
-                }
+                Ok(config) => would_serve(&config).iter().for_each(|l| eprintln!("{l}")),
                 Err(_) => eprintln!("serve would refuse to start"),
             }
             ExitCode::from(1)
         }
     }
+}
+
+/// What `serve` would do with each zone of `config`, a line each.
+fn would_serve(config: &Config) -> Vec<String> {
+    config
+        .zone_status
+        .iter()
+        .map(|z| match z.state {
+            meridian::config::ZoneState::Loaded => format!("serve would serve zone {}", z.origin),
+            _ => format!("serve would not serve zone {}: SERVFAIL until it is fixed", z.origin),
+        })
+        .collect()
 }
 
 /// `meridian check --as-serve`: every problem printed as `check` prints it, but the exit code
@@ -275,12 +280,7 @@ fn check_as_serve(zones: &std::path::Path, geo: &std::path::Path, strict: bool) 
             for w in &config.warnings {
                 eprintln!("warning: {w}");
             }
-            for z in &config.zone_status {
-                match z.state {
-                    meridian::config::ZoneState::Loaded => println!("ok: zone {} would be served", z.origin),
-                    _ => println!("zone {} would not be served (SERVFAIL until it is fixed)", z.origin),
-                }
-            }
+            would_serve(&config).iter().for_each(|l| println!("{l}"));
             ExitCode::SUCCESS
         }
         Err(e) => {

@@ -109,7 +109,7 @@ fn the_package_installs_and_serves_as_the_meridian_user_from_its_installed_setti
     // What the unit's ExecStartPre runs, then the server as root with no flags at all: the
     // installed binary reads /etc/meridian/meridian.toml and switches to `user = "meridian"`.
     let (ok, out) = run("/usr/bin/meridian", &["check", "--as-serve"]);
-    assert!(ok && out.contains("zone example.com. would be served"), "{out}");
+    assert!(ok && out.contains("serve would serve zone example.com."), "{out}");
     let server = common::Serve::spawn(Command::new("/usr/bin/meridian").current_dir("/"));
     let seen = &server.seen;
     assert!(seen.iter().any(|l| l.contains("settings from /etc/meridian/meridian.toml")), "{seen:#?}");
