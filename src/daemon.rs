@@ -105,7 +105,7 @@ pub enum StartError {
     #[error("cookie-secret-file {0}")]
     Cookies(String),
     /// The fleet settings are wrong.
-    #[error("cluster: {0}")]
+    #[error("{0}")]
     Fleet(String),
     /// The file watcher could not start.
     #[error("cannot watch the zones for changes: {0}")]

@@ -235,6 +235,7 @@ impl Settings {
         join(&mut self.state);
         join(&mut self.api_token_file);
         join(&mut self.cookie_secret_file);
+        self.cluster.rebase(dir);
         if let Some(log) = &mut self.query_log
             && log != "-"
             && Path::new(log).is_relative()

@@ -26,14 +26,29 @@ struct Etcd {
     members: Vec<Option<Child>>,
     clients: Vec<u16>,
     peers: Vec<u16>,
+    /// Served over TLS with client certificates (the files are in `dir`).
+    secure: bool,
 }
 
 impl Etcd {
     fn start(n: usize) -> Etcd {
+        Etcd::start_as(n, false)
+    }
+
+    /// One member serving https only to clients with a certificate of a CA made here:
+    /// `ca.pem`, `server.pem`/`server.key`, `client.pem`/`client.key` in `dir`.
+    fn start_secure() -> Etcd {
+        Etcd::start_as(1, true)
+    }
+
+    fn start_as(n: usize, secure: bool) -> Etcd {
         let dir = tempfile::tempdir().unwrap();
+        if secure {
+            make_certificates(dir.path());
+        }
         let clients: Vec<u16> = (0..n).map(|_| free_port()).collect();
         let peers: Vec<u16> = (0..n).map(|_| free_port()).collect();
-        let mut etcd = Etcd { dir, members: (0..n).map(|_| None).collect(), clients, peers };
+        let mut etcd = Etcd { dir, members: (0..n).map(|_| None).collect(), clients, peers, secure };
         for i in 0..n {
             etcd.start_member(i);
         }
@@ -49,12 +64,20 @@ impl Etcd {
     fn start_member(&mut self, i: usize) {
         let cluster: Vec<String> =
             self.peers.iter().enumerate().map(|(j, p)| format!("m{j}=http://127.0.0.1:{p}")).collect();
-        let child = Command::new(ETCD)
+        let mut command = Command::new(ETCD);
+        if self.secure {
+            let file = |name: &str| self.dir.path().join(name);
+            command.arg("--cert-file").arg(file("server.pem")).arg("--key-file").arg(file("server.key"));
+            command.arg("--trusted-ca-file").arg(file("ca.pem")).arg("--client-cert-auth");
+            // Tokens that expire quickly, so the test sees the client authenticate again.
+            command.args(["--auth-token", "simple", "--auth-token-ttl", "2"]);
+        }
+        let child = command
             .args(["--name", &format!("m{i}")])
             .arg("--data-dir")
             .arg(self.dir.path().join(format!("m{i}")))
-            .args(["--listen-client-urls", &format!("http://127.0.0.1:{}", self.clients[i])])
-            .args(["--advertise-client-urls", &format!("http://127.0.0.1:{}", self.clients[i])])
+            .args(["--listen-client-urls", &self.endpoint(i)])
+            .args(["--advertise-client-urls", &self.endpoint(i)])
             .args(["--listen-peer-urls", &format!("http://127.0.0.1:{}", self.peers[i])])
             .args(["--initial-advertise-peer-urls", &format!("http://127.0.0.1:{}", self.peers[i])])
             .args(["--initial-cluster", &cluster.join(",")])
@@ -68,7 +91,21 @@ impl Etcd {
     }
 
     fn endpoint(&self, i: usize) -> String {
-        format!("http://127.0.0.1:{}", self.clients[i])
+        let scheme = if self.secure { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}", self.clients[i])
+    }
+
+    /// Runs etcdctl against member 0 (with the client certificate when secure); its output.
+    fn ctl(&self, args: &[&str]) -> String {
+        let mut command = Command::new("etcdctl");
+        command.env("ETCDCTL_API", "3").args(["--endpoints", &self.endpoint(0)]);
+        if self.secure {
+            let file = |name: &str| self.dir.path().join(name);
+            command.arg("--cacert").arg(file("ca.pem"));
+            command.arg("--cert").arg(file("client.pem")).arg("--key").arg(file("client.key"));
+        }
+        let out = command.args(args).output().expect("etcdctl runs");
+        format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
     }
 
     fn addr(&self, i: usize) -> SocketAddr {
@@ -76,6 +113,9 @@ impl Etcd {
     }
 
     fn healthy(&self, i: usize) -> bool {
+        if self.secure {
+            return self.ctl(&["endpoint", "health"]).contains("is healthy");
+        }
         std::net::TcpStream::connect(self.addr(i)).is_ok()
             && http(self.addr(i), "GET", "/health", None, None).1.contains("\"true\"")
     }
@@ -104,6 +144,35 @@ impl Drop for Etcd {
         for i in 0..self.members.len() {
             self.stop_member(i);
         }
+    }
+}
+
+/// A CA, a server certificate for 127.0.0.1 and a client certificate, both signed by that CA,
+/// written into `dir`. The client certificate has no common name: etcd's JSON gateway refuses
+/// one that has (it would be taken for a user name the gateway cannot pass on).
+fn make_certificates(dir: &Path) {
+    use rcgen::{BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca.distinguished_name.push(DnType::CommonName, "meridian test CA");
+    std::fs::write(dir.join("ca.pem"), ca.self_signed(&ca_key).unwrap().pem()).unwrap();
+    let issuer = Issuer::new(ca, ca_key);
+    // etcd's gateway reaches its own gRPC service with the server certificate, which must
+    // therefore be good for client authentication too.
+    for (name, san, usage) in [
+        ("server", "127.0.0.1", vec![ExtendedKeyUsagePurpose::ServerAuth, ExtendedKeyUsagePurpose::ClientAuth]),
+        ("client", "client.test", vec![ExtendedKeyUsagePurpose::ClientAuth]),
+    ] {
+        let key = KeyPair::generate().unwrap();
+        let mut params = CertificateParams::new(vec![san.to_string()]).unwrap();
+        params.extended_key_usages = usage;
+        params.distinguished_name = rcgen::DistinguishedName::new();
+        if name == "server" {
+            params.distinguished_name.push(DnType::CommonName, name);
+        }
+        std::fs::write(dir.join(format!("{name}.pem")), params.signed_by(&key, &issuer).unwrap().pem()).unwrap();
+        std::fs::write(dir.join(format!("{name}.key")), key.serialize_pem()).unwrap();
     }
 }
 
@@ -481,4 +550,97 @@ fn the_fleet_view_lists_every_instance_and_flags_drift() {
         ],
     );
     assert_eq!(http(api_of(&lone), "GET", "/fleet", None, None).0, 404);
+}
+
+/// The `fleet` object of an instance's `/status`.
+fn fleet_status(s: &Serve) -> serde_json::Value {
+    serde_json::from_str::<serde_json::Value>(&http(api_of(s), "GET", "/status", None, None).1).unwrap()["fleet"]
+        .clone()
+}
+
+#[test]
+fn a_fleet_reaches_an_etcd_that_wants_tls_client_certificates_and_a_password() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start_secure();
+    // An etcd as a careful operator runs it: a user for Meridian allowed only its prefix.
+    for step in [
+        vec!["user", "add", "root:rootpw"],
+        vec!["role", "add", "meridian"],
+        vec!["role", "grant-permission", "meridian", "--prefix=true", "readwrite", "/test/"],
+        vec!["user", "add", "meridian:s3cret"],
+        vec!["user", "grant-role", "meridian", "meridian"],
+        vec!["auth", "enable"],
+    ] {
+        let out = etcd.ctl(&step);
+        assert!(!out.contains("Error"), "etcdctl {step:?}: {out}");
+    }
+    let c = copy_gslb_zones();
+    for f in ["ca.pem", "client.pem", "client.key"] {
+        std::fs::copy(etcd.dir.path().join(f), c.dir.path().join(f)).unwrap();
+    }
+    std::fs::write(c.dir.path().join("password"), "s3cret\n").unwrap();
+    std::fs::write(c.dir.path().join("wrong"), "guess\n").unwrap();
+    // Relative file names in the settings file are the file's directory's.
+    let settings = c.dir.path().join("meridian.toml");
+    std::fs::write(
+        &settings,
+        format!(
+            "allow-root = true\napi = \"127.0.0.1:0\"\ngeo = \"geo.mmdb\"\nstate = \"a.state.json\"\n[cluster]\nendpoints = [\"{}\"]\n\
+             name = \"a\"\nprefix = \"/test\"\nca-file = \"ca.pem\"\ncert-file = \"client.pem\"\n\
+             key-file = \"client.key\"\nuser = \"meridian\"\npassword-file = \"password\"\n",
+            etcd.endpoint(0)
+        ),
+    )
+    .unwrap();
+    let config = settings.to_string_lossy().into_owned();
+    let a = Serve::start(&c.zones, &["--config", &config]);
+    assert!(
+        wait_until(Duration::from_secs(10), || fleet_status(&a)["store_connected"] == true).is_some(),
+        "{}",
+        fleet_status(&a)
+    );
+    assert!(until_all(&[&a], |x| x == IAD).is_some());
+    let (code, body) = http(api_of(&a), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 200, "{body}");
+    assert!(until_all(&[&a], |x| x != IAD).is_some());
+    let keys = etcd.ctl(&["--user", "root:rootpw", "get", "--prefix", "--keys-only", "/test/overrides/"]);
+    assert!(keys.contains("datacenter/iad"), "{keys}");
+    // The token lives 2 s here: after it has expired the client authenticates again.
+    std::thread::sleep(Duration::from_secs(3));
+    let (code, body) = http(api_of(&a), "DELETE", "/overrides/datacenter/iad", None, None);
+    assert_eq!(code, 200, "{body}");
+    assert!(until_all(&[&a], |x| x == IAD).is_some());
+
+    // What an operator sees when something is wrong: the instance serves and says why.
+    let path = |f: &str| c.dir.path().join(f).to_string_lossy().into_owned();
+    let endpoint = etcd.endpoint(0);
+    let start = |extra: &[&str]| {
+        let mut args = vec!["--geo", c.geo.to_str().unwrap(), "--api", "127.0.0.1:0", "--cluster-name", "b"];
+        args.extend(["--cluster-prefix", "/test", "--cluster-endpoint", &endpoint]);
+        args.extend(extra);
+        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        Serve::start(&c.zones, &args.iter().map(String::as_str).collect::<Vec<_>>())
+    };
+    let error_of = |s: &Serve| {
+        wait_until(Duration::from_secs(10), || fleet_status(s)["store_error"].is_string());
+        assert!(answer(s).is_some(), "an instance that cannot reach etcd still answers");
+        fleet_status(s)["store_error"].as_str().unwrap_or_default().to_string()
+    };
+    let (ca, cert, key, wrong) = (path("ca.pem"), path("client.pem"), path("client.key"), path("wrong"));
+    let untrusted = start(&[]);
+    assert!(error_of(&untrusted).contains("UnknownIssuer"), "{}", error_of(&untrusted));
+    let tls = ["--cluster-ca-file", &ca, "--cluster-cert-file", &cert, "--cluster-key-file", &key];
+    let mut bad_password = tls.to_vec();
+    bad_password.extend(["--cluster-user", "meridian", "--cluster-password-file", &wrong]);
+    let refused = start(&bad_password);
+    assert!(error_of(&refused).contains("authentication failed"), "{}", error_of(&refused));
+    let (code, body) =
+        http(api_of(&refused), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "drain"}"#));
+    assert_eq!(code, 503, "{body}");
+    // A file that is not there stops the start (exit 1, as any failed start) naming key and file.
+    let (code, _, err) = meridian(&["serve", "--config", &config, "--cluster-ca-file", "/nonexistent/ca.pem"]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cluster.ca-file: /nonexistent/ca.pem: cannot read"), "{err}");
 }

@@ -9,7 +9,13 @@
 //!
 //! Every request tries the endpoints in turn, starting from the one that answered last, so a
 //! dead member of the etcd cluster costs one failed connection, not an outage.
+//!
+//! A secured etcd is reached over `https://` with the operator's CA and, for client
+//! certificate authentication, a certificate and key ([`Access`]); with a user and password the
+//! client authenticates (`/v3/auth/authenticate`), sends the token with every request, and
+//! authenticates again when etcd says the token is no longer valid (simple tokens expire).
 
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
@@ -33,6 +39,21 @@ pub enum EtcdError {
     /// The answer was not what the gateway sends.
     #[error("unexpected answer from etcd: {0}")]
     Protocol(String),
+    /// etcd did not take the token (expired, or revoked); authenticating again may do.
+    #[error("etcd did not accept the authentication token: {0}")]
+    Unauthenticated(String),
+}
+
+/// How to reach a secured etcd; the default is plain access.
+#[derive(Debug, Default, Clone)]
+pub struct Access {
+    /// PEM certificates of the CAs that sign etcd's server certificates, trusted in place of
+    /// the system's.
+    pub ca: Option<Vec<u8>>,
+    /// A PEM client certificate followed by its private key, for `--client-cert-auth`.
+    pub identity: Option<Vec<u8>>,
+    /// User name and password for etcd's authentication.
+    pub user: Option<(String, String)>,
 }
 
 /// One key and its value.
@@ -62,6 +83,10 @@ pub struct Etcd {
     client: reqwest::Client,
     /// The endpoint to try first: the last that answered.
     current: AtomicUsize,
+    /// User name and password, when etcd wants them.
+    user: Option<(String, String)>,
+    /// The token of the last authentication.
+    token: Mutex<Option<String>>,
 }
 
 /// Decodes a base64 field (absent is empty, as the gateway leaves out empty values).
@@ -93,14 +118,26 @@ fn prefix_end(prefix: &[u8]) -> Vec<u8> {
     vec![0] // every key
 }
 
+/// An error with its causes, which say what a TLS failure was (`invalid peer certificate:
+/// UnknownIssuer`, say) where the error alone says only that the request failed.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        text = format!("{text}: {cause}");
+        source = cause.source();
+    }
+    text
+}
+
 fn key_value(kv: &Value) -> Result<KeyValue, EtcdError> {
     let key = String::from_utf8(b64(&kv["key"])?).map_err(|_| EtcdError::Protocol("a key is not UTF-8".into()))?;
     Ok(KeyValue { key, value: b64(&kv["value"])?, mod_revision: int(&kv["mod_revision"]) })
 }
 
 impl Etcd {
-    /// A client for the cluster at `endpoints` (`http://host:port` or `https://...`).
-    pub fn new(endpoints: &[String]) -> Result<Etcd, String> {
+    /// Checks that every endpoint is an `http://` or `https://` URL.
+    pub fn check_endpoints(endpoints: &[String]) -> Result<(), String> {
         if endpoints.is_empty() {
             return Err("no etcd endpoints".into());
         }
@@ -110,18 +147,73 @@ impl Etcd {
                 return Err(format!("etcd endpoint '{e}' is not http:// or https://"));
             }
         }
+        Ok(())
+    }
+
+    /// A client for the cluster at `endpoints` (`http://host:port` or `https://...`), reached
+    /// as `access` says.
+    pub fn new(endpoints: &[String], access: &Access) -> Result<Etcd, String> {
+        Etcd::check_endpoints(endpoints)?;
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let client = reqwest::Client::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .build()
-            .map_err(|e| format!("cannot make the etcd client: {e}"))?;
+        let mut builder = reqwest::Client::builder().connect_timeout(CONNECT_TIMEOUT);
+        if let Some(pem) = &access.ca {
+            let certs = reqwest::Certificate::from_pem_bundle(pem).map_err(|e| format!("CA certificates: {e}"))?;
+            if certs.is_empty() {
+                return Err("CA certificates: no PEM certificate found".into());
+            }
+            builder = builder.tls_certs_only(certs);
+        }
+        if let Some(pem) = &access.identity {
+            let identity = reqwest::Identity::from_pem(pem).map_err(|e| format!("client certificate and key: {e}"))?;
+            builder = builder.identity(identity);
+        }
+        let client = builder.build().map_err(|e| format!("cannot make the etcd client: {e}"))?;
         let endpoints = endpoints.iter().map(|e| e.trim_end_matches('/').to_string()).collect();
-        Ok(Etcd { endpoints, client, current: AtomicUsize::new(0) })
+        Ok(Etcd { endpoints, client, current: AtomicUsize::new(0), user: access.user.clone(), token: Mutex::new(None) })
+    }
+
+    /// Sends one request (authenticated first when a user is set, and again once when etcd no
+    /// longer takes the token).
+    async fn send(&self, path: &str, body: &Value, stream: bool) -> Result<reqwest::Response, EtcdError> {
+        let Some((name, password)) = &self.user else { return self.send_once(path, body, stream, None).await };
+        let mut again = true;
+        loop {
+            let token = crate::sync::lock(&self.token).clone();
+            let token = match token {
+                Some(t) => t,
+                None => {
+                    let request = json!({ "name": name, "password": password });
+                    let response = self.send_once("/v3/auth/authenticate", &request, false, None).await?;
+                    let text = response.text().await.map_err(|e| EtcdError::Unreachable(e.to_string()))?;
+                    let v: Value =
+                        serde_json::from_str(&text).map_err(|e| EtcdError::Protocol(format!("{e}: {text}")))?;
+                    let token = v["token"]
+                        .as_str()
+                        .ok_or_else(|| EtcdError::Protocol(format!("no token in the answer to authenticate: {v}")))?
+                        .to_string();
+                    *crate::sync::lock(&self.token) = Some(token.clone());
+                    token
+                }
+            };
+            match self.send_once(path, body, stream, Some(&token)).await {
+                Err(EtcdError::Unauthenticated(_)) if again => {
+                    again = false;
+                    *crate::sync::lock(&self.token) = None;
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Sends one request to the first endpoint that answers; with `stream`, no overall time
     /// limit (a watch lasts as long as it is wanted).
-    async fn send(&self, path: &str, body: &Value, stream: bool) -> Result<reqwest::Response, EtcdError> {
+    async fn send_once(
+        &self,
+        path: &str,
+        body: &Value,
+        stream: bool,
+        token: Option<&str>,
+    ) -> Result<reqwest::Response, EtcdError> {
         let start = self.current.load(Ordering::Relaxed);
         let mut last = String::new();
         for i in 0..self.endpoints.len() {
@@ -129,6 +221,9 @@ impl Etcd {
             let mut request = self.client.post(format!("{}{path}", self.endpoints[at])).body(body.to_string());
             if !stream {
                 request = request.timeout(REQUEST_TIMEOUT);
+            }
+            if let Some(token) = token {
+                request = request.header(reqwest::header::AUTHORIZATION, token);
             }
             match request.send().await {
                 Ok(response) => {
@@ -145,11 +240,14 @@ impl Etcd {
                             last = format!("{}: {message}", self.endpoints[at]);
                             continue;
                         }
+                        if status == reqwest::StatusCode::UNAUTHORIZED {
+                            return Err(EtcdError::Unauthenticated(message));
+                        }
                         return Err(EtcdError::Refused(message));
                     }
                     return Ok(response);
                 }
-                Err(e) => last = format!("{}: {e}", self.endpoints[at]),
+                Err(e) => last = format!("{}: {}", self.endpoints[at], chain(&e)),
             }
         }
         Err(EtcdError::Unreachable(last))
@@ -296,7 +394,9 @@ mod tests {
         assert_eq!(prefix_end(b"\xff\xff"), vec![0]);
         assert_eq!(int(&json!("42")), 42);
         assert_eq!(int(&Value::Null), 0);
-        assert!(Etcd::new(&[]).is_err());
-        assert!(Etcd::new(&["127.0.0.1:2379".to_string()]).unwrap_err().contains("is not"));
+        assert!(Etcd::check_endpoints(&[]).is_err());
+        assert!(Etcd::check_endpoints(&["127.0.0.1:2379".to_string()]).unwrap_err().contains("is not"));
+        let access = Access { ca: Some(b"not pem".to_vec()), ..Access::default() };
+        assert!(Etcd::new(&["https://127.0.0.1:2379".to_string()], &access).unwrap_err().contains("CA certificates"));
     }
 }

@@ -23,6 +23,7 @@
 
 pub mod etcd;
 
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
@@ -31,7 +32,7 @@ use serde::Deserialize;
 
 use crate::health::HealthTable;
 use crate::health::overrides::{Override, Target};
-use etcd::{Etcd, EtcdError, Event};
+use etcd::{Access, Etcd, EtcdError, Event};
 
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "/meridian";
@@ -47,15 +48,31 @@ const KEEP_ALIVE: Duration = Duration::from_secs(LEASE_TTL / 3);
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct ClusterSettings {
     /// etcd client URLs (repeat for each member); sets up a fleet. `[cluster] endpoints`.
-    #[arg(long = "cluster-endpoint", value_name = "URL")]
+    #[arg(long = "cluster-endpoint", id = "cluster-endpoint", value_name = "URL")]
     #[serde(default)]
     pub endpoints: Vec<String>,
     /// This instance's name in the fleet; default the host name. `[cluster] name`.
-    #[arg(long = "cluster-name", value_name = "NAME")]
+    #[arg(long = "cluster-name", id = "cluster-name", value_name = "NAME")]
     pub name: Option<String>,
     /// The etcd key prefix the fleet shares; default /meridian. `[cluster] prefix`.
-    #[arg(long = "cluster-prefix", value_name = "PREFIX")]
+    #[arg(long = "cluster-prefix", id = "cluster-prefix", value_name = "PREFIX")]
     pub prefix: Option<String>,
+    /// PEM file of the CAs that sign etcd's certificates (https:// endpoints), trusted in place
+    /// of the system's. `[cluster] ca-file`.
+    #[arg(long = "cluster-ca-file", id = "cluster-ca-file", value_name = "FILE")]
+    pub ca_file: Option<PathBuf>,
+    /// PEM client certificate for etcd's `--client-cert-auth`; needs key-file. `[cluster] cert-file`.
+    #[arg(long = "cluster-cert-file", id = "cluster-cert-file", value_name = "FILE")]
+    pub cert_file: Option<PathBuf>,
+    /// PEM private key of cert-file. `[cluster] key-file`.
+    #[arg(long = "cluster-key-file", id = "cluster-key-file", value_name = "FILE")]
+    pub key_file: Option<PathBuf>,
+    /// etcd user to authenticate as; needs password-file. `[cluster] user`.
+    #[arg(long = "cluster-user", id = "cluster-user", value_name = "NAME")]
+    pub user: Option<String>,
+    /// File whose first line is the etcd user's password. `[cluster] password-file`.
+    #[arg(long = "cluster-password-file", id = "cluster-password-file", value_name = "FILE")]
+    pub password_file: Option<PathBuf>,
 }
 
 impl ClusterSettings {
@@ -65,16 +82,68 @@ impl ClusterSettings {
             endpoints: if self.endpoints.is_empty() { file.endpoints } else { self.endpoints },
             name: self.name.or(file.name),
             prefix: self.prefix.or(file.prefix),
+            ca_file: self.ca_file.or(file.ca_file),
+            cert_file: self.cert_file.or(file.cert_file),
+            key_file: self.key_file.or(file.key_file),
+            user: self.user.or(file.user),
+            password_file: self.password_file.or(file.password_file),
         }
+    }
+
+    /// Makes the file names relative to `dir` (the settings file's).
+    pub fn rebase(&mut self, dir: &Path) {
+        for path in
+            [&mut self.ca_file, &mut self.cert_file, &mut self.key_file, &mut self.password_file].into_iter().flatten()
+        {
+            if path.is_relative() {
+                *path = dir.join(&*path);
+            }
+        }
+    }
+
+    /// Reads the TLS and credential files named; errors name the key and the file.
+    pub fn access(&self) -> Result<Access, String> {
+        let read = |key: &str, path: &Path| {
+            std::fs::read(path).map_err(|e| format!("cluster.{key}: {}: cannot read: {e}", path.display()))
+        };
+        let mut access = Access::default();
+        if let Some(path) = &self.ca_file {
+            access.ca = Some(read("ca-file", path)?);
+        }
+        if let (Some(cert), Some(key)) = (&self.cert_file, &self.key_file) {
+            let mut identity = read("cert-file", cert)?;
+            identity.push(b'\n');
+            identity.extend(read("key-file", key)?);
+            access.identity = Some(identity);
+        }
+        if let (Some(user), Some(path)) = (&self.user, &self.password_file) {
+            let text = read("password-file", path)?;
+            let password = String::from_utf8_lossy(&text).lines().next().unwrap_or_default().to_string();
+            if password.is_empty() {
+                return Err(format!("cluster.password-file: {}: the first line is empty", path.display()));
+            }
+            access.user = Some((user.clone(), password));
+        }
+        Ok(access)
     }
 
     /// Checks the values: URLs, a prefix that starts with `/`.
     pub fn check(&self) -> Result<(), String> {
-        if self.endpoints.is_empty() && (self.name.is_some() || self.prefix.is_some()) {
-            return Err("cluster: name and prefix need endpoints".into());
+        if self.endpoints.is_empty() && *self != ClusterSettings::default() {
+            return Err("cluster: name, prefix and the rest need endpoints".into());
         }
         if !self.endpoints.is_empty() {
-            Etcd::new(&self.endpoints).map_err(|e| format!("cluster.endpoints: {e}"))?;
+            Etcd::check_endpoints(&self.endpoints).map_err(|e| format!("cluster.endpoints: {e}"))?;
+        }
+        if self.cert_file.is_some() != self.key_file.is_some() {
+            return Err("cluster: cert-file and key-file go together".into());
+        }
+        if self.user.is_some() != self.password_file.is_some() {
+            return Err("cluster: user and password-file go together".into());
+        }
+        let tls = self.ca_file.is_some() || self.cert_file.is_some();
+        if tls && let Some(plain) = self.endpoints.iter().find(|e| e.starts_with("http://")) {
+            return Err(format!("cluster: ca-file and cert-file are for https:// endpoints, not {plain}"));
         }
         if let Some(p) = &self.prefix
             && (!p.starts_with('/') || p.len() < 2)
@@ -163,7 +232,7 @@ impl Fleet {
     /// Joins the fleet `settings` names (endpoints given), applying overrides to `health`.
     /// Nothing is asked of etcd yet: [`Fleet::run`] does that, and retries while it is down.
     pub fn new(settings: &ClusterSettings, health: Arc<Mutex<HealthTable>>) -> Result<Arc<Fleet>, String> {
-        let etcd = Etcd::new(&settings.endpoints)?;
+        let etcd = Etcd::new(&settings.endpoints, &settings.access()?).map_err(|e| format!("cluster: {e}"))?;
         let name = match &settings.name {
             Some(n) => n.clone(),
             None => crate::config::Identity::of_host().server_id.unwrap_or_else(|| "meridian".into()),
@@ -478,6 +547,7 @@ mod tests {
             endpoints: vec!["http://127.0.0.1:1".into()],
             name: Some("a".into()),
             prefix: Some("/m/".into()),
+            ..ClusterSettings::default()
         };
         let fleet = Fleet::new(&settings, health).unwrap();
         for target in [
@@ -496,6 +566,22 @@ mod tests {
         );
         assert!(bad(ClusterSettings { prefix: Some("m".into()), ..settings.clone() }).contains("must start with /"));
         assert!(bad(ClusterSettings { endpoints: vec!["etcd:2379".into()], ..settings.clone() }).contains("endpoints"));
+        assert!(
+            bad(ClusterSettings { cert_file: Some("c.pem".into()), ..settings.clone() })
+                .contains("cert-file and key-file go together")
+        );
+        assert!(
+            bad(ClusterSettings { ca_file: Some("ca.pem".into()), ..settings.clone() })
+                .contains("for https:// endpoints, not http://127.0.0.1:1")
+        );
+        assert!(bad(ClusterSettings { user: Some("m".into()), ..settings.clone() }).contains("password-file"));
+        let missing = ClusterSettings {
+            endpoints: vec!["https://127.0.0.1:1".into()],
+            ca_file: Some("/nonexistent/ca.pem".into()),
+            ..ClusterSettings::default()
+        };
+        assert!(missing.check().is_ok());
+        assert!(missing.access().unwrap_err().starts_with("cluster.ca-file: /nonexistent/ca.pem: cannot read"));
         assert!(settings.check().is_ok());
     }
 }
