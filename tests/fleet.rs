@@ -521,20 +521,31 @@ fn the_fleet_view_lists_every_instance_and_flags_drift() {
     assert_eq!(code, Some(0), "{err}");
     assert!(out.contains("fleet store: connected") && out.contains("no drift"), "{out}");
     assert!(out.lines().any(|l| l.starts_with("a ")) && out.lines().any(|l| l.starts_with("b ")), "{out}");
-    // A third instance serving another serial of the zone: drift, in /fleet, the CLI and metrics.
+    let digest = view["instances"][0]["config"].as_str().unwrap().to_string();
+    assert_eq!(digest.len(), 64, "a SHA-256: {view}");
+    assert_eq!(view["instances"][1]["config"], digest.as_str(), "same definitions, same hash: {view}");
+    assert!(out.contains(&digest[..12]), "{out}");
+    // A third instance serving another serial of the zone and other definitions (a TTL
+    // changed): drift, in /fleet, the CLI and metrics.
     let zone = two.zones.join("gslb.test.zone");
     let text = std::fs::read_to_string(&zone).unwrap().replace("hostmaster 1 3600", "hostmaster 2 3600");
     std::fs::write(&zone, text).unwrap();
+    let definitions = two.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&definitions).unwrap().replacen("ttl = 30", "ttl = 31", 1);
+    std::fs::write(&definitions, text).unwrap();
     let c = instance(&two, &etcd, "c");
-    let drifted = wait_until(Duration::from_secs(10), || fleet(&a)["drift"] == serde_json::json!(["zones"]));
+    let drifted = wait_until(Duration::from_secs(10), || fleet(&a)["drift"] == serde_json::json!(["config", "zones"]));
     assert!(drifted.is_some(), "{}", fleet(&a));
     let (_, out, _) = meridian(&["status", "--fleet", "--api", &url]);
-    assert!(out.contains("DRIFT: the instances differ in zones") && out.contains("gslb.test.=2"), "{out}");
+    assert!(out.contains("DRIFT: the instances differ in config, zones") && out.contains("gslb.test.=2"), "{out}");
     // c sees the same once its own record and the others' have reached it.
     let metrics = || http(api_of(&c), "GET", "/metrics", None, None).1;
     let seen = wait_until(Duration::from_secs(10), || {
         let m = metrics();
-        m.contains("meridian_fleet_drift{what=\"zones\"} 1") && m.contains("meridian_fleet_instances 3")
+        m.contains("meridian_fleet_drift{what=\"zones\"} 1")
+            && m.contains("meridian_fleet_drift{what=\"config\"} 1")
+            && m.contains("meridian_fleet_drift{what=\"version\"} 0")
+            && m.contains("meridian_fleet_instances 3")
     });
     assert!(seen.is_some(), "{}", metrics());
     // Outside a fleet there is no /fleet.

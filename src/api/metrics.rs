@@ -90,10 +90,10 @@ pub fn render(state: &AppState) -> String {
             &mut o,
             "meridian_fleet_drift",
             "gauge",
-            "1 when the instances differ in this (version, zones, geo), 0 when all agree.",
+            "1 when the instances differ in this (version, config, zones, geo), 0 when all agree.",
         );
         let drift = crate::fleet::drift(&instances);
-        for what in ["version", "zones", "geo"] {
+        for what in ["version", "config", "zones", "geo"] {
             let _ = writeln!(o, "meridian_fleet_drift{{what=\"{what}\"}} {}", u8::from(drift.contains(&what)));
         }
     }

@@ -469,23 +469,29 @@ async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers
 }
 
 /// Renders `/fleet` JSON as the table `meridian status --fleet` prints: each instance with its
-/// version, zone serials, geo build and heartbeat age, then what differs between them.
+/// version, configuration hash (its first 12 digits), geo build, heartbeat age and zone
+/// serials, then what differs between them.
 pub fn fleet_table(fleet: &serde_json::Value) -> String {
     use std::fmt::Write;
     let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
     let mut out = String::new();
     let connected = if fleet["store_connected"] == true { "connected" } else { "NOT connected" };
     let _ = writeln!(out, "fleet store: {connected} (asked {})", fleet["instance"].as_str().unwrap_or("?"));
-    let _ = writeln!(out, "{:<20} {:<22} {:<12} {:>9}  zones", "instance", "version", "geo build", "heartbeat");
+    let _ = writeln!(
+        out,
+        "{:<20} {:<22} {:<12} {:<12} {:>9}  zones",
+        "instance", "version", "config", "geo build", "heartbeat"
+    );
     for i in fleet["instances"].as_array().map(Vec::as_slice).unwrap_or_default() {
         let zones: Vec<String> =
             i["zones"].as_object().map(|z| z.iter().map(|(o, s)| format!("{o}={s}")).collect()).unwrap_or_default();
         let age = now.saturating_sub(i["heartbeat"].as_u64().unwrap_or(0));
         let _ = writeln!(
             out,
-            "{:<20} {:<22} {:<12} {:>8}s  {}",
+            "{:<20} {:<22} {:<12} {:<12} {:>8}s  {}",
             i["name"].as_str().unwrap_or("?"),
             format!("{} ({})", i["version"].as_str().unwrap_or("?"), i["revision"].as_str().unwrap_or("?")),
+            i["config"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
             i["geo_build"].as_u64().unwrap_or(0),
             age,
             zones.join(" ")
@@ -494,7 +500,7 @@ pub fn fleet_table(fleet: &serde_json::Value) -> String {
     let drift: Vec<&str> =
         fleet["drift"].as_array().map(|d| d.iter().filter_map(|x| x.as_str()).collect()).unwrap_or_default();
     if drift.is_empty() {
-        let _ = writeln!(out, "no drift: every instance runs the same version, zones and geo data");
+        let _ = writeln!(out, "no drift: every instance runs the same version, configuration, zones and geo data");
     } else {
         let _ = writeln!(out, "DRIFT: the instances differ in {}", drift.join(", "));
     }

@@ -234,6 +234,10 @@ pub struct Gslb {
     pub by_owner: HashMap<Box<[u8]>, usize>,
     /// What the files hold that is accepted but suspicious.
     pub warnings: Vec<Diagnostic>,
+    /// SHA-256 (hex) over the definition files and the network files they name, each with
+    /// its name as written: equal on two instances that were given the same definitions,
+    /// wherever their directories are.
+    pub digest: String,
 }
 
 impl Gslb {
@@ -283,6 +287,7 @@ pub fn from_texts(texts: &[(PathBuf, String)], zones: &ZoneSet, errors: &mut Vec
     // Data centers and maps first (pools and networks refer to them), across all files.
     let mut docs = Vec::new();
     for (path, text) in texts {
+        builder.source(&path.file_name().unwrap_or_default().to_string_lossy(), text);
         let mut w = Walker::new(path, text);
         if let Some(doc) = w.parse() {
             docs.push((path.clone(), text.as_str(), doc));
@@ -297,6 +302,8 @@ pub fn from_texts(texts: &[(PathBuf, String)], zones: &ZoneSet, errors: &mut Vec
             builder.gslb.warnings.append(&mut w.warnings);
         }
     }
+    let digest = ring::digest::digest(&ring::digest::SHA256, &builder.sources);
+    builder.gslb.digest = data_encoding::HEXLOWER.encode(digest.as_ref());
     builder.gslb
 }
 
@@ -311,6 +318,17 @@ enum Pass {
 struct Builder {
     gslb: Gslb,
     map_names: Vec<String>,
+    /// Each source's name, a NUL and its SHA-256, in the order read; hashed into the digest.
+    sources: Vec<u8>,
+}
+
+impl Builder {
+    /// Counts one source file into the digest.
+    fn source(&mut self, name: &str, text: &str) {
+        self.sources.extend_from_slice(name.as_bytes());
+        self.sources.push(0);
+        self.sources.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    }
 }
 
 const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files"];
@@ -996,6 +1014,7 @@ impl Builder {
                 return;
             }
         };
+        self.source(file, &text);
         let mut inner = Walker::new(&full, &text);
         if let Some(doc) = inner.parse() {
             inner.allow_keys(doc.get_ref(), "", &["networks"]);
@@ -1112,6 +1131,36 @@ mod tests {
             let e = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
             assert!(e.contains("gslb.test.toml:6:") && e.contains("health_quorum") && e.contains(want), "{q}: {e}");
         }
+    }
+
+    #[test]
+    fn the_digest_follows_the_definitions_and_their_network_files_not_their_directory() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/gslb");
+        let origin = crate::zone::Name::parse("gslb.test.", None).unwrap();
+        let (zone, _) = crate::zone::Zone::load(&root.join("gslb.test.zone"), &origin).unwrap();
+        let zones = crate::zone::ZoneSet::new(vec![zone]);
+        let copy = |dir: &std::path::Path| {
+            std::fs::create_dir_all(dir.join("networks")).unwrap();
+            for f in ["gslb.test.toml", "networks/office.toml"] {
+                std::fs::copy(root.join(f), dir.join(f)).unwrap();
+            }
+        };
+        let digest = |dir: &std::path::Path| {
+            let mut errors = Vec::new();
+            let g = super::load(dir, &zones, &mut errors);
+            assert!(errors.is_empty(), "{errors:?}");
+            g.digest
+        };
+        let (one, two) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+        copy(one.path());
+        copy(two.path());
+        let first = digest(one.path());
+        assert_eq!(first.len(), 64);
+        assert_eq!(digest(two.path()), first, "same files elsewhere");
+        let office = two.path().join("networks/office.toml");
+        let text = std::fs::read_to_string(&office).unwrap();
+        std::fs::write(&office, format!("{text}\n# a comment is a change too\n")).unwrap();
+        assert_ne!(digest(two.path()), first, "a network file changed");
     }
 
     #[test]

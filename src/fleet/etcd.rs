@@ -76,6 +76,18 @@ pub enum Event {
     Delete(String),
 }
 
+/// One write of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Op {
+    /// Writes `key`, attached to the lease when given.
+    Put { key: String, value: Vec<u8>, lease: Option<i64> },
+    /// Deletes `key`.
+    Delete { key: String },
+}
+
+/// The most writes etcd takes in one transaction (its `--max-txn-ops` default).
+pub const MAX_TXN_OPS: usize = 128;
+
 /// An etcd cluster named by its client URLs.
 #[derive(Debug)]
 pub struct Etcd {
@@ -279,6 +291,28 @@ impl Etcd {
         }
         let v = self.call("/v3/kv/put", body).await?;
         Ok(int(&v["header"]["revision"]))
+    }
+
+    /// Does `ops` in transactions of at most [`MAX_TXN_OPS`] writes each (each transaction is
+    /// atomic, and watchers see its writes as one batch); how many transactions it took.
+    pub async fn write_all(&self, ops: &[Op]) -> Result<usize, EtcdError> {
+        for chunk in ops.chunks(MAX_TXN_OPS) {
+            let success: Vec<Value> = chunk
+                .iter()
+                .map(|op| match op {
+                    Op::Put { key, value, lease } => {
+                        let mut put = json!({ "key": BASE64.encode(key.as_bytes()), "value": BASE64.encode(value) });
+                        if let Some(id) = lease {
+                            put["lease"] = json!(id.to_string());
+                        }
+                        json!({ "request_put": put })
+                    }
+                    Op::Delete { key } => json!({ "request_delete_range": { "key": BASE64.encode(key.as_bytes()) } }),
+                })
+                .collect();
+            self.call("/v3/kv/txn", json!({ "success": success })).await?;
+        }
+        Ok(ops.len().div_ceil(MAX_TXN_OPS))
     }
 
     /// Deletes `key`; true when it existed.

@@ -32,7 +32,7 @@ use serde::Deserialize;
 
 use crate::health::HealthTable;
 use crate::health::overrides::{Override, Target};
-use etcd::{Access, Etcd, EtcdError, Event};
+use etcd::{Access, Etcd, EtcdError, Event, Op};
 
 /// Default key prefix.
 pub const DEFAULT_PREFIX: &str = "/meridian";
@@ -167,6 +167,10 @@ pub struct InstanceInfo {
     pub version: String,
     /// The source revision built.
     pub revision: String,
+    /// The SHA-256 of the GSLB definitions loaded (the `*.toml` files of the zones directory
+    /// and the network files they name).
+    #[serde(default)]
+    pub config: String,
     /// Zone origin -> serial served.
     pub zones: std::collections::BTreeMap<String, u32>,
     /// The geo database's build time (seconds since the epoch).
@@ -182,8 +186,8 @@ fn epoch(t: SystemTime) -> u64 {
     t.duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
-/// What differs between instances: the names of the fields (`version`, `zones`, `geo`) on
-/// which not every instance agrees.
+/// What differs between instances: the names of the fields (`version`, `config`, `zones`,
+/// `geo`) on which not every instance agrees.
 pub fn drift(instances: &[InstanceInfo]) -> Vec<&'static str> {
     let differs = |f: &dyn Fn(&InstanceInfo) -> String| {
         instances.first().is_some_and(|first| instances.iter().any(|i| f(i) != f(first)))
@@ -191,6 +195,9 @@ pub fn drift(instances: &[InstanceInfo]) -> Vec<&'static str> {
     let mut out = Vec::new();
     if differs(&|i| format!("{} {}", i.version, i.revision)) {
         out.push("version");
+    }
+    if differs(&|i| i.config.clone()) {
+        out.push("config");
     }
     if differs(&|i| format!("{:?}", i.zones)) {
         out.push("zones");
@@ -349,6 +356,7 @@ impl Fleet {
             name: self.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_string(),
             revision: env!("MERIDIAN_REVISION").to_string(),
+            config: config.gslb.digest.clone(),
             zones: config.zones.zones().iter().map(|z| (z.origin().to_string(), z.serial())).collect(),
             geo_build: config.geo.build_epoch(),
             started: epoch(self.started),
@@ -405,17 +413,22 @@ impl Fleet {
         let mut renew = tokio::time::Instant::now() + KEEP_ALIVE;
         loop {
             let view = crate::sync::lock(&self.health).own_view();
+            // Every change since the last round, written in as few transactions as etcd
+            // allows: a start or a data center going down is tens of requests, not thousands.
+            let mut ops = Vec::new();
             for (key, &up) in &view {
                 if written.get(key) != Some(&up) {
-                    self.etcd.put(&self.health_key(key), if up { b"up" } else { b"down" }, Some(lease)).await?;
-                    written.insert(key.clone(), up);
+                    let value = if up { b"up".to_vec() } else { b"down".to_vec() };
+                    ops.push(Op::Put { key: self.health_key(key), value, lease: Some(lease) });
                 }
             }
             let gone: Vec<_> = written.keys().filter(|k| !view.contains_key(*k)).cloned().collect();
+            ops.extend(gone.iter().map(|key| Op::Delete { key: self.health_key(key) }));
+            self.etcd.write_all(&ops).await?;
             for key in gone {
-                self.etcd.delete(&self.health_key(&key)).await?;
                 written.remove(&key);
             }
+            written.extend(view);
             self.up();
             tokio::select! {
                 _ = changed.notified() => {}

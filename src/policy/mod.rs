@@ -482,6 +482,7 @@ mod tests {
             networks,
             by_owner: HashMap::new(),
             warnings: Vec::new(),
+            digest: String::new(),
         }
     }
 
