@@ -54,6 +54,8 @@ pub struct Options {
     pub cluster: crate::fleet::ClusterSettings,
     /// The address health probes are sent from; the system's choice when `None`.
     pub probe_source: Option<std::net::IpAddr>,
+    /// A nameserver, or a checker of the fleet (which listens for no DNS).
+    pub role: crate::fleet::Role,
 }
 
 impl Options {
@@ -77,6 +79,7 @@ impl Options {
             cookie_secret_file: None,
             cluster: crate::fleet::ClusterSettings::default(),
             probe_source: None,
+            role: crate::fleet::Role::Server,
         }
     }
 }
@@ -196,7 +199,8 @@ impl Daemon {
         }
         let mut fleet = None;
         if !options.cluster.endpoints.is_empty() {
-            let joined = crate::fleet::Fleet::new(&options.cluster, health.clone()).map_err(StartError::Fleet)?;
+            let joined =
+                crate::fleet::Fleet::new(&options.cluster, options.role, health.clone()).map_err(StartError::Fleet)?;
             tasks.push(tokio::spawn(joined.clone().run()));
             fleet = Some(joined);
         }

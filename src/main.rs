@@ -8,6 +8,7 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser, Subcommand};
 use meridian::config::Config;
 use meridian::daemon::{Daemon, Options};
+use meridian::fleet::Role;
 use meridian::settings::Settings;
 
 #[derive(Parser)]
@@ -27,6 +28,10 @@ struct Cli {
 enum Command {
     /// Serve the zones (what `meridian` with no subcommand does).
     Serve(Box<Settings>),
+    /// Check the members and publish the results to the fleet, serving no DNS: a vantage
+    /// point for the fleet's health quorum that is not a nameserver. Reads the same settings
+    /// as serve (listen and the DNS options are not used); needs [cluster] endpoints.
+    Checker(Box<Settings>),
     /// Load and validate everything, print every problem, bind nothing. Given files, check
     /// just those: a zone file on its own (its origin from its name, or --origin), a GSLB
     /// definitions file against the zones of its directory.
@@ -219,8 +224,9 @@ fn main() -> ExitCode {
                 None => explain(&question, &zones(z), &geo(g), json),
             }
         }
-        Some(Command::Serve(flags)) => serve(flags.over(file), config_path),
-        None => serve(cli.serve.over(file), config_path),
+        Some(Command::Serve(flags)) => serve(flags.over(file), config_path, Role::Server),
+        Some(Command::Checker(flags)) => serve(flags.over(file), config_path, Role::Checker),
+        None => serve(cli.serve.over(file), config_path, Role::Server),
     }
 }
 
@@ -555,11 +561,17 @@ fn explain_remote(api: &str, token_file: Option<&std::path::Path>, q: &Question<
     }
 }
 
-fn serve(args: Settings, config_file: Option<PathBuf>) -> ExitCode {
+fn serve(args: Settings, config_file: Option<PathBuf>, role: Role) -> ExitCode {
     // Flags were checked by clap, the file's keys when it was read; what both gave together
     // is checked once more here (a file's `group` with a flag's `--user`, say).
     if let Err(e) = args.check() {
         eprintln!("meridian: --{e}");
+        return ExitCode::from(2);
+    }
+    if role == Role::Checker && args.cluster.endpoints.is_empty() {
+        eprintln!(
+            "meridian: checker: needs [cluster] endpoints (or --cluster-endpoint): a checker only publishes to a fleet"
+        );
         return ExitCode::from(2);
     }
     if let Err(e) =
@@ -629,11 +641,18 @@ fn serve(args: Settings, config_file: Option<PathBuf>) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(config, args))
+    runtime.block_on(run(config, args, role))
 }
 
-async fn run(config: Config, args: Settings) -> ExitCode {
-    let listen = args.listen.clone();
+async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
+    let listen = if role == Role::Checker {
+        if !args.listen.is_empty() {
+            tracing::warn!("checker: serving no DNS, listen is not used");
+        }
+        Vec::new()
+    } else {
+        args.listen.clone()
+    };
     let explicit = !listen.is_empty();
     let candidates: Vec<SocketAddr> = if explicit {
         listen
@@ -651,6 +670,9 @@ async fn run(config: Config, args: Settings) -> ExitCode {
             continue;
         }
         usable.push(addr);
+    }
+    if role == Role::Checker {
+        usable.clear();
     }
     let api_token = match &args.api_token_file {
         Some(path) => match meridian::api::read_token(path) {
@@ -683,6 +705,7 @@ async fn run(config: Config, args: Settings) -> ExitCode {
         args.version_bind.as_deref(),
     );
     options.cluster = args.cluster.clone();
+    options.role = role;
     options.probe_source = args.probe_source;
     options.cookies = args.cookies != Some(false);
     options.cookie_secret_file = args.cookie_secret_file.clone();
@@ -709,17 +732,29 @@ async fn run(config: Config, args: Settings) -> ExitCode {
         }
     };
     let addrs: Vec<String> = daemon.addrs().iter().map(ToString::to_string).collect();
-    tracing::info!(
-        "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
-        env!("CARGO_PKG_VERSION"),
-        env!("MERIDIAN_REVISION"),
-        zones.len(),
-        zones.join(", "),
-        addrs.join(", "),
-        daemon.checked_members(),
-        daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
-    );
-    meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.len()));
+    if role == Role::Checker {
+        tracing::info!(
+            "meridian {} ({}) checker: checking {} member(s) of {} zone(s) for the fleet, serving no DNS{}",
+            env!("CARGO_PKG_VERSION"),
+            env!("MERIDIAN_REVISION"),
+            daemon.checked_members(),
+            zones.len(),
+            daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
+        );
+        meridian::notify::notify(&format!("READY=1\nSTATUS=checking {} member(s)", daemon.checked_members()));
+    } else {
+        tracing::info!(
+            "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
+            env!("CARGO_PKG_VERSION"),
+            env!("MERIDIAN_REVISION"),
+            zones.len(),
+            zones.join(", "),
+            addrs.join(", "),
+            daemon.checked_members(),
+            daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
+        );
+        meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.len()));
+    }
     if let Some(every) = meridian::notify::watchdog_interval() {
         // Fed only while every UDP worker comes round its loop (this task running proves the
         // runtime, hence TCP and the checks, alive): a stuck worker gets the service restarted.

@@ -655,3 +655,83 @@ fn a_fleet_reaches_an_etcd_that_wants_tls_client_certificates_and_a_password() {
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("cluster.ca-file: /nonexistent/ca.pem: cannot read"), "{err}");
 }
+
+#[test]
+fn a_checker_adds_a_view_to_the_quorum_and_serves_no_dns() {
+    if !have_etcd() {
+        return;
+    }
+    let etcd = Etcd::start(1);
+    // The backend refuses a's probes (from 127.0.0.2) and takes b's and the checker's.
+    let backend = Backend::start(&[[127, 0, 0, 2]]);
+    let zones = health_zones(backend.port);
+    let geo = shipped_geo();
+    let endpoint = etcd.endpoint(0);
+    let args = |name: &str, source: &str| -> Vec<String> {
+        let state = zones.path().join(format!("{name}.state")).to_string_lossy().into_owned();
+        [
+            "--zones",
+            zones.path().to_str().unwrap(),
+            "--geo",
+            geo.to_str().unwrap(),
+            "--state",
+            &state,
+            "--probe-source",
+            source,
+            "--cluster-name",
+            name,
+            "--cluster-endpoint",
+            &endpoint,
+            "--api",
+            "127.0.0.1:0",
+            "--no-watch",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect()
+    };
+    let server = |name: &str, source: &str| {
+        Serve::spawn(
+            Command::new(env!("CARGO_BIN_EXE_meridian"))
+                .args(["serve", "--listen", "127.0.0.1:0"])
+                .args(args(name, source)),
+        )
+    };
+    let (a, b) = (server("a", "127.0.0.2"), server("b", "127.0.0.3"));
+    const AMS: &str = "192.0.2.10";
+    const IAD: &str = "198.51.100.10";
+    let both = |want: &str| {
+        wait_until(Duration::from_secs(10), || [&a, &b].iter().all(|s| first(s, "majority").as_deref() == Some(want)))
+    };
+    // Two views, one up and one down: a tie is not a majority, so both fail ams over.
+    assert!(both(IAD).is_some(), "a tie fails over");
+    // A checker that sees ams up makes it two of three.
+    let checker =
+        Serve::spawn(Command::new(env!("CARGO_BIN_EXE_meridian")).arg("checker").args(args("c", "127.0.0.4")));
+    assert!(
+        checker.seen.iter().any(|l| l.contains("checker: checking 3 member(s)") && l.contains("serving no DNS")),
+        "{:?}",
+        checker.seen
+    );
+    assert!(both(AMS).is_some(), "the checker's view tips the majority");
+    // The fleet lists it as a checker; it has no DNS listener (its log named only the API).
+    let fleet: serde_json::Value = serde_json::from_str(&http(api_of(&a), "GET", "/fleet", None, None).1).unwrap();
+    let c = fleet["instances"].as_array().unwrap().iter().find(|i| i["name"] == "c").cloned();
+    assert_eq!(c.as_ref().map(|c| c["role"].clone()), Some(serde_json::json!("checker")), "{fleet}");
+    let url = format!("http://{}", api_of(&a));
+    let (_, out, _) = meridian(&["status", "--fleet", "--api", &url]);
+    assert!(out.lines().any(|l| l.starts_with("c (checker)")), "{out}");
+    assert!(checker.seen.iter().all(|l| !l.contains("(udp+tcp)")), "{:?}", checker.seen);
+    // The checker goes: back to a tie once its lease is gone.
+    drop(checker);
+    assert!(
+        wait_until(Duration::from_secs(20), || [&a, &b].iter().all(|s| first(s, "majority").as_deref() == Some(IAD)))
+            .is_some(),
+        "without the checker's view the tie fails over again"
+    );
+    // A checker outside a fleet has nothing to do: refused with the reason.
+    let (code, _, err) =
+        meridian(&["checker", "--zones", zones.path().to_str().unwrap(), "--geo", geo.to_str().unwrap()]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("checker: needs [cluster] endpoints"), "{err}");
+}

@@ -248,6 +248,7 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         "availability": availability,
         "fleet": state.fleet.as_ref().map(|f| serde_json::json!({
             "instance": f.name,
+            "role": f.role,
             "peers": peer_views(&state),
             "store_connected": f.connected(),
             "store_error": f.last_error(),
@@ -486,10 +487,14 @@ pub fn fleet_table(fleet: &serde_json::Value) -> String {
         let zones: Vec<String> =
             i["zones"].as_object().map(|z| z.iter().map(|(o, s)| format!("{o}={s}")).collect()).unwrap_or_default();
         let age = now.saturating_sub(i["heartbeat"].as_u64().unwrap_or(0));
+        let mut name = i["name"].as_str().unwrap_or("?").to_string();
+        if i["role"] == "checker" {
+            name.push_str(" (checker)");
+        }
         let _ = writeln!(
             out,
             "{:<20} {:<22} {:<12} {:<12} {:>8}s  {}",
-            i["name"].as_str().unwrap_or("?"),
+            name,
             format!("{} ({})", i["version"].as_str().unwrap_or("?"), i["revision"].as_str().unwrap_or("?")),
             i["config"].as_str().unwrap_or("?").get(..12).unwrap_or("?"),
             i["geo_build"].as_u64().unwrap_or(0),

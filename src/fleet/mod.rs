@@ -157,12 +157,26 @@ impl ClusterSettings {
     }
 }
 
+/// What an instance is to the fleet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Role {
+    /// A nameserver: checks, publishes its views and answers DNS.
+    #[default]
+    Server,
+    /// `meridian checker`: checks and publishes its views, answers no DNS.
+    Checker,
+}
+
 /// What an instance tells the fleet about itself, renewed with its lease: enough to see that
 /// every instance runs the same version, zones and geo data.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, Deserialize)]
 pub struct InstanceInfo {
     /// The instance's name.
     pub name: String,
+    /// Nameserver or checker.
+    #[serde(default)]
+    pub role: Role,
     /// Meridian's version.
     pub version: String,
     /// The source revision built.
@@ -214,6 +228,8 @@ pub struct Fleet {
     etcd: Etcd,
     /// This instance's name.
     pub name: String,
+    /// What this instance is to the fleet.
+    pub role: Role,
     prefix: String,
     health: Arc<Mutex<HealthTable>>,
     connected: AtomicBool,
@@ -238,7 +254,7 @@ fn unsegment(segment: &str) -> String {
 impl Fleet {
     /// Joins the fleet `settings` names (endpoints given), applying overrides to `health`.
     /// Nothing is asked of etcd yet: [`Fleet::run`] does that, and retries while it is down.
-    pub fn new(settings: &ClusterSettings, health: Arc<Mutex<HealthTable>>) -> Result<Arc<Fleet>, String> {
+    pub fn new(settings: &ClusterSettings, role: Role, health: Arc<Mutex<HealthTable>>) -> Result<Arc<Fleet>, String> {
         let etcd = Etcd::new(&settings.endpoints, &settings.access()?).map_err(|e| format!("cluster: {e}"))?;
         let name = match &settings.name {
             Some(n) => n.clone(),
@@ -248,6 +264,7 @@ impl Fleet {
         Ok(Arc::new(Fleet {
             etcd,
             name,
+            role,
             prefix: prefix.trim_end_matches('/').to_string(),
             health,
             connected: AtomicBool::new(false),
@@ -354,6 +371,7 @@ impl Fleet {
         let config = crate::sync::lock(&self.health).config().clone();
         InstanceInfo {
             name: self.name.clone(),
+            role: self.role,
             version: env!("CARGO_PKG_VERSION").to_string(),
             revision: env!("MERIDIAN_REVISION").to_string(),
             config: config.gslb.digest.clone(),
@@ -562,7 +580,7 @@ mod tests {
             prefix: Some("/m/".into()),
             ..ClusterSettings::default()
         };
-        let fleet = Fleet::new(&settings, health).unwrap();
+        let fleet = Fleet::new(&settings, Role::Server, health).unwrap();
         for target in [
             Target::Datacenter { datacenter: "ams".into() },
             Target::Member { pool: "www".into(), member: "ams-1".into() },

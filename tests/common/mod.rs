@@ -462,7 +462,9 @@ impl Serve {
         while std::time::Instant::now() < deadline {
             let Ok(line) = lines.recv_timeout(Duration::from_millis(200)) else { continue };
             seen.push(line.clone());
-            if let Some(rest) = line.split("on 127.0.0.1:").nth(1) {
+            // A server's start-up line names its DNS address; a checker's only its API's.
+            let marker = if line.contains("serving no DNS") { "API on http://127.0.0.1:" } else { "on 127.0.0.1:" };
+            if let Some(rest) = line.split(marker).nth(1) {
                 let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
                 return Serve { child, port, lines, seen };
             }
