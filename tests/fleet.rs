@@ -471,6 +471,18 @@ fn one_instances_broken_path_fails_nothing_over_under_majority_and_a_real_outage
         assert_eq!(first(s, "majority").as_deref(), Some(AMS));
         assert_eq!(first(s, "all").as_deref(), Some(IAD));
     }
+    // explain and status show each instance's view and the verdict.
+    let url = format!("http://{}", api_of(&c));
+    let (code, out, err) = meridian(&["explain", "majority.fleet.test", "--client", "192.0.2.1", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("health: live: the fleet's views"), "{out}");
+    assert!(out.contains("  ams-1: up by majority, 2 of 3 views up (a down, b up, c up)"), "{out}");
+    assert!(out.contains("  iad-1: up, no view has a result"), "{out}");
+    let (_, out, _) = meridian(&["explain", "all.fleet.test", "--client", "192.0.2.1", "--api", &url]);
+    assert!(out.contains("  ams-1: down by all, 2 of 3 views up (a down, b up, c up)"), "{out}");
+    let (code, out, err) = meridian(&["status", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("    other instances: a down, b up"), "{out}");
     // A real outage, seen by all: every instance fails over within interval x fall + 1 s.
     let started = Instant::now();
     backend.outage.store(true, std::sync::atomic::Ordering::Relaxed);

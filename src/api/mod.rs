@@ -305,9 +305,18 @@ async fn explain_handler(State(state): State<AppState>, headers: HeaderMap, Quer
         q.down.map(|d| d.split(',').map(str::to_string).filter(|s| !s.is_empty()).collect()).unwrap_or_default();
     // The very snapshot queries are answered from: this configuration and its live health.
     let snapshot = state.shared.snapshot.load_full();
-    let result = explain(&snapshot, &q.name, qtype, asker, &down, "live: this server's checks and overrides");
+    let health = match &state.fleet {
+        Some(_) => "live: the fleet's views of the members and its overrides",
+        None => "live: this server's checks and overrides",
+    };
+    let result = explain(&snapshot, &q.name, qtype, asker, &down, health);
     match result {
-        Ok(e) => Json(e).into_response(),
+        Ok(mut e) => {
+            if let (Some(fleet), Some(pool)) = (&state.fleet, &e.pool) {
+                e.views = crate::sync::lock(&state.health).votes(pool, &fleet.name, std::time::SystemTime::now());
+            }
+            Json(e).into_response()
+        }
         Err(e) => error(StatusCode::BAD_REQUEST, e),
     }
 }
@@ -570,6 +579,16 @@ pub fn status_table(status: &serde_json::Value) -> String {
                 check,
                 find("member", &format!("{pname}/{mname}")),
             );
+            // In a fleet, what the other instances' checks see (the CHECK column is this
+            // instance's own; SERVING is the quorum's verdict).
+            let peers = status["fleet"]["peers"].as_object().cloned().unwrap_or_default();
+            let seen: Vec<String> = peers
+                .iter()
+                .filter_map(|(who, view)| Some(format!("{who} {}", view[format!("{pname}/{mname}")].as_str()?)))
+                .collect();
+            if !seen.is_empty() {
+                let _ = writeln!(out, "    other instances: {}", seen.join(", "));
+            }
         }
     }
     for dc in status["datacenters"].as_array().cloned().unwrap_or_default() {

@@ -128,6 +128,18 @@ pub enum Quorum {
     Fraction(f64),
 }
 
+impl std::fmt::Display for Quorum {
+    /// As written in the definitions: `majority`, `any`, `all` or the fraction.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Quorum::Majority => f.write_str("majority"),
+            Quorum::Any => f.write_str("any"),
+            Quorum::All => f.write_str("all"),
+            Quorum::Fraction(x) => write!(f, "{x}"),
+        }
+    }
+}
+
 impl Quorum {
     /// The verdict from `up` instances seeing the member up out of `known` with a view; with
     /// no view at all the member counts as up (unknown answers as up, as for one instance).

@@ -270,6 +270,49 @@ impl HealthTable {
         &self.peers
     }
 
+    /// How each member of `pool` gets what queries see of it, one line per member: the
+    /// override in force, or every view (this instance's, named `me`, and the others') and the
+    /// pool's quorum over them, e.g. `ams-1: up by majority, 2 of 3 views up (a down, b up,
+    /// c up)`. Empty for an unknown pool.
+    pub fn votes(&self, pool: &str, me: &str, now: SystemTime) -> Vec<String> {
+        let Some(p) = self.config.gslb.pools.iter().find(|p| p.name == pool) else { return Vec::new() };
+        let mut out = Vec::new();
+        for m in &p.members {
+            let dc = &self.config.gslb.datacenters[m.dc].name;
+            if let Some(action) = self.overrides.effective(&p.name, &m.name, dc, now) {
+                let what = match action {
+                    Action::Drain => "drained",
+                    Action::ForceUp => "up (forced)",
+                    Action::ForceDown => "down (forced)",
+                };
+                out.push(format!("{}: {what} by override", m.name));
+                continue;
+            }
+            let key = (p.name.clone(), m.name.clone());
+            let own = self.states.get(&key).filter(|s| s.status != Status::Unknown).map(MemberState::is_up);
+            let mut views: Vec<(&str, bool)> =
+                self.peers.iter().filter_map(|(who, view)| Some((who.as_str(), *view.get(&key)?))).collect();
+            views.extend(own.map(|up| (me, up)));
+            views.sort();
+            let up = views.iter().filter(|(_, up)| *up).count();
+            let verdict = if p.health_quorum.up(up, views.len()) { "up" } else { "down" };
+            let list: Vec<String> =
+                views.iter().map(|(who, up)| format!("{who} {}", if *up { "up" } else { "down" })).collect();
+            out.push(if views.is_empty() {
+                format!("{}: {verdict}, no view has a result (unchecked or not yet checked)", m.name)
+            } else {
+                format!(
+                    "{}: {verdict} by {}, {up} of {} views up ({})",
+                    m.name,
+                    p.health_quorum,
+                    views.len(),
+                    list.join(", ")
+                )
+            });
+        }
+        out
+    }
+
     /// Puts an override made elsewhere (the fleet's store) in force, as it was made; saves and
     /// publishes. A save failure is logged and counted (the override applies either way).
     pub fn install_override(&mut self, o: Override, now: SystemTime) {

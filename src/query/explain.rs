@@ -76,6 +76,10 @@ pub struct Explanation {
     pub authority: Vec<String>,
     /// The ECS scope prefix the answer carries.
     pub scope: u8,
+    /// In a fleet, how each member of the pool gets its state: every instance's view and the
+    /// quorum's verdict, or the override in force (filled by the live API).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub views: Vec<String>,
 }
 
 /// Explains the answer to `name`/`qtype` asked by `asker`, from `snapshot` with the data
@@ -186,6 +190,7 @@ pub fn account(request: &Request<'_>, down: &[usize], health: &str) -> Option<Ex
         records: Vec::new(),
         authority: Vec::new(),
         scope: 0,
+        views: Vec::new(),
     };
     let Some(qname) = name.filter(|_| precheck(query).is_none()) else {
         out.rcode = dns::rcode_to_text(precheck(query).unwrap_or(rcode::FORMERR));
@@ -299,6 +304,12 @@ impl Explanation {
         s.push_str(&format!("health: {}\n", self.health));
         if let Some(p) = &self.pool {
             s.push_str(&format!("pool: {p}\n"));
+            if !self.views.is_empty() {
+                s.push_str("fleet views (what each instance's checks see, and the verdict):\n");
+                for v in &self.views {
+                    s.push_str(&format!("  {v}\n"));
+                }
+            }
         } else {
             s.push_str("static data: the name is not a GSLB pool\n");
         }
