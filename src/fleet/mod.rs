@@ -40,6 +40,8 @@ pub const DEFAULT_PREFIX: &str = "/meridian";
 const RETRY: Duration = Duration::from_secs(1);
 /// Seconds an instance's health views outlive its last lease renewal.
 pub const LEASE_TTL: u64 = 10;
+/// How long changes of this instance's views are gathered before they are written.
+const GATHER: Duration = Duration::from_millis(100);
 /// How often the lease is renewed (a third of its life, so two renewals may fail).
 const KEEP_ALIVE: Duration = Duration::from_secs(LEASE_TTL / 3);
 
@@ -428,7 +430,8 @@ impl Fleet {
         self.etcd.delete_prefix(&format!("{}{}/", self.health_prefix(), segment(&self.name))).await?;
         let changed = crate::sync::lock(&self.health).changed();
         let mut written: std::collections::HashMap<(String, String), bool> = std::collections::HashMap::new();
-        let mut renew = tokio::time::Instant::now() + KEEP_ALIVE;
+        let mut renewed = tokio::time::Instant::now();
+        let mut renew = renewed + KEEP_ALIVE;
         loop {
             let view = crate::sync::lock(&self.health).own_view();
             // Every change since the last round, written in as few transactions as etcd
@@ -449,15 +452,30 @@ impl Fleet {
             written.extend(view);
             self.up();
             tokio::select! {
-                _ = changed.notified() => {}
+                // Checks finish one by one across their interval: gathering what changes in
+                // the next moment makes a data center going down a few transactions, not one
+                // request per member.
+                _ = changed.notified() => tokio::time::sleep(GATHER).await,
                 _ = tokio::time::sleep_until(renew) => {}
             }
-            if tokio::time::Instant::now() >= renew {
-                if !self.etcd.keep_alive(lease).await? {
-                    return Err(EtcdError::Refused("the health lease expired".into()));
+            let now = tokio::time::Instant::now();
+            if now >= renew {
+                match self.etcd.keep_alive(lease).await {
+                    Ok(true) => {
+                        self.put_info(lease).await?;
+                        renewed = now;
+                        renew = now + KEEP_ALIVE;
+                    }
+                    Ok(false) => return Err(EtcdError::Refused("the health lease expired".into())),
+                    // A renewal that failed while the lease still has life left (a busy etcd,
+                    // a slow answer) is tried again in a second; starting over would write
+                    // every view again.
+                    Err(e) if now.duration_since(renewed) + RETRY < Duration::from_secs(LEASE_TTL) => {
+                        self.down(&e);
+                        renew = now + RETRY;
+                    }
+                    Err(e) => return Err(e),
                 }
-                self.put_info(lease).await?;
-                renew = tokio::time::Instant::now() + KEEP_ALIVE;
             }
         }
     }

@@ -87,6 +87,12 @@ pub const RTT_ALPHA: f64 = 0.3;
 /// so that one very slow check cannot swing `fastest` away from a member.
 pub const RTT_CLAMP: f64 = 3.0;
 
+/// Round-trip times alone republish the snapshot at most this often: a republish costs a
+/// pass over every member, and with thousands of members checked every few seconds one per
+/// moved average would be most of the process's work. A later publish of any kind carries
+/// the averages as they are then.
+pub const RTT_PUBLISH_EVERY: Duration = Duration::from_secs(1);
+
 /// Bounds of the probe duration histogram, in seconds (Prometheus's default buckets).
 pub const DURATION_BUCKETS: [f64; 11] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
@@ -116,6 +122,8 @@ pub struct HealthTable {
     peers: Peers,
     /// Woken when a member's own status changes, so the fleet publishes it at once.
     changed: Arc<tokio::sync::Notify>,
+    /// When the snapshot was last published.
+    published_at: SystemTime,
 }
 
 /// Other instances' views: instance name -> (pool, member) -> seen up.
@@ -171,6 +179,7 @@ impl HealthTable {
             save_failures: 0,
             peers: HashMap::new(),
             changed: Arc::new(tokio::sync::Notify::new()),
+            published_at: std::time::UNIX_EPOCH,
         };
         table.publish(SystemTime::now());
         Ok(table)
@@ -220,7 +229,7 @@ impl HealthTable {
             if let Err(e) = self.save() {
                 tracing::warn!(error = %e, "cannot save the state file");
             }
-        } else if rtt_moved {
+        } else if rtt_moved && now.duration_since(self.published_at).is_ok_and(|since| since >= RTT_PUBLISH_EVERY) {
             self.publish(now);
         }
     }
@@ -436,6 +445,7 @@ impl HealthTable {
     fn publish(&mut self, now: SystemTime) {
         let snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, &self.peers, now);
         self.published.store(Arc::new(snapshot));
+        self.published_at = now;
     }
 
     /// Availability figures of every member, data center and pool of the configuration:
