@@ -140,6 +140,21 @@ if secs > 0:
 EOF
 }
 
+# Polls etcd until the count named by $1 (N or DOWN) reaches $2 (two minutes at most), then
+# prints what the phase started at $start and $before cost, labelled $3.
+until_counted() {
+  local deadline=$(($(date +%s) + 120))
+  while :; do
+    count /load/health/
+    [ "${!1}" -ge "$2" ] && break
+    [ "$(date +%s)" -lt "$deadline" ] || { echo "$3: only ${!1} of $2 in 120 s" >&2; exit 1; }
+    sleep 0.5
+  done
+  local now
+  now=$(date +%s.%N)
+  delta "$before" "$(snapshot)" "$(python3 -c "print($now - $start)")" "$3"
+}
+
 members=$((POOLS * DCS))
 views=$((INSTANCES * members))
 echo "fleet load: $INSTANCES instances x $members members ($POOLS pools x $DCS data centers), TCP checks every ${INTERVAL} s; etcd $(etcd --version | head -1 | awk '{print $3}')"
@@ -155,16 +170,7 @@ for ((i = 0; i < INSTANCES; i++)); do
   meridian_pids+=($!)
   pids+=($!)
 done
-deadline=$(($(date +%s) + 120))
-while :; do
-  count /load/health/
-  [ "$N" -ge "$views" ] && break
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "only $N of $views views reached etcd in 120 s" >&2; exit 1; }
-  sleep 0.5
-done
-now=$(date +%s.%N)
-after=$(snapshot)
-delta "$before" "$after" "$(python3 -c "print($now - $start)")" "1. start (all $views views in etcd)"
+until_counted N "$views" "1. start (all $views views in etcd)"
 
 sleep 2
 POLLS=0
@@ -178,13 +184,4 @@ before=$(snapshot)
 start=$(date +%s.%N)
 kill "${backend_pids[0]}"
 want=$((INSTANCES * POOLS))
-deadline=$(($(date +%s) + 120))
-while :; do
-  count /load/health/
-  [ "$DOWN" -ge "$want" ] && break
-  [ "$(date +%s)" -lt "$deadline" ] || { echo "only $DOWN of $want d0 views down in 120 s" >&2; exit 1; }
-  sleep 0.5
-done
-now=$(date +%s.%N)
-after=$(snapshot)
-delta "$before" "$after" "$(python3 -c "print($now - $start)")" "3. outage of d0 ($POOLS members; all $want views down in etcd; checks every ${INTERVAL} s, fall 2)"
+until_counted DOWN "$want" "3. outage of d0 ($POOLS members; all $want views down in etcd; checks every ${INTERVAL} s, fall 2)"
