@@ -413,6 +413,20 @@ fn health_zones(backend: u16) -> tempfile::TempDir {
     dir
 }
 
+/// `meridian COMMAND` (serve or checker) on the health test `zones` as the fleet instance
+/// `name`, probing from `source`, with its own state file and an API.
+fn checked(etcd: &Etcd, zones: &Path, command: &str, name: &str, source: &str) -> Serve {
+    let state = zones.join(format!("{name}.state"));
+    let mut meridian = Command::new(env!("CARGO_BIN_EXE_meridian"));
+    meridian.arg(command);
+    if command == "serve" {
+        meridian.args(["--listen", "127.0.0.1:0"]);
+    }
+    meridian.arg("--zones").arg(zones).arg("--geo").arg(shipped_geo()).arg("--state").arg(state);
+    meridian.args(["--probe-source", source, "--cluster-name", name, "--cluster-endpoint", &etcd.endpoint(0)]);
+    Serve::spawn(meridian.args(["--api", "127.0.0.1:0", "--no-watch"]))
+}
+
 /// The address `NAME.fleet.test` answers first.
 fn first(s: &Serve, name: &str) -> Option<String> {
     let reply = udp_raw(s.addr(), &query(&format!("{name}.fleet.test"), 1, Q::default()), Duration::from_secs(2))?;
@@ -429,28 +443,7 @@ fn one_instances_broken_path_fails_nothing_over_under_majority_and_a_real_outage
     // The backend refuses only instance a's probes (sent from 127.0.0.2).
     let backend = Backend::start(&[[127, 0, 0, 2]]);
     let zones = health_zones(backend.port);
-    let geo = shipped_geo();
-    let start = |name: &str, source: &str| {
-        let state = zones.path().join(format!("{name}.state")).to_string_lossy().into_owned();
-        let endpoint = etcd.endpoint(0);
-        Serve::start(
-            zones.path(),
-            &[
-                "--geo",
-                geo.to_str().unwrap(),
-                "--state",
-                &state,
-                "--probe-source",
-                source,
-                "--cluster-name",
-                name,
-                "--cluster-endpoint",
-                &endpoint,
-                "--api",
-                "127.0.0.1:0",
-            ],
-        )
-    };
+    let start = |name: &str, source: &str| checked(&etcd, zones.path(), "serve", name, source);
     let (a, b, c) = (start("a", "127.0.0.2"), start("b", "127.0.0.3"), start("c", "127.0.0.4"));
     let all = [&a, &b, &c];
     const AMS: &str = "192.0.2.10";
@@ -686,38 +679,7 @@ fn a_checker_adds_a_view_to_the_quorum_and_serves_no_dns() {
     // The backend refuses a's probes (from 127.0.0.2) and takes b's and the checker's.
     let backend = Backend::start(&[[127, 0, 0, 2]]);
     let zones = health_zones(backend.port);
-    let geo = shipped_geo();
-    let endpoint = etcd.endpoint(0);
-    let args = |name: &str, source: &str| -> Vec<String> {
-        let state = zones.path().join(format!("{name}.state")).to_string_lossy().into_owned();
-        [
-            "--zones",
-            zones.path().to_str().unwrap(),
-            "--geo",
-            geo.to_str().unwrap(),
-            "--state",
-            &state,
-            "--probe-source",
-            source,
-            "--cluster-name",
-            name,
-            "--cluster-endpoint",
-            &endpoint,
-            "--api",
-            "127.0.0.1:0",
-            "--no-watch",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect()
-    };
-    let server = |name: &str, source: &str| {
-        Serve::spawn(
-            Command::new(env!("CARGO_BIN_EXE_meridian"))
-                .args(["serve", "--listen", "127.0.0.1:0"])
-                .args(args(name, source)),
-        )
-    };
+    let server = |name: &str, source: &str| checked(&etcd, zones.path(), "serve", name, source);
     let (a, b) = (server("a", "127.0.0.2"), server("b", "127.0.0.3"));
     const AMS: &str = "192.0.2.10";
     const IAD: &str = "198.51.100.10";
@@ -727,8 +689,7 @@ fn a_checker_adds_a_view_to_the_quorum_and_serves_no_dns() {
     // Two views, one up and one down: a tie is not a majority, so both fail ams over.
     assert!(both(IAD).is_some(), "a tie fails over");
     // A checker that sees ams up makes it two of three.
-    let checker =
-        Serve::spawn(Command::new(env!("CARGO_BIN_EXE_meridian")).arg("checker").args(args("c", "127.0.0.4")));
+    let checker = checked(&etcd, zones.path(), "checker", "c", "127.0.0.4");
     assert!(
         checker.seen.iter().any(|l| l.contains("checker: checking 3 member(s)") && l.contains("serving no DNS")),
         "{:?}",
@@ -751,6 +712,7 @@ fn a_checker_adds_a_view_to_the_quorum_and_serves_no_dns() {
         "without the checker's view the tie fails over again"
     );
     // A checker outside a fleet has nothing to do: refused with the reason.
+    let geo = shipped_geo();
     let (code, _, err) =
         meridian(&["checker", "--zones", zones.path().to_str().unwrap(), "--geo", geo.to_str().unwrap()]);
     assert_eq!(code, Some(2), "{err}");
