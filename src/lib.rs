@@ -46,4 +46,5 @@ pub mod reload;
 pub mod server;
 pub mod settings;
 pub mod sync;
+pub mod transfer;
 pub mod zone;

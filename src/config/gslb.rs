@@ -246,6 +246,9 @@ pub struct Gslb {
     pub by_owner: HashMap<Box<[u8]>, usize>,
     /// What the files hold that is accepted but suspicious.
     pub warnings: Vec<Diagnostic>,
+    /// Who may transfer each zone (AXFR), by the zone's lower-cased wire name: the
+    /// `[transfer] allow` of the zone's definitions file. A zone not here is not transferred.
+    pub transfers: HashMap<Box<[u8]>, Vec<IpNet>>,
     /// SHA-256 (hex) over the definition files and the network files they name, each with
     /// its name as written: equal on two instances that were given the same definitions,
     /// wherever their directories are.
@@ -343,7 +346,7 @@ impl Builder {
     }
 }
 
-const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files"];
+const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files", "transfer"];
 
 impl Builder {
     fn pass(&mut self, w: &mut Walker<'_>, pass: Pass, doc: &DeTable<'_>, path: &Path, zones: &ZoneSet) {
@@ -379,6 +382,7 @@ impl Builder {
                         self.networks(w, t, "networks");
                     }
                 }
+                (Pass::Rest, "transfer") => self.transfer(w, value, path, zones),
                 (Pass::Rest, "network_files") => {
                     if let Some(list) = w.strings(value, "network_files") {
                         for (i, (file, span)) in list.into_iter().enumerate() {
@@ -389,6 +393,42 @@ impl Builder {
                 _ => {}
             }
         }
+    }
+
+    /// `[transfer]` of a zone's definitions file: `allow`, the networks that may transfer the
+    /// zone.
+    fn transfer(&mut self, w: &mut Walker<'_>, value: &super::toml_walk::Value<'_>, path: &Path, zones: &ZoneSet) {
+        let Some(t) = w.table(value, "transfer") else { return };
+        w.allow_keys(t, "transfer", &["allow"]);
+        let Some(origin) = zone_of_file(path, zones) else {
+            w.error(
+                &value.span(),
+                "transfer",
+                "this file is not named after a zone (<origin>.toml), so it names no zone to transfer",
+            );
+            return;
+        };
+        let mut allow = Vec::new();
+        if let Some(v) = get(t, "allow")
+            && let Some(list) = w.strings(v, "transfer.allow")
+        {
+            for (i, (text, span)) in list.into_iter().enumerate() {
+                match text.parse::<IpNet>().or_else(|_| text.parse::<IpAddr>().map(IpNet::from)) {
+                    Ok(n) if n.trunc() == n => allow.push(n),
+                    Ok(n) => w.error(
+                        &span,
+                        &format!("transfer.allow[{i}]"),
+                        format!("host bits are set; did you mean {}?", n.trunc()),
+                    ),
+                    Err(_) => w.error(
+                        &span,
+                        &format!("transfer.allow[{i}]"),
+                        "not an address or a network in CIDR form (like 192.0.2.53 or 2001:db8::/32)",
+                    ),
+                }
+            }
+        }
+        self.gslb.transfers.insert(origin.key(), allow);
     }
 
     fn datacenter(

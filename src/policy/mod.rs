@@ -483,6 +483,7 @@ mod tests {
             by_owner: HashMap::new(),
             warnings: Vec::new(),
             digest: String::new(),
+            transfers: HashMap::new(),
         }
     }
 

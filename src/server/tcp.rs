@@ -88,6 +88,22 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         let mut tally = Tally::default();
         tally.tcp_queries += 1;
         let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
+        // A zone transfer to a secondary the zone allows: many messages, built from this
+        // snapshot before any is sent (the snapshot is not held while the peer reads).
+        if let Some(messages) = crate::transfer::axfr(&request) {
+            drop(snapshot);
+            tally.axfr_served += 1;
+            tally.flush(shared);
+            for message in messages {
+                let mut framed = Vec::with_capacity(message.len() + 2);
+                framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+                framed.extend_from_slice(&message);
+                timeout(shared.limits.tcp_io, stream.write_all(&framed))
+                    .await
+                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "transfer not sent in time"))??;
+            }
+            continue;
+        }
         let answered = answer_guarded(shared, &request, &mut output, None, &mut tally);
         tally.flush(shared);
         let Some(_) = answered else {

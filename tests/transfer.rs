@@ -1,0 +1,183 @@
+//! Zone transfers out: Meridian as the primary of a real NSD secondary on loopback, dig's
+//! AXFR, the address list, and what a refused or UDP transfer gets.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+/// The GSLB test zones with `[transfer] allow` for 127.0.0.1 on gslb.test.
+fn transferable() -> GslbCopy {
+    let c = copy_gslb_zones();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[transfer]\nallow = [\"127.0.0.1\", \"::1\"]\n")).unwrap();
+    c
+}
+
+fn serve(c: &GslbCopy) -> Serve {
+    let state = c.dir.path().join("state.json");
+    Serve::start(
+        &c.zones,
+        &["--geo", c.geo.to_str().unwrap(), "--state", state.to_str().unwrap(), "--api", "127.0.0.1:0"],
+    )
+}
+
+/// The records of a dig answer section as `name ttl class type data` lines, whitespace folded.
+fn records(dig_output: &str) -> Vec<String> {
+    dig_output
+        .lines()
+        .filter(|l| !l.starts_with(';') && !l.trim().is_empty())
+        .map(|l| l.split_whitespace().collect::<Vec<_>>().join(" "))
+        .collect()
+}
+
+#[test]
+fn a_secondary_on_the_list_gets_the_whole_zone_with_pools_as_their_default_data_center() {
+    let c = transferable();
+    let s = serve(&c);
+    let out = dig(s.port, &["gslb.test", "AXFR"]);
+    let rrs = records(&out);
+    let soa = "gslb.test. 3600 IN SOA ns1.gslb.test. hostmaster.gslb.test. 1 3600 900 604800 300";
+    assert_eq!(rrs.first().map(String::as_str), Some(soa), "{out}");
+    assert_eq!(rrs.last().map(String::as_str), Some(soa), "{out}");
+    assert_eq!(rrs.iter().filter(|r| r.contains(" SOA ")).count(), 2, "{out}");
+    for want in [
+        "gslb.test. 3600 IN NS ns1.gslb.test.",
+        "ns1.gslb.test. 3600 IN A 192.0.2.53",
+        "alias.gslb.test. 3600 IN CNAME www.gslb.test.",
+        "www.gslb.test. 3600 IN TXT \"pool names may carry other types\"",
+        // www's pool: its default data center (iad) with every member, checks aside.
+        "www.gslb.test. 30 IN A 198.51.100.10",
+        "www.gslb.test. 30 IN AAAA 2001:db8:b::10",
+    ] {
+        assert!(rrs.iter().any(|r| r == want), "{want} missing from\n{out}");
+    }
+    // What was sent is a zone named-checkzone accepts.
+    let file = c.dir.path().join("transferred.zone");
+    std::fs::write(&file, rrs.join("\n") + "\n").unwrap();
+    let check = Command::new("named-checkzone").arg("gslb.test").arg(&file).output().expect("named-checkzone");
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+
+    // Not on the list (dig from 127.0.0.3): refused, and nothing of the zone sent.
+    let out = dig(s.port, &["-b", "127.0.0.3", "gslb.test", "AXFR"]);
+    assert!(out.contains("Transfer failed") || out.contains("REFUSED"), "{out}");
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    // Over UDP never: REFUSED.
+    let reply = udp(s.addr(), &query("gslb.test", 252, Q::default()));
+    assert_eq!(reply.metadata.response_code, hickory_proto::op::ResponseCode::Refused);
+    // A name below the apex is not a zone: no transfer.
+    let out = dig(s.port, &["www.gslb.test", "AXFR"]);
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    let api = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().to_string();
+    let api: SocketAddr = api.trim().parse().unwrap();
+    let (_, metrics) = http(api, "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_axfr_served_total 1\n"), "{metrics}");
+}
+
+#[test]
+fn a_zone_without_transfer_allow_is_not_transferred() {
+    let c = copy_gslb_zones();
+    let s = serve(&c);
+    let out = dig(s.port, &["gslb.test", "AXFR"]);
+    assert!(out.contains("Transfer failed") || out.contains("REFUSED"), "{out}");
+}
+
+#[test]
+fn a_bad_transfer_allow_is_named_with_its_file_and_line() {
+    let c = copy_gslb_zones();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let line = text.lines().count() + 3;
+    std::fs::write(&toml, format!("{text}\n[transfer]\nallow = [\"192.0.2.1/24\", \"ns2\"]\n")).unwrap();
+    let (code, out, err) = meridian(&["check", "--zones", c.zones.to_str().unwrap(), "--geo", c.geo.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains(&format!("gslb.test.toml:{line}")), "{all}");
+    assert!(all.contains("host bits are set; did you mean 192.0.2.0/24?"), "{all}");
+    assert!(all.contains("transfer.allow[1]") && all.contains("not an address"), "{all}");
+}
+
+struct Nsd {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Nsd {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// NSD as a secondary of gslb.test from `primary`, on a port free now; its zone comes only by
+/// transfer.
+fn nsd_secondary(primary: u16) -> Option<Nsd> {
+    let nsd = ["/usr/sbin/nsd", "/usr/bin/nsd"].into_iter().find(|p| Path::new(p).exists());
+    let Some(nsd) = nsd else {
+        eprintln!("skipped: nsd is not installed (./scripts/test.sh installs it)");
+        return None;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let conf = format!(
+        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
+         database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  \
+         pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 2\n\
+         remote-control:\n  control-enable: no\n\
+         zone:\n  name: gslb.test\n  zonefile: gslb.test.zone\n  request-xfr: AXFR 127.0.0.1@{primary} NOKEY\n  \
+         allow-notify: 127.0.0.1 NOKEY\n"
+    );
+    std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
+    let child = Command::new(nsd)
+        .args(["-d", "-c"])
+        .arg(dir.path().join("nsd.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("nsd starts");
+    Some(Nsd { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), dir })
+}
+
+#[test]
+fn nsd_as_secondary_loads_the_zone_by_axfr_and_answers_as_meridian_does_for_static_names() {
+    let c = transferable();
+    let s = serve(&c);
+    let Some(nsd) = nsd_secondary(s.port) else { return };
+    let loaded = wait_until(Duration::from_secs(20), || {
+        udp_raw(nsd.addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
+            .and_then(|r| hickory_proto::op::Message::from_vec(&r).ok())
+            .is_some_and(|m| !m.answers.is_empty())
+    });
+    assert!(
+        loaded.is_some(),
+        "NSD did not load the zone by transfer; its log:\n{}",
+        std::fs::read_to_string(nsd.dir.path().join("nsd.log")).unwrap_or_default()
+    );
+    // Every static name and type: the same records from both.
+    for (name, qtype) in [
+        ("gslb.test", 6),
+        ("gslb.test", 2),
+        ("ns1.gslb.test", 1),
+        ("alias.gslb.test", 5),
+        ("www.gslb.test", 16),
+        ("nothing.gslb.test", 1),
+    ] {
+        let ours = udp(s.addr(), &query(name, qtype, Q::default()));
+        let theirs = udp(nsd.addr, &query(name, qtype, Q::default()));
+        assert_eq!(ours.metadata.response_code, theirs.metadata.response_code, "{name} {qtype}");
+        let (mut a, mut b) = (rrs(&ours.answers), rrs(&theirs.answers));
+        a.sort();
+        b.sort();
+        assert_eq!(a, b, "{name} {qtype}");
+    }
+    // The pool's name: NSD answers the default data center's addresses.
+    let theirs = udp(nsd.addr, &query("www.gslb.test", 1, Q::default()));
+    assert_eq!(rrs(&theirs.answers), strs(&["www.gslb.test. 30 A 198.51.100.10"]));
+}
