@@ -63,6 +63,13 @@ fn a_secondary_on_the_list_gets_the_whole_zone_with_pools_as_their_default_data_
     let check = Command::new("named-checkzone").arg("gslb.test").arg(&file).output().expect("named-checkzone");
     assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
 
+    // IXFR (over TCP; over UDP it is refused) without a journal: a current secondary gets the
+    // SOA alone, an older one the zone.
+    let current = records(&dig(s.port, &["+tcp", "gslb.test", "IXFR=1"]));
+    assert_eq!(current, vec![soa.to_string()]);
+    let older = records(&dig(s.port, &["+tcp", "gslb.test", "IXFR=0"]));
+    assert_eq!(older, rrs, "an older secondary gets what AXFR sends");
+
     // Not on the list (dig from 127.0.0.3): refused, and nothing of the zone sent.
     let out = dig(s.port, &["-b", "127.0.0.3", "gslb.test", "AXFR"]);
     assert!(out.contains("Transfer failed") || out.contains("REFUSED"), "{out}");
@@ -76,7 +83,7 @@ fn a_secondary_on_the_list_gets_the_whole_zone_with_pools_as_their_default_data_
     let api = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().to_string();
     let api: SocketAddr = api.trim().parse().unwrap();
     let (_, metrics) = http(api, "GET", "/metrics", None, None);
-    assert!(metrics.contains("meridian_axfr_served_total 1\n"), "{metrics}");
+    assert!(metrics.contains("meridian_transfers_served_total 3\n"), "{metrics}");
 }
 
 #[test]
@@ -116,7 +123,7 @@ impl Drop for Nsd {
 }
 
 /// NSD as a secondary of gslb.test from `primary`, on a port free now; its zone comes only by
-/// transfer.
+/// transfer (IXFR first, as NSD does by default).
 fn nsd_secondary(primary: u16) -> Option<Nsd> {
     let nsd = ["/usr/sbin/nsd", "/usr/bin/nsd"].into_iter().find(|p| Path::new(p).exists());
     let Some(nsd) = nsd else {
@@ -131,7 +138,7 @@ fn nsd_secondary(primary: u16) -> Option<Nsd> {
          database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  \
          pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 2\n\
          remote-control:\n  control-enable: no\n\
-         zone:\n  name: gslb.test\n  zonefile: gslb.test.zone\n  request-xfr: AXFR 127.0.0.1@{primary} NOKEY\n  \
+         zone:\n  name: gslb.test\n  zonefile: gslb.test.zone\n  request-xfr: 127.0.0.1@{primary} NOKEY\n  \
          allow-notify: 127.0.0.1 NOKEY\n"
     );
     std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
@@ -146,7 +153,7 @@ fn nsd_secondary(primary: u16) -> Option<Nsd> {
 }
 
 #[test]
-fn nsd_as_secondary_loads_the_zone_by_axfr_and_answers_as_meridian_does_for_static_names() {
+fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_static_names() {
     let c = transferable();
     let s = serve(&c);
     let Some(nsd) = nsd_secondary(s.port) else { return };

@@ -280,7 +280,8 @@ pub(super) fn precheck(query: &Query<'_>) -> Option<u16> {
         return Some(rcode::REFUSED);
     }
     match query.qtype {
-        // Zone transfers are not offered (yet): refused like NSD without provide-xfr.
+        // Zone transfers are served by `transfer` (over TCP, to the listed addresses) before
+        // this path runs; what reaches it is refused, like NSD without provide-xfr.
         rtype::AXFR | rtype::IXFR => Some(rcode::REFUSED),
         // RFC 6895 §3.1: MAILA and MAILB are obsolete query types.
         rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),

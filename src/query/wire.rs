@@ -196,9 +196,23 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         return formerr(None);
     };
     // A query carries no answer or authority records (RFC 1035 §4.1.1; NSD and Knot refuse
-    // them the same way).
-    if ancount != 0 || nscount != 0 {
+    // them the same way), but for the secondary's SOA in the authority section of an IXFR
+    // (RFC 1995 §3), which is stepped over here and read by `transfer`.
+    let ixfr_soa = qtype == rtype::IXFR && nscount == 1;
+    if ancount != 0 || (nscount != 0 && !ixfr_soa) {
         return formerr(echo);
+    }
+    if ixfr_soa {
+        let Some(after_name) = skip_name(p, pos) else {
+            return formerr(echo);
+        };
+        let Some(rdlen) = u16_at(p, after_name + 8) else {
+            return formerr(echo);
+        };
+        pos = after_name + 10 + usize::from(rdlen);
+        if pos > p.len() {
+            return formerr(echo);
+        }
     }
     let mut edns = None;
     for _ in 0..arcount {

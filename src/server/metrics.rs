@@ -88,8 +88,8 @@ counters! {
     /// Responses over the rate sent anyway because the query presented a valid server cookie.
     rrl_cookie_passed => "meridian_rrl_cookie_passed_total",
         "UDP responses over the rate limit sent anyway: the query presented a valid server cookie.";
-    /// Zone transfers (AXFR) served.
-    axfr_served => "meridian_axfr_served_total", "Zone transfers (AXFR) served to secondaries.";
+    /// Zone transfers (AXFR, IXFR) served.
+    transfers_served => "meridian_transfers_served_total", "Zone transfers (AXFR and IXFR) served to secondaries.";
     /// Queries presenting a valid server cookie.
     cookies_valid => "meridian_cookie_valid_queries_total",
         "Queries presenting a valid server cookie (RFC 7873), over every transport.";

@@ -90,9 +90,9 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
         // A zone transfer to a secondary the zone allows: many messages, built from this
         // snapshot before any is sent (the snapshot is not held while the peer reads).
-        if let Some(messages) = crate::transfer::axfr(&request) {
+        if let Some(messages) = crate::transfer::respond(&request, &input[..len]) {
             drop(snapshot);
-            tally.axfr_served += 1;
+            tally.transfers_served += 1;
             tally.flush(shared);
             for message in messages {
                 let mut framed = Vec::with_capacity(message.len() + 2);

@@ -1,6 +1,8 @@
 //! Zone transfers. Primary side, AXFR (RFC 5936): a secondary whose address a zone's
 //! `[transfer] allow` lists gets the whole zone over TCP, SOA first and last, in as many
-//! messages as it takes.
+//! messages as it takes. IXFR (RFC 1995) is answered without a journal: a secondary whose
+//! serial is current gets the SOA alone, any other the whole zone in AXFR form, which RFC 1995
+//! §4 allows ("the entire zone is returned").
 //!
 //! Names answered by a GSLB pool are transferred as A and AAAA records of the pool's default
 //! data center (the first of its `default_order`), every member there, whatever the health
@@ -25,14 +27,17 @@ const MAX_MESSAGE: usize = 65_535;
 /// One record of a transfer: owner (wire form), type, TTL, data.
 type Record<'z> = (&'z [u8], u16, u32, Cow<'z, [u8]>);
 
-/// The messages of an AXFR answering `request`, or `None` when this is not an AXFR this server
-/// gives: not over TCP, not for the apex of a zone it serves, or from an address the zone's
-/// `[transfer] allow` does not list. The general path then answers (REFUSED, or NOTAUTH).
-pub fn axfr(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
+/// The messages of a transfer answering `request` (whose message is `packet`), or `None` when
+/// this is not a transfer this server gives: not AXFR or IXFR, not over TCP, not for the apex
+/// of a zone it serves, or from an address the zone's `[transfer] allow` does not list. The
+/// general path then answers (REFUSED).
+pub fn respond(request: &Request<'_>, packet: &[u8]) -> Option<Vec<Vec<u8>>> {
     let query = request.query()?;
-    if query.qtype != rtype::AXFR || query.qclass != class::IN || request.transport != Transport::Tcp {
+    let ixfr = query.qtype == rtype::IXFR;
+    if !(ixfr || query.qtype == rtype::AXFR) || query.qclass != class::IN || request.transport != Transport::Tcp {
         return None;
     }
+    let kind = if ixfr { "IXFR" } else { "AXFR" };
     let config = request.config();
     let key = Name::from_wire(query.qname)?.key();
     let zone = config.zones.find_zone(&key).filter(|z| z.origin().key() == key)?;
@@ -42,20 +47,67 @@ pub fn axfr(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
         v4 => v4,
     };
     if !allow.iter().any(|net| net.contains(&peer)) {
-        tracing::info!(zone = %zone.origin(), %peer, "AXFR refused: the address is not in [transfer] allow");
+        tracing::info!(zone = %zone.origin(), %peer, kind, "transfer refused: the address is not in [transfer] allow");
         return None;
     }
+    let flags = flags::QR | flags::AA | (query.flags & flags::RD);
+    let ours = zone.serial();
+    if ixfr {
+        // RFC 1995 §4: the secondary's SOA is in the authority section.
+        let Some(theirs) = ixfr_serial(packet, query.qname.len()) else {
+            tracing::info!(zone = %zone.origin(), %peer, "IXFR without the secondary's SOA: refused");
+            return None;
+        };
+        if ours.wrapping_sub(theirs) as i32 <= 0 {
+            let soa = zone.soa();
+            let up_to_date = [(zone.origin().wire(), rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]))];
+            tracing::info!(zone = %zone.origin(), serial = ours, %peer, "IXFR: the secondary is up to date");
+            return messages(&up_to_date, query.id, flags, query.qname, query.qtype);
+        }
+    }
     let records = records(zone, config);
-    let messages = messages(&records, query.id, flags::QR | flags::AA | (query.flags & flags::RD), query.qname)?;
+    let messages = messages(&records, query.id, flags, query.qname, query.qtype)?;
     tracing::info!(
         zone = %zone.origin(),
-        serial = zone.serial(),
+        serial = ours,
         %peer,
+        kind,
         records = records.len(),
         messages = messages.len(),
-        "AXFR served"
+        "zone transferred (whole)"
     );
     Some(messages)
+}
+
+/// The serial of the SOA a secondary puts in the authority section of its IXFR query
+/// (`packet`, whose question name is `qname_len` octets); `None` when it has none.
+fn ixfr_serial(packet: &[u8], qname_len: usize) -> Option<u32> {
+    if u16::from_be_bytes([*packet.get(8)?, *packet.get(9)?]) == 0 {
+        return None;
+    }
+    let mut at = 12 + qname_len + 4; // past the header and the question
+    at = skip_name(packet, at)?;
+    let rtype = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
+    if rtype != rtype::SOA {
+        return None;
+    }
+    at += 10; // type, class, TTL, RDLENGTH
+    at = skip_name(packet, at)?; // MNAME
+    at = skip_name(packet, at)?; // RNAME
+    Some(u32::from_be_bytes(packet.get(at..at + 4)?.try_into().ok()?))
+}
+
+/// The offset just past the (possibly compressed) name at `at`.
+fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
+    loop {
+        let len = *packet.get(at)?;
+        match len {
+            0 => return Some(at + 1),
+            l if l & 0xc0 == 0xc0 => return Some(at + 2),
+            l if l & 0xc0 == 0 => at += 1 + usize::from(l),
+            _ => return None,
+        }
+    }
 }
 
 /// Every record of `zone` in transfer order: the SOA, the rest name by name, the SOA again.
@@ -94,9 +146,9 @@ fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>> {
     out
 }
 
-/// `records` packed into messages of at most [`MAX_MESSAGE`] octets, the question in the first
-/// (RFC 5936 §2.2); `None` if a record cannot fit any message.
-fn messages(records: &[Record<'_>], id: u16, flags: u16, qname: &[u8]) -> Option<Vec<Vec<u8>>> {
+/// `records` packed into messages of at most [`MAX_MESSAGE`] octets, the question (`qname`,
+/// `qtype`) in the first (RFC 5936 §2.2); `None` if a record cannot fit any message.
+fn messages(records: &[Record<'_>], id: u16, flags: u16, qname: &[u8], qtype: u16) -> Option<Vec<Vec<u8>>> {
     let mut out = Vec::new();
     let mut next = 0;
     while next < records.len() {
@@ -104,7 +156,7 @@ fn messages(records: &[Record<'_>], id: u16, flags: u16, qname: &[u8]) -> Option
         let mut w = Writer::new(&mut buf, MAX_MESSAGE);
         w.header(id, flags);
         if out.is_empty() {
-            w.question(qname, rtype::AXFR, class::IN);
+            w.question(qname, qtype, class::IN);
         }
         let first = next;
         while let Some((owner, rtype, ttl, rdata)) = records.get(next) {
@@ -114,10 +166,47 @@ fn messages(records: &[Record<'_>], id: u16, flags: u16, qname: &[u8]) -> Option
             next += 1;
         }
         if next == first {
-            tracing::error!("AXFR: a record does not fit a message of {MAX_MESSAGE} octets");
+            tracing::error!("transfer: a record does not fit a message of {MAX_MESSAGE} octets");
             return None;
         }
         out.push(buf);
     }
     Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// An IXFR query for `example.` with the secondary's SOA (serial `serial`) in the authority
+    /// section, its owner compressed against the question as resolvers write it.
+    fn ixfr_query(serial: u32, qtype: u16) -> Vec<u8> {
+        let mut p = vec![0x12, 0x34, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0];
+        p.extend_from_slice(b"\x07example\x00");
+        p.extend_from_slice(&qtype.to_be_bytes());
+        p.extend_from_slice(&class::IN.to_be_bytes());
+        p.extend_from_slice(&[0xc0, 12]); // owner: the question's name
+        p.extend_from_slice(&rtype::SOA.to_be_bytes());
+        p.extend_from_slice(&class::IN.to_be_bytes());
+        p.extend_from_slice(&[0, 0, 0, 0]);
+        let mut rdata = b"\x02ns\xc0\x0c\x0ahostmaster\xc0\x0c".to_vec();
+        rdata.extend_from_slice(&serial.to_be_bytes());
+        rdata.extend_from_slice(&[0; 16]);
+        p.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        p.extend_from_slice(&rdata);
+        p
+    }
+
+    #[test]
+    fn the_secondarys_serial_is_read_from_an_ixfr_and_nothing_else_may_carry_authority() {
+        let p = ixfr_query(2026113001, rtype::IXFR);
+        let q = crate::query::wire::parse(&p).expect("an IXFR with its SOA is a query");
+        assert_eq!(q.qtype, rtype::IXFR);
+        assert_eq!(ixfr_serial(&p, q.qname.len()), Some(2026113001));
+        // Any other type with an authority record is still FORMERR.
+        assert!(crate::query::wire::parse(&ixfr_query(1, rtype::A)).is_err());
+        // Cut inside the SOA: FORMERR, not a panic.
+        assert!(crate::query::wire::parse(&p[..p.len() - 3]).is_err());
+        assert_eq!(ixfr_serial(&p[..p.len() - 20], 9), None);
+    }
 }
