@@ -77,6 +77,8 @@ pub struct Reloader {
     geo: PathBuf,
     strict: bool,
     cookie_file: Option<PathBuf>,
+    /// Tells secondaries when a zone's serial moves.
+    notifier: crate::transfer::notify::Notifier,
     shared: Arc<Shared>,
     health: Arc<Mutex<HealthTable>>,
     runner: Arc<Mutex<Runner>>,
@@ -115,7 +117,11 @@ impl Reloader {
     ) -> Reloader {
         let current = shared.snapshot.load_full();
         let cache = file_stamp(&geo).map(|(t, n)| (t, n, current.config.geo.clone()));
+        // Secondaries hear of every zone at start (they may have missed changes meanwhile).
+        let notifier = crate::transfer::notify::Notifier::default();
+        notifier.announce(&current.config);
         Reloader {
+            notifier,
             zones,
             geo,
             strict,
@@ -240,6 +246,7 @@ impl Reloader {
                     return status.clone();
                 }
                 lock(&self.runner).sync_with(&config);
+                self.notifier.announce(&config);
                 log_zone_errors(&config);
                 status.ok = config.errors.is_empty();
                 status.errors = config.errors.iter().map(ToString::to_string).collect();

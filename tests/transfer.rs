@@ -1,5 +1,6 @@
-//! Zone transfers out: Meridian as the primary of a real NSD secondary on loopback, dig's
-//! AXFR, the address list, and what a refused or UDP transfer gets.
+//! Zone transfers out: Meridian as the primary of a real NSD secondary on loopback (initial
+//! transfer, then three serial changes followed after NOTIFY), dig's AXFR and IXFR, the
+//! address list, and what a refused or UDP transfer gets.
 
 mod common;
 
@@ -100,13 +101,18 @@ fn a_bad_transfer_allow_is_named_with_its_file_and_line() {
     let toml = c.zones.join("gslb.test.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     let line = text.lines().count() + 3;
-    std::fs::write(&toml, format!("{text}\n[transfer]\nallow = [\"192.0.2.1/24\", \"ns2\"]\n")).unwrap();
+    std::fs::write(
+        &toml,
+        format!("{text}\n[transfer]\nallow = [\"192.0.2.1/24\", \"ns2\"]\nnotify = [\"ns2.example\"]\n"),
+    )
+    .unwrap();
     let (code, out, err) = meridian(&["check", "--zones", c.zones.to_str().unwrap(), "--geo", c.geo.to_str().unwrap()]);
     assert_eq!(code, Some(1), "{out}{err}");
     let all = format!("{out}{err}");
     assert!(all.contains(&format!("gslb.test.toml:{line}")), "{all}");
     assert!(all.contains("host bits are set; did you mean 192.0.2.0/24?"), "{all}");
     assert!(all.contains("transfer.allow[1]") && all.contains("not an address"), "{all}");
+    assert!(all.contains(&format!("gslb.test.toml:{}", line + 1)) && all.contains("transfer.notify[0]"), "{all}");
 }
 
 struct Nsd {
@@ -124,7 +130,7 @@ impl Drop for Nsd {
 
 /// NSD as a secondary of gslb.test from `primary`, on a port free now; its zone comes only by
 /// transfer (IXFR first, as NSD does by default).
-fn nsd_secondary(primary: u16) -> Option<Nsd> {
+fn nsd_secondary(primary: u16, port: u16) -> Option<Nsd> {
     let nsd = ["/usr/sbin/nsd", "/usr/bin/nsd"].into_iter().find(|p| Path::new(p).exists());
     let Some(nsd) = nsd else {
         eprintln!("skipped: nsd is not installed (./scripts/test.sh installs it)");
@@ -132,7 +138,6 @@ fn nsd_secondary(primary: u16) -> Option<Nsd> {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let conf = format!(
         "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
          database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  \
@@ -154,9 +159,15 @@ fn nsd_secondary(primary: u16) -> Option<Nsd> {
 
 #[test]
 fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_static_names() {
+    // NSD's port is chosen first, so that Meridian can be told to NOTIFY it.
+    let nsd_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let c = transferable();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("[transfer]\n", &format!("[transfer]\nnotify = [\"127.0.0.1:{nsd_port}\"]\n")))
+        .unwrap();
     let s = serve(&c);
-    let Some(nsd) = nsd_secondary(s.port) else { return };
+    let Some(nsd) = nsd_secondary(s.port, nsd_port) else { return };
     let loaded = wait_until(Duration::from_secs(20), || {
         udp_raw(nsd.addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
             .and_then(|r| hickory_proto::op::Message::from_vec(&r).ok())
@@ -187,4 +198,29 @@ fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_
     // The pool's name: NSD answers the default data center's addresses.
     let theirs = udp(nsd.addr, &query("www.gslb.test", 1, Q::default()));
     assert_eq!(rrs(&theirs.answers), strs(&["www.gslb.test. 30 A 198.51.100.10"]));
+
+    // Three serial changes, each reloaded: Meridian's NOTIFY makes NSD fetch the zone at once
+    // (its SOA refresh is an hour), and NSD then answers the new data.
+    let api = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().trim().to_string();
+    let api: SocketAddr = api.parse().unwrap();
+    let zone = c.zones.join("gslb.test.zone");
+    for serial in 2..=4 {
+        let text = std::fs::read_to_string(&zone).unwrap();
+        let text = text.replace(&format!("hostmaster {} 3600", serial - 1), &format!("hostmaster {serial} 3600"));
+        let (old, new) = (format!("192.0.2.{}", 51 + serial), format!("192.0.2.{}", 52 + serial));
+        assert!(text.contains(&format!("A    {old}")), "{text}");
+        std::fs::write(&zone, text.replace(&format!("A    {old}"), &format!("A    {new}"))).unwrap();
+        let (code, body) = http(api, "POST", "/reload", None, None);
+        assert_eq!(code, 200, "{body}");
+        let address = format!("ns1.gslb.test. 3600 A {new}");
+        let followed = wait_until(Duration::from_secs(10), || {
+            rrs(&udp(nsd.addr, &query("ns1.gslb.test", 1, Q::default())).answers) == vec![address.clone()]
+        });
+        assert!(
+            followed.is_some(),
+            "NSD did not follow serial {serial} after NOTIFY; its log:\n{}",
+            std::fs::read_to_string(nsd.dir.path().join("nsd.log")).unwrap_or_default()
+        );
+        eprintln!("serial {serial}: NSD answered the new data {:?} after the reload", followed.unwrap());
+    }
 }

@@ -246,9 +246,11 @@ pub struct Gslb {
     pub by_owner: HashMap<Box<[u8]>, usize>,
     /// What the files hold that is accepted but suspicious.
     pub warnings: Vec<Diagnostic>,
-    /// Who may transfer each zone (AXFR), by the zone's lower-cased wire name: the
+    /// Who may transfer each zone (AXFR, IXFR), by the zone's lower-cased wire name: the
     /// `[transfer] allow` of the zone's definitions file. A zone not here is not transferred.
     pub transfers: HashMap<Box<[u8]>, Vec<IpNet>>,
+    /// Whom to NOTIFY (RFC 1996) when each zone's serial changes: `[transfer] notify`.
+    pub notify: HashMap<Box<[u8]>, Vec<SocketAddr>>,
     /// SHA-256 (hex) over the definition files and the network files they name, each with
     /// its name as written: equal on two instances that were given the same definitions,
     /// wherever their directories are.
@@ -399,7 +401,7 @@ impl Builder {
     /// zone.
     fn transfer(&mut self, w: &mut Walker<'_>, value: &super::toml_walk::Value<'_>, path: &Path, zones: &ZoneSet) {
         let Some(t) = w.table(value, "transfer") else { return };
-        w.allow_keys(t, "transfer", &["allow"]);
+        w.allow_keys(t, "transfer", &["allow", "notify"]);
         let Some(origin) = zone_of_file(path, zones) else {
             w.error(
                 &value.span(),
@@ -428,7 +430,27 @@ impl Builder {
                 }
             }
         }
+        let mut notify = Vec::new();
+        if let Some(v) = get(t, "notify")
+            && let Some(list) = w.strings(v, "transfer.notify")
+        {
+            for (i, (text, span)) in list.into_iter().enumerate() {
+                let addr = text
+                    .parse::<SocketAddr>()
+                    .ok()
+                    .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
+                match addr {
+                    Some(a) => notify.push(a),
+                    None => w.error(
+                        &span,
+                        &format!("transfer.notify[{i}]"),
+                        "not an address (192.0.2.53, 192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)",
+                    ),
+                }
+            }
+        }
         self.gslb.transfers.insert(origin.key(), allow);
+        self.gslb.notify.insert(origin.key(), notify);
     }
 
     fn datacenter(

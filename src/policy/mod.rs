@@ -484,6 +484,7 @@ mod tests {
             warnings: Vec::new(),
             digest: String::new(),
             transfers: HashMap::new(),
+            notify: HashMap::new(),
         }
     }
 

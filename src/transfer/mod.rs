@@ -12,6 +12,8 @@
 //! Everything here is synchronous and reads one snapshot: a transfer sees one version of the
 //! zone from start to end, and a reload meanwhile changes nothing it sends.
 
+pub mod notify;
+
 use std::borrow::Cow;
 use std::net::IpAddr;
 
