@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs every test. On a fresh Debian machine it first installs what the tests talk to:
 # dig (dnsutils), named-checkzone (bind9-utils), NSD (nsd) for the differential test,
-# Unbound (unbound) for the resolver tests and etcd (etcd-server) for the fleet tests.
+# Unbound (unbound) for the resolver tests, etcd (etcd-server) for the fleet tests and Knot
+# (knot) as a secondary in the transfer tests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -11,15 +12,16 @@ command -v named-checkzone >/dev/null || need+=(bind9-utils)
 [ -x /usr/sbin/nsd ] || need+=(nsd)
 [ -x /usr/sbin/unbound ] || need+=(unbound)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
+[ -x /usr/sbin/knotd ] || need+=(knot)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-  # The nsd, unbound and etcd packages may start system daemons (port 53, 2379); the tests
-  # run their own on loopback ports chosen at run time.
-  $sudo systemctl disable --now nsd unbound etcd >/dev/null 2>&1 || true
+  # The nsd, unbound, etcd and knot packages may start system daemons (port 53, 2379); the
+  # tests run their own on loopback ports chosen at run time.
+  $sudo systemctl disable --now nsd unbound etcd knot >/dev/null 2>&1 || true
 fi
 
 cargo test --locked "$@"

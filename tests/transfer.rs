@@ -115,22 +115,31 @@ fn a_bad_transfer_allow_is_named_with_its_file_and_line() {
     assert!(all.contains(&format!("gslb.test.toml:{}", line + 1)) && all.contains("transfer.notify[0]"), "{all}");
 }
 
-struct Nsd {
+/// A secondary server (NSD or Knot) started by a test, stopped by PID when dropped.
+struct Secondary {
+    name: &'static str,
     child: Child,
     addr: SocketAddr,
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    log: std::path::PathBuf,
 }
 
-impl Drop for Nsd {
+impl Drop for Secondary {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
 }
 
-/// NSD as a secondary of gslb.test from `primary`, on a port free now; its zone comes only by
-/// transfer (IXFR first, as NSD does by default).
-fn nsd_secondary(primary: u16, port: u16) -> Option<Nsd> {
+impl Secondary {
+    fn log(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+}
+
+/// NSD as a secondary of gslb.test from `primary`, on `port`; its zone comes only by transfer
+/// (IXFR first, as NSD does by default).
+fn nsd_secondary(primary: u16, port: u16) -> Option<Secondary> {
     let nsd = ["/usr/sbin/nsd", "/usr/bin/nsd"].into_iter().find(|p| Path::new(p).exists());
     let Some(nsd) = nsd else {
         eprintln!("skipped: nsd is not installed (./scripts/test.sh installs it)");
@@ -154,32 +163,63 @@ fn nsd_secondary(primary: u16, port: u16) -> Option<Nsd> {
         .stderr(Stdio::null())
         .spawn()
         .expect("nsd starts");
-    Some(Nsd { child, addr: SocketAddr::from(([127, 0, 0, 1], port)), dir })
+    let log = dir.path().join("nsd.log");
+    Some(Secondary { name: "NSD", child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir, log })
 }
 
-#[test]
-fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_static_names() {
-    // NSD's port is chosen first, so that Meridian can be told to NOTIFY it.
-    let nsd_port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+/// Knot as a secondary of gslb.test from `primary`, on `port`, taking NOTIFY from 127.0.0.1.
+fn knot_secondary(primary: u16, port: u16) -> Option<Secondary> {
+    let knotd = "/usr/sbin/knotd";
+    if !Path::new(knotd).exists() {
+        eprintln!("skipped: knotd is not installed (./scripts/test.sh installs knot)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    let conf = format!(
+        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
+         log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
+         database:\n  storage: \"{d}\"\n\
+         remote:\n  - id: meridian\n    address: 127.0.0.1@{primary}\n\
+         acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n\
+         zone:\n  - domain: gslb.test\n    master: meridian\n    acl: notify\n    file: gslb.test.zone\n"
+    );
+    std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
+    let child = Command::new(knotd)
+        .arg("-c")
+        .arg(dir.path().join("knot.conf"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("knotd starts");
+    let log = dir.path().join("knot.log");
+    Some(Secondary { name: "Knot", child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir, log })
+}
+
+/// A secondary started by `start(primary port, its own port)` loads gslb.test from Meridian by
+/// transfer, answers as Meridian does for every static name (and the pool's name with its
+/// default data center), and follows three serial changes within seconds of each reload:
+/// Meridian's NOTIFY, since the SOA refresh is an hour.
+fn secondary_follows(start: fn(u16, u16) -> Option<Secondary>) {
+    // The secondary's port is chosen first, so that Meridian can be told to NOTIFY it.
+    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let c = transferable();
     let toml = c.zones.join("gslb.test.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
-    std::fs::write(&toml, text.replace("[transfer]\n", &format!("[transfer]\nnotify = [\"127.0.0.1:{nsd_port}\"]\n")))
+    std::fs::write(&toml, text.replace("[transfer]\n", &format!("[transfer]\nnotify = [\"127.0.0.1:{port}\"]\n")))
         .unwrap();
     let s = serve(&c);
-    let Some(nsd) = nsd_secondary(s.port, nsd_port) else { return };
+    let Some(secondary) = start(s.port, port) else { return };
+    let name = secondary.name;
     let loaded = wait_until(Duration::from_secs(20), || {
-        udp_raw(nsd.addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
+        udp_raw(secondary.addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
             .and_then(|r| hickory_proto::op::Message::from_vec(&r).ok())
             .is_some_and(|m| !m.answers.is_empty())
     });
-    assert!(
-        loaded.is_some(),
-        "NSD did not load the zone by transfer; its log:\n{}",
-        std::fs::read_to_string(nsd.dir.path().join("nsd.log")).unwrap_or_default()
-    );
+    assert!(loaded.is_some(), "{name} did not load the zone by transfer; its log:\n{}", secondary.log());
     // Every static name and type: the same records from both.
-    for (name, qtype) in [
+    for (qname, qtype) in [
         ("gslb.test", 6),
         ("gslb.test", 2),
         ("ns1.gslb.test", 1),
@@ -187,20 +227,15 @@ fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_
         ("www.gslb.test", 16),
         ("nothing.gslb.test", 1),
     ] {
-        let ours = udp(s.addr(), &query(name, qtype, Q::default()));
-        let theirs = udp(nsd.addr, &query(name, qtype, Q::default()));
-        assert_eq!(ours.metadata.response_code, theirs.metadata.response_code, "{name} {qtype}");
-        let (mut a, mut b) = (rrs(&ours.answers), rrs(&theirs.answers));
-        a.sort();
-        b.sort();
-        assert_eq!(a, b, "{name} {qtype}");
+        let ours = udp(s.addr(), &query(qname, qtype, Q::default()));
+        let theirs = udp(secondary.addr, &query(qname, qtype, Q::default()));
+        assert_eq!(ours.metadata.response_code, theirs.metadata.response_code, "{name}: {qname} {qtype}");
+        assert_eq!(rrs(&ours.answers), rrs(&theirs.answers), "{name}: {qname} {qtype}");
     }
-    // The pool's name: NSD answers the default data center's addresses.
-    let theirs = udp(nsd.addr, &query("www.gslb.test", 1, Q::default()));
+    // The pool's name: the secondary answers the default data center's addresses.
+    let theirs = udp(secondary.addr, &query("www.gslb.test", 1, Q::default()));
     assert_eq!(rrs(&theirs.answers), strs(&["www.gslb.test. 30 A 198.51.100.10"]));
 
-    // Three serial changes, each reloaded: Meridian's NOTIFY makes NSD fetch the zone at once
-    // (its SOA refresh is an hour), and NSD then answers the new data.
     let api = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().trim().to_string();
     let api: SocketAddr = api.parse().unwrap();
     let zone = c.zones.join("gslb.test.zone");
@@ -214,13 +249,23 @@ fn nsd_as_secondary_loads_the_zone_by_transfer_and_answers_as_meridian_does_for_
         assert_eq!(code, 200, "{body}");
         let address = format!("ns1.gslb.test. 3600 A {new}");
         let followed = wait_until(Duration::from_secs(10), || {
-            rrs(&udp(nsd.addr, &query("ns1.gslb.test", 1, Q::default())).answers) == vec![address.clone()]
+            rrs(&udp(secondary.addr, &query("ns1.gslb.test", 1, Q::default())).answers) == vec![address.clone()]
         });
         assert!(
             followed.is_some(),
-            "NSD did not follow serial {serial} after NOTIFY; its log:\n{}",
-            std::fs::read_to_string(nsd.dir.path().join("nsd.log")).unwrap_or_default()
+            "{name} did not follow serial {serial} after NOTIFY; its log:\n{}",
+            secondary.log()
         );
-        eprintln!("serial {serial}: NSD answered the new data {:?} after the reload", followed.unwrap());
+        eprintln!("serial {serial}: {name} answered the new data {:?} after the reload", followed.unwrap());
     }
+}
+
+#[test]
+fn nsd_as_secondary_loads_the_zone_by_transfer_and_follows_each_notify() {
+    secondary_follows(nsd_secondary);
+}
+
+#[test]
+fn knot_as_secondary_loads_the_zone_by_transfer_and_follows_each_notify() {
+    secondary_follows(knot_secondary);
 }
