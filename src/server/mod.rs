@@ -90,7 +90,15 @@ pub async fn start(
 ) -> std::io::Result<Running> {
     let stats = Stats::default();
     let bound = ArcSwap::from_pointee(stats.answers.bind(&snapshot.load().config));
-    let shared = Arc::new(Shared { snapshot, stats, limits, bound, query_log, rrl: limits.rrl.map(rrl::Rrl::new) });
+    let shared = Arc::new(Shared {
+        snapshot,
+        stats,
+        limits,
+        bound,
+        query_log,
+        rrl: limits.rrl.map(rrl::Rrl::new),
+        transfers_out: tokio::sync::Semaphore::new(crate::transfer::MAX_TRANSFERS_OUT),
+    });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
     let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));

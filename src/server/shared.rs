@@ -73,6 +73,8 @@ pub struct Shared {
     pub query_log: Option<crate::querylog::QueryLog>,
     /// The UDP rate limiter, if on.
     pub rrl: Option<rrl::Rrl>,
+    /// Zone transfers that may run at once ([`crate::transfer::MAX_TRANSFERS_OUT`]).
+    pub transfers_out: tokio::sync::Semaphore,
 }
 
 impl Shared {

@@ -84,25 +84,46 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         })
         .await
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "message not received in time"))??;
-        let snapshot = shared.snapshot.load();
+        // An Arc, not a guard: a transfer keeps it across its sends (TCP is few messages, so
+        // the reference count costs nothing that matters).
+        let snapshot = shared.snapshot.load_full();
         let mut tally = Tally::default();
         tally.tcp_queries += 1;
         let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
-        // A zone transfer to a secondary the zone allows: many messages, built from this
-        // snapshot before any is sent (the snapshot is not held while the peer reads).
-        if let Some(messages) = crate::transfer::respond(&request, &input[..len]) {
-            drop(snapshot);
-            tally.transfers_served += 1;
-            tally.flush(shared);
-            for message in messages {
-                let mut framed = Vec::with_capacity(message.len() + 2);
-                framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
-                framed.extend_from_slice(&message);
-                timeout(shared.limits.tcp_io, stream.write_all(&framed))
+        // A zone transfer: built on a blocking thread from this snapshot (a large zone takes
+        // a while, and no query waits for it), at most MAX_TRANSFERS_OUT at once; sent after.
+        if request.query().is_some_and(|q| crate::transfer::is_transfer(q.qtype)) {
+            match shared.transfers_out.try_acquire() {
+                Ok(_permit) => {
+                    let (snapshot, packet) = (snapshot.clone(), input[..len].to_vec());
+                    let now = request.now;
+                    let built = tokio::task::spawn_blocking(move || {
+                        let request = Request::new(&snapshot, &packet, peer, Transport::Tcp, now);
+                        crate::transfer::respond(&request, &packet)
+                    })
                     .await
-                    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "transfer not sent in time"))??;
+                    .ok()
+                    .flatten();
+                    if let Some(messages) = built {
+                        tally.transfers_served += 1;
+                        tally.flush(shared);
+                        for message in messages {
+                            let mut framed = Vec::with_capacity(message.len() + 2);
+                            framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+                            framed.extend_from_slice(&message);
+                            timeout(shared.limits.tcp_io, stream.write_all(&framed)).await.map_err(|_| {
+                                std::io::Error::new(std::io::ErrorKind::TimedOut, "transfer not sent in time")
+                            })??;
+                        }
+                        continue;
+                    }
+                }
+                Err(_) => tracing::warn!(
+                    %peer,
+                    limit = crate::transfer::MAX_TRANSFERS_OUT,
+                    "transfer refused: as many transfers as allowed are running"
+                ),
             }
-            continue;
         }
         let answered = answer_guarded(shared, &request, &mut output, None, &mut tally);
         tally.flush(shared);

@@ -23,6 +23,16 @@ use crate::query::encode::Writer;
 use crate::query::{Request, Transport};
 use crate::zone::{Name, Zone};
 
+/// Transfers served at once (BIND's `transfers-out` default); a secondary asking beyond it is
+/// refused, and retries as secondaries do.
+pub const MAX_TRANSFERS_OUT: usize = 10;
+
+/// True when `query` asks for a transfer (AXFR or IXFR): what the TCP loop hands to
+/// [`respond`] away from the query path.
+pub fn is_transfer(qtype: u16) -> bool {
+    qtype == rtype::AXFR || qtype == rtype::IXFR
+}
+
 /// Largest transfer message (a TCP message's two-octet length).
 const MAX_MESSAGE: usize = 65_535;
 
