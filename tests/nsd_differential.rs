@@ -16,7 +16,7 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -63,13 +63,7 @@ fn start_nsd(zones: &Path) -> Nsd {
             "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  hide-version: yes\n  minimal-responses: yes\n  verbosity: 0\nremote-control:\n  control-enable: no\n{zone_lines}"
         );
         std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
-        let mut child = Command::new(nsd)
-            .args(["-d", "-c"])
-            .arg(dir.path().join("nsd.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("nsd starts");
+        let mut child = spawn_server(nsd, &["-d"], &dir.path().join("nsd.conf"));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -7,7 +7,7 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Child;
 use std::time::{Duration, Instant};
 
 use common::*;
@@ -40,13 +40,7 @@ fn start_unbound(authorities: &[SocketAddr]) -> Unbound {
             "server:\n    interface: 127.0.0.1\n    port: {port}\n    do-daemonize: no\n    username: \"\"\n    chroot: \"\"\n    directory: \"{d}\"\n    pidfile: \"\"\n    use-syslog: no\n    logfile: \"{d}/unbound.log\"\n    verbosity: 1\n    do-not-query-localhost: no\n    access-control: 127.0.0.0/8 allow\n    module-config: \"subnetcache iterator\"\n    send-client-subnet: 127.0.0.1\n    client-subnet-always-forward: yes\n    max-client-subnet-ipv4: 24\n    qname-minimisation: no\n    num-threads: 1\n    so-reuseport: no\n    local-zone: \"test.\" nodefault\nstub-zone:\n    name: \"res.test\"\n{stubs}"
         );
         std::fs::write(dir.path().join("unbound.conf"), conf).unwrap();
-        let mut child = Command::new(bin)
-            .args(["-d", "-c"])
-            .arg(dir.path().join("unbound.conf"))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("unbound starts");
+        let mut child = spawn_server(bin, &["-d"], &dir.path().join("unbound.conf"));
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
         let deadline = Instant::now() + Duration::from_secs(10);
         while Instant::now() < deadline {

@@ -6,7 +6,7 @@ mod common;
 
 use std::net::{SocketAddr, UdpSocket};
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::time::Duration;
 
 use common::*;
@@ -156,13 +156,7 @@ fn nsd_secondary(primary: u16, port: u16) -> Option<Secondary> {
          allow-notify: 127.0.0.1 NOKEY\n"
     );
     std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
-    let child = Command::new(nsd)
-        .args(["-d", "-c"])
-        .arg(dir.path().join("nsd.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("nsd starts");
+    let child = spawn_server(nsd, &["-d"], &dir.path().join("nsd.conf"));
     let log = dir.path().join("nsd.log");
     Some(Secondary { name: "NSD", child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir, log })
 }
@@ -186,13 +180,7 @@ fn knot_secondary(primary: u16, port: u16) -> Option<Secondary> {
          zone:\n  - domain: gslb.test\n    master: meridian\n    acl: notify\n    file: gslb.test.zone\n"
     );
     std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
-    let child = Command::new(knotd)
-        .arg("-c")
-        .arg(dir.path().join("knot.conf"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("knotd starts");
+    let child = spawn_server(knotd, &[], &dir.path().join("knot.conf"));
     let log = dir.path().join("knot.log");
     Some(Secondary { name: "Knot", child, addr: SocketAddr::from(([127, 0, 0, 1], port)), _dir: dir, log })
 }

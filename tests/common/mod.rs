@@ -562,3 +562,17 @@ impl Rng {
         &items[self.below(items.len())]
     }
 }
+
+/// Starts a server `program` in the foreground with `flags` and `-c CONF` (NSD, Unbound and
+/// Knot all take their configuration file so), its output discarded; the caller stops it by
+/// its PID.
+pub fn spawn_server(program: &str, flags: &[&str], conf: &Path) -> std::process::Child {
+    std::process::Command::new(program)
+        .args(flags)
+        .arg("-c")
+        .arg(conf)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{program} starts: {e}"))
+}
