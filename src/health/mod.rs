@@ -304,7 +304,9 @@ impl HealthTable {
             views.extend(own.map(|up| (me, up)));
             views.sort();
             let up = views.iter().filter(|(_, up)| *up).count();
-            let verdict = if p.health_quorum.up(up, views.len()) { "up" } else { "down" };
+            // The verdict is what queries see, from the one function that decides it.
+            let seen = view_of(&self.config, &self.states, &self.overrides, &self.peers, p, m, now);
+            let verdict = if seen == View::Up { "up" } else { "down" };
             let list: Vec<String> =
                 views.iter().map(|(who, up)| format!("{who} {}", if *up { "up" } else { "down" })).collect();
             out.push(if views.is_empty() {

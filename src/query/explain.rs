@@ -143,6 +143,7 @@ pub fn explain(
             nsid: false,
             cookie: None,
         }),
+        ixfr_serial: None,
     };
     let request = Request {
         snapshot,

@@ -115,10 +115,7 @@ pub fn client_of(query: &Query<'_>, peer: SocketAddr, use_ecs: bool) -> Client {
     if let Some(ecs) = query.edns.and_then(|e| e.ecs).filter(|e| use_ecs && e.source_prefix > 0) {
         return Client { addr: ecs.ip(), prefix: ecs.source_prefix, from_ecs: true };
     }
-    let addr = match peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let addr = peer.ip().to_canonical();
     Client { addr, prefix: if addr.is_ipv4() { 32 } else { 128 }, from_ecs: false }
 }
 

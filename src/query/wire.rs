@@ -69,6 +69,9 @@ pub struct Query<'a> {
     pub qclass: u16,
     /// The OPT record, if any.
     pub edns: Option<Edns<'a>>,
+    /// For an IXFR, the serial of the SOA the secondary put in the authority section
+    /// (RFC 1995 §3); `None` for anything else, or when it cannot be read.
+    pub ixfr_serial: Option<u32>,
 }
 
 impl Query<'_> {
@@ -202,6 +205,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     if ancount != 0 || (nscount != 0 && !ixfr_soa) {
         return formerr(echo);
     }
+    let mut ixfr_serial = None;
     if ixfr_soa {
         let Some(after_name) = skip_name(p, pos) else {
             return formerr(echo);
@@ -209,6 +213,12 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         let Some(rdlen) = u16_at(p, after_name + 8) else {
             return formerr(echo);
         };
+        if u16_at(p, after_name) == Some(rtype::SOA) {
+            // Past type, class, TTL and RDLENGTH, then MNAME and RNAME: the serial.
+            ixfr_serial = skip_name(p, after_name + 10)
+                .and_then(|mname_end| skip_name(p, mname_end))
+                .and_then(|at| Some(u32::from_be_bytes(p.get(at..at + 4)?.try_into().ok()?)));
+        }
         pos = after_name + 10 + usize::from(rdlen);
         if pos > p.len() {
             return formerr(echo);
@@ -248,7 +258,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     if pos != p.len() {
         return formerr(echo);
     }
-    Ok(Query { id, flags, qname, qtype, qclass, edns })
+    Ok(Query { id, flags, qname, qtype, qclass, edns, ixfr_serial })
 }
 
 /// The options of an OPT record the server acts on.

@@ -98,8 +98,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                     let (snapshot, packet) = (snapshot.clone(), input[..len].to_vec());
                     let now = request.now;
                     let built = tokio::task::spawn_blocking(move || {
-                        let request = Request::new(&snapshot, &packet, peer, Transport::Tcp, now);
-                        crate::transfer::respond(&request, &packet)
+                        crate::transfer::respond(&Request::new(&snapshot, &packet, peer, Transport::Tcp, now))
                     })
                     .await
                     .ok()
@@ -108,12 +107,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                         tally.transfers_served += 1;
                         tally.flush(shared);
                         for message in messages {
-                            let mut framed = Vec::with_capacity(message.len() + 2);
-                            framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
-                            framed.extend_from_slice(&message);
-                            timeout(shared.limits.tcp_io, stream.write_all(&framed)).await.map_err(|_| {
-                                std::io::Error::new(std::io::ErrorKind::TimedOut, "transfer not sent in time")
-                            })??;
+                            send(&mut stream, &message, shared, "transfer not sent in time").await?;
                         }
                         continue;
                     }
@@ -132,11 +126,17 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
             // peer is not speaking DNS to us.
             return Ok(());
         };
-        let mut framed = Vec::with_capacity(output.len() + 2);
-        framed.extend_from_slice(&(output.len() as u16).to_be_bytes());
-        framed.extend_from_slice(&output);
-        timeout(shared.limits.tcp_io, stream.write_all(&framed))
-            .await
-            .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "reply not sent in time"))??;
+        send(&mut stream, &output, shared, "reply not sent in time").await?;
     }
+}
+
+/// Writes one message with its two-octet length within the I/O timeout; `late` says what
+/// timed out.
+async fn send(stream: &mut TcpStream, message: &[u8], shared: &Shared, late: &str) -> std::io::Result<()> {
+    let mut framed = Vec::with_capacity(message.len() + 2);
+    framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
+    framed.extend_from_slice(message);
+    timeout(shared.limits.tcp_io, stream.write_all(&framed))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, late.to_string()))?
 }

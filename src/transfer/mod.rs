@@ -15,7 +15,6 @@
 pub mod notify;
 
 use std::borrow::Cow;
-use std::net::IpAddr;
 
 use crate::config::Config;
 use crate::dns::{class, flags, rtype};
@@ -39,14 +38,14 @@ const MAX_MESSAGE: usize = 65_535;
 /// One record of a transfer: owner (wire form), type, TTL, data.
 type Record<'z> = (&'z [u8], u16, u32, Cow<'z, [u8]>);
 
-/// The messages of a transfer answering `request` (whose message is `packet`), or `None` when
+/// The messages of a transfer answering `request`, or `None` when
 /// this is not a transfer this server gives: not AXFR or IXFR, not over TCP, not for the apex
 /// of a zone it serves, or from an address the zone's `[transfer] allow` does not list. The
 /// general path then answers (REFUSED).
-pub fn respond(request: &Request<'_>, packet: &[u8]) -> Option<Vec<Vec<u8>>> {
+pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
     let query = request.query()?;
     let ixfr = query.qtype == rtype::IXFR;
-    if !(ixfr || query.qtype == rtype::AXFR) || query.qclass != class::IN || request.transport != Transport::Tcp {
+    if !is_transfer(query.qtype) || query.qclass != class::IN || request.transport != Transport::Tcp {
         return None;
     }
     let kind = if ixfr { "IXFR" } else { "AXFR" };
@@ -54,10 +53,7 @@ pub fn respond(request: &Request<'_>, packet: &[u8]) -> Option<Vec<Vec<u8>>> {
     let key = Name::from_wire(query.qname)?.key();
     let zone = config.zones.find_zone(&key).filter(|z| z.origin().key() == key)?;
     let allow = config.gslb.transfers.get(&key)?;
-    let peer = match request.peer.ip() {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
-    };
+    let peer = request.peer.ip().to_canonical();
     if !allow.iter().any(|net| net.contains(&peer)) {
         tracing::info!(zone = %zone.origin(), %peer, kind, "transfer refused: the address is not in [transfer] allow");
         return None;
@@ -66,7 +62,7 @@ pub fn respond(request: &Request<'_>, packet: &[u8]) -> Option<Vec<Vec<u8>>> {
     let ours = zone.serial();
     if ixfr {
         // RFC 1995 §4: the secondary's SOA is in the authority section.
-        let Some(theirs) = ixfr_serial(packet, query.qname.len()) else {
+        let Some(theirs) = query.ixfr_serial else {
             tracing::info!(zone = %zone.origin(), %peer, "IXFR without the secondary's SOA: refused");
             return None;
         };
@@ -89,37 +85,6 @@ pub fn respond(request: &Request<'_>, packet: &[u8]) -> Option<Vec<Vec<u8>>> {
         "zone transferred (whole)"
     );
     Some(messages)
-}
-
-/// The serial of the SOA a secondary puts in the authority section of its IXFR query
-/// (`packet`, whose question name is `qname_len` octets); `None` when it has none.
-fn ixfr_serial(packet: &[u8], qname_len: usize) -> Option<u32> {
-    if u16::from_be_bytes([*packet.get(8)?, *packet.get(9)?]) == 0 {
-        return None;
-    }
-    let mut at = 12 + qname_len + 4; // past the header and the question
-    at = skip_name(packet, at)?;
-    let rtype = u16::from_be_bytes([*packet.get(at)?, *packet.get(at + 1)?]);
-    if rtype != rtype::SOA {
-        return None;
-    }
-    at += 10; // type, class, TTL, RDLENGTH
-    at = skip_name(packet, at)?; // MNAME
-    at = skip_name(packet, at)?; // RNAME
-    Some(u32::from_be_bytes(packet.get(at..at + 4)?.try_into().ok()?))
-}
-
-/// The offset just past the (possibly compressed) name at `at`.
-fn skip_name(packet: &[u8], mut at: usize) -> Option<usize> {
-    loop {
-        let len = *packet.get(at)?;
-        match len {
-            0 => return Some(at + 1),
-            l if l & 0xc0 == 0xc0 => return Some(at + 2),
-            l if l & 0xc0 == 0 => at += 1 + usize::from(l),
-            _ => return None,
-        }
-    }
 }
 
 /// Every record of `zone` in transfer order: the SOA, the rest name by name, the SOA again.
@@ -214,11 +179,11 @@ mod tests {
         let p = ixfr_query(2026113001, rtype::IXFR);
         let q = crate::query::wire::parse(&p).expect("an IXFR with its SOA is a query");
         assert_eq!(q.qtype, rtype::IXFR);
-        assert_eq!(ixfr_serial(&p, q.qname.len()), Some(2026113001));
+        assert_eq!(q.ixfr_serial, Some(2026113001));
         // Any other type with an authority record is still FORMERR.
         assert!(crate::query::wire::parse(&ixfr_query(1, rtype::A)).is_err());
-        // Cut inside the SOA: FORMERR, not a panic.
+        // Cut inside the SOA: FORMERR, not a panic; so is a cut before the serial.
         assert!(crate::query::wire::parse(&p[..p.len() - 3]).is_err());
-        assert_eq!(ixfr_serial(&p[..p.len() - 20], 9), None);
+        assert!(crate::query::wire::parse(&p[..p.len() - 20]).is_err());
     }
 }
