@@ -256,6 +256,8 @@ pub mod rcode {
     pub const REFUSED: u16 = 5;
     /// A name exists that should not (DNAME substitution too long, RFC 6672 §2.2).
     pub const YXDOMAIN: u16 = 6;
+    /// The server is not authoritative for the zone, or a TSIG did not verify (RFC 8945 §5.2).
+    pub const NOTAUTH: u16 = 9;
     /// EDNS version not supported (extended; RFC 6891 §6.1.3).
     pub const BADVERS: u16 = 16;
 }
@@ -269,6 +271,7 @@ const RCODE_NAMES: &[(&str, u16)] = &[
     ("NOTIMP", rcode::NOTIMP),
     ("REFUSED", rcode::REFUSED),
     ("YXDOMAIN", rcode::YXDOMAIN),
+    ("NOTAUTH", rcode::NOTAUTH),
     ("BADVERS", rcode::BADVERS),
 ];
 

@@ -20,12 +20,49 @@ fn transferable() -> GslbCopy {
     c
 }
 
+/// The TSIG key of the signed tests, as `tsig-keygen` writes it.
+const KEY_NAME: &str = "xfr.gslb.test.";
+const SECRET: &str = "dGhpcnR5LXR3by1vY3RldHMtb2Ytc2VjcmV0LWtleSE=";
+
+/// As [`transferable`], and transfers must also be signed with [`KEY_NAME`] (BIND key file
+/// `transfer.key` beside the definitions).
+fn transferable_signed() -> GslbCopy {
+    let c = transferable();
+    std::fs::write(
+        c.zones.join("transfer.key"),
+        format!("key \"{KEY_NAME}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{SECRET}\";\n}};\n"),
+    )
+    .unwrap();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let text = format!("tsig_key_files = [\"transfer.key\"]\n{text}")
+        .replace("[transfer]\n", &format!("[transfer]\nkeys = [\"{KEY_NAME}\"]\n"));
+    std::fs::write(&toml, text).unwrap();
+    c
+}
+
 fn serve(c: &GslbCopy) -> Serve {
     let state = c.dir.path().join("state.json");
     Serve::start(
         &c.zones,
         &["--geo", c.geo.to_str().unwrap(), "--state", state.to_str().unwrap(), "--api", "127.0.0.1:0"],
     )
+}
+
+/// The server's log lines from now until one contains `marker` (at most 5 s).
+fn log_until(s: &mut Serve, marker: &str) -> String {
+    let mut out = String::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = s.lines.recv_timeout(Duration::from_millis(100)) {
+            out.push_str(&line);
+            out.push('\n');
+            if line.contains(marker) {
+                break;
+            }
+        }
+    }
+    out
 }
 
 /// The records of a dig answer section as `name ttl class type data` lines, whitespace folded.
@@ -139,7 +176,7 @@ impl Secondary {
 
 /// NSD as a secondary of gslb.test from `primary`, on `port`; its zone comes only by transfer
 /// (IXFR first, as NSD does by default).
-fn nsd_secondary(primary: u16, port: u16) -> Option<Secondary> {
+fn nsd_secondary(primary: u16, port: u16, signed: bool) -> Option<Secondary> {
     let nsd = ["/usr/sbin/nsd", "/usr/bin/nsd"].into_iter().find(|p| Path::new(p).exists());
     let Some(nsd) = nsd else {
         eprintln!("skipped: nsd is not installed (./scripts/test.sh installs it)");
@@ -147,13 +184,18 @@ fn nsd_secondary(primary: u16, port: u16) -> Option<Secondary> {
     };
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    let (key, key_name) = if signed {
+        (format!("key:\n  name: {KEY_NAME}\n  algorithm: hmac-sha256\n  secret: \"{SECRET}\"\n"), KEY_NAME)
+    } else {
+        (String::new(), "NOKEY")
+    };
     let conf = format!(
-        "server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
+        "{key}server:\n  ip-address: 127.0.0.1\n  port: {port}\n  username: \"\"\n  chroot: \"\"\n  zonesdir: \"{d}\"\n  \
          database: \"\"\n  zonelistfile: \"{d}/zone.list\"\n  xfrdfile: \"{d}/xfrd.state\"\n  xfrdir: \"{d}\"\n  \
          pidfile: \"{d}/nsd.pid\"\n  logfile: \"{d}/nsd.log\"\n  server-count: 1\n  verbosity: 2\n\
          remote-control:\n  control-enable: no\n\
-         zone:\n  name: gslb.test\n  zonefile: gslb.test.zone\n  request-xfr: 127.0.0.1@{primary} NOKEY\n  \
-         allow-notify: 127.0.0.1 NOKEY\n"
+         zone:\n  name: gslb.test\n  zonefile: gslb.test.zone\n  request-xfr: 127.0.0.1@{primary} {key_name}\n  \
+         allow-notify: 127.0.0.1 {key_name}\n"
     );
     std::fs::write(dir.path().join("nsd.conf"), conf).unwrap();
     let child = spawn_server(nsd, &["-d"], &dir.path().join("nsd.conf"));
@@ -162,7 +204,7 @@ fn nsd_secondary(primary: u16, port: u16) -> Option<Secondary> {
 }
 
 /// Knot as a secondary of gslb.test from `primary`, on `port`, taking NOTIFY from 127.0.0.1.
-fn knot_secondary(primary: u16, port: u16) -> Option<Secondary> {
+fn knot_secondary(primary: u16, port: u16, signed: bool) -> Option<Secondary> {
     let knotd = "/usr/sbin/knotd";
     if !Path::new(knotd).exists() {
         eprintln!("skipped: knotd is not installed (./scripts/test.sh installs knot)");
@@ -170,12 +212,20 @@ fn knot_secondary(primary: u16, port: u16) -> Option<Secondary> {
     }
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
+    let (key, use_key) = if signed {
+        (
+            format!("key:\n  - id: {KEY_NAME}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n"),
+            format!("    key: {KEY_NAME}\n"),
+        )
+    } else {
+        (String::new(), String::new())
+    };
     let conf = format!(
-        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
+        "{key}server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
          log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
          database:\n  storage: \"{d}\"\n\
-         remote:\n  - id: meridian\n    address: 127.0.0.1@{primary}\n\
-         acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n\
+         remote:\n  - id: meridian\n    address: 127.0.0.1@{primary}\n{use_key}\
+         acl:\n  - id: notify\n    address: 127.0.0.1\n    action: notify\n{use_key}\
          template:\n  - id: default\n    storage: \"{d}\"\n\
          zone:\n  - domain: gslb.test\n    master: meridian\n    acl: notify\n    file: gslb.test.zone\n"
     );
@@ -189,16 +239,16 @@ fn knot_secondary(primary: u16, port: u16) -> Option<Secondary> {
 /// transfer, answers as Meridian does for every static name (and the pool's name with its
 /// default data center), and follows three serial changes within seconds of each reload:
 /// Meridian's NOTIFY, since the SOA refresh is an hour.
-fn secondary_follows(start: fn(u16, u16) -> Option<Secondary>) {
+fn secondary_follows(start: fn(u16, u16, bool) -> Option<Secondary>, signed: bool) {
     // The secondary's port is chosen first, so that Meridian can be told to NOTIFY it.
     let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let c = transferable();
+    let c = if signed { transferable_signed() } else { transferable() };
     let toml = c.zones.join("gslb.test.toml");
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(&toml, text.replace("[transfer]\n", &format!("[transfer]\nnotify = [\"127.0.0.1:{port}\"]\n")))
         .unwrap();
     let s = serve(&c);
-    let Some(secondary) = start(s.port, port) else { return };
+    let Some(secondary) = start(s.port, port, signed) else { return };
     let name = secondary.name;
     let loaded = wait_until(Duration::from_secs(20), || {
         udp_raw(secondary.addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
@@ -250,10 +300,88 @@ fn secondary_follows(start: fn(u16, u16) -> Option<Secondary>) {
 
 #[test]
 fn nsd_as_secondary_loads_the_zone_by_transfer_and_follows_each_notify() {
-    secondary_follows(nsd_secondary);
+    secondary_follows(nsd_secondary, false);
 }
 
 #[test]
 fn knot_as_secondary_loads_the_zone_by_transfer_and_follows_each_notify() {
-    secondary_follows(knot_secondary);
+    secondary_follows(knot_secondary, false);
+}
+
+/// The same with TSIG both ways: NSD's transfers signed by it and checked here, our answers
+/// and NOTIFY signed here and checked by NSD (which ignores an unsigned NOTIFY when it wants a
+/// key).
+#[test]
+fn nsd_as_secondary_with_tsig_follows_each_signed_notify() {
+    secondary_follows(nsd_secondary, true);
+}
+
+#[test]
+fn knot_as_secondary_with_tsig_follows_each_signed_notify() {
+    secondary_follows(knot_secondary, true);
+}
+
+#[test]
+fn dig_with_the_key_gets_a_signed_transfer_and_without_it_or_with_another_is_refused() {
+    let c = transferable_signed();
+    // Enough records for several messages, so that the chain of signatures is checked.
+    let zone = c.zones.join("gslb.test.zone");
+    let text = std::fs::read_to_string(&zone).unwrap();
+    std::fs::write(&zone, format!("{text}\n$GENERATE 1-3000 host$ TXT \"{}\"\n", "padding ".repeat(12))).unwrap();
+    let mut s = serve(&c);
+    let key = format!("hmac-sha256:{KEY_NAME}:{SECRET}");
+    // dig checks every message's TSIG and says so when one fails.
+    let out = dig(s.port, &["-y", &key, "gslb.test", "AXFR"]);
+    let rrs = records(&out);
+    assert!(rrs.iter().any(|r| r == "www.gslb.test. 30 IN A 198.51.100.10"), "{out}");
+    assert!(!out.contains("failure") && !out.contains("Couldn't verify"), "{out}");
+    assert_eq!(rrs.iter().filter(|r| r.contains(" TXT \"padding")).count(), 3000, "{out}");
+    // dig shows the TSIG record of every message it received (and verified).
+    let signatures = rrs.iter().filter(|r| r.starts_with(&format!("{KEY_NAME} 0 ANY TSIG hmac-sha256."))).count();
+    let messages: usize =
+        out.lines().find_map(|l| l.split("(messages ").nth(1)?.split(',').next()?.parse().ok()).unwrap_or(0);
+    assert!(
+        messages > 1 && signatures == messages,
+        "{messages} messages, {signatures} signed:\n{}",
+        &out[out.len() - 400..]
+    );
+    // An IXFR with the key, up to date: the SOA alone, signed.
+    let out = dig(s.port, &["-y", &key, "+tcp", "gslb.test", "IXFR=1"]);
+    assert_eq!(records(&out).iter().filter(|r| !r.contains(" TSIG ")).count(), 1, "{out}");
+    // Without a key: refused, though the address is listed.
+    let out = dig(s.port, &["gslb.test", "AXFR"]);
+    assert!(out.contains("Transfer failed") || out.contains("REFUSED"), "{out}");
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    // The right name with another secret: NOTAUTH, BADSIG.
+    let wrong = format!("hmac-sha256:{KEY_NAME}:b3RoZXItc2VjcmV0LW9mLXRoaXJ0eS10d28tb2N0ZXRzIQ==");
+    let out = dig(s.port, &["-y", &wrong, "gslb.test", "AXFR"]);
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    assert!(out.contains("NOTAUTH") || out.contains("BADSIG") || out.contains("tsig"), "{out}");
+    // A key this server does not know: BADKEY.
+    let out = dig(s.port, &["-y", &format!("hmac-sha256:other.key.:{SECRET}"), "gslb.test", "AXFR"]);
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    assert!(out.contains("NOTAUTH") || out.contains("BADKEY") || out.contains("tsig"), "{out}");
+    let log = log_until(&mut s, "BADKEY");
+    assert!(log.contains("TSIG key other.key. is not known here (BADKEY)"), "{log}");
+}
+
+#[test]
+fn a_transfer_key_that_is_not_defined_is_named_with_its_file_and_line() {
+    let c = transferable();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("[transfer]\n", "[transfer]\nkeys = [\"nokey.\"]\n")).unwrap();
+    let line = std::fs::read_to_string(&toml).unwrap().lines().position(|l| l.contains("nokey")).unwrap() + 1;
+    let check = || meridian(&["check", "--zones", c.zones.to_str().unwrap(), "--geo", c.geo.to_str().unwrap()]);
+    let (code, out, err) = check();
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(all.contains(&format!("gslb.test.toml:{line}: transfer.keys[0]: no TSIG key 'nokey.'")), "{all}");
+    // A broken key file: its own file and line.
+    std::fs::write(c.zones.join("k.key"), "key \"a.\" {\n algorithm hmac-md5;\n secret \"YQ==\";\n};\n").unwrap();
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("tsig_key_files = [\"k.key\"]\n{text}")).unwrap();
+    let (_, out, err) = check();
+    let all = format!("{out}{err}");
+    assert!(all.contains("k.key:2: key \"a.\": algorithm 'hmac-md5' is not supported"), "{all}");
 }

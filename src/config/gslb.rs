@@ -8,6 +8,7 @@
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use ipnet::IpNet;
 use toml::de::DeTable;
@@ -16,6 +17,7 @@ use super::check::{self, Check, CheckKind};
 use super::toml_walk::{Walker, get, join};
 use crate::dns::rtype;
 use crate::geo::{Code, NetworkTable, Point, Unit};
+use crate::transfer::tsig::Key;
 use crate::zone::{Diagnostic, Location, Name, ZoneSet};
 
 /// TTL of pool answers when a pool sets none: short enough that a failover is seen within a
@@ -246,16 +248,62 @@ pub struct Gslb {
     pub by_owner: HashMap<Box<[u8]>, usize>,
     /// What the files hold that is accepted but suspicious.
     pub warnings: Vec<Diagnostic>,
-    /// Who may transfer each zone (AXFR, IXFR), by the zone's lower-cased wire name: the
-    /// `[transfer] allow` of the zone's definitions file. A zone not here is not transferred.
-    pub transfers: HashMap<Box<[u8]>, Vec<IpNet>>,
-    /// Whom to NOTIFY (RFC 1996) when each zone's serial changes: `[transfer] notify`.
-    pub notify: HashMap<Box<[u8]>, Vec<SocketAddr>>,
+    /// Each zone's `[transfer]` (who may transfer it, whom to NOTIFY), by the zone's
+    /// lower-cased wire name. A zone not here is not transferred.
+    pub transfers: HashMap<Box<[u8]>, Transfer>,
+    /// The zones declared `[secondary]`, by lower-cased wire name.
+    pub secondaries: HashMap<Box<[u8]>, Secondary>,
+    /// TSIG keys from the files `tsig_key_files` names, by name.
+    pub tsig_keys: crate::transfer::tsig::Keys,
     /// SHA-256 (hex) over the definition files and the network files they name, each with
     /// its name as written: equal on two instances that were given the same definitions,
     /// wherever their directories are.
     pub digest: String,
 }
+
+/// A zone's `[transfer]`: who may transfer it, and whom to tell when its serial changes.
+#[derive(Debug, Clone, Default)]
+pub struct Transfer {
+    /// Addresses that may transfer it (`allow`); empty means any address, when `keys` is not.
+    pub allow: Vec<IpNet>,
+    /// TSIG keys one of which must sign a transfer request (`keys`); empty means none needed,
+    /// when `allow` is not.
+    pub keys: Vec<Arc<Key>>,
+    /// Whom to NOTIFY (RFC 1996) when the zone's serial changes (`notify`); signed with the
+    /// first of `keys` when there are keys.
+    pub notify: Vec<SocketAddr>,
+}
+
+impl Transfer {
+    /// Whether a request from `peer`, signed with `key` (verified) or not, may transfer the
+    /// zone: the address must be listed when `allow` lists any, and the key must be one of
+    /// `keys` when it names any (both, when both are given, as Knot's ACLs do).
+    pub fn permits(&self, peer: IpAddr, key: Option<&Key>) -> bool {
+        if self.allow.is_empty() && self.keys.is_empty() {
+            return false;
+        }
+        let address_ok = self.allow.is_empty() || self.allow.iter().any(|n| n.contains(&peer));
+        let key_ok = self.keys.is_empty() || key.is_some_and(|k| self.keys.iter().any(|x| x.name == k.name));
+        address_ok && key_ok
+    }
+}
+
+/// A zone declared `[secondary]`: transferred from its primaries rather than read from a file
+/// the operator writes.
+#[derive(Debug, Clone)]
+pub struct Secondary {
+    /// Where to transfer it from, in order of preference (`primaries`); NOTIFY is accepted
+    /// from these addresses only.
+    pub primaries: Vec<SocketAddr>,
+    /// The TSIG key transfers and NOTIFY are signed with (`key`), if any.
+    pub key: Option<Arc<Key>>,
+    /// The largest transfer accepted, in octets of DNS messages (`max_size`).
+    pub max_size: u64,
+}
+
+/// The default `[secondary] max_size`: 512 MiB of transfer messages (a zone of ten million
+/// short records).
+pub const DEFAULT_MAX_TRANSFER: u64 = 512 << 20;
 
 impl Gslb {
     /// The pool answering `key` (lower-cased wire name), if any.
@@ -348,7 +396,8 @@ impl Builder {
     }
 }
 
-const TOP_KEYS: &[&str] = &["datacenters", "pools", "maps", "networks", "network_files", "transfer"];
+const TOP_KEYS: &[&str] =
+    &["datacenters", "pools", "maps", "networks", "network_files", "transfer", "secondary", "tsig_key_files"];
 
 impl Builder {
     fn pass(&mut self, w: &mut Walker<'_>, pass: Pass, doc: &DeTable<'_>, path: &Path, zones: &ZoneSet) {
@@ -384,7 +433,15 @@ impl Builder {
                         self.networks(w, t, "networks");
                     }
                 }
+                (Pass::Datacenters, "tsig_key_files") => {
+                    if let Some(list) = w.strings(value, "tsig_key_files") {
+                        for (i, (file, span)) in list.into_iter().enumerate() {
+                            self.key_file(w, path, file, &span, &format!("tsig_key_files[{i}]"));
+                        }
+                    }
+                }
                 (Pass::Rest, "transfer") => self.transfer(w, value, path, zones),
+                (Pass::Rest, "secondary") => self.secondary(w, value, path, zones),
                 (Pass::Rest, "network_files") => {
                     if let Some(list) = w.strings(value, "network_files") {
                         for (i, (file, span)) in list.into_iter().enumerate() {
@@ -401,7 +458,7 @@ impl Builder {
     /// zone.
     fn transfer(&mut self, w: &mut Walker<'_>, value: &super::toml_walk::Value<'_>, path: &Path, zones: &ZoneSet) {
         let Some(t) = w.table(value, "transfer") else { return };
-        w.allow_keys(t, "transfer", &["allow", "notify"]);
+        w.allow_keys(t, "transfer", &["allow", "keys", "notify"]);
         let Some(origin) = zone_of_file(path, zones) else {
             w.error(
                 &value.span(),
@@ -435,11 +492,7 @@ impl Builder {
             && let Some(list) = w.strings(v, "transfer.notify")
         {
             for (i, (text, span)) in list.into_iter().enumerate() {
-                let addr = text
-                    .parse::<SocketAddr>()
-                    .ok()
-                    .or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)));
-                match addr {
+                match socket_addr(text) {
                     Some(a) => notify.push(a),
                     None => w.error(
                         &span,
@@ -449,8 +502,122 @@ impl Builder {
                 }
             }
         }
-        self.gslb.transfers.insert(origin.key(), allow);
-        self.gslb.notify.insert(origin.key(), notify);
+        let mut keys = Vec::new();
+        if let Some(v) = get(t, "keys")
+            && let Some(list) = w.strings(v, "transfer.keys")
+        {
+            for (i, (text, span)) in list.into_iter().enumerate() {
+                if let Some(key) = self.key_named(w, text, &span, &format!("transfer.keys[{i}]")) {
+                    keys.push(key);
+                }
+            }
+        }
+        if allow.is_empty() && keys.is_empty() && get(t, "allow").is_some() {
+            w.warn(&value.span(), "transfer", "allow is empty and no keys are named: nobody may transfer this zone");
+        }
+        self.gslb.transfers.insert(origin.key(), Transfer { allow, keys, notify });
+    }
+
+    /// The key named `text` among those read from `tsig_key_files`, or an error at `span`.
+    fn key_named(
+        &mut self,
+        w: &mut Walker<'_>,
+        text: &str,
+        span: &std::ops::Range<usize>,
+        path: &str,
+    ) -> Option<Arc<Key>> {
+        let name = Name::parse(text, Some(&Name::root())).ok()?;
+        let key = self.gslb.tsig_keys.get(&name.key()).cloned();
+        if key.is_none() {
+            let known: Vec<String> = self.gslb.tsig_keys.values().map(|k| k.name.to_string()).collect();
+            w.error(
+                span,
+                path,
+                if known.is_empty() {
+                    format!("no TSIG key '{text}': no key is defined (list BIND key files in tsig_key_files)")
+                } else {
+                    format!("no TSIG key '{text}' in tsig_key_files (known: {})", known.join(", "))
+                },
+            );
+        }
+        key
+    }
+
+    /// `[secondary]` of a zone's definitions file: `primaries`, `key`, `max_size`.
+    fn secondary(&mut self, w: &mut Walker<'_>, value: &super::toml_walk::Value<'_>, path: &Path, zones: &ZoneSet) {
+        let Some(t) = w.table(value, "secondary") else { return };
+        w.allow_keys(t, "secondary", &["primaries", "key", "max_size"]);
+        let Some(origin) = zone_of_file(path, zones) else {
+            w.error(
+                &value.span(),
+                "secondary",
+                "this file is not named after a zone (<origin>.toml), so it names no zone to transfer in",
+            );
+            return;
+        };
+        let mut primaries = Vec::new();
+        match get(t, "primaries") {
+            None => w.error(&value.span(), "secondary.primaries", "missing: the addresses to transfer the zone from"),
+            Some(v) => {
+                if let Some(list) = w.strings(v, "secondary.primaries") {
+                    if list.is_empty() {
+                        w.error(&v.span(), "secondary.primaries", "empty: name at least one primary");
+                    }
+                    for (i, (text, span)) in list.into_iter().enumerate() {
+                        match socket_addr(text) {
+                            Some(a) => primaries.push(a),
+                            None => w.error(
+                                &span,
+                                &format!("secondary.primaries[{i}]"),
+                                "not an address (192.0.2.53, 192.0.2.53:5353, 2001:db8::53 or [2001:db8::53]:5353)",
+                            ),
+                        }
+                    }
+                }
+            }
+        }
+        let key = get(t, "key").and_then(|v| {
+            let text = w.string(v, "secondary.key")?;
+            self.key_named(w, text, &v.span(), "secondary.key")
+        });
+        let max_size = get(t, "max_size")
+            .and_then(|v| w.integer(v, "secondary.max_size", 512, i64::MAX))
+            .map_or(DEFAULT_MAX_TRANSFER, |n| n as u64);
+        self.gslb.secondaries.insert(origin.key(), Secondary { primaries, key, max_size });
+    }
+
+    /// Reads the TSIG keys of a BIND key file named by `tsig_key_files`.
+    fn key_file(&mut self, w: &mut Walker<'_>, from: &Path, file: &str, span: &std::ops::Range<usize>, path: &str) {
+        let full = from.parent().unwrap_or(Path::new(".")).join(file);
+        if let Ok(text) = std::fs::read(&full) {
+            self.sources.extend_from_slice(file.as_bytes());
+            self.sources.push(0);
+            self.sources.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, &text).as_ref());
+        }
+        match crate::transfer::tsig::read_key_file(&full) {
+            Ok(keys) => {
+                for key in keys {
+                    if self.gslb.tsig_keys.contains_key(&key.name.key()) {
+                        w.error(
+                            span,
+                            path,
+                            format!("{}: key {} is defined in another key file too", full.display(), key.name),
+                        );
+                        continue;
+                    }
+                    self.gslb.tsig_keys.insert(key.name.key(), Arc::new(key));
+                }
+            }
+            Err(errors) => {
+                if errors.iter().all(|e| e.at.line == 0) {
+                    for e in errors {
+                        w.error(span, path, format!("{}: {}", e.at.file.display(), e.message));
+                    }
+                } else {
+                    w.errors.extend(errors);
+                }
+            }
+        }
     }
 
     fn datacenter(
@@ -1156,6 +1323,11 @@ fn country_code(w: &mut Walker<'_>, v: &super::toml_walk::Value<'_>, path: &str)
 }
 
 /// The zone a definitions file is named after (`example.com.toml` -> `example.com.`).
+/// An address with a port, or without one (port 53).
+fn socket_addr(text: &str) -> Option<SocketAddr> {
+    text.parse::<SocketAddr>().ok().or_else(|| text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, 53)))
+}
+
 fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let stem = path.file_stem()?.to_string_lossy();
     let text = if stem.ends_with('.') { stem.to_string() } else { format!("{stem}.") };

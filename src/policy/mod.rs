@@ -484,7 +484,8 @@ mod tests {
             warnings: Vec::new(),
             digest: String::new(),
             transfers: HashMap::new(),
-            notify: HashMap::new(),
+            secondaries: HashMap::new(),
+            tsig_keys: HashMap::new(),
         }
     }
 

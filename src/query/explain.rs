@@ -144,6 +144,7 @@ pub fn explain(
             cookie: None,
         }),
         ixfr_serial: None,
+        signed: None,
     };
     let request = Request {
         snapshot,

@@ -72,6 +72,9 @@ pub struct Query<'a> {
     /// For an IXFR, the serial of the SOA the secondary put in the authority section
     /// (RFC 1995 §3); `None` for anything else, or when it cannot be read.
     pub ixfr_serial: Option<u32>,
+    /// The whole message, when its last record is a TSIG (RFC 8945): what a transfer checks
+    /// the signature over. `None` for unsigned messages.
+    pub signed: Option<&'a [u8]>,
 }
 
 impl Query<'_> {
@@ -225,7 +228,8 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
         }
     }
     let mut edns = None;
-    for _ in 0..arcount {
+    let mut signed = None;
+    for i in 0..arcount {
         let owner_start = pos;
         let Some(after_name) = skip_name(p, pos) else {
             return formerr(echo);
@@ -251,6 +255,12 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
             };
             let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
             edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid, cookie });
+        } else if rtype == rtype::TSIG {
+            // RFC 8945 §5.1: a TSIG anywhere but last is FORMERR.
+            if i + 1 != arcount {
+                return formerr(echo);
+            }
+            signed = Some(p);
         }
         pos = rdata_end;
     }
@@ -258,7 +268,7 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
     if pos != p.len() {
         return formerr(echo);
     }
-    Ok(Query { id, flags, qname, qtype, qclass, edns, ixfr_serial })
+    Ok(Query { id, flags, qname, qtype, qclass, edns, ixfr_serial, signed })
 }
 
 /// The options of an OPT record the server acts on.

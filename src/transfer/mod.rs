@@ -13,11 +13,12 @@
 //! zone from start to end, and a reload meanwhile changes nothing it sends.
 
 pub mod notify;
+pub mod tsig;
 
 use std::borrow::Cow;
 
 use crate::config::Config;
-use crate::dns::{class, flags, rtype};
+use crate::dns::{class, flags, rcode, rtype};
 use crate::query::encode::Writer;
 use crate::query::{Request, Transport};
 use crate::zone::{Name, Zone};
@@ -32,16 +33,19 @@ pub fn is_transfer(qtype: u16) -> bool {
     qtype == rtype::AXFR || qtype == rtype::IXFR
 }
 
-/// Largest transfer message (a TCP message's two-octet length).
-const MAX_MESSAGE: usize = 65_535;
+/// Largest transfer message (a TCP message's two-octet length), less room for a TSIG record
+/// (a 64-octet MAC with the longest key and algorithm names fits in 512 octets).
+const MAX_MESSAGE: usize = 65_535 - 512;
 
 /// One record of a transfer: owner (wire form), type, TTL, data.
 type Record<'z> = (&'z [u8], u16, u32, Cow<'z, [u8]>);
 
-/// The messages of a transfer answering `request`, or `None` when
-/// this is not a transfer this server gives: not AXFR or IXFR, not over TCP, not for the apex
-/// of a zone it serves, or from an address the zone's `[transfer] allow` does not list. The
-/// general path then answers (REFUSED).
+/// The messages of a transfer answering `request`, or `None` when this is not a transfer this
+/// server gives: not AXFR or IXFR, not over TCP, not for the apex of a zone it serves, or not
+/// permitted by the zone's `[transfer]` (address and key). The general path then answers
+/// (REFUSED). A request whose TSIG fails gets NOTAUTH with the TSIG error (RFC 8945 §5.2).
+/// When the request was signed, every message of the answer is signed, each covering the one
+/// before (§5.3.1).
 pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
     let query = request.query()?;
     let ixfr = query.qtype == rtype::IXFR;
@@ -52,14 +56,31 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
     let config = request.config();
     let key = Name::from_wire(query.qname)?.key();
     let zone = config.zones.find_zone(&key).filter(|z| z.origin().key() == key)?;
-    let allow = config.gslb.transfers.get(&key)?;
+    let rules = config.gslb.transfers.get(&key)?;
     let peer = request.peer.ip().to_canonical();
-    if !allow.iter().any(|net| net.contains(&peer)) {
-        tracing::info!(zone = %zone.origin(), %peer, kind, "transfer refused: the address is not in [transfer] allow");
+    let now = tsig::now();
+    let flags = flags::QR | flags::AA | (query.flags & flags::RD);
+    let signed = match query.signed.map(|m| tsig::check_request(m, &config.gslb.tsig_keys, now)) {
+        None => None,
+        Some(Ok(signed)) => Some(signed),
+        Some(Err(failure)) => {
+            tracing::warn!(zone = %zone.origin(), %peer, kind, "transfer refused: {}", failure.describe());
+            return Some(vec![refusal(query, failure, now)]);
+        }
+    };
+    if !rules.permits(peer, signed.as_ref().map(|s| &*s.key)) {
+        let why = match &signed {
+            _ if !rules.allow.is_empty() && !rules.allow.iter().any(|n| n.contains(&peer)) => {
+                "the address is not in [transfer] allow".to_string()
+            }
+            None => "the request is not signed with one of [transfer] keys".to_string(),
+            Some(s) => format!("key {} is not one of [transfer] keys", s.key.name),
+        };
+        tracing::info!(zone = %zone.origin(), %peer, kind, "transfer refused: {why}");
         return None;
     }
-    let flags = flags::QR | flags::AA | (query.flags & flags::RD);
     let ours = zone.serial();
+    let mut out = None;
     if ixfr {
         // RFC 1995 §4: the secondary's SOA is in the authority section.
         let Some(theirs) = query.ixfr_serial else {
@@ -70,21 +91,51 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
             let soa = zone.soa();
             let up_to_date = [(zone.origin().wire(), rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]))];
             tracing::info!(zone = %zone.origin(), serial = ours, %peer, "IXFR: the secondary is up to date");
-            return messages(&up_to_date, query.id, flags, query.qname, query.qtype);
+            out = Some(messages(&up_to_date, query.id, flags, query.qname, query.qtype)?);
         }
     }
-    let records = records(zone, config);
-    let messages = messages(&records, query.id, flags, query.qname, query.qtype)?;
-    tracing::info!(
-        zone = %zone.origin(),
-        serial = ours,
-        %peer,
-        kind,
-        records = records.len(),
-        messages = messages.len(),
-        "zone transferred (whole)"
-    );
+    let mut messages = match out {
+        Some(m) => m,
+        None => {
+            let records = records(zone, config);
+            let messages = messages(&records, query.id, flags, query.qname, query.qtype)?;
+            tracing::info!(
+                zone = %zone.origin(),
+                serial = ours,
+                %peer,
+                kind,
+                key = signed.as_ref().map(|s| s.key.name.to_string()),
+                records = records.len(),
+                messages = messages.len(),
+                "zone transferred (whole)"
+            );
+            messages
+        }
+    };
+    if let Some(signed) = signed {
+        let mut prior = signed.mac;
+        for (i, m) in messages.iter_mut().enumerate() {
+            prior = tsig::sign(m, &signed.key, Some(&prior), i == 0, now);
+        }
+    }
     Some(messages)
+}
+
+/// NOTAUTH for a request whose TSIG failed, with the TSIG error (FORMERR when it could not be
+/// read): unsigned for BADKEY and BADSIG, signed for BADTIME (RFC 8945 §5.2).
+fn refusal(query: &crate::query::wire::Query<'_>, failure: tsig::Failure, now: u64) -> Vec<u8> {
+    let rcode = if matches!(failure, tsig::Failure::Malformed(_)) { rcode::FORMERR } else { rcode::NOTAUTH };
+    let mut buf = Vec::with_capacity(512);
+    let mut w = Writer::new(&mut buf, MAX_MESSAGE);
+    w.header(query.id, flags::QR | (query.flags & flags::RD) | rcode);
+    w.question(query.qname, query.qtype, query.qclass);
+    match failure {
+        tsig::Failure::Malformed(_) => {}
+        tsig::Failure::BadKey(name) => tsig::append_error(&mut buf, &name, None, tsig::error::BADKEY, now),
+        tsig::Failure::BadSig(key) => tsig::append_error(&mut buf, &key.name, Some(&key), tsig::error::BADSIG, now),
+        tsig::Failure::BadTime(key, mac) => tsig::sign_badtime(&mut buf, &key, &mac, now),
+    }
+    buf
 }
 
 /// Every record of `zone` in transfer order: the SOA, the rest name by name, the SOA again.

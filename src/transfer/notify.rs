@@ -9,12 +9,13 @@
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use crate::config::Config;
 use crate::dns::{class, flags, opcode, rcode, rtype};
 use crate::query::encode::Writer;
+use crate::transfer::tsig::{self, Key};
 
 /// How many times a NOTIFY is sent before the secondary is given up on (BIND sends 5).
 pub const TRIES: u32 = 5;
@@ -35,16 +36,17 @@ impl Notifier {
         let mut announced = crate::sync::lock(&self.announced);
         for zone in config.zones.zones() {
             let key = zone.origin().key();
-            let Some(targets) = config.gslb.notify.get(&key).filter(|t| !t.is_empty()) else { continue };
+            let Some(rules) = config.gslb.transfers.get(&key).filter(|t| !t.notify.is_empty()) else { continue };
             if announced.get(&key) == Some(&zone.serial()) {
                 continue;
             }
             announced.insert(key, zone.serial());
             let message = message(zone.origin().wire(), zone.soa().ttl, &zone.soa().rdatas[0]);
-            for &target in targets {
+            for &target in &rules.notify {
                 let (zone_name, serial, message) = (zone.origin().to_string(), zone.serial(), message.clone());
+                let key = rules.keys.first().cloned();
                 tokio::spawn(async move {
-                    match send(&message, target).await {
+                    match send(&message, target, key.as_ref()).await {
                         Ok(code) if code == rcode::NOERROR => {
                             tracing::info!(zone = %zone_name, serial, %target, "NOTIFY acknowledged")
                         }
@@ -70,8 +72,9 @@ fn message(apex: &[u8], ttl: u32, rdata: &[u8]) -> Vec<u8> {
     buf
 }
 
-/// Sends `message` to `target` until it answers (at most [`TRIES`] times); the answer's rcode.
-async fn send(message: &[u8], target: SocketAddr) -> std::io::Result<u16> {
+/// Sends `message` to `target`, signed with `key` when given, until it answers (at most
+/// [`TRIES`] times); the answer's rcode. An answer to a signed NOTIFY must be signed too.
+pub async fn send(message: &[u8], target: SocketAddr, key: Option<&Arc<Key>>) -> std::io::Result<u16> {
     let local: SocketAddr = if target.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
     let socket = tokio::net::UdpSocket::bind(local).await?;
     socket.connect(target).await?;
@@ -80,6 +83,7 @@ async fn send(message: &[u8], target: SocketAddr) -> std::io::Result<u16> {
     ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id)
         .map_err(|_| std::io::Error::other("no random numbers"))?;
     message[..2].copy_from_slice(&id);
+    let mac = key.map(|k| tsig::sign(&mut message, k, None, true, tsig::now()));
     let mut reply = [0u8; 1232];
     for _ in 0..TRIES {
         socket.send(&message).await?;
@@ -90,7 +94,14 @@ async fn send(message: &[u8], target: SocketAddr) -> std::io::Result<u16> {
             // RFC 1996 §4.7: the answer has our ID, QR and the NOTIFY opcode.
             if n >= 12 && reply[..2] == id && flags_word & flags::QR != 0 && flags::opcode(flags_word) == opcode::NOTIFY
             {
-                return Ok(flags_word & 0x000f);
+                let rcode = flags_word & 0x000f;
+                if let (Some(key), Some(mac)) = (key, &mac)
+                    && rcode == rcode::NOERROR
+                    && let Err(e) = tsig::Verifier::new(key.clone(), mac.clone()).verify(&reply[..n], tsig::now())
+                {
+                    return Err(std::io::Error::other(format!("the answer's TSIG: {e}")));
+                }
+                return Ok(rcode);
             }
         }
     }
