@@ -164,6 +164,10 @@ impl Daemon {
             health.clone(),
             runner.clone(),
         ));
+        // A checker serves no DNS, so it keeps no secondary zones either.
+        if options.role == crate::fleet::Role::Server {
+            reloader.start_secondaries();
+        }
         let mut tasks = Vec::new();
         if options.watch {
             tasks.push(reloader.watch(options.watch_quiet).map_err(|e| StartError::Watch(e.to_string()))?);

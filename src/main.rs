@@ -270,6 +270,13 @@ fn would_serve(config: &Config) -> Vec<String> {
         .iter()
         .map(|z| match z.state {
             meridian::config::ZoneState::Loaded => format!("serve would serve zone {}", z.origin),
+            meridian::config::ZoneState::Pending => {
+                format!("serve would transfer zone {} from its primaries first (SERVFAIL until then)", z.origin)
+            }
+            meridian::config::ZoneState::Expired => format!(
+                "serve would not serve zone {}: its copy is older than its SOA expire (SERVFAIL until a primary answers)",
+                z.origin
+            ),
             _ => format!("serve would not serve zone {}: SERVFAIL until it is fixed", z.origin),
         })
         .collect()

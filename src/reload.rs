@@ -150,6 +150,16 @@ impl Reloader {
         &self.geo
     }
 
+    /// The configuration served now.
+    pub fn current(&self) -> Arc<Config> {
+        self.shared.snapshot.load().config.clone()
+    }
+
+    /// Starts the tasks that keep the secondary zones of the configuration served.
+    pub fn start_secondaries(self: &Arc<Self>) {
+        self.shared.secondaries.start(&self.current(), self);
+    }
+
     /// The last reload's outcome.
     pub fn status(&self) -> ReloadStatus {
         lock(&self.status).clone()
@@ -247,6 +257,7 @@ impl Reloader {
                 }
                 lock(&self.runner).sync_with(&config);
                 self.notifier.announce(&config);
+                self.shared.secondaries.follow(&config, self);
                 log_zone_errors(&config);
                 status.ok = config.errors.is_empty();
                 status.errors = config.errors.iter().map(ToString::to_string).collect();

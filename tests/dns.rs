@@ -278,9 +278,10 @@ fn tcp_answers_pipelined_queries_in_order() {
 #[test]
 fn odd_packets_get_notimp_formerr_or_silence() {
     let s = server();
-    // NOTIFY (opcode 4): NOTIMP with the question echoed.
+    // NOTIFY (opcode 4) for a zone this server is not a secondary of: REFUSED with the
+    // question echoed.
     let m = udp(s.addr, &query("www.example.test", SOA, Q { id: 9, opcode: 4, ..Q::default() }));
-    assert_eq!(m.metadata.response_code, ResponseCode::NotImp);
+    assert_eq!(m.metadata.response_code, ResponseCode::Refused);
     assert_eq!(m.metadata.op_code, OpCode::Notify);
     assert_eq!(m.queries.len(), 1);
     // QDCOUNT 0: FORMERR with the ID.

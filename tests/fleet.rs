@@ -524,8 +524,11 @@ fn the_fleet_view_lists_every_instance_and_flags_drift() {
     let b = instance(&one, &etcd, "b");
     let fleet =
         |s: &Serve| serde_json::from_str::<serde_json::Value>(&http(api_of(s), "GET", "/fleet", None, None).1).unwrap();
-    let both = wait_until(Duration::from_secs(10), || fleet(&a)["instances"].as_array().is_some_and(|i| i.len() == 2));
-    assert!(both.is_some(), "{}", fleet(&a));
+    // Each instance sees the other once its watch has delivered the other's record.
+    let both = wait_until(Duration::from_secs(10), || {
+        [&a, &b].iter().all(|s| fleet(s)["instances"].as_array().is_some_and(|i| i.len() == 2))
+    });
+    assert!(both.is_some(), "{} {}", fleet(&a), fleet(&b));
     let view = fleet(&b);
     assert_eq!(view["drift"], serde_json::json!([]), "{view}");
     assert_eq!(view["instances"][0]["zones"]["gslb.test."], 1);

@@ -230,10 +230,10 @@ pub fn render(state: &AppState) -> String {
         &mut o,
         "meridian_zone_state",
         "gauge",
-        "1 for each zone's state: loaded (its file is served), kept (its file has errors; the version read earlier is served), failed (not served: SERVFAIL).",
+        "1 for each zone's state: loaded (its file is served), kept (its file has errors; the version read earlier is served), failed (not served: SERVFAIL), pending (a secondary zone not transferred yet: SERVFAIL), expired (a secondary zone past its SOA expire: SERVFAIL).",
     );
     for z in &config.zone_status {
-        for state in [ZoneState::Loaded, ZoneState::Kept, ZoneState::Failed] {
+        for state in ZoneState::ALL {
             let _ = writeln!(
                 o,
                 "meridian_zone_state{{zone=\"{}\",state=\"{}\"}} {}",
@@ -241,6 +241,42 @@ pub fn render(state: &AppState) -> String {
                 state.as_str(),
                 u8::from(z.state == state)
             );
+        }
+    }
+    let secondaries = state.shared.secondaries.status();
+    header(&mut o, "meridian_secondary_transfers_total", "counter", "Transfers received for each secondary zone.");
+    for (zone, s) in &secondaries {
+        let _ = writeln!(o, "meridian_secondary_transfers_total{{zone=\"{}\"}} {}", escape(zone), s.transfers);
+    }
+    header(
+        &mut o,
+        "meridian_secondary_failures_total",
+        "counter",
+        "SOA checks or transfers of each secondary zone that failed (every primary tried).",
+    );
+    for (zone, s) in &secondaries {
+        let _ = writeln!(o, "meridian_secondary_failures_total{{zone=\"{}\"}} {}", escape(zone), s.failures);
+    }
+    header(
+        &mut o,
+        "meridian_secondary_last_refresh_timestamp_seconds",
+        "gauge",
+        "When a primary last confirmed each secondary zone's copy (Unix time).",
+    );
+    for (zone, s) in &secondaries {
+        if let Some(t) = s.last_refresh {
+            let _ = writeln!(o, "meridian_secondary_last_refresh_timestamp_seconds{{zone=\"{}\"}} {t}", escape(zone));
+        }
+    }
+    header(
+        &mut o,
+        "meridian_secondary_expiry_timestamp_seconds",
+        "gauge",
+        "When each secondary zone's copy expires without a successful refresh (Unix time).",
+    );
+    for (zone, s) in &secondaries {
+        if let Some(t) = s.expires {
+            let _ = writeln!(o, "meridian_secondary_expiry_timestamp_seconds{{zone=\"{}\"}} {t}", escape(zone));
         }
     }
     header(&mut o, "meridian_zone_load_errors", "gauge", "Errors in each zone's file at the last load.");

@@ -221,16 +221,39 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
             serde_json::json!({ "name": d.name, "lat": d.point.lat, "lon": d.point.lon, "members_serving": up, "members": total })
         })
         .collect();
+    let secondaries = state.shared.secondaries.status();
     let zones: Vec<serde_json::Value> = config
         .zone_status
         .iter()
         .map(|z| {
+            let key = z.origin.key();
+            let secondary = secondaries.iter().find(|(n, _)| *n == z.origin.to_string()).map(|(_, s)| s);
+            let transfer = config.gslb.transfers.get(&key).map(|t| {
+                // Names a pool answers go to secondaries as the pool's default data center.
+                let gslb_names: Vec<String> = config
+                    .gslb
+                    .pools
+                    .iter()
+                    .flat_map(|p| &p.owners)
+                    .filter(|o| o.is_subdomain_of(&z.origin))
+                    .map(ToString::to_string)
+                    .collect();
+                serde_json::json!({
+                    "allow": t.allow.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "keys": t.keys.iter().map(|k| k.name.to_string()).collect::<Vec<_>>(),
+                    "notify": t.notify.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                    "gslb_names": gslb_names,
+                })
+            });
             serde_json::json!({
                 "zone": z.origin.to_string(),
+                "role": if config.gslb.secondaries.contains_key(&key) { "secondary" } else { "primary" },
                 "state": z.state,
                 "serial": z.loaded.as_ref().map(|l| l.serial()),
                 "file": z.file.display().to_string(),
                 "errors": z.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
+                "secondary": secondary,
+                "transfer": transfer,
             })
         })
         .collect();

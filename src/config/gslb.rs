@@ -299,6 +299,52 @@ pub struct Secondary {
     pub key: Option<Arc<Key>>,
     /// The largest transfer accepted, in octets of DNS messages (`max_size`).
     pub max_size: u64,
+    /// Where the transferred copy is kept (`file`, relative to the definitions file; by
+    /// default `secondary/<origin>.zone` beside it).
+    pub file: PathBuf,
+}
+
+/// Where the copy of the secondary zone `origin` declared in `toml` is kept: `file` as written
+/// (relative to the definitions file's directory), or `secondary/<origin>.zone` there.
+pub fn copy_path(toml: &Path, file: Option<&str>, origin: &Name) -> PathBuf {
+    let dir = toml.parent().unwrap_or(Path::new("."));
+    match file {
+        Some(f) => dir.join(f),
+        None => {
+            let name = origin.to_string();
+            dir.join("secondary").join(format!("{}.zone", name.trim_end_matches('.')))
+        }
+    }
+}
+
+/// The zones `dir`'s definitions declare `[secondary]`, with where each one's copy is kept:
+/// read before the zones are (a secondary zone has no zone file of the operator's), and
+/// leniently: the full reading of the definitions reports any mistake.
+pub fn declared_secondaries(dir: &Path) -> Vec<(Name, PathBuf)> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    let mut files: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    for path in files {
+        let Ok(text) = std::fs::read_to_string(&path) else { continue };
+        if !text.contains("secondary") {
+            continue;
+        }
+        let Ok(doc) = DeTable::parse(&text) else { continue };
+        let Some(section) = get(doc.get_ref(), "secondary") else { continue };
+        let Some(table) = section.get_ref().as_table() else { continue };
+        let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
+        let text = if stem.ends_with('.') { stem } else { format!("{stem}.") };
+        let Ok(origin) = Name::parse(&text, None) else { continue };
+        let file = get(table, "file").and_then(|v| v.get_ref().as_str().map(str::to_string));
+        let copy = copy_path(&path, file.as_deref(), &origin);
+        out.push((origin, copy));
+    }
+    out
 }
 
 /// The default `[secondary] max_size`: 512 MiB of transfer messages (a zone of ten million
@@ -546,7 +592,7 @@ impl Builder {
     /// `[secondary]` of a zone's definitions file: `primaries`, `key`, `max_size`.
     fn secondary(&mut self, w: &mut Walker<'_>, value: &super::toml_walk::Value<'_>, path: &Path, zones: &ZoneSet) {
         let Some(t) = w.table(value, "secondary") else { return };
-        w.allow_keys(t, "secondary", &["primaries", "key", "max_size"]);
+        w.allow_keys(t, "secondary", &["primaries", "key", "max_size", "file"]);
         let Some(origin) = zone_of_file(path, zones) else {
             w.error(
                 &value.span(),
@@ -583,7 +629,9 @@ impl Builder {
         let max_size = get(t, "max_size")
             .and_then(|v| w.integer(v, "secondary.max_size", 512, i64::MAX))
             .map_or(DEFAULT_MAX_TRANSFER, |n| n as u64);
-        self.gslb.secondaries.insert(origin.key(), Secondary { primaries, key, max_size });
+        let file = get(t, "file").and_then(|v| w.string(v, "secondary.file"));
+        let file = copy_path(path, file, &origin);
+        self.gslb.secondaries.insert(origin.key(), Secondary { primaries, key, max_size, file });
     }
 
     /// Reads the TSIG keys of a BIND key file named by `tsig_key_files`.

@@ -123,6 +123,11 @@ pub enum ZoneState {
     Kept,
     /// The file has errors and no earlier version exists: SERVFAIL for its names.
     Failed,
+    /// A secondary zone not transferred yet: SERVFAIL for its names until the first transfer.
+    Pending,
+    /// A secondary zone whose copy is older than its SOA expire without a successful refresh:
+    /// SERVFAIL for its names until a primary answers again (RFC 1035 §3.3.13).
+    Expired,
 }
 
 impl ZoneState {
@@ -132,7 +137,18 @@ impl ZoneState {
             ZoneState::Loaded => "loaded",
             ZoneState::Kept => "kept",
             ZoneState::Failed => "failed",
+            ZoneState::Pending => "pending",
+            ZoneState::Expired => "expired",
         }
+    }
+
+    /// Every state, in the order metrics list them.
+    pub const ALL: [ZoneState; 5] =
+        [ZoneState::Loaded, ZoneState::Kept, ZoneState::Failed, ZoneState::Pending, ZoneState::Expired];
+
+    /// True when the zone's data is served.
+    pub fn serves(self) -> bool {
+        matches!(self, ZoneState::Loaded | ZoneState::Kept)
     }
 }
 
@@ -189,15 +205,20 @@ impl Config {
             .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
             .collect();
         files.sort();
+        // Secondary zones' copies come after the operator's own files.
+        let secondaries = gslb::declared_secondaries(dir);
+        let copies: Vec<&Path> = secondaries.iter().map(|(_, p)| p.as_path()).collect();
+        files.extend(copies.iter().map(|p| p.to_path_buf()));
         let earlier = |origin: &Name| {
             previous.and_then(|p| p.zone_status.iter().find(|s| s.origin == *origin)).and_then(|s| s.loaded.clone())
         };
         let mut status: Vec<ZoneStatus> = Vec::new();
         let mut serials_not_increased = 0;
         for path in files {
+            let copy_of = secondaries.iter().find(|(_, p)| *p == path).map(|(origin, _)| origin.clone());
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
             let text = if stem.ends_with('.') { stem.clone() } else { format!("{stem}.") };
-            let origin = match Name::parse(&text, None) {
+            let origin = match copy_of.clone().map_or_else(|| Name::parse(&text, None), Ok) {
                 Ok(origin) => origin,
                 Err(e) => {
                     zone_errors.push(Diagnostic {
@@ -207,10 +228,26 @@ impl Config {
                     continue;
                 }
             };
-            if status.iter().any(|s| s.origin == origin) {
-                zone_errors.push(Diagnostic {
-                    at: whole(&path),
-                    message: format!("zone {origin} is defined by more than one file; this one is not used"),
+            if let Some(other) = status.iter().find(|s| s.origin == origin) {
+                let message = if copy_of.is_some() {
+                    format!(
+                        "zone {origin} is declared [secondary] and has its own zone file {} too: remove one \
+                         (the zone file is served)",
+                        other.file.display()
+                    )
+                } else {
+                    format!("zone {origin} is defined by more than one file; this one is not used")
+                };
+                zone_errors.push(Diagnostic { at: whole(&path), message });
+                continue;
+            }
+            if copy_of.is_some() && !path.exists() {
+                status.push(ZoneStatus {
+                    origin,
+                    file: path,
+                    state: ZoneState::Pending,
+                    errors: Vec::new(),
+                    loaded: None,
                 });
                 continue;
             }
@@ -232,7 +269,9 @@ impl Config {
                             ),
                         });
                     }
-                    (ZoneState::Loaded, Vec::new(), Some(Arc::new(zone)))
+                    let state =
+                        if copy_of.is_some() && expired(&path, &zone) { ZoneState::Expired } else { ZoneState::Loaded };
+                    (state, Vec::new(), Some(Arc::new(zone)))
                 }
                 Err(errors) => match earlier(&origin) {
                     Some(before) => (ZoneState::Kept, errors, Some(before)),
@@ -250,7 +289,7 @@ impl Config {
         }
         // Starting with not one zone to serve helps nobody: refuse, so that the failure shows
         // where the service is started (a reload always has the earlier versions to keep).
-        if status.iter().all(|s| s.loaded.is_none()) && previous.is_none() {
+        if status.iter().all(|s| s.loaded.is_none() && s.state != ZoneState::Pending) && previous.is_none() {
             return Err(LoadError(zone_errors));
         }
         let mut zones = zone_set(&status);
@@ -350,9 +389,18 @@ fn open_geo(geo: &Path) -> Result<Arc<GeoDb>, LoadError> {
 /// The zone set of `status`: zones that loaded (or kept a version) are served, failed ones
 /// answer SERVFAIL.
 fn zone_set(status: &[ZoneStatus]) -> ZoneSet {
-    let served = status.iter().filter(|s| s.state != ZoneState::Failed).filter_map(|s| s.loaded.clone()).collect();
-    let failed = status.iter().filter(|s| s.state == ZoneState::Failed).map(|s| s.origin.clone()).collect();
+    let served = status.iter().filter(|s| s.state.serves()).filter_map(|s| s.loaded.clone()).collect();
+    let failed = status.iter().filter(|s| !s.state.serves()).map(|s| s.origin.clone()).collect();
     ZoneSet::with_failed(served, failed)
+}
+
+/// Whether the copy of a secondary zone at `path` is older than its SOA expire: its
+/// modification time is the last time a primary confirmed it (each transfer writes it, each
+/// refresh that finds the serial current touches it), as BIND reads its secondaries' files.
+fn expired(path: &Path, zone: &Zone) -> bool {
+    let Some(expire) = zone.soa_timers().map(|t| t.expire) else { return false };
+    let Ok(modified) = std::fs::metadata(path).and_then(|m| m.modified()) else { return false };
+    modified.elapsed().is_ok_and(|age| age.as_secs() > u64::from(expire))
 }
 
 /// Whether `new` is a later serial than `old` in RFC 1982 serial number arithmetic (RFC 1982

@@ -90,6 +90,9 @@ counters! {
         "UDP responses over the rate limit sent anyway: the query presented a valid server cookie.";
     /// Zone transfers (AXFR, IXFR) served.
     transfers_served => "meridian_transfers_served_total", "Zone transfers (AXFR and IXFR) served to secondaries.";
+    /// Zone transfers out that stopped before their last message was sent.
+    transfers_failed => "meridian_transfers_failed_total",
+        "Zone transfers to secondaries that stopped before the last message was sent (connection lost or too slow).";
     /// Queries presenting a valid server cookie.
     cookies_valid => "meridian_cookie_valid_queries_total",
         "Queries presenting a valid server cookie (RFC 7873), over every transport.";

@@ -98,6 +98,7 @@ pub async fn start(
         query_log,
         rrl: limits.rrl.map(rrl::Rrl::new),
         transfers_out: tokio::sync::Semaphore::new(crate::transfer::MAX_TRANSFERS_OUT),
+        secondaries: Arc::default(),
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();

@@ -75,6 +75,8 @@ pub struct Shared {
     pub rrl: Option<rrl::Rrl>,
     /// Zone transfers that may run at once ([`crate::transfer::MAX_TRANSFERS_OUT`]).
     pub transfers_out: tokio::sync::Semaphore,
+    /// The secondary zones' tasks, which NOTIFY wakes.
+    pub secondaries: Arc<crate::transfer::secondary::Secondaries>,
 }
 
 impl Shared {

@@ -89,6 +89,14 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         let snapshot = shared.snapshot.load_full();
         let mut tally = Tally::default();
         tally.tcp_queries += 1;
+        if crate::transfer::secondary::is_notify(&input[..len]) {
+            tally.flush(shared);
+            let answer =
+                crate::transfer::secondary::answer_notify(&snapshot.config, &shared.secondaries, &input[..len], peer);
+            let Some(answer) = answer else { return Ok(()) };
+            send(&mut stream, &answer, shared, "reply not sent in time").await?;
+            continue;
+        }
         let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
         // A zone transfer: built on a blocking thread from this snapshot (a large zone takes
         // a while, and no query waits for it), at most MAX_TRANSFERS_OUT at once; sent after.
@@ -104,11 +112,19 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                     .ok()
                     .flatten();
                     if let Some(messages) = built {
-                        tally.transfers_served += 1;
                         tally.flush(shared);
                         for message in messages {
-                            send(&mut stream, &message, shared, "transfer not sent in time").await?;
+                            if let Err(e) = send(&mut stream, &message, shared, "transfer not sent in time").await {
+                                let mut failed = Tally::default();
+                                failed.transfers_failed += 1;
+                                failed.flush(shared);
+                                tracing::warn!(%peer, "transfer out stopped: {e}");
+                                return Err(e);
+                            }
                         }
+                        let mut served = Tally::default();
+                        served.transfers_served += 1;
+                        served.flush(shared);
                         continue;
                     }
                 }

@@ -88,6 +88,13 @@ pub(super) fn reply(
     tally: &mut Tally,
 ) -> bool {
     tally.udp_queries += 1;
+    if crate::transfer::secondary::is_notify(packet) {
+        let answer =
+            crate::transfer::secondary::answer_notify(&batch.snapshot.config, &shared.secondaries, packet, peer);
+        output.clear();
+        output.extend_from_slice(answer.as_deref().unwrap_or_default());
+        return answer.is_some();
+    }
     let request = Request::new(batch.snapshot, packet, peer, Transport::Udp, batch.now);
     let Some(outcome) = answer_guarded(shared, &request, output, Some(cache), tally) else {
         return false;

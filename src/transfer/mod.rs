@@ -13,6 +13,7 @@
 //! zone from start to end, and a reload meanwhile changes nothing it sends.
 
 pub mod notify;
+pub mod secondary;
 pub mod tsig;
 
 use std::borrow::Cow;

@@ -66,6 +66,36 @@ pub struct Zone {
     source: Arc<Path>,
 }
 
+/// The timers of an SOA record (RFC 1035 §3.3.13), in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SoaTimers {
+    /// The serial.
+    pub serial: u32,
+    /// How often a secondary checks the serial.
+    pub refresh: u32,
+    /// How soon a secondary tries again after a failed check.
+    pub retry: u32,
+    /// How long a secondary serves the zone without a successful check.
+    pub expire: u32,
+    /// The negative caching TTL (RFC 2308).
+    pub minimum: u32,
+}
+
+impl SoaTimers {
+    /// The timers of SOA data in wire form (names uncompressed).
+    pub fn of(rdata: &[u8]) -> Option<SoaTimers> {
+        let mut i = 0;
+        for _ in 0..2 {
+            while *rdata.get(i)? != 0 {
+                i += 1 + usize::from(rdata[i]);
+            }
+            i += 1;
+        }
+        let n = |k: usize| rdata.get(i + 4 * k..i + 4 * k + 4).map(|b| u32::from_be_bytes([b[0], b[1], b[2], b[3]]));
+        Some(SoaTimers { serial: n(0)?, refresh: n(1)?, retry: n(2)?, expire: n(3)?, minimum: n(4)? })
+    }
+}
+
 /// What building a zone found wrong.
 #[derive(Debug, Default)]
 pub struct Checked {
@@ -376,6 +406,11 @@ impl Zone {
     /// The zone's apex name.
     pub fn origin(&self) -> &Name {
         &self.origin
+    }
+
+    /// The SOA's timers (RFC 1035 §3.3.13), read from its data.
+    pub fn soa_timers(&self) -> Option<SoaTimers> {
+        SoaTimers::of(self.soa.rdatas.first()?)
     }
 
     /// The SOA serial.

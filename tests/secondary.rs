@@ -1,0 +1,234 @@
+//! Meridian as a secondary: Knot is the hidden primary of gslb.test (signing with TSIG), and
+//! Meridian keeps the zone by transfer, answers its static names as Knot does and its pool
+//! names by GSLB, follows a change within seconds of Knot's NOTIFY, writes a copy that a
+//! restart serves at once, and stops serving a copy older than the SOA expire.
+
+mod common;
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::Path;
+use std::process::Child;
+use std::time::{Duration, SystemTime};
+
+use common::*;
+use hickory_proto::op::ResponseCode;
+
+const KEY_NAME: &str = "xfr.gslb.test.";
+const SECRET: &str = "dGhpcnR5LXR3by1vY3RldHMtb2Ytc2VjcmV0LWtleSE=";
+
+struct Knot {
+    child: Child,
+    addr: SocketAddr,
+    dir: tempfile::TempDir,
+}
+
+impl Drop for Knot {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Knot {
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("knot.log")).unwrap_or_default()
+    }
+}
+
+fn free_port() -> u16 {
+    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+}
+
+/// Knot serving `zone_file` as the primary of gslb.test on `port`, transfers allowed to
+/// 127.0.0.1 with the key, NOTIFY sent to `notify` (signed).
+fn knot_primary(zone_file: &Path, port: u16, notify: u16) -> Option<Knot> {
+    let knotd = "/usr/sbin/knotd";
+    if !Path::new(knotd).exists() {
+        eprintln!("skipped: knotd is not installed (./scripts/test.sh installs knot)");
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().display().to_string();
+    std::fs::copy(zone_file, dir.path().join("gslb.test.zone")).unwrap();
+    let conf = format!(
+        "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
+         log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
+         database:\n  storage: \"{d}\"\n\
+         key:\n  - id: {KEY_NAME}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
+         remote:\n  - id: meridian\n    address: 127.0.0.1@{notify}\n    key: {KEY_NAME}\n\
+         acl:\n  - id: transfer\n    address: 127.0.0.1\n    key: {KEY_NAME}\n    action: transfer\n\
+         template:\n  - id: default\n    storage: \"{d}\"\n\
+         zone:\n  - domain: gslb.test\n    file: gslb.test.zone\n    notify: meridian\n    acl: transfer\n"
+    );
+    std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
+    let child = spawn_server(knotd, &[], &dir.path().join("knot.conf"));
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let up = wait_until(Duration::from_secs(10), || {
+        udp_raw(addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300)).is_some()
+    });
+    assert!(up.is_some(), "knotd did not start");
+    Some(Knot { child, addr, dir })
+}
+
+/// The GSLB test zones with gslb.test declared secondary of `primary` (its zone file gone:
+/// it comes by transfer), signed with the key.
+fn secondary_zones(primary: u16) -> GslbCopy {
+    let c = copy_gslb_zones();
+    std::fs::rename(c.zones.join("gslb.test.zone"), c.dir.path().join("primary.zone")).unwrap();
+    std::fs::write(
+        c.zones.join("transfer.key"),
+        format!("key \"{KEY_NAME}\" {{\n\talgorithm hmac-sha256;\n\tsecret \"{SECRET}\";\n}};\n"),
+    )
+    .unwrap();
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "tsig_key_files = [\"transfer.key\"]\n{text}\n[secondary]\nprimaries = [\"127.0.0.1:{primary}\"]\nkey = \"{KEY_NAME}\"\n"
+        ),
+    )
+    .unwrap();
+    c
+}
+
+fn serve(c: &GslbCopy, port: u16) -> Serve {
+    let listen = format!("127.0.0.1:{port}");
+    let api = format!("127.0.0.1:{}", free_port());
+    Serve::start(&c.zones, &["--geo", c.geo.to_str().unwrap(), "--listen", &listen, "--api", &api])
+}
+
+fn api_of(s: &Serve) -> SocketAddr {
+    s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().trim().parse().unwrap()
+}
+
+fn soa_serial(addr: SocketAddr) -> Option<u32> {
+    let m = udp_raw(addr, &query("gslb.test", 6, Q::default()), Duration::from_millis(300))
+        .and_then(|r| hickory_proto::op::Message::from_vec(&r).ok())?;
+    m.answers.iter().find_map(|r| match &r.data {
+        hickory_proto::rr::RData::SOA(soa) => Some(soa.serial),
+        _ => None,
+    })
+}
+
+#[test]
+fn meridian_keeps_a_zone_from_a_knot_primary_with_gslb_on_its_names() {
+    let (primary_port, our_port) = (free_port(), free_port());
+    let c = secondary_zones(primary_port);
+    let Some(knot) = knot_primary(&c.dir.path().join("primary.zone"), primary_port, our_port) else { return };
+    let s = serve(&c, our_port);
+    let ours = SocketAddr::from(([127, 0, 0, 1], our_port));
+    // The first transfer: at start.
+    let loaded = wait_until(Duration::from_secs(15), || soa_serial(ours) == Some(1));
+    assert!(loaded.is_some(), "not transferred; Knot's log:\n{}", knot.log());
+    // Static names: what Knot answers.
+    for (qname, qtype) in
+        [("gslb.test", 6), ("gslb.test", 2), ("ns1.gslb.test", 1), ("alias.gslb.test", 5), ("nothing.gslb.test", 1)]
+    {
+        let a = udp(ours, &query(qname, qtype, Q::default()));
+        let b = udp(knot.addr, &query(qname, qtype, Q::default()));
+        assert_eq!(a.metadata.response_code, b.metadata.response_code, "{qname} {qtype}");
+        assert_eq!(rrs(&a.answers), rrs(&b.answers), "{qname} {qtype}");
+    }
+    // The pool's name is answered by GSLB: a client in Europe (by ECS) gets ams.
+    let eu = udp(
+        ours,
+        &query("www.gslb.test", 1, Q { id: 1, edns: Some(1232), ecs: Some((1, 24, &[81, 0, 1])), ..Q::default() }),
+    );
+    assert_eq!(eu.metadata.response_code, ResponseCode::NoError);
+    let got = rrs(&eu.answers);
+    assert!(!got.is_empty() && got.iter().all(|r| r.contains(" A 192.0.2.1")), "{got:?}");
+    let asia = udp(
+        ours,
+        &query("www.gslb.test", 1, Q { id: 1, edns: Some(1232), ecs: Some((1, 24, &[1, 0, 16])), ..Q::default() }),
+    );
+    assert_eq!(rrs(&asia.answers), vec!["www.gslb.test. 30 A 203.0.113.10".to_string()]);
+    // The copy: a zone file named-checkzone accepts.
+    let copy = c.zones.join("secondary/gslb.test.zone");
+    let check = std::process::Command::new("named-checkzone").arg("gslb.test").arg(&copy).output().unwrap();
+    assert!(check.status.success(), "{}", String::from_utf8_lossy(&check.stdout));
+    // /status: a secondary, with its last transfer.
+    let (code, body) = http(api_of(&s), "GET", "/status", None, None);
+    assert_eq!(code, 200);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let zone = &status["zones"][0];
+    assert_eq!(zone["role"], "secondary", "{zone}");
+    assert_eq!(zone["state"], "loaded", "{zone}");
+    assert_eq!(zone["secondary"]["last_transfer"]["serial"], 1, "{zone}");
+    assert_eq!(zone["secondary"]["key"], KEY_NAME, "{zone}");
+
+    // A change at the primary: Knot's NOTIFY brings it within seconds (the refresh is an hour).
+    let primary_file = knot.dir.path().join("gslb.test.zone");
+    let text = std::fs::read_to_string(&primary_file).unwrap();
+    let changed = text.replace("hostmaster 1 3600", "hostmaster 2 3600").replace("A    192.0.2.53", "A    192.0.2.99");
+    assert_ne!(changed, text);
+    std::fs::write(&primary_file, changed).unwrap();
+    assert!(
+        std::process::Command::new("kill").args(["-HUP", &knot.child.id().to_string()]).status().unwrap().success()
+    );
+    let followed = wait_until(Duration::from_secs(15), || {
+        rrs(&udp(ours, &query("ns1.gslb.test", 1, Q::default())).answers)
+            == vec!["ns1.gslb.test. 3600 A 192.0.2.99".to_string()]
+    });
+    assert!(followed.is_some(), "the change was not followed; Knot's log:\n{}", knot.log());
+    eprintln!("the change was served {:?} after Knot reloaded", followed.unwrap());
+    let (_, metrics) = http(api_of(&s), "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_secondary_transfers_total{zone=\"gslb.test.\"} 2"), "{metrics}");
+
+    // NOTIFY from elsewhere, or unsigned: REFUSED.
+    let mut notify = query("gslb.test", 6, Q::default());
+    notify[2] = 0x20; // opcode NOTIFY
+    let from_elsewhere = UdpSocket::bind("127.0.0.2:0").unwrap();
+    from_elsewhere.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+    from_elsewhere.send_to(&notify, ours).unwrap();
+    let mut buf = [0u8; 512];
+    let n = from_elsewhere.recv(&mut buf).unwrap();
+    assert_eq!(buf[3] & 0x0f, 5, "{:?}", &buf[..n]);
+    let reply = udp_raw(ours, &notify, Duration::from_secs(2)).unwrap();
+    assert_eq!(reply[3] & 0x0f, 5, "an unsigned NOTIFY from the primary's address is refused too");
+
+    // Restart with the primary gone: the copy is served at once.
+    drop(knot);
+    drop(s);
+    let s = serve(&c, our_port);
+    assert_eq!(soa_serial(ours), Some(2), "the copy is served at start");
+    drop(s);
+
+    // A copy last confirmed longer ago than the SOA expire (604800 s) is not served.
+    let old = SystemTime::now() - Duration::from_secs(604_800 + 3600);
+    std::fs::File::options().write(true).open(&copy).unwrap().set_modified(old).unwrap();
+    let s = serve(&c, our_port);
+    let reply = udp(ours, &query("ns1.gslb.test", 1, Q::default()));
+    assert_eq!(reply.metadata.response_code, ResponseCode::ServFail);
+    let (_, body) = http(api_of(&s), "GET", "/status", None, None);
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(status["zones"][0]["state"], "expired", "{body}");
+    // The primary is gone: the attempt at start failed, and /status says why.
+    let mut said = String::new();
+    wait_until(Duration::from_secs(10), || {
+        let (_, body) = http(api_of(&s), "GET", "/status", None, None);
+        let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+        said = status["zones"][0]["secondary"]["last_error"].as_str().unwrap_or_default().to_string();
+        !said.is_empty()
+    });
+    assert!(said.contains(&format!("127.0.0.1:{primary_port}")), "{said}");
+}
+
+#[test]
+fn a_secondary_without_primaries_or_with_an_unknown_key_is_named_with_its_line() {
+    let c = copy_gslb_zones();
+    let toml = c.zones.join("gslb.test.toml");
+    std::fs::remove_file(c.zones.join("gslb.test.zone")).unwrap();
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, format!("{text}\n[secondary]\nprimaries = [\"ns1.example\"]\nkey = \"nokey.\"\n")).unwrap();
+    let lines = std::fs::read_to_string(&toml).unwrap();
+    let line = |needle: &str| lines.lines().position(|l| l.contains(needle)).unwrap() + 1;
+    let (code, out, err) = meridian(&["check", "--zones", c.zones.to_str().unwrap(), "--geo", c.geo.to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{out}{err}");
+    let all = format!("{out}{err}");
+    assert!(
+        all.contains(&format!("gslb.test.toml:{}: secondary.primaries[0]: not an address", line("primaries"))),
+        "{all}"
+    );
+    assert!(all.contains(&format!("gslb.test.toml:{}: secondary.key: no TSIG key 'nokey.'", line("key ="))), "{all}");
+}
