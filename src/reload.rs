@@ -191,6 +191,7 @@ impl Reloader {
         let mut config = Config::load_serving(&self.zones, geo, Some(&previous.config), self.strict)
             .map_err(|e| e.0.iter().map(ToString::to_string).collect::<Vec<_>>())?;
         config.identity = previous.config.identity.clone();
+        config.journals = crate::transfer::journal::follow(&previous.config, &config);
         config.cookies = match &self.cookie_file {
             // A secrets file that no longer reads keeps the whole reload out: the secrets,
             // like every other file, are never replaced by a broken version.

@@ -58,7 +58,8 @@ fn knot_primary(zone_file: &Path, port: u16, notify: u16) -> Option<Knot> {
          remote:\n  - id: meridian\n    address: 127.0.0.1@{notify}\n    key: {KEY_NAME}\n\
          acl:\n  - id: transfer\n    address: 127.0.0.1\n    key: {KEY_NAME}\n    action: transfer\n\
          template:\n  - id: default\n    storage: \"{d}\"\n\
-         zone:\n  - domain: gslb.test\n    file: gslb.test.zone\n    notify: meridian\n    acl: transfer\n"
+         zone:\n  - domain: gslb.test\n    file: gslb.test.zone\n    notify: meridian\n    acl: transfer\n    \
+         zonefile-load: difference\n"
     );
     std::fs::write(dir.path().join("knot.conf"), conf).unwrap();
     let child = spawn_server(knotd, &[], &dir.path().join("knot.conf"));
@@ -174,6 +175,19 @@ fn meridian_keeps_a_zone_from_a_knot_primary_with_gslb_on_its_names() {
     eprintln!("the change was served {:?} after Knot reloaded", followed.unwrap());
     let (_, metrics) = http(api_of(&s), "GET", "/metrics", None, None);
     assert!(metrics.contains("meridian_secondary_transfers_total{zone=\"gslb.test.\"} 2"), "{metrics}");
+    // The first transfer was whole (no copy yet), the change came by IXFR as changes (Knot
+    // keeps the difference of its reload): the log says which.
+    let mut log = s.seen.join("\n");
+    while let Ok(line) = s.lines.recv_timeout(Duration::from_millis(200)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let kinds: Vec<&str> = log
+        .lines()
+        .filter(|l| l.contains("zone transferred in"))
+        .map(|l| if l.contains("IXFR") { "IXFR" } else { "AXFR" })
+        .collect();
+    assert_eq!(kinds, ["AXFR", "IXFR"], "{log}");
 
     // NOTIFY from elsewhere, or unsigned: REFUSED.
     let mut notify = query("gslb.test", 6, Q::default());

@@ -296,6 +296,42 @@ fn secondary_follows(start: fn(u16, u16, bool) -> Option<Secondary>, signed: boo
         );
         eprintln!("serial {serial}: {name} answered the new data {:?} after the reload", followed.unwrap());
     }
+    // From the second change on, the secondary asked by IXFR and got what changed (the first
+    // one came with no journal yet: the whole zone). Meridian logs which it sent.
+    let mut log = String::new();
+    while let Ok(line) = s.lines.recv_timeout(Duration::from_millis(200)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    let incremental = log.lines().filter(|l| l.contains("zone transferred (incremental)")).count();
+    assert!(incremental >= 2, "{name}: {incremental} incremental transfers in:\n{log}");
+}
+
+#[test]
+fn ixfr_sends_what_changed_since_the_secondarys_serial() {
+    let c = transferable();
+    let s = serve(&c);
+    let api: SocketAddr = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().trim().parse().unwrap();
+    let zone = c.zones.join("gslb.test.zone");
+    let soa = |n: u32| format!("gslb.test. 3600 IN SOA ns1.gslb.test. hostmaster.gslb.test. {n} 3600 900 604800 300");
+    let ns1 = |last: u8| format!("ns1.gslb.test. 3600 IN A 192.0.2.{last}");
+    for (serial, from, to) in [(2, 53, 54), (3, 54, 55)] {
+        let text = std::fs::read_to_string(&zone).unwrap();
+        let text = text
+            .replace(&format!("hostmaster {} 3600", serial - 1), &format!("hostmaster {serial} 3600"))
+            .replace(&format!("A    192.0.2.{from}"), &format!("A    192.0.2.{to}"));
+        std::fs::write(&zone, text).unwrap();
+        assert_eq!(http(api, "POST", "/reload", None, None).0, 200);
+    }
+    let ixfr = |from: u32| records(&dig(s.port, &["+tcp", "gslb.test", &format!("IXFR={from}")]));
+    // From 1: both changes, each as old SOA, what went, new SOA, what came (RFC 1995 §4).
+    assert_eq!(ixfr(1), vec![soa(3), soa(1), ns1(53), soa(2), ns1(54), soa(2), ns1(54), soa(3), ns1(55), soa(3)]);
+    // From 2: the last change alone.
+    assert_eq!(ixfr(2), vec![soa(3), soa(2), ns1(54), soa(3), ns1(55), soa(3)]);
+    // From a serial the journal does not know: the whole zone, as AXFR sends it.
+    let whole = ixfr(0);
+    assert_eq!(whole, records(&dig(s.port, &["gslb.test", "AXFR"])));
+    assert!(whole.contains(&ns1(55)) && whole.len() > 10, "{whole:?}");
 }
 
 #[test]

@@ -51,6 +51,8 @@ pub struct Config {
     pub identity: Arc<Identity>,
     /// The DNS Cookie secrets (off unless the daemon sets them from its options).
     pub cookies: Arc<crate::cookie::Secrets>,
+    /// Each transferable zone's IXFR journal (kept by reloads: see [`crate::transfer::journal`]).
+    pub journals: std::collections::HashMap<Box<[u8]>, Arc<crate::transfer::journal::Journal>>,
 }
 
 /// How a server names itself to those who ask: which node of a fleet answered.
@@ -371,6 +373,7 @@ impl Config {
             generation: GENERATION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             identity: Arc::new(Identity::of_host()),
             cookies: Arc::new(crate::cookie::Secrets::off()),
+            journals: std::collections::HashMap::new(),
         })
     }
 }

@@ -12,6 +12,7 @@
 //! Everything here is synchronous and reads one snapshot: a transfer sees one version of the
 //! zone from start to end, and a reload meanwhile changes nothing it sends.
 
+pub mod journal;
 pub mod notify;
 pub mod secondary;
 pub mod tsig;
@@ -88,11 +89,28 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
             tracing::info!(zone = %zone.origin(), %peer, "IXFR without the secondary's SOA: refused");
             return None;
         };
+        let apex = zone.origin().wire();
+        let soa = zone.soa();
+        let current = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]));
         if ours.wrapping_sub(theirs) as i32 <= 0 {
-            let soa = zone.soa();
-            let up_to_date = [(zone.origin().wire(), rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]))];
             tracing::info!(zone = %zone.origin(), serial = ours, %peer, "IXFR: the secondary is up to date");
-            out = Some(messages(&up_to_date, query.id, flags, query.qname, query.qtype)?);
+            out = Some(messages(&[current], query.id, flags, query.qname, query.qtype)?);
+        } else if let Some(changes) = config.journals.get(&key).and_then(|j| j.since(theirs)) {
+            // RFC 1995 §4: the new SOA, then each change as the old SOA, what went, the next
+            // SOA, what came; the new SOA again.
+            let mut records = vec![current.clone()];
+            for c in changes {
+                records.push((apex, rtype::SOA, c.from.0, Cow::Borrowed(&*c.from.1)));
+                records.extend(c.deleted.iter().map(|(o, t, ttl, d)| (&**o, *t, *ttl, Cow::Borrowed(&**d))));
+                records.push((apex, rtype::SOA, c.to.0, Cow::Borrowed(&*c.to.1)));
+                records.extend(c.added.iter().map(|(o, t, ttl, d)| (&**o, *t, *ttl, Cow::Borrowed(&**d))));
+            }
+            records.push(current);
+            tracing::info!(
+                zone = %zone.origin(), from = theirs, serial = ours, %peer, changes = changes.len(),
+                records = records.len(), "zone transferred (incremental)"
+            );
+            out = Some(messages(&records, query.id, flags, query.qname, query.qtype)?);
         }
     }
     let mut messages = match out {
@@ -140,7 +158,7 @@ fn refusal(query: &crate::query::wire::Query<'_>, failure: tsig::Failure, now: u
 }
 
 /// Every record of `zone` in transfer order: the SOA, the rest name by name, the SOA again.
-fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>> {
+pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>> {
     let apex = zone.origin().wire();
     let soa = zone.soa();
     let soa_record = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]));

@@ -247,7 +247,8 @@ async fn run(
                         failed_at = None;
                         tracing::info!(
                             zone = %origin, primary = %t.primary, serial = t.serial, records = t.records.len(),
-                            bytes = t.bytes, millis, "zone transferred in"
+                            bytes = t.bytes, millis, kind = if t.incremental { "IXFR" } else { "AXFR" },
+                            "zone transferred in"
                         );
                         {
                             let mut s = lock(&status);
@@ -311,6 +312,8 @@ struct Transferred {
     serial: u32,
     records: Vec<Record>,
     bytes: u64,
+    /// Whether it came by IXFR as changes (else whole).
+    incremental: bool,
 }
 
 /// Asks each primary in turn for the SOA, and transfers the zone from the first one with a
@@ -330,7 +333,14 @@ async fn refresh(origin: &Name, settings: &Secondary, ours: Option<&Zone>) -> Re
         {
             return Ok(Outcome::Current(primary));
         }
-        match axfr(origin, primary, settings).await {
+        if let Some(ours) = ours {
+            match transfer(origin, primary, settings, Some(ours)).await {
+                Ok(t) => return Ok(Outcome::Transferred(t)),
+                // A primary without the history, or without IXFR at all: the whole zone.
+                Err(e) => tracing::info!(zone = %origin, %primary, "IXFR failed ({e}): trying AXFR"),
+            }
+        }
+        match transfer(origin, primary, settings, None).await {
             Ok(t) => return Ok(Outcome::Transferred(t)),
             Err(e) => errors.push(format!("{primary}: {e}")),
         }
@@ -340,7 +350,7 @@ async fn refresh(origin: &Name, settings: &Secondary, ours: Option<&Zone>) -> Re
 
 /// A query for `origin` of `qtype` with a random ID, signed with `key` when given; the
 /// message and its MAC.
-fn request(origin: &Name, qtype: u16, key: Option<&Arc<Key>>) -> (Vec<u8>, Option<Vec<u8>>, u16) {
+fn request(origin: &Name, qtype: u16, key: Option<&Arc<Key>>, ours: Option<&Zone>) -> (Vec<u8>, Option<Vec<u8>>, u16) {
     let mut id = [0u8; 2];
     let _ = ring::rand::SecureRandom::fill(&ring::rand::SystemRandom::new(), &mut id);
     let id = u16::from_be_bytes(id);
@@ -348,6 +358,10 @@ fn request(origin: &Name, qtype: u16, key: Option<&Arc<Key>>) -> (Vec<u8>, Optio
     let mut w = Writer::new(&mut buf, 512);
     w.header(id, 0);
     w.question(origin.wire(), qtype, class::IN);
+    if let Some(z) = ours {
+        // RFC 1995 §3: an IXFR carries the secondary's SOA in the authority section.
+        let _ = w.record(1, origin.wire(), rtype::SOA, class::IN, z.soa().ttl, &z.soa().rdatas[0]);
+    }
     let mac = key.map(|k| tsig::sign(&mut buf, k, None, true, tsig::now()));
     (buf, mac, id)
 }
@@ -357,7 +371,7 @@ async fn soa_serial(origin: &Name, primary: SocketAddr, key: Option<&Arc<Key>>) 
     let local: SocketAddr = if primary.is_ipv4() { ([0, 0, 0, 0], 0).into() } else { ([0u16; 8], 0).into() };
     let socket = tokio::net::UdpSocket::bind(local).await.map_err(|e| e.to_string())?;
     socket.connect(primary).await.map_err(|e| e.to_string())?;
-    let (message, mac, id) = request(origin, rtype::SOA, key);
+    let (message, mac, id) = request(origin, rtype::SOA, key, None);
     let mut buf = vec![0u8; 65_535];
     for _ in 0..2 {
         socket.send(&message).await.map_err(|e| e.to_string())?;
@@ -392,24 +406,30 @@ async fn soa_serial(origin: &Name, primary: SocketAddr, key: Option<&Arc<Key>>) 
     Err("no answer to the SOA query".into())
 }
 
-/// Transfers `origin` from `primary` by AXFR over TCP.
-async fn axfr(origin: &Name, primary: SocketAddr, settings: &Secondary) -> Result<Transferred, String> {
+/// Transfers `origin` from `primary` over TCP: by IXFR from the copy `ours` when given
+/// (applying what changed, or taking the whole zone when the primary sends it whole), else by
+/// AXFR.
+async fn transfer(
+    origin: &Name,
+    primary: SocketAddr,
+    settings: &Secondary,
+    ours: Option<&Zone>,
+) -> Result<Transferred, String> {
     let mut stream = tokio::time::timeout(ANSWER_WAIT, tokio::net::TcpStream::connect(primary))
         .await
         .map_err(|_| "no TCP connection within 5 s".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
-    let (message, mac, id) = request(origin, rtype::AXFR, settings.key.as_ref());
+    let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
+    let (message, mac, id) = request(origin, qtype, settings.key.as_ref(), ours);
     let mut framed = (message.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&message);
     stream.write_all(&framed).await.map_err(|e| format!("cannot send the request: {e}"))?;
     let mut verifier = settings.key.clone().zip(mac).map(|(k, m)| tsig::Verifier::new(k, m));
     let location = Location { file: settings.file.as_path().into(), line: 0 };
-    let mut records: Vec<Record> = Vec::new();
-    let mut soas = 0;
+    let mut reader = Sequence::new(origin.clone(), ours.map(|z| z.serial()));
     let mut bytes = 0u64;
-    let mut serial = 0;
     let mut buf = vec![0u8; 65_535];
-    while soas < 2 {
+    while !reader.done() {
         let mut len = [0u8; 2];
         let read = async {
             stream.read_exact(&mut len).await?;
@@ -437,28 +457,191 @@ async fn axfr(origin: &Name, primary: SocketAddr, settings: &Secondary) -> Resul
             return Err(format!("transfer refused: {}", crate::dns::rcode_to_text(code)));
         }
         for r in &m.answers {
-            if soas == 2 {
-                return Err("records after the closing SOA".into());
-            }
-            let record = convert(r, &location)?;
-            if record.rtype == rtype::SOA && record.owner == *origin {
-                soas += 1;
-                if soas == 1 {
-                    serial = SoaTimers::of(&record.rdata).map_or(0, |t| t.serial);
-                } else {
-                    // The closing SOA ends the transfer; it is the opening one again.
-                    continue;
-                }
-            } else if soas == 0 {
-                return Err("the transfer does not start with the zone's SOA".into());
-            }
-            records.push(record);
+            reader.push(convert(r, &location)?)?;
+        }
+        if m.answers.is_empty() {
+            return Err("a transfer message without records".into());
+        }
+        if reader.ended_with_soa_alone() {
+            break;
         }
     }
     if verifier.as_ref().is_some_and(|v| !v.complete()) {
         return Err("the last messages of the transfer are not signed".into());
     }
-    Ok(Transferred { primary, serial, records, bytes })
+    let (serial, records, incremental) = reader.finish(ours)?;
+    Ok(Transferred { primary, serial, records, bytes, incremental })
+}
+
+/// Reads the records of an AXFR, or of an IXFR answered whole, incrementally or by the SOA
+/// alone (RFC 1995 §4), as they come.
+struct Sequence {
+    origin: Name,
+    ours: Option<u32>,
+    /// The serial of the first SOA: the version being sent.
+    latest: Option<u32>,
+    records: Vec<Record>,
+    state: State,
+    /// Incremental: (deleted, added) per change.
+    changes: Vec<(Vec<Record>, Vec<Record>)>,
+    first_from: Option<u32>,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum State {
+    Start,
+    /// After the opening SOA: the next record tells the kind.
+    Opened,
+    Whole,
+    Deleting,
+    Adding,
+    Done,
+}
+
+impl Sequence {
+    fn new(origin: Name, ours: Option<u32>) -> Sequence {
+        Sequence {
+            origin,
+            ours,
+            latest: None,
+            records: Vec::new(),
+            state: State::Start,
+            changes: Vec::new(),
+            first_from: None,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.state == State::Done
+    }
+
+    /// After a whole message: an IXFR answered by the SOA alone (the copy is current) ends
+    /// with that message.
+    fn ended_with_soa_alone(&self) -> bool {
+        self.state == State::Opened
+            && self.ours.zip(self.latest).is_some_and(|(ours, latest)| latest.wrapping_sub(ours) as i32 <= 0)
+    }
+
+    fn push(&mut self, r: Record) -> Result<(), String> {
+        let soa =
+            (r.rtype == rtype::SOA && r.owner == self.origin).then(|| SoaTimers::of(&r.rdata).map_or(0, |t| t.serial));
+        match (self.state, soa) {
+            (State::Start, Some(serial)) => {
+                self.latest = Some(serial);
+                self.records.push(r);
+                // An IXFR answered by the SOA alone ends here when the copy is current; the
+                // transport ends with the message.
+                self.state = State::Opened;
+            }
+            (State::Start, None) => return Err("the transfer does not start with the zone's SOA".into()),
+            (State::Opened, Some(serial)) if self.ours.is_some() && Some(serial) != self.latest => {
+                self.first_from = Some(serial);
+                self.changes.push((Vec::new(), Vec::new()));
+                self.state = State::Deleting;
+            }
+            (State::Opened, Some(_)) => self.state = State::Done,
+            (State::Opened, None) => {
+                self.records.push(r);
+                self.state = State::Whole;
+            }
+            (State::Whole, Some(_)) => self.state = State::Done,
+            (State::Whole, None) => self.records.push(r),
+            (State::Deleting, Some(_)) => self.state = State::Adding,
+            (State::Deleting, None) => {
+                if let Some(c) = self.changes.last_mut() {
+                    c.0.push(r);
+                }
+            }
+            (State::Adding, Some(serial)) if Some(serial) == self.latest => self.state = State::Done,
+            (State::Adding, Some(_)) => {
+                self.changes.push((Vec::new(), Vec::new()));
+                self.state = State::Deleting;
+            }
+            (State::Adding, None) => {
+                if let Some(c) = self.changes.last_mut() {
+                    c.1.push(r);
+                }
+            }
+            (State::Done, _) => return Err("records after the closing SOA".into()),
+        }
+        Ok(())
+    }
+
+    /// (serial, the zone's records, whether it came incrementally). An incremental transfer is
+    /// applied to `ours`.
+    fn finish(mut self, ours: Option<&Zone>) -> Result<(u32, Vec<Record>, bool), String> {
+        let latest = self.latest.ok_or("an empty transfer")?;
+        if self.state == State::Opened {
+            // The SOA alone: the copy is current (RFC 1995 §4).
+            let ours = ours.ok_or("a transfer of the SOA alone")?;
+            return Err(format!("the primary sent only its SOA (serial {latest}, ours {})", ours.serial()));
+        }
+        if self.changes.is_empty() {
+            return Ok((latest, self.records, false));
+        }
+        let ours = ours.ok_or("an incremental answer to an AXFR")?;
+        if self.first_from != Some(ours.serial()) {
+            return Err(format!(
+                "the changes start at serial {}, not at ours ({})",
+                self.first_from.unwrap_or_default(),
+                ours.serial()
+            ));
+        }
+        // The copy's records, less what went, plus what came; the new SOA replaces the old.
+        type Key = (Box<[u8]>, u16, Vec<u8>);
+        let key = |r: &Record| -> Key { (r.owner.key(), r.rtype, r.rdata.clone()) };
+        let mut have: Vec<Record> = Vec::new();
+        for node in ours.nodes() {
+            for set in &node.rrsets {
+                if set.rtype == rtype::SOA {
+                    continue;
+                }
+                for rdata in &set.rdatas {
+                    have.push(Record {
+                        owner: node.name.clone(),
+                        rtype: set.rtype,
+                        ttl: set.ttl,
+                        rdata: rdata.to_vec(),
+                        at: self.records[0].at.clone(),
+                    });
+                }
+            }
+        }
+        let mut index: HashMap<Key, Vec<usize>> = HashMap::new();
+        for (i, r) in have.iter().enumerate() {
+            index.entry(key(r)).or_default().push(i);
+        }
+        let mut gone = vec![false; have.len()];
+        for (deleted, added) in std::mem::take(&mut self.changes) {
+            for d in deleted {
+                if d.rtype == rtype::SOA {
+                    continue;
+                }
+                let slot = index.get_mut(&key(&d)).and_then(Vec::pop);
+                match slot {
+                    Some(i) => gone[i] = true,
+                    None => {
+                        return Err(format!(
+                            "the changes delete a record the copy does not have ({} type {})",
+                            d.owner, d.rtype
+                        ));
+                    }
+                }
+            }
+            for a in added {
+                if a.rtype == rtype::SOA {
+                    continue;
+                }
+                index.entry(key(&a)).or_default().push(have.len());
+                gone.push(false);
+                have.push(a);
+            }
+        }
+        let soa = self.records.swap_remove(0);
+        let mut records = vec![soa];
+        records.extend(have.into_iter().zip(gone).filter(|(_, g)| !g).map(|(r, _)| r));
+        Ok((latest, records, true))
+    }
 }
 
 /// A received record in the zone parser's form (names uncompressed, case kept).
@@ -647,6 +830,7 @@ mod tests {
                     serial: 1,
                     records: parsed.records.clone(),
                     bytes: 0,
+                    incremental: false,
                 };
                 let text = master_file(&origin, &t);
                 let again = crate::zone::parser::parse_text(&path, &text, &origin);
@@ -664,6 +848,108 @@ mod tests {
             }
         }
         assert!(seen > 100, "only {seen} records read");
+    }
+
+    fn origin() -> Name {
+        Name::parse("t.", None).unwrap()
+    }
+
+    fn records(text: &str) -> Vec<Record> {
+        let parsed = crate::zone::parser::parse_text(Path::new("t.zone"), text, &origin());
+        assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+        parsed.records
+    }
+
+    fn zone(text: &str) -> Zone {
+        let mut checked = crate::zone::Checked::default();
+        let z = Zone::build(&origin(), Path::new("t.zone"), records(text), &mut checked);
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        z.unwrap()
+    }
+
+    const SOA: &str = "t. 60 IN SOA ns.t. h.t. {} 60 60 600 60\nt. 60 IN NS ns.t.\n";
+
+    fn soa(serial: u32) -> String {
+        SOA.replace("{}", &serial.to_string()).lines().next().unwrap().to_string() + "\n"
+    }
+
+    fn read(ours: Option<u32>, text: &str) -> Sequence {
+        let mut seq = Sequence::new(origin(), ours);
+        for r in records(text) {
+            seq.push(r).unwrap();
+        }
+        seq
+    }
+
+    fn sorted(records: &[Record]) -> Vec<String> {
+        let mut v: Vec<String> = records
+            .iter()
+            .map(|r| format!("{} {} {}", r.owner, r.rtype, crate::zone::rdata::to_text(r.rtype, &r.rdata)))
+            .collect();
+        v.sort();
+        v
+    }
+
+    #[test]
+    fn a_whole_transfer_ends_at_the_second_soa() {
+        let text = format!("{}ns.t. 60 IN A 192.0.2.1\nt. 60 IN NS ns.t.\n{}", soa(5), soa(5));
+        let seq = read(None, &text);
+        assert!(seq.done());
+        let (serial, got, incremental) = seq.finish(None).unwrap();
+        assert_eq!((serial, incremental, got.len()), (5, false, 3));
+    }
+
+    #[test]
+    fn an_incremental_transfer_is_applied_to_the_copy() {
+        let ours = zone(&format!("{}ns.t. 60 IN A 192.0.2.1\nold.t. 60 IN TXT \"x\"\n", SOA.replace("{}", "1")));
+        // 1 -> 2: old.t TXT goes, new.t A comes; 2 -> 3: ns.t's address changes.
+        let text = format!(
+            "{}{}old.t. 60 IN TXT \"x\"\n{}new.t. 60 IN A 192.0.2.7\n{}ns.t. 60 IN A 192.0.2.1\n{}ns.t. 60 IN A 192.0.2.2\n{}",
+            soa(3),
+            soa(1),
+            soa(2),
+            soa(2),
+            soa(3),
+            soa(3)
+        );
+        let seq = read(Some(1), &text);
+        assert!(seq.done());
+        let (serial, got, incremental) = seq.finish(Some(&ours)).unwrap();
+        assert_eq!((serial, incremental), (3, true));
+        let want = zone(&format!("{}ns.t. 60 IN A 192.0.2.2\nnew.t. 60 IN A 192.0.2.7\n", SOA.replace("{}", "3")));
+        let mut want_records = Vec::new();
+        for node in want.nodes() {
+            for set in &node.rrsets {
+                for d in &set.rdatas {
+                    want_records.push(Record {
+                        owner: node.name.clone(),
+                        rtype: set.rtype,
+                        ttl: set.ttl,
+                        rdata: d.to_vec(),
+                        at: got[0].at.clone(),
+                    });
+                }
+            }
+        }
+        assert_eq!(sorted(&got), sorted(&want_records));
+        // The changes must start at the copy's serial, and delete only what it has.
+        let ours2 = zone(&format!("{}ns.t. 60 IN A 192.0.2.1\n", SOA.replace("{}", "2")));
+        assert!(read(Some(2), &text).finish(Some(&ours2)).unwrap_err().contains("start at serial 1"));
+        let missing = format!("{}{}gone.t. 60 IN A 192.0.2.9\n{}{}", soa(2), soa(1), soa(2), soa(2));
+        let ours1 = zone(&format!("{}ns.t. 60 IN A 192.0.2.1\n", SOA.replace("{}", "1")));
+        assert!(read(Some(1), &missing).finish(Some(&ours1)).unwrap_err().contains("does not have"));
+    }
+
+    #[test]
+    fn an_ixfr_answered_whole_or_by_the_soa_alone_is_told_apart() {
+        let whole = format!("{}ns.t. 60 IN A 192.0.2.1\nt. 60 IN NS ns.t.\n{}", soa(5), soa(5));
+        let (serial, got, incremental) = read(Some(4), &whole).finish(None).unwrap();
+        assert_eq!((serial, incremental, got.len()), (5, false, 3));
+        let alone = read(Some(5), &soa(5));
+        assert!(alone.ended_with_soa_alone());
+        assert!(!read(None, &soa(5)).ended_with_soa_alone(), "an AXFR goes on after its first SOA");
+        let mut seq = read(None, &whole);
+        assert!(seq.push(records(&soa(5)).remove(0)).unwrap_err().contains("after the closing SOA"));
     }
 
     #[test]
