@@ -42,6 +42,11 @@ fn free_port() -> u16 {
 /// Knot serving `zone_file` as the primary of gslb.test on `port`, transfers allowed to
 /// 127.0.0.1 with the key, NOTIFY sent to `notify` (signed).
 fn knot_primary(zone_file: &Path, port: u16, notify: u16) -> Option<Knot> {
+    knot_primary_with(zone_file, port, notify, true)
+}
+
+/// As [`knot_primary`]; `signed` false lets 127.0.0.1 transfer without a key.
+fn knot_primary_with(zone_file: &Path, port: u16, notify: u16, signed: bool) -> Option<Knot> {
     let knotd = "/usr/sbin/knotd";
     if !Path::new(knotd).exists() {
         eprintln!("skipped: knotd is not installed (./scripts/test.sh installs knot)");
@@ -50,13 +55,14 @@ fn knot_primary(zone_file: &Path, port: u16, notify: u16) -> Option<Knot> {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path().display().to_string();
     std::fs::copy(zone_file, dir.path().join("gslb.test.zone")).unwrap();
+    let acl_key = if signed { format!("    key: {KEY_NAME}\n") } else { String::new() };
     let conf = format!(
         "server:\n  rundir: \"{d}\"\n  listen: 127.0.0.1@{port}\n\
          log:\n  - target: \"{d}/knot.log\"\n    any: info\n\
          database:\n  storage: \"{d}\"\n\
          key:\n  - id: {KEY_NAME}\n    algorithm: hmac-sha256\n    secret: {SECRET}\n\
          remote:\n  - id: meridian\n    address: 127.0.0.1@{notify}\n    key: {KEY_NAME}\n\
-         acl:\n  - id: transfer\n    address: 127.0.0.1\n    key: {KEY_NAME}\n    action: transfer\n\
+         acl:\n  - id: transfer\n    address: 127.0.0.1\n{acl_key}    action: transfer\n\
          template:\n  - id: default\n    storage: \"{d}\"\n\
          zone:\n  - domain: gslb.test\n    file: gslb.test.zone\n    notify: meridian\n    acl: transfer\n    \
          zonefile-load: difference\n"
@@ -245,4 +251,152 @@ fn a_secondary_without_primaries_or_with_an_unknown_key_is_named_with_its_line()
         "{all}"
     );
     assert!(all.contains(&format!("gslb.test.toml:{}: secondary.key: no TSIG key 'nokey.'", line("key ="))), "{all}");
+}
+
+/// A relay in front of a primary on 127.0.0.1: UDP passed as it is, TCP answers passed until
+/// `cut` octets (when set), then both connections closed: a transfer cut in the middle.
+struct Relay {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+fn relay(to: SocketAddr) -> Relay {
+    use std::io::{Read, Write};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let udp = UdpSocket::bind(("127.0.0.1", port)).unwrap();
+    let cut = std::sync::Arc::new(AtomicUsize::new(usize::MAX));
+    let stop = std::sync::Arc::new(AtomicBool::new(false));
+    let s = stop.clone();
+    std::thread::spawn(move || {
+        udp.set_read_timeout(Some(Duration::from_millis(100))).unwrap();
+        let mut buf = [0u8; 65535];
+        while !s.load(Ordering::Relaxed) {
+            let Ok((n, client)) = udp.recv_from(&mut buf) else { continue };
+            if let Some(reply) = udp_raw(to, &buf[..n], Duration::from_secs(1)) {
+                let _ = udp.send_to(&reply, client);
+            }
+        }
+    });
+    let (s, c) = (stop.clone(), cut.clone());
+    listener.set_nonblocking(true).unwrap();
+    std::thread::spawn(move || {
+        while !s.load(Ordering::Relaxed) {
+            let Ok((mut client, _)) = listener.accept() else {
+                std::thread::sleep(Duration::from_millis(20));
+                continue;
+            };
+            let limit = c.load(Ordering::Relaxed);
+            std::thread::spawn(move || {
+                client.set_nonblocking(false).unwrap();
+                let mut server = std::net::TcpStream::connect(to).unwrap();
+                let mut len = [0u8; 2];
+                client.read_exact(&mut len).unwrap();
+                let mut request = vec![0u8; usize::from(u16::from_be_bytes(len))];
+                client.read_exact(&mut request).unwrap();
+                server.write_all(&len).unwrap();
+                server.write_all(&request).unwrap();
+                let (mut sent, mut buf) = (0usize, [0u8; 4096]);
+                server.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+                while let Ok(n) = server.read(&mut buf) {
+                    if n == 0 {
+                        break;
+                    }
+                    let n = n.min(limit.saturating_sub(sent));
+                    if client.write_all(&buf[..n]).is_err() || n == 0 {
+                        break;
+                    }
+                    sent += n;
+                    if sent >= limit {
+                        break;
+                    }
+                }
+                let _ = client.shutdown(std::net::Shutdown::Both);
+            });
+        }
+    });
+    Relay { port, cut, stop }
+}
+
+fn status_of(s: &Serve) -> serde_json::Value {
+    serde_json::from_str(&http(api_of(s), "GET", "/status", None, None).1).unwrap()
+}
+
+/// Waits until the zone's `last_error` contains `what`; the error.
+fn error_until(s: &Serve, what: &str) -> String {
+    let mut said = String::new();
+    wait_until(Duration::from_secs(15), || {
+        said = status_of(s)["zones"][0]["secondary"]["last_error"].as_str().unwrap_or_default().to_string();
+        said.contains(what)
+    });
+    said
+}
+
+#[test]
+fn a_cut_or_oversized_transfer_keeps_the_copy_served_and_says_why() {
+    let (primary_port, our_port) = (free_port(), free_port());
+    let c = copy_gslb_zones();
+    // The primary's zone, large enough for several messages.
+    let primary = c.dir.path().join("primary.zone");
+    let text = std::fs::read_to_string(c.zones.join("gslb.test.zone")).unwrap();
+    // (Knot 3.2 reads no $GENERATE: the records are written out.)
+    let padding: String = (1..=3000).map(|i| format!("host{i} TXT \"{}\"\n", "padding ".repeat(12))).collect();
+    std::fs::write(&primary, format!("{text}\n{padding}")).unwrap();
+    // Meridian's copy: an older serial (0), as if transferred before.
+    std::fs::create_dir_all(c.zones.join("secondary")).unwrap();
+    let copy = c.zones.join("secondary/gslb.test.zone");
+    std::fs::rename(c.zones.join("gslb.test.zone"), &copy).unwrap();
+    let old = std::fs::read_to_string(&copy).unwrap().replace("hostmaster 1 3600", "hostmaster 0 3600");
+    std::fs::write(&copy, &old).unwrap();
+    let Some(knot) = knot_primary_with(&primary, primary_port, our_port, false) else { return };
+    let relay = relay(knot.addr);
+    let toml = c.zones.join("gslb.test.toml");
+    let definitions = std::fs::read_to_string(&toml).unwrap();
+    let declare = |extra: &str| {
+        std::fs::write(
+            &toml,
+            format!("{definitions}\n[secondary]\nprimaries = [\"127.0.0.1:{}\"]\n{extra}", relay.port),
+        )
+        .unwrap()
+    };
+    declare("");
+    relay.cut.store(3000, std::sync::atomic::Ordering::Relaxed);
+    let s = serve(&c, our_port);
+    let ours = SocketAddr::from(([127, 0, 0, 1], our_port));
+    // Cut after 3000 octets: the copy (serial 0) stays served, the file untouched.
+    let said = error_until(&s, "ended during the transfer");
+    assert!(said.contains(&format!("127.0.0.1:{}", relay.port)), "{said} {}", status_of(&s));
+    assert_eq!(soa_serial(ours), Some(0));
+    assert_eq!(std::fs::read_to_string(&copy).unwrap(), old);
+    // A NOTIFY (from the primary's address, unsigned: the zone has no key) wakes the task;
+    // with max_size below the zone's size the transfer is abandoned, the copy kept.
+    let notify = || {
+        let mut n = query("gslb.test", 6, Q::default());
+        n[2] = 0x20;
+        let reply = udp_raw(ours, &n, Duration::from_secs(2)).unwrap();
+        assert_eq!(reply[3] & 0x0f, 0, "NOTIFY accepted");
+    };
+    relay.cut.store(usize::MAX, std::sync::atomic::Ordering::Relaxed);
+    declare("max_size = 3000\n");
+    assert_eq!(http(api_of(&s), "POST", "/reload", None, None).0, 200);
+    notify();
+    let said = error_until(&s, "exceeds max_size (3000 octets)");
+    assert!(said.contains("exceeds max_size (3000 octets)"), "{said}\n{}", knot.log());
+    assert_eq!(soa_serial(ours), Some(0));
+    let (_, metrics) = http(api_of(&s), "GET", "/metrics", None, None);
+    assert!(!metrics.contains("meridian_secondary_failures_total{zone=\"gslb.test.\"} 0"), "{metrics}");
+    // Without the limit, the next NOTIFY brings serial 1.
+    declare("");
+    assert_eq!(http(api_of(&s), "POST", "/reload", None, None).0, 200);
+    notify();
+    assert!(wait_until(Duration::from_secs(15), || soa_serial(ours) == Some(1)).is_some(), "{}", status_of(&s));
+    assert!(std::fs::read_to_string(&copy).unwrap().contains("host3000.gslb.test."));
 }

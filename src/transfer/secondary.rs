@@ -188,23 +188,19 @@ async fn run(
 ) {
     // When the last attempt failed: the next one is due a retry interval later.
     let mut failed_at: Option<SystemTime> = None;
+    // The first check is at once, copy or not: NOTIFYs may have been missed while this
+    // process was down (BIND and Knot refresh at start too).
+    let mut first = true;
     loop {
-        let Some(r) = reloader.upgrade() else { return };
-        let config = r.current();
-        drop(r);
-        let Some(settings) = config.gslb.secondaries.get(&key).cloned() else { return };
-        let copy = config.zone_status.iter().find(|z| z.origin == origin);
-        let state = copy.map(|z| z.state);
-        let ours = copy.and_then(|z| z.loaded.clone());
-        let timers = ours.as_ref().and_then(|z| z.soa_timers());
-        let confirmed = std::fs::metadata(&settings.file).and_then(|m| m.modified()).ok().filter(|_| ours.is_some());
+        let Some(Served { timers, confirmed, ours, .. }) = served(&reloader, &key, &origin) else { return };
         let now = SystemTime::now();
         let due = match (failed_at, timers, confirmed) {
             (Some(f), Some(t), _) => f + secs(t.retry),
             (Some(f), None, _) => f + FIRST_RETRY,
-            (None, Some(t), Some(c)) => c + secs(t.refresh),
+            (None, Some(t), Some(c)) if !first => c + secs(t.refresh),
             _ => now,
         };
+        first = false;
         {
             let mut s = lock(&status);
             s.serial = ours.as_ref().map(|z| z.serial());
@@ -221,6 +217,10 @@ async fn run(
                 }
             }
         }
+        // What is served may have changed while waiting (a reload): check against that.
+        let Some(Served { settings, state, ours, timers, confirmed }) = served(&reloader, &key, &origin) else {
+            return;
+        };
         let started = std::time::Instant::now();
         match refresh(&origin, &settings, ours.as_deref()).await {
             Ok(Outcome::Current(primary)) => {
@@ -280,6 +280,32 @@ async fn run(
             }
         }
     }
+}
+
+/// What the configuration served now says of a secondary zone.
+struct Served {
+    settings: Secondary,
+    state: Option<ZoneState>,
+    ours: Option<Arc<Zone>>,
+    timers: Option<SoaTimers>,
+    /// When a primary last confirmed the copy: its modification time.
+    confirmed: Option<SystemTime>,
+}
+
+/// `None` once the server is gone or the zone is no longer a secondary.
+fn served(reloader: &Weak<Reloader>, key: &[u8], origin: &Name) -> Option<Served> {
+    let config = reloader.upgrade()?.current();
+    let settings = config.gslb.secondaries.get(key).cloned()?;
+    let copy = config.zone_status.iter().find(|z| z.origin == *origin);
+    let ours = copy.and_then(|z| z.loaded.clone());
+    let confirmed = std::fs::metadata(&settings.file).and_then(|m| m.modified()).ok().filter(|_| ours.is_some());
+    Some(Served {
+        state: copy.map(|z| z.state),
+        timers: ours.as_ref().and_then(|z| z.soa_timers()),
+        ours,
+        confirmed,
+        settings,
+    })
 }
 
 fn secs(n: u32) -> Duration {
