@@ -296,15 +296,15 @@ fn secondary_follows(start: fn(u16, u16, bool) -> Option<Secondary>, signed: boo
         );
         eprintln!("serial {serial}: {name} answered the new data {:?} after the reload", followed.unwrap());
     }
-    // From the second change on, the secondary asked by IXFR and got what changed (the first
-    // one came with no journal yet: the whole zone). Meridian logs which it sent.
+    // Each change came by IXFR as what changed (the journal has each reload's difference);
+    // Meridian logs which it sent.
     let mut log = String::new();
     while let Ok(line) = s.lines.recv_timeout(Duration::from_millis(200)) {
         log.push_str(&line);
         log.push('\n');
     }
     let incremental = log.lines().filter(|l| l.contains("zone transferred (incremental)")).count();
-    assert!(incremental >= 2, "{name}: {incremental} incremental transfers in:\n{log}");
+    assert_eq!(incremental, 3, "{name}: incremental transfers in:\n{log}");
 }
 
 #[test]
@@ -399,6 +399,15 @@ fn dig_with_the_key_gets_a_signed_transfer_and_without_it_or_with_another_is_ref
     assert!(out.contains("NOTAUTH") || out.contains("BADKEY") || out.contains("tsig"), "{out}");
     let log = log_until(&mut s, "BADKEY");
     assert!(log.contains("TSIG key other.key. is not known here (BADKEY)"), "{log}");
+    // Counted: three refused (no key, a bad signature, an unknown key), two of them for TSIG;
+    // one refused from an address outside the list though signed.
+    let out = dig(s.port, &["-b", "127.0.0.3", "-y", &key, "gslb.test", "AXFR"]);
+    assert!(!out.contains("198.51.100.10"), "{out}");
+    let api: SocketAddr = s.seen.iter().find_map(|l| l.split("API on http://").nth(1)).unwrap().trim().parse().unwrap();
+    let (_, metrics) = http(api, "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_transfers_refused_total 4\n"), "{metrics}");
+    assert!(metrics.contains("meridian_transfers_tsig_failed_total 2\n"), "{metrics}");
+    assert!(metrics.contains("meridian_transfers_served_total 2\n"), "{metrics}");
 }
 
 #[test]

@@ -253,7 +253,9 @@ impl Config {
                 });
                 continue;
             }
-            let (state, errors, loaded) = match Zone::load(&path, &origin) {
+            // A copy just transferred comes with the zone built from it (not read again).
+            let built = copy_of.as_ref().and_then(|_| crate::transfer::secondary::take_built(&path));
+            let (state, errors, loaded) = match built.map_or_else(|| Zone::load(&path, &origin), Ok) {
                 Ok((zone, w)) => {
                     warnings.extend(w);
                     if let Some(before) = earlier(&origin)

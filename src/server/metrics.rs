@@ -90,6 +90,12 @@ counters! {
         "UDP responses over the rate limit sent anyway: the query presented a valid server cookie.";
     /// Zone transfers (AXFR, IXFR) served.
     transfers_served => "meridian_transfers_served_total", "Zone transfers (AXFR and IXFR) served to secondaries.";
+    /// Zone transfer requests refused (not permitted, or a TSIG that failed).
+    transfers_refused => "meridian_transfers_refused_total",
+        "Zone transfer requests (AXFR, IXFR over TCP) refused: not permitted by the zone's [transfer], or a TSIG that failed.";
+    /// Zone transfer requests whose TSIG failed.
+    transfers_tsig_failed => "meridian_transfers_tsig_failed_total",
+        "Zone transfer requests refused because their TSIG failed (unknown key, bad signature, time off).";
     /// Zone transfers out that stopped before their last message was sent.
     transfers_failed => "meridian_transfers_failed_total",
         "Zone transfers to secondaries that stopped before the last message was sent (connection lost or too slow).";

@@ -109,30 +109,43 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                         crate::transfer::respond(&Request::new(&snapshot, &packet, peer, Transport::Tcp, now))
                     })
                     .await
-                    .ok()
-                    .flatten();
-                    if let Some(messages) = built {
-                        tally.flush(shared);
-                        for message in messages {
-                            if let Err(e) = send(&mut stream, &message, shared, "transfer not sent in time").await {
-                                let mut failed = Tally::default();
-                                failed.transfers_failed += 1;
-                                failed.flush(shared);
-                                tracing::warn!(%peer, "transfer out stopped: {e}");
-                                return Err(e);
+                    .unwrap_or_else(|_| Err(crate::transfer::Refusal::default()));
+                    match built {
+                        Ok(messages) => {
+                            tally.flush(shared);
+                            for message in messages {
+                                if let Err(e) = send(&mut stream, &message, shared, "transfer not sent in time").await {
+                                    let mut failed = Tally::default();
+                                    failed.transfers_failed += 1;
+                                    failed.flush(shared);
+                                    tracing::warn!(%peer, "transfer out stopped: {e}");
+                                    return Err(e);
+                                }
+                            }
+                            let mut served = Tally::default();
+                            served.transfers_served += 1;
+                            served.flush(shared);
+                            continue;
+                        }
+                        Err(refusal) => {
+                            tally.transfers_refused += 1;
+                            tally.transfers_tsig_failed += u64::from(refusal.tsig);
+                            if let Some(message) = refusal.message {
+                                tally.flush(shared);
+                                send(&mut stream, &message, shared, "reply not sent in time").await?;
+                                continue;
                             }
                         }
-                        let mut served = Tally::default();
-                        served.transfers_served += 1;
-                        served.flush(shared);
-                        continue;
                     }
                 }
-                Err(_) => tracing::warn!(
-                    %peer,
-                    limit = crate::transfer::MAX_TRANSFERS_OUT,
-                    "transfer refused: as many transfers as allowed are running"
-                ),
+                Err(_) => {
+                    tally.transfers_refused += 1;
+                    tracing::warn!(
+                        %peer,
+                        limit = crate::transfer::MAX_TRANSFERS_OUT,
+                        "transfer refused: as many transfers as allowed are running"
+                    );
+                }
             }
         }
         let answered = answer_guarded(shared, &request, &mut output, None, &mut tally);

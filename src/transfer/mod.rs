@@ -42,19 +42,34 @@ const MAX_MESSAGE: usize = 65_535 - 512;
 /// One record of a transfer: owner (wire form), type, TTL, data.
 type Record<'z> = (&'z [u8], u16, u32, Cow<'z, [u8]>);
 
-/// The messages of a transfer answering `request`, or `None` when this is not a transfer this
-/// server gives: not AXFR or IXFR, not over TCP, not for the apex of a zone it serves, or not
-/// permitted by the zone's `[transfer]` (address and key). The general path then answers
-/// (REFUSED). A request whose TSIG fails gets NOTAUTH with the TSIG error (RFC 8945 §5.2).
-/// When the request was signed, every message of the answer is signed, each covering the one
-/// before (§5.3.1).
-pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
+/// Why a transfer was not given.
+#[derive(Debug, Default)]
+pub struct Refusal {
+    /// The answer to send (NOTAUTH with the TSIG error), or `None` for the general path's
+    /// (REFUSED).
+    pub message: Option<Vec<u8>>,
+    /// True when the request's TSIG failed (BADKEY, BADSIG, BADTIME, unreadable).
+    pub tsig: bool,
+}
+
+/// The messages of a transfer answering `request`, or why it is refused: not AXFR or IXFR over
+/// TCP, not for the apex of a zone served here, not permitted by the zone's `[transfer]`
+/// (address and key), or a TSIG that fails (NOTAUTH with the TSIG error, RFC 8945 §5.2). When
+/// the request was signed, every message of the answer is signed, each covering the one before
+/// (§5.3.1).
+pub fn respond(request: &Request<'_>) -> Result<Vec<Vec<u8>>, Refusal> {
+    // `None` from the steps below: refused by the general path (REFUSED), nothing to add.
+    respond_or_none(request).unwrap_or_else(|| Err(Refusal::default()))
+}
+
+fn respond_or_none(request: &Request<'_>) -> Option<Result<Vec<Vec<u8>>, Refusal>> {
     let query = request.query()?;
     let ixfr = query.qtype == rtype::IXFR;
     if !is_transfer(query.qtype) || query.qclass != class::IN || request.transport != Transport::Tcp {
         return None;
     }
     let kind = if ixfr { "IXFR" } else { "AXFR" };
+    let refused = || Some(Err(Refusal::default()));
     let config = request.config();
     let key = Name::from_wire(query.qname)?.key();
     let zone = config.zones.find_zone(&key).filter(|z| z.origin().key() == key)?;
@@ -67,7 +82,7 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
         Some(Ok(signed)) => Some(signed),
         Some(Err(failure)) => {
             tracing::warn!(zone = %zone.origin(), %peer, kind, "transfer refused: {}", failure.describe());
-            return Some(vec![refusal(query, failure, now)]);
+            return Some(Err(Refusal { message: Some(refusal(query, failure, now)), tsig: true }));
         }
     };
     if !rules.permits(peer, signed.as_ref().map(|s| &*s.key)) {
@@ -79,7 +94,7 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
             Some(s) => format!("key {} is not one of [transfer] keys", s.key.name),
         };
         tracing::info!(zone = %zone.origin(), %peer, kind, "transfer refused: {why}");
-        return None;
+        return refused();
     }
     let ours = zone.serial();
     let mut out = None;
@@ -87,7 +102,7 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
         // RFC 1995 §4: the secondary's SOA is in the authority section.
         let Some(theirs) = query.ixfr_serial else {
             tracing::info!(zone = %zone.origin(), %peer, "IXFR without the secondary's SOA: refused");
-            return None;
+            return refused();
         };
         let apex = zone.origin().wire();
         let soa = zone.soa();
@@ -137,7 +152,7 @@ pub fn respond(request: &Request<'_>) -> Option<Vec<Vec<u8>>> {
             prior = tsig::sign(m, &signed.key, Some(&prior), i == 0, now);
         }
     }
-    Some(messages)
+    Some(Ok(messages))
 }
 
 /// NOTAUTH for a request whose TSIG failed, with the TSIG error (FORMERR when it could not be

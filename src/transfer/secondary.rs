@@ -222,7 +222,7 @@ async fn run(
             return;
         };
         let started = std::time::Instant::now();
-        match refresh(&origin, &settings, ours.as_deref()).await {
+        match refresh(&origin, &settings, ours.as_ref()).await {
             Ok(Outcome::Current(primary)) => {
                 failed_at = None;
                 // The copy's time says a primary confirmed it now.
@@ -242,13 +242,19 @@ async fn run(
             }
             Ok(Outcome::Transferred(t)) => {
                 let millis = started.elapsed().as_millis() as u64;
-                match keep(&origin, &settings, &t) {
+                let (primary, serial, records, bytes, incremental) =
+                    (t.primary, t.serial, t.records.len(), t.bytes, t.incremental);
+                // Checking and writing a large zone takes a while: off the runtime's workers.
+                let (o, f) = (origin.clone(), settings.clone());
+                let kept = tokio::task::spawn_blocking(move || keep(&o, &f, t))
+                    .await
+                    .unwrap_or_else(|e| Err(format!("the task keeping the transfer failed: {e}")));
+                match kept {
                     Ok(()) => {
                         failed_at = None;
                         tracing::info!(
-                            zone = %origin, primary = %t.primary, serial = t.serial, records = t.records.len(),
-                            bytes = t.bytes, millis, kind = if t.incremental { "IXFR" } else { "AXFR" },
-                            "zone transferred in"
+                            zone = %origin, %primary, serial, records, bytes, millis,
+                            kind = if incremental { "IXFR" } else { "AXFR" }, "zone transferred in"
                         );
                         {
                             let mut s = lock(&status);
@@ -256,10 +262,10 @@ async fn run(
                             s.last_error = None;
                             s.last_transfer = Some(TransferRecord {
                                 at: unix(SystemTime::now()),
-                                from: t.primary.to_string(),
-                                serial: t.serial,
-                                records: t.records.len(),
-                                bytes: t.bytes,
+                                from: primary.to_string(),
+                                serial,
+                                records,
+                                bytes,
                                 millis,
                             });
                         }
@@ -344,7 +350,7 @@ struct Transferred {
 
 /// Asks each primary in turn for the SOA, and transfers the zone from the first one with a
 /// newer serial (or at all, when there is no copy).
-async fn refresh(origin: &Name, settings: &Secondary, ours: Option<&Zone>) -> Result<Outcome, String> {
+async fn refresh(origin: &Name, settings: &Secondary, ours: Option<&Arc<Zone>>) -> Result<Outcome, String> {
     let mut errors = Vec::new();
     for &primary in &settings.primaries {
         let theirs = match soa_serial(origin, primary, settings.key.as_ref()).await {
@@ -439,14 +445,14 @@ async fn transfer(
     origin: &Name,
     primary: SocketAddr,
     settings: &Secondary,
-    ours: Option<&Zone>,
+    ours: Option<&Arc<Zone>>,
 ) -> Result<Transferred, String> {
     let mut stream = tokio::time::timeout(ANSWER_WAIT, tokio::net::TcpStream::connect(primary))
         .await
         .map_err(|_| "no TCP connection within 5 s".to_string())?
         .map_err(|e| format!("cannot connect: {e}"))?;
     let qtype = if ours.is_some() { rtype::IXFR } else { rtype::AXFR };
-    let (message, mac, id) = request(origin, qtype, settings.key.as_ref(), ours);
+    let (message, mac, id) = request(origin, qtype, settings.key.as_ref(), ours.map(|z| &**z));
     let mut framed = (message.len() as u16).to_be_bytes().to_vec();
     framed.extend_from_slice(&message);
     stream.write_all(&framed).await.map_err(|e| format!("cannot send the request: {e}"))?;
@@ -495,7 +501,11 @@ async fn transfer(
     if verifier.as_ref().is_some_and(|v| !v.complete()) {
         return Err("the last messages of the transfer are not signed".into());
     }
-    let (serial, records, incremental) = reader.finish(ours)?;
+    // Applying changes to a large copy takes a while: off the runtime's worker threads.
+    let ours = ours.cloned();
+    let (serial, records, incremental) = tokio::task::spawn_blocking(move || reader.finish(ours.as_deref()))
+        .await
+        .map_err(|e| format!("the transfer's task failed: {e}"))??;
     Ok(Transferred { primary, serial, records, bytes, incremental })
 }
 
@@ -688,11 +698,13 @@ fn convert(r: &hickory_proto::rr::Record, at: &Location) -> Result<Record, Strin
 }
 
 /// Checks a transferred zone as a zone file is checked, then writes it as the zone's copy by
-/// rename (never a half-written file).
-fn keep(origin: &Name, settings: &Secondary, t: &Transferred) -> Result<(), String> {
+/// rename (never a half-written file). The zone built for the check is handed to the reload
+/// that follows ([`take_built`]), which then does not read the file it was written to.
+fn keep(origin: &Name, settings: &Secondary, t: Transferred) -> Result<(), String> {
+    let text = master_file(origin, &t);
     let mut checked = crate::zone::Checked::default();
-    let zone = Zone::build(origin, &settings.file, t.records.clone(), &mut checked);
-    if zone.is_none() || !checked.errors.is_empty() {
+    let zone = Zone::build(origin, &settings.file, t.records, &mut checked);
+    let Some(zone) = zone.filter(|_| checked.errors.is_empty()) else {
         let first: Vec<String> = checked.errors.iter().take(3).map(|d| d.message.clone()).collect();
         return Err(format!(
             "the zone transferred from {} (serial {}) has errors, the copy is kept: {}",
@@ -700,10 +712,39 @@ fn keep(origin: &Name, settings: &Secondary, t: &Transferred) -> Result<(), Stri
             t.serial,
             first.join("; ")
         ));
-    }
-    let text = master_file(origin, t);
+    };
     write_atomically(&settings.file, text.as_bytes())
-        .map_err(|e| format!("cannot write the copy {}: {e}", settings.file.display()))
+        .map_err(|e| format!("cannot write the copy {}: {e}", settings.file.display()))?;
+    if let Ok(meta) = std::fs::metadata(&settings.file)
+        && let Ok(modified) = meta.modified()
+    {
+        let mut built = lock(&BUILT);
+        built.retain(|b| b.path != settings.file);
+        built.push(Built { path: settings.file.clone(), modified, len: meta.len(), zone, warnings: checked.warnings });
+    }
+    Ok(())
+}
+
+/// A copy just written, with the zone built from the same records.
+struct Built {
+    path: std::path::PathBuf,
+    modified: SystemTime,
+    len: u64,
+    zone: Zone,
+    warnings: Vec<crate::zone::Diagnostic>,
+}
+
+static BUILT: Mutex<Vec<Built>> = Mutex::new(Vec::new());
+
+/// The zone built from the copy at `path` when it was written, if the file is still the one
+/// written (same modification time and size): the reload after a transfer uses it instead of
+/// reading the file again. Taken once.
+pub fn take_built(path: &Path) -> Option<(Zone, Vec<crate::zone::Diagnostic>)> {
+    let mut built = lock(&BUILT);
+    let i = built.iter().position(|b| b.path == path)?;
+    let b = built.swap_remove(i);
+    let meta = std::fs::metadata(path).ok()?;
+    (meta.modified().ok()? == b.modified && meta.len() == b.len).then_some((b.zone, b.warnings))
 }
 
 /// The records as a master file: every name absolute, every TTL written, data in
