@@ -298,9 +298,24 @@ impl Reloader {
         use notify::{RecursiveMode, Watcher};
         let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let geo_name = self.geo.file_name().map(|n| n.to_os_string());
+        let shared = self.shared.clone();
+        let zones = self.zones.clone();
         let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
             if let Ok(e) = event {
                 if matches!(e.kind, notify::EventKind::Access(_)) {
+                    return;
+                }
+                // A secondary zone's copy being written or touched (or its directory made): its
+                // task reloads itself.
+                let config = &shared.snapshot.load().config;
+                let copy = |p: &std::path::PathBuf| {
+                    config.gslb.secondaries.values().any(|s| {
+                        *p == s.file
+                            || p.as_os_str().to_string_lossy() == format!("{}.new", s.file.display())
+                            || (s.file.parent() == Some(p.as_path()) && p != &zones)
+                    })
+                };
+                if !e.paths.is_empty() && e.paths.iter().all(copy) {
                     return;
                 }
                 let _ = tx.send(());

@@ -14,7 +14,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::Child;
 use std::time::{Duration, Instant};
@@ -37,7 +37,7 @@ impl Drop for Nsd {
 }
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_dns_port()
 }
 
 fn start_nsd(zones: &Path) -> Nsd {

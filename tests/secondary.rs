@@ -36,7 +36,7 @@ impl Knot {
 }
 
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    free_dns_port()
 }
 
 /// Knot serving `zone_file` as the primary of gslb.test on `port`, transfers allowed to
@@ -399,4 +399,40 @@ fn a_cut_or_oversized_transfer_keeps_the_copy_served_and_says_why() {
     notify();
     assert!(wait_until(Duration::from_secs(15), || soa_serial(ours) == Some(1)).is_some(), "{}", status_of(&s));
     assert!(std::fs::read_to_string(&copy).unwrap().contains("host3000.gslb.test."));
+}
+
+#[test]
+fn writing_the_copy_does_not_set_off_the_file_watcher() {
+    let (primary_port, our_port) = (free_port(), free_port());
+    let c = secondary_zones(primary_port);
+    let Some(_knot) = knot_primary(&c.dir.path().join("primary.zone"), primary_port, our_port) else { return };
+    let listen = format!("127.0.0.1:{our_port}");
+    let s = Serve::spawn(
+        std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
+            .args(["serve", "--listen", &listen, "--watch-quiet", "0.2", "--zones"])
+            .arg(&c.zones)
+            .args(["--geo", c.geo.to_str().unwrap()]),
+    );
+    let ours = SocketAddr::from(([127, 0, 0, 1], our_port));
+    assert!(wait_until(Duration::from_secs(15), || soa_serial(ours) == Some(1)).is_some());
+    // Well past the quiet time: the transfer's own reload, and no second one from the watcher.
+    let mut log = s.seen.join("\n");
+    while let Ok(line) = s.lines.recv_timeout(Duration::from_millis(1500)) {
+        log.push_str(&line);
+        log.push('\n');
+    }
+    assert!(log.contains("zone transferred in"), "{log}");
+    assert!(!log.contains("files changed: reloading"), "{log}");
+    // A change the operator makes is still seen.
+    let toml = c.zones.join("gslb.test.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(&toml, text.replace("ttl = 30", "ttl = 31")).unwrap();
+    let mut seen = false;
+    while let Ok(line) = s.lines.recv_timeout(Duration::from_secs(3)) {
+        if line.contains("files changed: reloading") {
+            seen = true;
+            break;
+        }
+    }
+    assert!(seen, "an edit of the definitions was not picked up");
 }

@@ -4,7 +4,7 @@
 
 mod common;
 
-use std::net::{SocketAddr, UdpSocket};
+use std::net::SocketAddr;
 use std::path::Path;
 use std::process::{Child, Command};
 use std::time::Duration;
@@ -241,7 +241,7 @@ fn knot_secondary(primary: u16, port: u16, signed: bool) -> Option<Secondary> {
 /// Meridian's NOTIFY, since the SOA refresh is an hour.
 fn secondary_follows(start: fn(u16, u16, bool) -> Option<Secondary>, signed: bool) {
     // The secondary's port is chosen first, so that Meridian can be told to NOTIFY it.
-    let port = UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = free_dns_port();
     let c = if signed { transferable_signed() } else { transferable() };
     let toml = c.zones.join("gslb.test.toml");
     let text = std::fs::read_to_string(&toml).unwrap();

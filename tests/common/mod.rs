@@ -576,3 +576,21 @@ pub fn spawn_server(program: &str, flags: &[&str], conf: &Path) -> std::process:
         .spawn()
         .unwrap_or_else(|e| panic!("{program} starts: {e}"))
 }
+
+/// A port on 127.0.0.1 free for both UDP and TCP now, for a DNS server a test starts (NSD,
+/// Knot, Meridian with a fixed port). Taken below the kernel's ephemeral range (32768 and up),
+/// so that no client connection of a test running beside it can take it before the server binds.
+pub fn free_dns_port() -> u16 {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let seed = std::process::id().wrapping_mul(7919);
+    for _ in 0..2000 {
+        let port = 10_000 + (seed.wrapping_add(NEXT.fetch_add(1, Ordering::Relaxed) * 97) % 22_000) as u16;
+        let tcp = std::net::TcpListener::bind(("127.0.0.1", port));
+        let udp = std::net::UdpSocket::bind(("127.0.0.1", port));
+        if tcp.is_ok() && udp.is_ok() {
+            return port;
+        }
+    }
+    panic!("no free port for UDP and TCP below 32768");
+}
