@@ -113,6 +113,47 @@ pub struct ZoneStatus {
     /// The version read from the file, before GSLB pools were attached: what a later load
     /// keeps serving if the file then fails. `None` when it never loaded.
     pub loaded: Option<Arc<Zone>>,
+    /// The warnings of the version loaded.
+    pub warnings: Vec<Diagnostic>,
+    /// Every file the loaded version was read from (its `$INCLUDE`s too), each with its
+    /// modification time, size and inode when read: a later load that finds them all unchanged
+    /// reuses `loaded` instead of reading them again. `None` when a file was changing while it
+    /// was read (it is then read again).
+    pub sources: Option<Sources>,
+}
+
+/// What tells a file changed: modification time, size, inode.
+pub type Stamp = (std::time::SystemTime, u64, u64);
+
+/// The files a zone was read from, each with its stamp.
+pub type Sources = Vec<(PathBuf, Stamp)>;
+
+/// A zone read from its file, with its warnings, or the errors that kept it from loading.
+type ReadZone = Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>>;
+
+/// The stamp of the file at `path` now.
+fn stamp(path: &Path) -> Option<Stamp> {
+    use std::os::unix::fs::MetadataExt;
+    let m = std::fs::metadata(path).ok()?;
+    Some((m.modified().ok()?, m.len(), m.ino()))
+}
+
+/// Reads the zone file at `path` (and what it includes), with the stamps of every file read,
+/// unless one was modified since shortly before the reading started (it may have been read
+/// half-written, or changed after: the next load reads it again).
+fn read_zone(path: &Path, origin: &Name) -> (ReadZone, Option<Sources>) {
+    let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+    let parsed = crate::zone::parser::parse_file(path, origin);
+    let files = parsed.files.clone();
+    let mut checked = crate::zone::Checked { errors: parsed.errors, warnings: parsed.warnings };
+    let zone = Zone::build(origin, path, parsed.records, &mut checked);
+    let result = match zone {
+        Some(zone) if checked.errors.is_empty() => Ok((zone, checked.warnings)),
+        _ => Err(checked.errors),
+    };
+    let sources: Option<Sources> =
+        files.into_iter().map(|f| stamp(&f).filter(|s| s.0 < started).map(|s| (f, s))).collect();
+    (result, sources)
 }
 
 /// What is served for a zone.
@@ -250,14 +291,43 @@ impl Config {
                     state: ZoneState::Pending,
                     errors: Vec::new(),
                     loaded: None,
+                    warnings: Vec::new(),
+                    sources: None,
                 });
                 continue;
             }
-            // A copy just transferred comes with the zone built from it (not read again).
+            // Unchanged files: the version read before, as it was. A copy just transferred:
+            // the zone built from it. Otherwise the file is read.
+            let unchanged = previous
+                .and_then(|p| p.zone_status.iter().find(|s| s.origin == origin && s.file == path))
+                .filter(|s| s.loaded.is_some() && matches!(s.state, ZoneState::Loaded | ZoneState::Expired))
+                .filter(|s| s.sources.as_ref().is_some_and(|v| v.iter().all(|(f, st)| stamp(f) == Some(*st))));
+            if let Some(s) = unchanged {
+                let zone = s.loaded.clone().unwrap_or_else(|| unreachable!("filtered on loaded"));
+                warnings.extend(s.warnings.iter().cloned());
+                let state =
+                    if copy_of.is_some() && expired(&path, &zone) { ZoneState::Expired } else { ZoneState::Loaded };
+                status.push(ZoneStatus {
+                    origin,
+                    file: path,
+                    state,
+                    errors: Vec::new(),
+                    loaded: Some(zone),
+                    warnings: s.warnings.clone(),
+                    sources: s.sources.clone(),
+                });
+                continue;
+            }
             let built = copy_of.as_ref().and_then(|_| crate::transfer::secondary::take_built(&path));
-            let (state, errors, loaded) = match built.map_or_else(|| Zone::load(&path, &origin), Ok) {
+            let (read, sources) = match built {
+                Some(b) => (Ok(b), stamp(&path).map(|s| vec![(path.clone(), s)])),
+                None => read_zone(&path, &origin),
+            };
+            let mut zone_warnings = Vec::new();
+            let (state, errors, loaded) = match read {
                 Ok((zone, w)) => {
-                    warnings.extend(w);
+                    warnings.extend(w.iter().cloned());
+                    zone_warnings = w;
                     if let Some(before) = earlier(&origin)
                         && !serial_increased(before.serial(), zone.serial())
                         && !zone.same_data(&before)
@@ -283,7 +353,8 @@ impl Config {
                 },
             };
             zone_errors.extend(errors.iter().cloned());
-            status.push(ZoneStatus { origin, file: path, state, errors, loaded });
+            let sources = if errors.is_empty() { sources } else { None };
+            status.push(ZoneStatus { origin, file: path, state, errors, loaded, warnings: zone_warnings, sources });
         }
         if status.is_empty() && zone_errors.is_empty() {
             return Err(LoadError(vec![Diagnostic {
@@ -412,4 +483,50 @@ fn expired(path: &Path, zone: &Zone) -> bool {
 /// §3.2: within 2^31 ahead).
 fn serial_increased(old: u32, new: u32) -> bool {
     new != old && new.wrapping_sub(old) < (1 << 31)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, SystemTime};
+
+    const SOA: &str = "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n";
+
+    /// Writes `text` to `path`, dated `age` seconds ago.
+    fn write(path: &Path, text: &str, age: u64) {
+        std::fs::write(path, text).unwrap();
+        let when = SystemTime::now() - Duration::from_secs(age);
+        std::fs::File::options().write(true).open(path).unwrap().set_modified(when).unwrap();
+    }
+
+    fn zone<'c>(config: &'c Config, origin: &str) -> &'c Arc<Zone> {
+        let z = config.zone_status.iter().find(|z| z.origin.to_string() == origin).unwrap();
+        z.loaded.as_ref().unwrap()
+    }
+
+    #[test]
+    fn a_load_reuses_the_zones_whose_files_and_includes_did_not_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(&d.join("a.test.zone"), &format!("{SOA}$INCLUDE inc.txt\n"), 60);
+        write(&d.join("inc.txt"), "www A 192.0.2.1\n", 60);
+        write(&d.join("b.test.zone"), SOA, 60);
+        let geo = Arc::new(GeoDb::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_GEO)).unwrap());
+        let first = Config::load_serving(d, geo.clone(), None, false).unwrap();
+        let second = Config::load_serving(d, geo.clone(), Some(&first), false).unwrap();
+        assert!(Arc::ptr_eq(zone(&first, "a.test."), zone(&second, "a.test.")), "unchanged: reused");
+        assert!(Arc::ptr_eq(zone(&first, "b.test."), zone(&second, "b.test.")));
+        // An included file changed: its zone is read again, the other is not.
+        write(&d.join("inc.txt"), "www A 192.0.2.1\nmore A 192.0.2.2\n", 30);
+        let third = Config::load_serving(d, geo.clone(), Some(&second), false).unwrap();
+        assert!(!Arc::ptr_eq(zone(&second, "a.test."), zone(&third, "a.test.")));
+        assert_eq!(zone(&third, "a.test.").len(), zone(&second, "a.test.").len() + 1);
+        assert!(Arc::ptr_eq(zone(&second, "b.test."), zone(&third, "b.test.")));
+        // A file modified just now may have been read half-written: read again next time too.
+        write(&d.join("b.test.zone"), &format!("{SOA}x A 192.0.2.9\n"), 0);
+        let fourth = Config::load_serving(d, geo.clone(), Some(&third), false).unwrap();
+        let fifth = Config::load_serving(d, geo, Some(&fourth), false).unwrap();
+        assert!(!Arc::ptr_eq(zone(&fourth, "b.test."), zone(&fifth, "b.test.")));
+        assert!(Arc::ptr_eq(zone(&fourth, "a.test."), zone(&fifth, "a.test.")));
+    }
 }

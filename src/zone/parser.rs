@@ -85,6 +85,8 @@ pub struct Parsed {
     pub errors: Vec<Diagnostic>,
     /// Warnings: reported, the zone still loads.
     pub warnings: Vec<Diagnostic>,
+    /// Every file read: the zone file, then the files it included, in the order read.
+    pub files: Vec<PathBuf>,
 }
 
 struct State {
@@ -127,6 +129,7 @@ fn read_file(
     included_at: Option<&Location>,
 ) {
     let file: Arc<Path> = path.into();
+    state.out.files.push(path.to_path_buf());
     let text = match std::fs::read(path) {
         Ok(bytes) => match String::from_utf8(bytes) {
             Ok(text) => text,
