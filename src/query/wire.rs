@@ -137,7 +137,7 @@ fn read_plain_name(p: &[u8], mut pos: usize) -> Option<usize> {
 /// Skips a possibly compressed name at `pos` (RFC 1035 §4.1.4); returns where it ends.
 /// A pointer must point backwards to bytes already seen, and the walk is bounded by the
 /// 255-octet name limit, so loops and forward references are refused with bounded work.
-fn skip_name(p: &[u8], pos: usize) -> Option<usize> {
+pub(crate) fn skip_name(p: &[u8], pos: usize) -> Option<usize> {
     let mut cur = pos;
     let mut end = None;
     let mut seen = 0usize;

@@ -685,16 +685,19 @@ fn convert(r: &hickory_proto::rr::Record, at: &Location) -> Result<Record, Strin
     if u16::from(r.dns_class) != class::IN {
         return Err(format!("a record of class {} in the transfer", u16::from(r.dns_class)));
     }
-    let mut owner = Vec::with_capacity(64);
-    let mut e = BinEncoder::new(&mut owner);
-    e.set_name_encoding(NameEncoding::Uncompressed);
-    r.name.emit(&mut e).map_err(|e| e.to_string())?;
-    let owner = Name::from_wire(&owner).ok_or("a record with an invalid owner name")?;
-    let mut rdata = Vec::with_capacity(64);
-    let mut e = BinEncoder::new(&mut rdata);
-    e.set_name_encoding(NameEncoding::Uncompressed);
-    r.data.emit(&mut e).map_err(|e| e.to_string())?;
+    let owner = Name::from_wire(&uncompressed(&r.name)?).ok_or("a record with an invalid owner name")?;
+    let rdata = uncompressed(&r.data)?;
     Ok(Record { owner, rtype: u16::from(r.record_type()), ttl: r.ttl, rdata, at: at.clone() })
+}
+
+/// `value` (a name, or record data) in wire form with names uncompressed: what the zone parser
+/// and our encoder hold.
+fn uncompressed(value: &impl BinEncodable) -> Result<Vec<u8>, String> {
+    let mut out = Vec::with_capacity(64);
+    let mut e = BinEncoder::new(&mut out);
+    e.set_name_encoding(NameEncoding::Uncompressed);
+    value.emit(&mut e).map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 /// Checks a transferred zone as a zone file is checked, then writes it as the zone's copy by
@@ -810,10 +813,7 @@ pub fn answer_notify(config: &Config, secondaries: &Secondaries, packet: &[u8], 
     };
     let Ok(m) = Message::from_vec(packet) else { return formerr() };
     let Some(q) = m.queries.first() else { return formerr() };
-    let mut qname = Vec::with_capacity(64);
-    let mut e = BinEncoder::new(&mut qname);
-    e.set_name_encoding(NameEncoding::Uncompressed);
-    q.name().emit(&mut e).ok()?;
+    let qname = uncompressed(q.name()).ok()?;
     let name = Name::from_wire(&qname)?;
     let reply = |code: u16| {
         let mut buf = Vec::with_capacity(512);

@@ -16,6 +16,7 @@ use hickory_proto::rr::TSigner;
 use hickory_proto::rr::rdata::tsig::{TsigAlgorithm, signed_bitmessage_to_buf};
 
 use crate::dns::{class, rtype};
+use crate::query::wire::skip_name;
 use crate::zone::{Diagnostic, Location, Name};
 
 /// How far apart two clocks may be (RFC 8945 §10: 300 seconds recommended).
@@ -152,18 +153,6 @@ fn last_record_type(p: &[u8]) -> Option<u16> {
         pos = after + 10 + rdlen;
     }
     (pos == p.len()).then_some(last).flatten()
-}
-
-fn skip_name(p: &[u8], mut pos: usize) -> Option<usize> {
-    loop {
-        let len = *p.get(pos)?;
-        match len {
-            0 => return Some(pos + 1),
-            l if l & 0xc0 == 0xc0 => return p.get(pos + 1).map(|_| pos + 2),
-            l if l & 0xc0 == 0 => pos += 1 + usize::from(l),
-            _ => return None,
-        }
-    }
 }
 
 /// Checks the TSIG of a received request against `keys` at time `now`.
