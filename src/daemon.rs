@@ -56,6 +56,8 @@ pub struct Options {
     pub probe_source: Option<std::net::IpAddr>,
     /// A nameserver, or a checker of the fleet (which listens for no DNS).
     pub role: crate::fleet::Role,
+    /// The encrypted listeners (DoT, DoH, DoQ) and their certificate.
+    pub tls: crate::server::tls::TlsOptions,
 }
 
 impl Options {
@@ -80,6 +82,7 @@ impl Options {
             cluster: crate::fleet::ClusterSettings::default(),
             probe_source: None,
             role: crate::fleet::Role::Server,
+            tls: crate::server::tls::TlsOptions::default(),
         }
     }
 }
@@ -113,6 +116,9 @@ pub enum StartError {
     /// The file watcher could not start.
     #[error("cannot watch the zones for changes: {0}")]
     Watch(String),
+    /// The encrypted listeners' certificate or key is missing, unreadable or mismatched.
+    #[error("{0}")]
+    Tls(String),
 }
 
 /// A running Meridian.
@@ -152,7 +158,16 @@ impl Daemon {
             }
             None => None,
         };
-        let running = server::start(snapshots, &options.listen, options.limits, query_log)
+        let certificates = match (&options.tls.certificate, &options.tls.key) {
+            (Some(cert), Some(key)) if options.tls.any() => {
+                Some(Arc::new(server::tls::Certificates::load(cert, key).map_err(StartError::Tls)?))
+            }
+            _ if options.tls.any() => {
+                return Err(StartError::Tls("dot, doh and doq need tls-certificate and tls-key".into()));
+            }
+            _ => None,
+        };
+        let running = server::start(snapshots, &options.listen, options.limits, query_log, &options.tls, certificates)
             .await
             .map_err(|source| StartError::Listen { addrs: options.listen.clone(), source })?;
         let reloader = Arc::new(Reloader::new(

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+use meridian::query::Transport;
 use meridian::config::Config;
 use meridian::daemon::{Daemon, Options};
 use meridian::fleet::Role;
@@ -714,6 +715,12 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
     options.cluster = args.cluster.clone();
     options.role = role;
     options.probe_source = args.probe_source;
+    options.tls = if role == Role::Checker { Default::default() } else { args.tls_options() };
+    let seconds = std::time::Duration::from_secs_f64;
+    options.limits.tls_connections = args.tls_connections.unwrap_or(options.limits.tls_connections);
+    options.limits.tls_idle = args.tls_idle_timeout.map_or(options.limits.tls_idle, seconds);
+    options.limits.tls_handshake = args.tls_handshake_timeout.map_or(options.limits.tls_handshake, seconds);
+    options.limits.tls_streams = args.tls_streams.unwrap_or(options.limits.tls_streams);
     options.cookies = args.cookies != Some(false);
     options.cookie_secret_file = args.cookie_secret_file.clone();
     options.watch_quiet = args.watch_quiet.map_or(meridian::reload::QUIET, std::time::Duration::from_secs_f64);
@@ -750,8 +757,30 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
         );
         meridian::notify::notify(&format!("READY=1\nSTATUS=checking {} member(s)", daemon.checked_members()));
     } else {
+        // The encrypted listeners, by transport: "; dot on 127.0.0.1:853".
+        let mut encrypted = String::new();
+        for transport in [Transport::Tls, Transport::Https, Transport::Quic] {
+            let on: Vec<String> = daemon
+                .running
+                .shared
+                .listeners
+                .get()
+                .into_iter()
+                .flatten()
+                .filter(|(t, _)| *t == transport)
+                .map(|(_, a)| a.to_string())
+                .collect();
+            if !on.is_empty() {
+                let name = match transport {
+                    Transport::Tls => "DoT",
+                    Transport::Https => "DoH",
+                    _ => "DoQ",
+                };
+                encrypted.push_str(&format!("; {name} on {}", on.join(", ")));
+            }
+        }
         tracing::info!(
-            "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp); checking {} member(s){}",
+            "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp){encrypted}; checking {} member(s){}",
             env!("CARGO_PKG_VERSION"),
             env!("MERIDIAN_REVISION"),
             zones.len(),

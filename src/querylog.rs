@@ -159,6 +159,7 @@ fn format_line(request: &Request<'_>, outcome: &Outcome) -> String {
     let mut line = serde_json::json!({
         "time": (time * 1000.0).round() / 1000.0,
         "client": peer.to_string(),
+        "transport": request.transport.name(),
         "ecs": ecs,
         "name": name,
         "type": qtype,

@@ -225,6 +225,15 @@ impl Reloader {
             }
         }
         let _ready = Ready;
+        // The encrypted listeners' certificate, on its own: a pair that no longer reads is
+        // refused (the one in use stays) without holding back the zones, and the reverse.
+        let mut certificate_errors = Vec::new();
+        if let Some(certificates) = &self.shared.tls
+            && let Err(e) = certificates.reload()
+        {
+            tracing::error!("{e}; still presenting the previous certificate");
+            certificate_errors.push(e);
+        }
         let this = self.clone();
         let loaded = tokio::task::spawn_blocking(move || this.load())
             .await
@@ -260,8 +269,9 @@ impl Reloader {
                 self.notifier.announce(&config);
                 self.shared.secondaries.follow(&config, self);
                 log_zone_errors(&config);
-                status.ok = config.errors.is_empty();
+                status.ok = config.errors.is_empty() && certificate_errors.is_empty();
                 status.errors = config.errors.iter().map(ToString::to_string).collect();
+                status.errors.extend(certificate_errors);
                 status.serials_not_increased += config.serials_not_increased as u64;
                 if status.ok {
                     status.successes += 1;
@@ -285,6 +295,7 @@ impl Reloader {
                 tracing::error!("reload refused with {} error(s); still serving the previous data", errors.len());
                 status.ok = false;
                 status.errors = errors;
+                status.errors.extend(certificate_errors);
                 status.failures += 1;
             }
         }

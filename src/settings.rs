@@ -139,6 +139,43 @@ pub struct Settings {
     /// or json.
     #[arg(long, value_name = "FORMAT")]
     pub log_format: Option<crate::logs::LogFormat>,
+    /// Serve DNS over TLS (RFC 7858) on this address and port (853 is the standard port);
+    /// repeat for several. Needs tls-certificate and tls-key.
+    #[arg(long = "dot", value_name = "ADDR:PORT")]
+    #[serde(default)]
+    pub dot: Vec<SocketAddr>,
+    /// Serve DNS over HTTPS (RFC 8484, HTTP/2, GET and POST) here (443 is the standard port);
+    /// repeat for several. Needs tls-certificate and tls-key.
+    #[arg(long = "doh", value_name = "ADDR:PORT")]
+    #[serde(default)]
+    pub doh: Vec<SocketAddr>,
+    /// Serve DNS over QUIC (RFC 9250) here (853/udp is the standard port); repeat for several.
+    /// Needs tls-certificate and tls-key.
+    #[arg(long = "doq", value_name = "ADDR:PORT")]
+    #[serde(default)]
+    pub doq: Vec<SocketAddr>,
+    /// The certificate chain of the encrypted listeners (PEM, the server's certificate
+    /// first); read again at every reload.
+    #[arg(long, value_name = "FILE")]
+    pub tls_certificate: Option<PathBuf>,
+    /// The certificate's private key (PEM); read again at every reload.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: Option<PathBuf>,
+    /// The HTTP path DNS over HTTPS answers on. Default: /dns-query.
+    #[arg(long, value_name = "PATH")]
+    pub doh_path: Option<String>,
+    /// Concurrent connections per encrypted listener. Default: 100.
+    #[arg(long, value_name = "N")]
+    pub tls_connections: Option<usize>,
+    /// Seconds an encrypted connection may stay without a query. Default: 30.
+    #[arg(long, value_name = "SECONDS")]
+    pub tls_idle_timeout: Option<f64>,
+    /// Seconds a TLS or QUIC handshake may take. Default: 5.
+    #[arg(long, value_name = "SECONDS")]
+    pub tls_handshake_timeout: Option<f64>,
+    /// Queries one DoH or DoQ connection may have in flight at once. Default: 100.
+    #[arg(long, value_name = "N")]
+    pub tls_streams: Option<u32>,
     /// Send health probes from this address (a multi-homed host's chosen one).
     #[arg(long, value_name = "IP")]
     pub probe_source: Option<std::net::IpAddr>,
@@ -154,6 +191,9 @@ macro_rules! over {
         Settings {
             $($field: $flags.$field.or($file.$field),)*
             listen: if $flags.listen.is_empty() { $file.listen } else { $flags.listen },
+            dot: if $flags.dot.is_empty() { $file.dot } else { $flags.dot },
+            doh: if $flags.doh.is_empty() { $file.doh } else { $flags.doh },
+            doq: if $flags.doq.is_empty() { $file.doq } else { $flags.doq },
             cluster: $flags.cluster.over($file.cluster),
         }
     };
@@ -208,6 +248,7 @@ impl Settings {
             return Err("api-token-for-reads: needs api-token-file".into());
         }
         self.cluster.check()?;
+        self.check_tls()?;
         if let Some(len) = self.rrl_ipv4_prefix
             && len > 32
         {
@@ -219,6 +260,57 @@ impl Settings {
             return Err(format!("rrl-ipv6-prefix: {len} is longer than 128"));
         }
         Ok(())
+    }
+
+    /// The encrypted listeners' keys: a listener needs the certificate and the key, the path
+    /// must be a path, the limits must be sensible.
+    fn check_tls(&self) -> Result<(), String> {
+        for (key, addrs) in [("dot", &self.dot), ("doh", &self.doh), ("doq", &self.doq)] {
+            if !addrs.is_empty() && (self.tls_certificate.is_none() || self.tls_key.is_none()) {
+                return Err(format!("{key}: needs tls-certificate and tls-key"));
+            }
+        }
+        if self.tls_certificate.is_some() != self.tls_key.is_some() {
+            let (given, missing) =
+                if self.tls_key.is_none() { ("tls-certificate", "tls-key") } else { ("tls-key", "tls-certificate") };
+            return Err(format!("{given}: needs {missing}"));
+        }
+        if let Some(path) = &self.doh_path
+            && (!path.starts_with('/') || path.contains(['?', '#', ' ']))
+        {
+            return Err(format!("doh-path: '{path}' is not an HTTP path (it starts with / and has no ?, # or space)"));
+        }
+        if let Some(n) = self.tls_connections
+            && !(1..=100_000).contains(&n)
+        {
+            return Err(format!("tls-connections: {n} is not between 1 and 100000"));
+        }
+        if let Some(n) = self.tls_streams
+            && !(1..=10_000).contains(&n)
+        {
+            return Err(format!("tls-streams: {n} is not between 1 and 10000"));
+        }
+        for (key, value) in [("tls-idle-timeout", self.tls_idle_timeout), ("tls-handshake-timeout", self.tls_handshake_timeout)]
+        {
+            if let Some(t) = value
+                && !(0.05..=3600.0).contains(&t)
+            {
+                return Err(format!("{key}: {t} is not between 0.05 and 3600 seconds"));
+            }
+        }
+        Ok(())
+    }
+
+    /// The encrypted listeners these settings ask for.
+    pub fn tls_options(&self) -> crate::server::tls::TlsOptions {
+        crate::server::tls::TlsOptions {
+            dot: self.dot.clone(),
+            doh: self.doh.clone(),
+            doq: self.doq.clone(),
+            certificate: self.tls_certificate.clone(),
+            key: self.tls_key.clone(),
+            doh_path: self.doh_path.clone(),
+        }
     }
 
     /// Makes the relative paths of a settings file relative to its directory.
@@ -235,6 +327,8 @@ impl Settings {
         join(&mut self.state);
         join(&mut self.api_token_file);
         join(&mut self.cookie_secret_file);
+        join(&mut self.tls_certificate);
+        join(&mut self.tls_key);
         self.cluster.rebase(dir);
         if let Some(log) = &mut self.query_log
             && log != "-"
@@ -250,7 +344,8 @@ impl Settings {
         over!(flags, file; zones, geo, state, api, api_token_file, api_token_for_reads, query_log,
             query_log_rate, no_watch, watch_quiet, strict, user, group, allow_root, nsid, server_id,
             version_bind, cookies, cookie_secret_file, rrl_rate, rrl_slip, rrl_ipv4_prefix,
-            rrl_ipv6_prefix, rrl_dry_run, udp_loop, log_level, log_format, probe_source)
+            rrl_ipv6_prefix, rrl_dry_run, udp_loop, log_level, log_format, probe_source, tls_certificate,
+            tls_key, doh_path, tls_connections, tls_idle_timeout, tls_handshake_timeout, tls_streams)
     }
 
     /// The zones directory.
@@ -325,6 +420,9 @@ mod tests {
              version-bind = \"x\"\ncookies = true\ncookie-secret-file = \"cookie\"\nrrl-rate = 20\nrrl-slip = 2\n\
              rrl-ipv4-prefix = 24\nrrl-ipv6-prefix = 56\nrrl-dry-run = false\nudp-loop = \"tokio\"\n\
              log-level = \"warn\"\nlog-format = \"json\"\n\
+             dot = [\"127.0.0.1:853\"]\ndoh = [\"127.0.0.1:443\"]\ndoq = [\"127.0.0.1:853\"]\n\
+             tls-certificate = \"tls/cert.pem\"\ntls-key = \"tls/key.pem\"\ndoh-path = \"/q\"\n\
+             tls-connections = 50\ntls-idle-timeout = 20\ntls-handshake-timeout = 2\ntls-streams = 10\n\
              [cluster]\nendpoints = [\"http://127.0.0.1:2379\"]\nname = \"ns1\"\nprefix = \"/meridian\"\n",
         )
         .unwrap();
@@ -337,6 +435,9 @@ mod tests {
         assert_eq!(s.api_url(), "http://127.0.0.1:8053");
         assert_eq!(s.log_format, Some(crate::logs::LogFormat::Json));
         assert_eq!(s.cluster.name.as_deref(), Some("ns1"));
+        let tls = s.tls_options();
+        assert!(tls.any() && tls.certificate.as_ref().is_some_and(|c| c.is_absolute() && c.ends_with("tls/cert.pem")));
+        assert_eq!((tls.dot.len(), tls.doh.len(), tls.doq.len(), tls.doh_path()), (1, 1, 1, "/q"));
         assert_eq!(s.cluster.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
     }
 
@@ -354,6 +455,12 @@ mod tests {
             ("zones = \n", "FILE:1: "),
             ("[cluster]\nendpoint = [\"http://e:2379\"]\n", "FILE:2: unknown field `endpoint`"),
             ("[cluster]\nendpoints = [\"e:2379\"]\n", "FILE: cluster.endpoints: etcd endpoint 'e:2379'"),
+            ("dot = [\"127.0.0.1:853\"]\n", "FILE: dot: needs tls-certificate and tls-key"),
+            ("tls-key = \"k\"\n", "FILE: tls-key: needs tls-certificate"),
+            ("tls-certificate = \"c\"\ntls-key = \"k\"\ndoh-path = \"dns\"\n", "FILE: doh-path: 'dns' is not an HTTP path"),
+            ("tls-streams = 0\n", "FILE: tls-streams: 0 is not between 1 and 10000"),
+            ("tls-idle-timeout = 0\n", "FILE: tls-idle-timeout: 0 is not between"),
+            ("doq = \"127.0.0.1:853\"\n", "FILE:1: invalid type"),
         ];
         for (text, want) in cases {
             let e = parse(text).unwrap_err();

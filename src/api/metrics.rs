@@ -57,6 +57,15 @@ pub fn render(state: &AppState) -> String {
             let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
         }
     }
+    if let Some(certificates) = &state.shared.tls {
+        header(
+            &mut o,
+            "meridian_tls_certificate_expiry_timestamp_seconds",
+            "gauge",
+            "When the certificate of the encrypted listeners (DoT, DoH, DoQ) stops being valid, in seconds since the Unix epoch.",
+        );
+        let _ = writeln!(o, "meridian_tls_certificate_expiry_timestamp_seconds {}", certificates.current().not_after);
+    }
     let now = SystemTime::now();
     let (members, durations, figures, save_failures) = {
         let t = crate::sync::lock(&state.health);

@@ -268,6 +268,23 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
             "build_epoch": config.geo.build_epoch(),
         },
         "reload": state.reloader.status(),
+        "listeners": state.shared.listeners.get().map(|l| {
+            l.iter().map(|(t, a)| serde_json::json!({ "transport": t.name(), "address": a.to_string() })).collect::<Vec<_>>()
+        }),
+        "tls": state.shared.tls.as_ref().map(|c| {
+            let now = c.current();
+            let unix = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs() as i64);
+            serde_json::json!({
+                "certificate": c.certificate.display().to_string(),
+                "key": c.key.display().to_string(),
+                "subject": now.subject,
+                "names": now.names,
+                "not_before": crate::server::tls::format_time(now.not_before),
+                "not_after": crate::server::tls::format_time(now.not_after),
+                "expires_in_days": (now.not_after - unix).div_euclid(86_400),
+                "loaded": now.loaded,
+            })
+        }),
         "availability": availability,
         "fleet": state.fleet.as_ref().map(|f| serde_json::json!({
             "instance": f.name,

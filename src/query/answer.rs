@@ -95,9 +95,10 @@ pub fn answer(request: &Request<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
 /// The largest response `query` may get over `transport`.
 pub(super) fn size_limit(transport: Transport, query: &Query<'_>) -> usize {
     match (transport, query.edns) {
-        (Transport::Tcp, _) => MAX_TCP_MESSAGE,
         (Transport::Udp, None) => usize::from(MIN_UDP_PAYLOAD),
         (Transport::Udp, Some(e)) => usize::from(e.udp_size.clamp(MIN_UDP_PAYLOAD, MAX_UDP_PAYLOAD)),
+        // Every other transport is a stream (DoH's and DoQ's messages are bounded the same).
+        _ => MAX_TCP_MESSAGE,
     }
 }
 
@@ -121,12 +122,13 @@ fn error(out: &mut Vec<u8>, id: u16, flags: u16, rcode: u16, question: Option<(&
 }
 
 /// What a reply's OPT record carries besides what the query itself decides: the server's NSID
-/// when the query asked for it (RFC 5001 §2.2), and the COOKIE option answering the query's
-/// (RFC 7873 §5.2).
+/// when the query asked for it (RFC 5001 §2.2), the COOKIE option answering the query's
+/// (RFC 7873 §5.2), and padding when an encrypted transport's query asked (RFC 7830 §4).
 #[derive(Debug, Clone, Copy, Default)]
 pub(super) struct Opt<'a> {
     nsid: Option<&'a [u8]>,
     cookie: Option<crate::cookie::Reply>,
+    pad: bool,
 }
 
 impl<'a> Opt<'a> {
@@ -142,7 +144,10 @@ impl<'a> Opt<'a> {
             Some(presented) => request.config().cookies.reply(&presented, request.peer.ip(), request.now),
             None => None,
         };
-        Opt { nsid, cookie }
+        // RFC 7830 §4: a reply is padded when the query carried the option; only encrypted
+        // transports pad (on others padding hides nothing and costs octets).
+        let pad = e.padding && request.transport.encrypted();
+        Opt { nsid, cookie, pad }
     }
 }
 
@@ -210,9 +215,13 @@ pub fn slip(request: &Request<'_>, outcome: &Outcome, out: &mut Vec<u8>) -> Opti
     Some(slipped)
 }
 
-/// Longest OPT record written: root, fixed fields, ECS (8 + 16), NSID (4 + MAX_IDENTITY) and
-/// COOKIE.
+/// Longest OPT record written without padding: root, fixed fields, ECS (8 + 16), NSID
+/// (4 + MAX_IDENTITY) and COOKIE.
 const MAX_OPT: usize = 11 + 24 + 4 + crate::config::MAX_IDENTITY + COOKIE_OPTION;
+
+/// Replies that are padded are padded to a multiple of this many octets: the block length
+/// RFC 8467 §4.1 recommends for responses.
+pub const PADDING_BLOCK: usize = 468;
 
 fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: &Opt<'_>, ext_rcode: u16, scope: u8) {
     let Some(e) = query.edns else {
@@ -220,8 +229,9 @@ fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: &Opt<'_>, ext_rcode: u1
     };
     match opt {
         // The usual reply: at most an ECS option, in a small buffer.
-        &Opt { nsid: None, cookie: None } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
-        _ => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
+        &Opt { nsid: None, cookie: None, pad: false } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
+        &Opt { pad: false, .. } => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
+        _ => write_opt_in(w, &mut [0u8; MAX_OPT + 4 + PADDING_BLOCK], e, opt, ext_rcode, scope),
     }
 }
 
@@ -230,17 +240,29 @@ fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns<'_>, opt: &Opt<'_>, e
     if let Some(ecs) = e.ecs {
         len += echo_ecs(&ecs, scope, &mut rr[11..]);
     }
-    let mut option = |code: u16, value: &[u8]| {
-        rr[len..len + 2].copy_from_slice(&code.to_be_bytes());
-        rr[len + 2..len + 4].copy_from_slice(&(value.len() as u16).to_be_bytes());
-        rr[len + 4..len + 4 + value.len()].copy_from_slice(value);
-        len += 4 + value.len();
-    };
+    fn option(rr: &mut [u8], len: &mut usize, code: u16, value: &[u8]) {
+        let at = *len;
+        rr[at..at + 2].copy_from_slice(&code.to_be_bytes());
+        rr[at + 2..at + 4].copy_from_slice(&(value.len() as u16).to_be_bytes());
+        rr[at + 4..at + 4 + value.len()].copy_from_slice(value);
+        *len += 4 + value.len();
+    }
     if let Some(nsid) = opt.nsid {
-        option(edns::NSID, nsid);
+        option(rr, &mut len, edns::NSID, nsid);
     }
     if let Some(cookie) = &opt.cookie {
-        option(edns::COOKIE, &cookie.option);
+        option(rr, &mut len, edns::COOKIE, &cookie.option);
+    }
+    if opt.pad {
+        // The whole message, this option's header included, made a multiple of the block;
+        // never past the size limit (RFC 7830 §4): less padding where a full block would not
+        // fit, none where not even the option's header would.
+        const ZEROS: [u8; PADDING_BLOCK] = [0; PADDING_BLOCK];
+        let bare = w.len() + len + 4;
+        let want = (PADDING_BLOCK - bare % PADDING_BLOCK) % PADDING_BLOCK;
+        if let Some(room) = w.room().checked_sub(len + 4) {
+            option(rr, &mut len, edns::PADDING, &ZEROS[..want.min(room)]);
+        }
     }
     // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
     let ttl = (u32::from(ext_rcode >> 4) << 24) | if e.dnssec_ok { u32::from(flags::EDNS_DO) } else { 0 };

@@ -86,6 +86,11 @@ impl<'b> Writer<'b> {
         self.buf.len()
     }
 
+    /// Octets that may still be written within the limit.
+    pub fn room(&self) -> usize {
+        self.limit.saturating_sub(self.buf.len())
+    }
+
     /// True before the header is written.
     pub fn is_empty(&self) -> bool {
         self.buf.is_empty()

@@ -142,6 +142,7 @@ pub fn explain(
             ecs: Some(ecs),
             nsid: false,
             cookie: None,
+            padding: false,
         }),
         ixfr_serial: None,
         signed: None,

@@ -34,13 +34,42 @@ pub use wire::{Query, Reject};
 use crate::config::Config;
 use crate::health::{HealthSnapshot, Snapshot};
 
-/// The transport a query came over: it decides the response size limit.
+/// The transport a query came over: it decides the response size limit, and whether a reply
+/// is padded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Transport {
     /// Datagrams: responses sized to the client's EDNS payload size, truncated past it.
     Udp,
     /// Streams: responses up to 65535 octets.
     Tcp,
+    /// DNS over TLS (RFC 7858): a TCP stream inside TLS.
+    Tls,
+    /// DNS over HTTPS (RFC 8484), HTTP/2.
+    Https,
+    /// DNS over QUIC (RFC 9250): one query per QUIC stream.
+    Quic,
+}
+
+impl Transport {
+    /// Every transport, in the order metrics list them.
+    pub const ALL: [Transport; 5] = [Transport::Udp, Transport::Tcp, Transport::Tls, Transport::Https, Transport::Quic];
+
+    /// The name metrics, the query log and `/status` use.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Transport::Udp => "udp",
+            Transport::Tcp => "tcp",
+            Transport::Tls => "tls",
+            Transport::Https => "https",
+            Transport::Quic => "quic",
+        }
+    }
+
+    /// True for the encrypted transports: their replies are padded when the query asks
+    /// (RFC 7830, RFC 8467).
+    pub fn encrypted(self) -> bool {
+        matches!(self, Transport::Tls | Transport::Https | Transport::Quic)
+    }
 }
 
 /// One query and everything it is answered from: the snapshot (configuration and the health

@@ -25,6 +25,9 @@ pub struct Edns<'a> {
     /// The value of the COOKIE option (RFC 7873), its length checked, the first one when
     /// several were sent (§5.2); in place in the packet, read only when cookies are answered.
     pub cookie: Option<&'a [u8]>,
+    /// True when the query carried a Padding option (RFC 7830): a reply over an encrypted
+    /// transport is padded then.
+    pub padding: bool,
 }
 
 /// An EDNS Client Subnet option (RFC 7871 §6), validated.
@@ -132,6 +135,31 @@ fn read_plain_name(p: &[u8], mut pos: usize) -> Option<usize> {
             return None;
         }
     }
+}
+
+/// The smallest TTL of the records of a response (the OPT record aside), for DoH's HTTP
+/// freshness (RFC 8484 §5.1: no longer than the smallest TTL of the answer section; every
+/// section is looked at, so a negative answer's SOA counts too). `None` when the message has
+/// no such record or does not read.
+pub fn smallest_ttl(message: &[u8]) -> Option<u32> {
+    let count = |at| u16_at(message, at).map(usize::from);
+    let (qd, records) = (count(4)?, count(6)? + count(8)? + count(10)?);
+    let mut pos = 12;
+    for _ in 0..qd {
+        pos = skip_name(message, pos)? + 4;
+    }
+    let mut smallest: Option<u32> = None;
+    for _ in 0..records {
+        pos = skip_name(message, pos)?;
+        let rtype = u16_at(message, pos)?;
+        let ttl = u32::from_be_bytes(message.get(pos + 4..pos + 8)?.try_into().ok()?);
+        let len = usize::from(u16_at(message, pos + 8)?);
+        if rtype != rtype::OPT {
+            smallest = Some(smallest.map_or(ttl, |s| s.min(ttl)));
+        }
+        pos += 10 + len;
+    }
+    smallest
 }
 
 /// Skips a possibly compressed name at `pos` (RFC 1035 §4.1.4); returns where it ends.
@@ -250,11 +278,11 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
                 return formerr(echo);
             }
             let ttl = &p[after_name + 4..after_name + 8];
-            let Some(Options { ecs, nsid, cookie }) = read_options(&p[rdata_start..rdata_end]) else {
+            let Some(Options { ecs, nsid, cookie, padding }) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
             let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
-            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid, cookie });
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid, cookie, padding });
         } else if rtype == rtype::TSIG {
             // RFC 8945 §5.1: a TSIG anywhere but last is FORMERR.
             if i + 1 != arcount {
@@ -276,6 +304,7 @@ struct Options<'a> {
     ecs: Option<ClientSubnet>,
     nsid: bool,
     cookie: Option<&'a [u8]>,
+    padding: bool,
 }
 
 /// Walks the options of an OPT record. `None` when an option overruns the record, or a Client
@@ -286,6 +315,7 @@ fn read_options(mut rdata: &[u8]) -> Option<Options<'_>> {
     let mut ecs = None;
     let mut nsid = false;
     let mut cookie = None;
+    let mut padding = false;
     while !rdata.is_empty() {
         let code = u16_at(rdata, 0)?;
         let len = usize::from(u16_at(rdata, 2)?);
@@ -299,6 +329,7 @@ fn read_options(mut rdata: &[u8]) -> Option<Options<'_>> {
             }
             // RFC 5001 §2.1: a query's NSID option is empty; any payload is ignored.
             edns::NSID => nsid = true,
+            edns::PADDING => padding = true,
             edns::COOKIE if cookie.is_none() => {
                 Presented::read(value)?;
                 cookie = Some(value);
@@ -307,7 +338,7 @@ fn read_options(mut rdata: &[u8]) -> Option<Options<'_>> {
         }
         rdata = &rdata[4 + len..];
     }
-    Some(Options { ecs, nsid, cookie })
+    Some(Options { ecs, nsid, cookie, padding })
 }
 
 /// RFC 7871 §6 and §7.1.2: family 1 or 2, source prefix within the family's width, scope 0,

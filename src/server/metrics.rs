@@ -68,6 +68,18 @@ counters! {
     udp_queries => "meridian_udp_datagrams_total", "UDP datagrams received.";
     /// Messages received over TCP.
     tcp_queries => "meridian_tcp_messages_total", "DNS messages received over TCP.";
+    /// Messages received over DNS over TLS.
+    tls_queries => "meridian_tls_messages_total", "DNS messages received over DNS over TLS.";
+    /// Requests received over DNS over HTTPS.
+    https_queries => "meridian_https_requests_total", "HTTP requests received by the DNS over HTTPS listeners.";
+    /// Streams received over DNS over QUIC.
+    quic_queries => "meridian_quic_streams_total", "Query streams received over DNS over QUIC.";
+    /// Encrypted connections refused because their listener's connection limit was reached.
+    tls_refused => "meridian_encrypted_refused_total",
+        "DNS over TLS, HTTPS and QUIC connections refused because the listener's connection limit was reached.";
+    /// TLS and QUIC handshakes that failed or took too long.
+    tls_handshakes_failed => "meridian_tls_handshakes_failed_total",
+        "TLS and QUIC handshakes that failed or did not finish within the handshake timeout.";
     /// Connections closed at once because the connection limit was reached.
     tcp_refused => "meridian_tcp_refused_total",
         "TCP connections closed at once because the connection limit was reached.";
@@ -182,7 +194,13 @@ fn label(table: &[u16], slot: usize, name: fn(u16) -> Option<&'static str>) -> &
     table.get(slot).and_then(|&n| name(n)).unwrap_or("other")
 }
 
-const TRANSPORTS: [&str; 2] = ["udp", "tcp"];
+const TRANSPORTS: [&str; 5] = [
+    Transport::ALL[0].name(),
+    Transport::ALL[1].name(),
+    Transport::ALL[2].name(),
+    Transport::ALL[3].name(),
+    Transport::ALL[4].name(),
+];
 
 /// Queries by transport, type and rcode.
 #[derive(Debug)]
@@ -258,10 +276,8 @@ impl QueryCounters {
 
     /// The counter an answered query goes to.
     pub fn index(transport: Transport, outcome: &Outcome) -> usize {
-        let t = match transport {
-            Transport::Udp => 0,
-            Transport::Tcp => 1,
-        };
+        // The variants are declared in the order of `Transport::ALL`.
+        let t = transport as usize;
         (t * QTYPE_SLOTS_N + qtype_index(outcome.qtype)) * RCODE_SLOTS_N + rcode_index(outcome.rcode)
     }
 

@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod rrl;
 mod shared;
 pub mod tcp;
+pub mod tls;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod udp_batch;
@@ -26,6 +27,7 @@ pub use metrics::{Stats, Tally};
 pub use shared::{Limits, Shared, UdpLoop};
 
 use crate::health::Snapshot;
+use crate::query::Transport;
 
 /// A running server: the addresses it listens on and its tasks.
 pub struct Running {
@@ -80,14 +82,42 @@ impl Running {
 /// How many times to look for a port free for both UDP and TCP when asked for port 0.
 const PORT_ATTEMPTS: usize = 16;
 
-/// Binds UDP and TCP on every address in `listen` and starts serving what `snapshot`
-/// publishes. Port 0 picks a free port, the same for UDP and TCP.
+/// Binds UDP and TCP on every address in `listen`, and the encrypted listeners `tls` asks
+/// for (presenting `certificates`), and starts serving what `snapshot` publishes. Port 0 picks
+/// a free port, the same for UDP and TCP.
 pub async fn start(
     snapshot: Arc<ArcSwap<Snapshot>>,
     listen: &[SocketAddr],
     limits: Limits,
     query_log: Option<crate::querylog::QueryLog>,
+    tls: &tls::TlsOptions,
+    certificates: Option<Arc<tls::Certificates>>,
 ) -> std::io::Result<Running> {
+    let named = |what: &str, addr: SocketAddr, e: std::io::Error| {
+        let e = explain_bind_error(addr, e);
+        std::io::Error::new(e.kind(), format!("{what} {addr}: {e}"))
+    };
+    // The encrypted listeners first: a certificate or port problem stops the start before
+    // anything serves.
+    let mut streams = Vec::new();
+    let mut quic = Vec::new();
+    if tls.any() {
+        let Some(certificates) = &certificates else {
+            return Err(std::io::Error::other("dot, doh and doq need tls-certificate and tls-key"));
+        };
+        for (what, transport, addrs) in [("dot", Transport::Tls, &tls.dot), ("doh", Transport::Https, &tls.doh)] {
+            for &addr in addrs {
+                let listener = TcpListener::bind(addr).await.map_err(|e| named(what, addr, e))?;
+                streams.push((transport, listener));
+            }
+        }
+        let config = tls::server_config(certificates.clone(), &[tls::doq::ALPN], true);
+        for &addr in &tls.doq {
+            let socket = std::net::UdpSocket::bind(addr).map_err(|e| named("doq", addr, e))?;
+            let bound = socket.local_addr()?;
+            quic.push((bound, tls::doq::endpoint(socket, config.clone(), &limits).map_err(|e| named("doq", addr, e))?));
+        }
+    }
     let stats = Stats::default();
     let bound = ArcSwap::from_pointee(stats.answers.bind(&snapshot.load().config));
     let shared = Arc::new(Shared {
@@ -99,6 +129,8 @@ pub async fn start(
         rrl: limits.rrl.map(rrl::Rrl::new),
         transfers_out: tokio::sync::Semaphore::new(crate::transfer::MAX_TRANSFERS_OUT),
         secondaries: Arc::default(),
+        tls: certificates.clone(),
+        listeners: std::sync::OnceLock::new(),
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
@@ -121,6 +153,25 @@ pub async fn start(
         tasks.extend(udp::spawn(udp, shared.clone()));
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
     }
+    let mut listeners: Vec<(Transport, SocketAddr)> =
+        addrs.iter().flat_map(|&a| [(Transport::Udp, a), (Transport::Tcp, a)]).collect();
+    if let Some(certificates) = certificates {
+        let dot = tls::server_config(certificates.clone(), &[tls::dot::ALPN], false);
+        let doh = tls::server_config(certificates, &[tls::doh::ALPN], false);
+        let path: Arc<str> = Arc::from(tls.doh_path());
+        for (transport, listener) in streams {
+            listeners.push((transport, listener.local_addr()?));
+            tasks.push(match transport {
+                Transport::Tls => tokio::spawn(tls::dot::serve(listener, shared.clone(), dot.clone())),
+                _ => tokio::spawn(tls::doh::serve(listener, shared.clone(), doh.clone(), path.clone())),
+            });
+        }
+        for (bound, endpoint) in quic {
+            listeners.push((Transport::Quic, bound));
+            tasks.push(tokio::spawn(tls::doq::serve(endpoint, shared.clone())));
+        }
+    }
+    let _ = shared.listeners.set(listeners);
     Ok(Running { shared, addrs, liveness, tasks, threads, stop })
 }
 

@@ -25,6 +25,14 @@ pub struct Limits {
     pub rrl: Option<rrl::RrlConfig>,
     /// Which UDP loop serves queries.
     pub udp_loop: UdpLoop,
+    /// Concurrent connections per encrypted listener (DoT, DoH, DoQ).
+    pub tls_connections: usize,
+    /// How long an encrypted connection may stay without a query.
+    pub tls_idle: std::time::Duration,
+    /// How long a TLS or QUIC handshake may take.
+    pub tls_handshake: std::time::Duration,
+    /// Queries one DoH or DoQ connection may have in flight (HTTP/2 and QUIC streams).
+    pub tls_streams: u32,
 }
 
 /// The UDP loops (both answer through the same function).
@@ -53,6 +61,10 @@ impl Default for Limits {
             tcp_io: tcp::TCP_IO_TIMEOUT,
             rrl: None,
             udp_loop: UdpLoop::default(),
+            tls_connections: super::tls::MAX_TLS_CONNECTIONS,
+            tls_idle: super::tls::TLS_IDLE_TIMEOUT,
+            tls_handshake: super::tls::TLS_HANDSHAKE_TIMEOUT,
+            tls_streams: super::tls::MAX_TLS_STREAMS,
         }
     }
 }
@@ -77,6 +89,11 @@ pub struct Shared {
     pub transfers_out: tokio::sync::Semaphore,
     /// The secondary zones' tasks, which NOTIFY wakes.
     pub secondaries: Arc<crate::transfer::secondary::Secondaries>,
+    /// The certificate of the encrypted listeners, when there are any (reloaded with the
+    /// zones).
+    pub tls: Option<Arc<super::tls::Certificates>>,
+    /// Every listener: its transport and bound address (set once all are bound).
+    pub listeners: std::sync::OnceLock<Vec<(crate::query::Transport, SocketAddr)>>,
 }
 
 impl Shared {

@@ -12,8 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 use tokio::time::timeout;
 
@@ -55,7 +55,9 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
         };
         let shared = shared.clone();
         tokio::spawn(async move {
-            if let Err(e) = connection(stream, peer, &shared).await {
+            let _ = stream.set_nodelay(true);
+            let mut stream = stream;
+            if let Err(e) = connection(&mut stream, peer, &shared, Transport::Tcp, shared.limits.tcp_idle).await {
                 tracing::debug!(error = %e, %peer, "tcp connection closed");
             }
             drop(permit);
@@ -63,14 +65,22 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     }
 }
 
-async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) -> std::io::Result<()> {
-    let _ = stream.set_nodelay(true);
+/// Serves one connection of length-prefixed DNS messages: TCP, or DNS over TLS once its
+/// handshake is done (`transport` says which). Returns when the peer closes, stays idle past
+/// `idle`, or breaks the framing or the timeouts.
+pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    peer: SocketAddr,
+    shared: &Shared,
+    transport: Transport,
+    idle: Duration,
+) -> std::io::Result<()> {
     let mut input = vec![0u8; MAX_TCP_MESSAGE];
     let mut output = Vec::with_capacity(4096);
     loop {
         let mut prefix = [0u8; 2];
         // Idle: waiting for the first octet of the next message.
-        match timeout(shared.limits.tcp_idle, stream.read(&mut prefix[..1])).await {
+        match timeout(idle, stream.read(&mut prefix[..1])).await {
             Err(_) => return Ok(()),
             Ok(Ok(0)) => return Ok(()),
             Ok(Ok(_)) => {}
@@ -88,16 +98,19 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
         // the reference count costs nothing that matters).
         let snapshot = shared.snapshot.load_full();
         let mut tally = Tally::default();
-        tally.tcp_queries += 1;
+        match transport {
+            Transport::Tls => tally.tls_queries += 1,
+            _ => tally.tcp_queries += 1,
+        }
         if crate::transfer::secondary::is_notify(&input[..len]) {
             tally.flush(shared);
             let answer =
                 crate::transfer::secondary::answer_notify(&snapshot.config, &shared.secondaries, &input[..len], peer);
             let Some(answer) = answer else { return Ok(()) };
-            send(&mut stream, &answer, shared, "reply not sent in time").await?;
+            send(stream, &answer, shared, "reply not sent in time").await?;
             continue;
         }
-        let request = Request::new(&snapshot, &input[..len], peer, Transport::Tcp, crate::cookie::now());
+        let request = Request::new(&snapshot, &input[..len], peer, transport, crate::cookie::now());
         // A zone transfer: built on a blocking thread from this snapshot (a large zone takes
         // a while, and no query waits for it), at most MAX_TRANSFERS_OUT at once; sent after.
         if request.query().is_some_and(|q| crate::transfer::is_transfer(q.qtype)) {
@@ -106,7 +119,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                     let (snapshot, packet) = (snapshot.clone(), input[..len].to_vec());
                     let now = request.now;
                     let built = tokio::task::spawn_blocking(move || {
-                        crate::transfer::respond(&Request::new(&snapshot, &packet, peer, Transport::Tcp, now))
+                        crate::transfer::respond(&Request::new(&snapshot, &packet, peer, transport, now))
                     })
                     .await
                     .unwrap_or_else(|_| Err(crate::transfer::Refusal::default()));
@@ -114,7 +127,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                         Ok(messages) => {
                             tally.flush(shared);
                             for message in messages {
-                                if let Err(e) = send(&mut stream, &message, shared, "transfer not sent in time").await {
+                                if let Err(e) = send(stream, &message, shared, "transfer not sent in time").await {
                                     let mut failed = Tally::default();
                                     failed.transfers_failed += 1;
                                     failed.flush(shared);
@@ -132,7 +145,7 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
                             tally.transfers_tsig_failed += u64::from(refusal.tsig);
                             if let Some(message) = refusal.message {
                                 tally.flush(shared);
-                                send(&mut stream, &message, shared, "reply not sent in time").await?;
+                                send(stream, &message, shared, "reply not sent in time").await?;
                                 continue;
                             }
                         }
@@ -155,17 +168,21 @@ async fn connection(mut stream: TcpStream, peer: SocketAddr, shared: &Shared) ->
             // peer is not speaking DNS to us.
             return Ok(());
         };
-        send(&mut stream, &output, shared, "reply not sent in time").await?;
+        send(stream, &output, shared, "reply not sent in time").await?;
     }
 }
 
 /// Writes one message with its two-octet length within the I/O timeout; `late` says what
 /// timed out.
-async fn send(stream: &mut TcpStream, message: &[u8], shared: &Shared, late: &str) -> std::io::Result<()> {
+async fn send<S: AsyncWrite + Unpin>(stream: &mut S, message: &[u8], shared: &Shared, late: &str) -> std::io::Result<()> {
     let mut framed = Vec::with_capacity(message.len() + 2);
     framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
     framed.extend_from_slice(message);
-    timeout(shared.limits.tcp_io, stream.write_all(&framed))
-        .await
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, late.to_string()))?
+    timeout(shared.limits.tcp_io, async {
+        stream.write_all(&framed).await?;
+        // A TLS stream holds what is written until flushed; a TCP socket has nothing to flush.
+        stream.flush().await
+    })
+    .await
+    .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, late.to_string()))?
 }
