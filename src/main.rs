@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use meridian::query::Transport;
 use meridian::config::Config;
 use meridian::daemon::{Daemon, Options};
 use meridian::fleet::Role;
+use meridian::query::Transport;
 use meridian::settings::Settings;
 
 #[derive(Parser)]

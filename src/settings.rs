@@ -290,7 +290,8 @@ impl Settings {
         {
             return Err(format!("tls-streams: {n} is not between 1 and 10000"));
         }
-        for (key, value) in [("tls-idle-timeout", self.tls_idle_timeout), ("tls-handshake-timeout", self.tls_handshake_timeout)]
+        for (key, value) in
+            [("tls-idle-timeout", self.tls_idle_timeout), ("tls-handshake-timeout", self.tls_handshake_timeout)]
         {
             if let Some(t) = value
                 && !(0.05..=3600.0).contains(&t)
@@ -457,7 +458,10 @@ mod tests {
             ("[cluster]\nendpoints = [\"e:2379\"]\n", "FILE: cluster.endpoints: etcd endpoint 'e:2379'"),
             ("dot = [\"127.0.0.1:853\"]\n", "FILE: dot: needs tls-certificate and tls-key"),
             ("tls-key = \"k\"\n", "FILE: tls-key: needs tls-certificate"),
-            ("tls-certificate = \"c\"\ntls-key = \"k\"\ndoh-path = \"dns\"\n", "FILE: doh-path: 'dns' is not an HTTP path"),
+            (
+                "tls-certificate = \"c\"\ntls-key = \"k\"\ndoh-path = \"dns\"\n",
+                "FILE: doh-path: 'dns' is not an HTTP path",
+            ),
             ("tls-streams = 0\n", "FILE: tls-streams: 0 is not between 1 and 10000"),
             ("tls-idle-timeout = 0\n", "FILE: tls-idle-timeout: 0 is not between"),
             ("doq = \"127.0.0.1:853\"\n", "FILE:1: invalid type"),

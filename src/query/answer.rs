@@ -227,10 +227,10 @@ fn write_opt(w: &mut Writer<'_>, query: &Query<'_>, opt: &Opt<'_>, ext_rcode: u1
     let Some(e) = query.edns else {
         return;
     };
-    match opt {
+    match *opt {
         // The usual reply: at most an ECS option, in a small buffer.
-        &Opt { nsid: None, cookie: None, pad: false } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
-        &Opt { pad: false, .. } => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
+        Opt { nsid: None, cookie: None, pad: false } => write_opt_in(w, &mut [0u8; 11 + 24], e, opt, ext_rcode, scope),
+        Opt { pad: false, .. } => write_opt_in(w, &mut [0u8; MAX_OPT], e, opt, ext_rcode, scope),
         _ => write_opt_in(w, &mut [0u8; MAX_OPT + 4 + PADDING_BLOCK], e, opt, ext_rcode, scope),
     }
 }

@@ -117,3 +117,18 @@ impl<'a> Request<'a> {
         &self.snapshot.health
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::Transport;
+
+    #[test]
+    fn transports_are_numbered_in_the_order_metrics_list_them() {
+        for (i, t) in Transport::ALL.iter().enumerate() {
+            assert_eq!(*t as usize, i, "{t:?}");
+        }
+        let names: Vec<&str> = Transport::ALL.iter().map(|t| t.name()).collect();
+        assert_eq!(names, ["udp", "tcp", "tls", "https", "quic"]);
+        assert!(Transport::ALL.iter().filter(|t| t.encrypted()).count() == 3);
+    }
+}

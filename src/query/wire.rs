@@ -467,4 +467,31 @@ mod tests {
         p[2] = 0x20; // opcode 4, NOTIFY
         assert!(matches!(parse(&p), Err(Reject::NotImp { question: Some(_), .. })));
     }
+
+    #[test]
+    fn the_smallest_ttl_counts_every_record_but_opt() {
+        // Header: one question, two answers, one authority, one additional (OPT).
+        let mut m = vec![0, 0, 0x84, 0, 0, 1, 0, 2, 0, 1, 0, 1];
+        m.extend_from_slice(WWW);
+        m.extend_from_slice(&[0, 1, 0, 1]);
+        let rr = |m: &mut Vec<u8>, rtype: u16, ttl: u32| {
+            m.extend_from_slice(&[0xc0, 12]);
+            m.extend_from_slice(&rtype.to_be_bytes());
+            m.extend_from_slice(&[0, 1]);
+            m.extend_from_slice(&ttl.to_be_bytes());
+            m.extend_from_slice(&[0, 4, 192, 0, 2, 1]);
+        };
+        rr(&mut m, 1, 300);
+        rr(&mut m, 1, 60);
+        rr(&mut m, 6, 3600);
+        m.extend_from_slice(&[0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(smallest_ttl(&m), Some(60));
+        // Only an OPT record: nothing to go by.
+        let mut bare = vec![0, 0, 0x84, 0, 0, 1, 0, 0, 0, 0, 0, 1];
+        bare.extend_from_slice(WWW);
+        bare.extend_from_slice(&[0, 1, 0, 1, 0, 0, 41, 4, 0xd0, 0, 0, 0, 0, 0, 0]);
+        assert_eq!(smallest_ttl(&bare), None);
+        // Cut short: does not read.
+        assert_eq!(smallest_ttl(&m[..m.len() - 20]), None);
+    }
 }

@@ -174,7 +174,12 @@ pub(super) async fn connection<S: AsyncRead + AsyncWrite + Unpin>(
 
 /// Writes one message with its two-octet length within the I/O timeout; `late` says what
 /// timed out.
-async fn send<S: AsyncWrite + Unpin>(stream: &mut S, message: &[u8], shared: &Shared, late: &str) -> std::io::Result<()> {
+async fn send<S: AsyncWrite + Unpin>(
+    stream: &mut S,
+    message: &[u8],
+    shared: &Shared,
+    late: &str,
+) -> std::io::Result<()> {
     let mut framed = Vec::with_capacity(message.len() + 2);
     framed.extend_from_slice(&(message.len() as u16).to_be_bytes());
     framed.extend_from_slice(message);

@@ -65,7 +65,10 @@ pub fn respond(request: &Request<'_>) -> Result<Vec<Vec<u8>>, Refusal> {
 fn respond_or_none(request: &Request<'_>) -> Option<Result<Vec<Vec<u8>>, Refusal>> {
     let query = request.query()?;
     let ixfr = query.qtype == rtype::IXFR;
-    if !is_transfer(query.qtype) || query.qclass != class::IN || !matches!(request.transport, Transport::Tcp | Transport::Tls) {
+    if !is_transfer(query.qtype)
+        || query.qclass != class::IN
+        || !matches!(request.transport, Transport::Tcp | Transport::Tls)
+    {
         return None;
     }
     let kind = if ixfr { "IXFR" } else { "AXFR" };

@@ -92,7 +92,8 @@ async fn connection<S>(tls: S, peer: SocketAddr, shared: Arc<Shared>, path: Arc<
 where
     S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
 {
-    let activity = Arc::new(Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicUsize::new(0) });
+    let activity =
+        Arc::new(Activity { start: Instant::now(), last_ms: AtomicU64::new(0), in_flight: AtomicUsize::new(0) });
     let service = {
         let (shared, activity) = (shared.clone(), activity.clone());
         hyper::service::service_fn(move |request| {
@@ -139,7 +140,12 @@ fn status(code: StatusCode, text: &'static str) -> Response<Full<Bytes>> {
 }
 
 /// Reads one DoH request and answers it.
-async fn handle(request: HttpRequest<Incoming>, peer: SocketAddr, shared: &Shared, path: &str) -> Response<Full<Bytes>> {
+async fn handle(
+    request: HttpRequest<Incoming>,
+    peer: SocketAddr,
+    shared: &Shared,
+    path: &str,
+) -> Response<Full<Bytes>> {
     let mut tally = Tally::default();
     tally.https_queries += 1;
     tally.flush(shared);

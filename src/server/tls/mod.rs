@@ -167,8 +167,7 @@ fn read(certificate: &Path, key: &Path) -> Result<Loaded, String> {
     let signing = rustls::crypto::ring::sign::any_supported_type(&private)
         .map_err(|e| format!("tls-key {key_name}: not a usable key ({e}); RSA, ECDSA P-256/P-384 and Ed25519 are"))?;
     let pair = CertifiedKey::new(chain.clone(), signing);
-    pair.keys_match()
-        .map_err(|e| format!("tls-key {key_name} is not the key of tls-certificate {cert_name} ({e})"))?;
+    pair.keys_match().map_err(|e| format!("tls-key {key_name} is not the key of tls-certificate {cert_name} ({e})"))?;
     let names = parsed
         .subject_alternative_name()
         .ok()
