@@ -68,6 +68,11 @@ impl Encrypted {
     }
 
     fn start_on(limits: Limits, zones: &Path) -> Encrypted {
+        Encrypted::start_with(limits, zones, |_| {})
+    }
+
+    /// As [`Encrypted::start`], with `tweak` applied to the options last.
+    fn start_with(limits: Limits, zones: &Path, tweak: impl FnOnce(&mut Options)) -> Encrypted {
         let dir = tempfile::tempdir().unwrap();
         let (c, k, cert) = certificate(dir.path(), "server");
         let zones = zones.to_path_buf();
@@ -87,6 +92,7 @@ impl Encrypted {
             key: Some(k.clone()),
             doh_path: None,
         };
+        tweak(&mut options);
         let server = TestServer::start_options(config, options);
         let listeners = server.daemon.as_ref().unwrap().running.shared.listeners.get().unwrap().clone();
         let on = |t: Transport| listeners.iter().find(|(x, _)| *x == t).unwrap().1;
@@ -673,6 +679,62 @@ fn zones_transfer_over_tls_to_the_permitted_addresses() {
         .unwrap();
     let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
     assert!(text.contains("REFUSED") && !text.contains("\tSOA\t"), "{text}");
+}
+
+#[test]
+fn rate_limiting_stays_on_udp_and_the_query_log_names_the_transport() {
+    let limits = Limits { rrl: Some(meridian::server::rrl::RrlConfig::new(1)), ..Limits::default() };
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let path = log.path().to_path_buf();
+    let s = Encrypted::start_with(limits, &root().join("zones"), |o| {
+        o.query_log = Some((path.display().to_string(), 1.0));
+    });
+    let q = build(9, "static.example.com", 1, Some(&[]), false);
+    // Over UDP, past one answer a second, replies are dropped or sent truncated.
+    let sock = UdpSocket::bind("127.0.0.1:0").unwrap();
+    sock.set_read_timeout(Some(Duration::from_millis(300))).unwrap();
+    let mut full = 0;
+    for _ in 0..10 {
+        sock.send_to(&q, s.server.addr).unwrap();
+        let mut buf = [0u8; 1500];
+        if let Ok((n, _)) = sock.recv_from(&mut buf)
+            && n > 12
+            && buf[2] & 0x02 == 0
+        {
+            full += 1;
+        }
+    }
+    assert!(full <= 3, "rate limiting is on for UDP: {full} full answers");
+    // Over DoT, DoH and DoQ every query is answered in full.
+    runtime().block_on(async {
+        let (mut tls, _) = dot_connect(s.dot, s.client(b"dot")).await;
+        let (mut sender, _) = doh_connect(s.doh, s.client(b"h2")).await;
+        let endpoint = quic_endpoint(UdpSocket::bind("127.0.0.1:0").unwrap(), s.client(b"doq"));
+        let quic = endpoint.connect(s.doq, "localhost").unwrap().await.unwrap();
+        let q0 = build(0, "static.example.com", 1, Some(&[]), false);
+        for _ in 0..10 {
+            let answers = [
+                stream_query(&mut tls, &q).await.unwrap(),
+                doh(&mut sender, "/dns-query", &q, true).await.3,
+                doq_query(&quic, &q0).await.unwrap(),
+            ];
+            for a in answers {
+                let m = hickory_proto::op::Message::from_vec(&a).unwrap();
+                assert!(!m.metadata.truncation && m.answers.len() == 1, "{m:?}");
+            }
+        }
+    });
+    // The query log says which transport each query came over.
+    let mut seen = std::collections::BTreeSet::new();
+    common::wait_until(Duration::from_secs(5), || {
+        for line in std::fs::read_to_string(&path).unwrap_or_default().lines() {
+            let v: serde_json::Value = serde_json::from_str(line).unwrap();
+            seen.insert(v["transport"].as_str().unwrap_or("none").to_string());
+        }
+        seen.len() >= 4
+    });
+    let want: std::collections::BTreeSet<String> = ["udp", "tls", "https", "quic"].map(String::from).into();
+    assert_eq!(seen, want);
 }
 
 #[test]
