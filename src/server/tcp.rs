@@ -39,20 +39,7 @@ pub const TCP_IO_TIMEOUT: Duration = Duration::from_secs(2);
 pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
     let permits = Arc::new(Semaphore::new(shared.limits.tcp_connections));
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                tracing::warn!(error = %e, "tcp accept error");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            shared.stats.tcp_refused.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
+        let (stream, peer, permit) = accept(&listener, &permits, &shared.stats.tcp_refused, "tcp").await;
         let shared = shared.clone();
         tokio::spawn(async move {
             let _ = stream.set_nodelay(true);
@@ -62,6 +49,35 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>) {
             }
             drop(permit);
         });
+    }
+}
+
+/// The next connection on `listener` within the limit `permits` keeps: connections beyond it
+/// are accepted and closed at once (counted in `refused`), so a client learns immediately
+/// instead of waiting in the backlog. `what` names the listener in the log.
+pub(super) async fn accept(
+    listener: &TcpListener,
+    permits: &Arc<Semaphore>,
+    refused: &std::sync::atomic::AtomicU64,
+    what: &str,
+) -> (tokio::net::TcpStream, SocketAddr, tokio::sync::OwnedSemaphorePermit) {
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(x) => x,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                tracing::warn!(error = %e, "{what} accept error");
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        match permits.clone().try_acquire_owned() {
+            Ok(permit) => return (stream, peer, permit),
+            Err(_) => {
+                refused.fetch_add(1, Ordering::Relaxed);
+                drop(stream);
+            }
+        }
     }
 }
 

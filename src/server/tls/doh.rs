@@ -24,6 +24,7 @@ use tokio::time::timeout;
 use tokio_rustls::TlsAcceptor;
 
 use crate::query::{MAX_TCP_MESSAGE, Request, Transport};
+use crate::server::tcp::accept;
 use crate::server::{Shared, Tally};
 
 /// The ALPN token of HTTP/2 over TLS.
@@ -37,30 +38,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, config: Arc<rustl
     let acceptor = TlsAcceptor::from(config);
     let permits = Arc::new(Semaphore::new(shared.limits.tls_connections));
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "doh accept error");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            shared.stats.tls_refused.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
+        let (stream, peer, permit) = accept(&listener, &permits, &shared.stats.tls_refused, "doh").await;
         let (shared, acceptor, path) = (shared.clone(), acceptor.clone(), path.clone());
         tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let tls = match timeout(shared.limits.tls_handshake, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                _ => {
-                    shared.stats.tls_handshakes_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, "doh handshake failed or not finished in time");
-                    return;
-                }
-            };
+            let Some(tls) = super::handshake(&acceptor, stream, peer, &shared, "doh").await else { return };
             connection(tls, peer, shared, path).await;
             drop(permit);
         });

@@ -3,8 +3,6 @@
 //! (XFR over TLS, RFC 9103), to the same addresses and keys.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::TcpListener;
@@ -14,6 +12,7 @@ use tokio_rustls::TlsAcceptor;
 
 use crate::query::Transport;
 use crate::server::Shared;
+use crate::server::tcp::accept;
 
 /// The ALPN token of DNS over TLS (RFC 7858 §3.2, RFC 9103 §7.1).
 pub const ALPN: &[u8] = b"dot";
@@ -23,35 +22,10 @@ pub async fn serve(listener: TcpListener, shared: Arc<Shared>, config: Arc<rustl
     let acceptor = TlsAcceptor::from(config);
     let permits = Arc::new(Semaphore::new(shared.limits.tls_connections));
     loop {
-        let (stream, peer) = match listener.accept().await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "dot accept error");
-                tokio::time::sleep(Duration::from_millis(50)).await;
-                continue;
-            }
-        };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            shared.stats.tls_refused.fetch_add(1, Ordering::Relaxed);
-            drop(stream);
-            continue;
-        };
+        let (stream, peer, permit) = accept(&listener, &permits, &shared.stats.tls_refused, "dot").await;
         let (shared, acceptor) = (shared.clone(), acceptor.clone());
         tokio::spawn(async move {
-            let _ = stream.set_nodelay(true);
-            let mut tls = match timeout(shared.limits.tls_handshake, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => tls,
-                Ok(Err(e)) => {
-                    shared.stats.tls_handshakes_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, error = %e, "dot handshake failed");
-                    return;
-                }
-                Err(_) => {
-                    shared.stats.tls_handshakes_failed.fetch_add(1, Ordering::Relaxed);
-                    tracing::debug!(%peer, "dot handshake not finished in time");
-                    return;
-                }
-            };
+            let Some(mut tls) = super::handshake(&acceptor, stream, peer, &shared, "dot").await else { return };
             let idle = shared.limits.tls_idle;
             if let Err(e) = crate::server::tcp::connection(&mut tls, peer, &shared, Transport::Tls, idle).await {
                 tracing::debug!(error = %e, %peer, "dot connection closed");

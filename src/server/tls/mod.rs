@@ -215,6 +215,29 @@ pub fn format_time(t: i64) -> String {
     x509_parser::time::ASN1Time::from_timestamp(t).map_or_else(|_| t.to_string(), |a| a.to_string())
 }
 
+/// The TLS handshake of a connection accepted by a DoT or DoH listener, within the handshake
+/// timeout; `None` (counted) when it fails or takes too long.
+pub(super) async fn handshake(
+    acceptor: &tokio_rustls::TlsAcceptor,
+    stream: tokio::net::TcpStream,
+    peer: SocketAddr,
+    shared: &crate::server::Shared,
+    what: &str,
+) -> Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>> {
+    let _ = stream.set_nodelay(true);
+    match tokio::time::timeout(shared.limits.tls_handshake, acceptor.accept(stream)).await {
+        Ok(Ok(tls)) => Some(tls),
+        failed => {
+            shared.stats.tls_handshakes_failed.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            match failed {
+                Ok(Err(e)) => tracing::debug!(%peer, error = %e, "{what} handshake failed"),
+                _ => tracing::debug!(%peer, "{what} handshake not finished in time"),
+            }
+            None
+        }
+    }
+}
+
 /// The rustls configuration of a listener: the certificate from `certificates`, the ALPN
 /// protocols offered, TLS 1.3 only when `tls13_only` (QUIC), else 1.2 and 1.3 (RFC 8310 §8.1).
 pub fn server_config(certificates: Arc<Certificates>, alpn: &[&[u8]], tls13_only: bool) -> Arc<ServerConfig> {
