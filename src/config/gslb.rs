@@ -50,6 +50,21 @@ pub struct Datacenter {
     pub continent: Option<Code>,
     /// Country code, if given.
     pub country: Option<Code>,
+    /// The traffic dial: the share of its clients (percent) it keeps; the rest go on to the
+    /// next data center in their order. 100 unless set; a pool's `dials` override it.
+    pub dial: u8,
+    /// Geoproximity bias (Route 53's): -99..=99; the distance to it counts as
+    /// `distance * (1 - bias / 100)`, so a positive bias stretches its catchment.
+    pub bias: i8,
+    /// A hash of the name: which clients a dial keeps depends on it (and the client's
+    /// network), not on the data center's place in the file, so every instance and every
+    /// reload keeps the same clients.
+    pub key: u64,
+}
+
+/// The FNV-1a hash of a data center's name ([`Datacenter::key`]).
+pub fn datacenter_key(name: &str) -> u64 {
+    name.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 /// How the addresses of the chosen data center are ordered and picked.
@@ -191,6 +206,18 @@ pub struct Pool {
     pub degraded_ttl: u32,
     /// How the instances of a fleet agree on a member's health.
     pub health_quorum: Quorum,
+    /// Traffic dials of this pool that override the data centers' own (percent kept).
+    pub dials: Vec<(DcId, u8)>,
+    /// How many serving data centers an answer lists members of (1 unless set).
+    pub datacenters_per_answer: usize,
+}
+
+impl Pool {
+    /// The traffic dial of data center `dc` for this pool: the pool's own, else the data
+    /// center's.
+    pub fn dial(&self, datacenters: &[Datacenter], dc: DcId) -> u8 {
+        self.dials.iter().find(|(d, _)| *d == dc).map_or(datacenters[dc].dial, |&(_, p)| p)
+    }
 }
 
 /// Ordered data center lists pinned to regions.
@@ -681,18 +708,29 @@ impl Builder {
             return;
         }
         let Some(t) = w.table(v, &path) else { return };
-        w.allow_keys(t, &path, &["lat", "lon", "continent", "country"]);
+        w.allow_keys(t, &path, &["lat", "lon", "continent", "country", "dial", "bias"]);
         let lat = required(w, t, &path, "lat", span).and_then(|v| w.number(v, &join(&path, "lat"), -90.0, 90.0));
         let lon = required(w, t, &path, "lon", span).and_then(|v| w.number(v, &join(&path, "lon"), -180.0, 180.0));
         let continent = get(t, "continent").and_then(|v| continent_code(w, v, &join(&path, "continent")));
         let country = get(t, "country").and_then(|v| country_code(w, v, &join(&path, "country")));
-        if let (Some(lat), Some(lon)) = (lat, lon) {
+        let dial = match get(t, "dial") {
+            Some(v) => w.integer(v, &join(&path, "dial"), 0, 100).map(|n| n as u8),
+            None => Some(100),
+        };
+        let bias = match get(t, "bias") {
+            Some(v) => w.integer(v, &join(&path, "bias"), -99, 99).map(|n| n as i8),
+            None => Some(0),
+        };
+        if let (Some(lat), Some(lon), Some(dial), Some(bias)) = (lat, lon, dial, bias) {
             self.gslb.datacenters.push(Datacenter {
                 name: name.to_string(),
                 point: Point { lat, lon },
                 unit: Unit::of(Point { lat, lon }),
                 continent,
                 country,
+                dial,
+                bias,
+                key: datacenter_key(name),
             });
         }
     }
@@ -812,6 +850,8 @@ impl Builder {
                 "fallback",
                 "degraded_ttl",
                 "health_quorum",
+                "dials",
+                "datacenters_per_answer",
             ],
         );
         let pool_index = self.gslb.pools.len();
@@ -1010,8 +1050,50 @@ impl Builder {
                 })
             }
         };
+        // Traffic dials of this pool, by data center of the pool.
+        let dials = match get(t, "dials") {
+            None => Some(Vec::new()),
+            Some(v) => {
+                let dpath = join(&path, "dials");
+                w.table(v, &dpath).and_then(|dt| {
+                    let mut out = Vec::new();
+                    let mut good = true;
+                    for (dname, dv) in dt.iter() {
+                        let key = join(&dpath, dname.get_ref());
+                        match self.gslb.datacenter(dname.get_ref()) {
+                            Some(d) if in_pool.contains(&d) => match w.integer(dv, &key, 0, 100) {
+                                Some(n) => out.push((d, n as u8)),
+                                None => good = false,
+                            },
+                            Some(_) => {
+                                w.error(&dv.span(), &key, "the pool has no member in this data center");
+                                good = false;
+                            }
+                            None => {
+                                w.error(
+                                    &dv.span(),
+                                    &key,
+                                    format!("unknown data center '{}' (defined: {})", dname.get_ref(), self.dc_names()),
+                                );
+                                good = false;
+                            }
+                        }
+                    }
+                    good.then_some(out)
+                })
+            }
+        };
+        let datacenters_per_answer = match get(t, "datacenters_per_answer") {
+            None => Some(1),
+            Some(v) => {
+                let most = in_pool.len().max(1) as i64;
+                w.integer(v, &join(&path, "datacenters_per_answer"), 1, most).map(|n| n as usize)
+            }
+        };
         if let (
             true,
+            Some(dials),
+            Some(datacenters_per_answer),
             Some(ttl),
             Some(answers),
             Some(selection),
@@ -1022,9 +1104,21 @@ impl Builder {
             Some(fallback),
             Some(degraded_ttl),
             Some(health_quorum),
-        ) =
-            (ok, ttl, answers, selection, ecs, map, default_order, min_healthy, fallback, degraded_ttl, health_quorum)
-        {
+        ) = (
+            ok,
+            dials,
+            datacenters_per_answer,
+            ttl,
+            answers,
+            selection,
+            ecs,
+            map,
+            default_order,
+            min_healthy,
+            fallback,
+            degraded_ttl,
+            health_quorum,
+        ) {
             for owner in &owners {
                 self.gslb.by_owner.insert(owner.key(), pool_index);
             }
@@ -1042,6 +1136,8 @@ impl Builder {
                 fallback,
                 degraded_ttl,
                 health_quorum,
+                dials,
+                datacenters_per_answer,
             });
         }
     }
@@ -1424,6 +1520,47 @@ mod tests {
             super::from_texts(&files, &zones, &mut errors);
             let e = errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n");
             assert!(e.contains("gslb.test.toml:6:") && e.contains("health_quorum") && e.contains(want), "{q}: {e}");
+        }
+    }
+
+    #[test]
+    fn dials_bias_and_datacenters_per_answer_are_read_and_bad_ones_named_with_key_and_line() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let origin = crate::zone::Name::parse("gslb.test.", None).unwrap();
+        let (zone, _) = crate::zone::Zone::load(&root.join("tests/data/gslb/gslb.test.zone"), &origin).unwrap();
+        let zones = crate::zone::ZoneSet::new(vec![zone]);
+        let text = |dc: &str, pool: &str| {
+            format!(
+                "[datacenters.ams]\nlat = 1.0\nlon = 2.0\n{dc}\n[datacenters.iad]\nlat = 3.0\nlon = 4.0\n\
+                 [datacenters.sin]\nlat = 5.0\nlon = 6.0\n\
+                 [pools.p]\nnames = [\"www\"]\n{pool}\n\
+                 [pools.p.members.a]\ndatacenter = \"ams\"\nipv4 = \"192.0.2.1\"\n\
+                 [pools.p.members.b]\ndatacenter = \"iad\"\nipv4 = \"192.0.2.2\"\n"
+            )
+        };
+        let load = |dc: &str, pool: &str| {
+            let mut errors = Vec::new();
+            let files = vec![(std::path::PathBuf::from("gslb.test.toml"), text(dc, pool))];
+            let g = super::from_texts(&files, &zones, &mut errors);
+            (g, errors.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))
+        };
+        let (g, e) = load("dial = 30\nbias = -20", "dials = { iad = 0 }\ndatacenters_per_answer = 2");
+        assert!(e.is_empty(), "{e}");
+        assert_eq!((g.datacenters[0].dial, g.datacenters[0].bias, g.datacenters[1].dial), (30, -20, 100));
+        assert_eq!((g.pools[0].dial(&g.datacenters, 1), g.pools[0].datacenters_per_answer), (0, 2));
+        let cases = [
+            ("dial = 101", "", "gslb.test.toml:4: datacenters.ams.dial"),
+            ("bias = 100", "", "gslb.test.toml:4: datacenters.ams.bias"),
+            ("dial = \"half\"", "", "datacenters.ams.dial"),
+            ("", "dials = { nyc = 50 }", "pools.p.dials.nyc: unknown data center 'nyc'"),
+            ("", "dials = { sin = 50 }", "pools.p.dials.sin: the pool has no member in this data center"),
+            ("", "dials = { iad = -1 }", "pools.p.dials.iad"),
+            ("", "datacenters_per_answer = 3", "pools.p.datacenters_per_answer"),
+            ("", "datacenters_per_answer = 0", "pools.p.datacenters_per_answer"),
+        ];
+        for (dc, pool, want) in cases {
+            let (_, e) = load(dc, pool);
+            assert!(e.contains(want), "{dc} / {pool}: {e}");
         }
     }
 

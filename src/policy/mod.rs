@@ -195,6 +195,15 @@ pub enum Skip {
 pub enum Step {
     /// The data center order and why, with distances in km where known.
     Order(OrderReason, Vec<(DcId, Option<f64>)>),
+    /// A bias changed the distances: each data center's distance as ordered (km times
+    /// `1 - bias / 100`), in the order that results.
+    Biased(Vec<(DcId, f64)>),
+    /// The data center could serve, but its traffic dial (percent kept) sends this client's
+    /// network on to the next.
+    Dialed(DcId, u8),
+    /// Every data center that could serve dialed the client away: the first of them answers
+    /// anyway (dials move clients, they never empty an answer).
+    DialedBack(DcId),
     /// A data center was passed over.
     Skipped(DcId, Skip),
     /// The data center answered.
@@ -221,6 +230,12 @@ pub struct Decision {
     pub ttl: u32,
     /// The fallback that applied, if no data center could serve.
     pub fallback: Option<crate::config::gslb::Fallback>,
+    /// Further data centers whose members follow the first's (`datacenters_per_answer`).
+    pub also: SmallVec<[DcId; 4]>,
+    /// How many leading bits of the client's address the decision depends on beyond its
+    /// location (a traffic dial or `sticky` hash the client's network): the ECS scope must be
+    /// at least this long. 0 when nothing but the location counts.
+    pub client_prefix: u8,
 }
 
 fn record(trace: &mut Trace<'_>, step: impl FnOnce() -> Step) {
@@ -276,7 +291,7 @@ impl OrderRule {
 /// where the client's location is known.
 pub fn order(gslb: &Gslb, pool: &Pool, located: &Located<'_>) -> (OrderReason, Vec<(DcId, Option<f64>)>) {
     let mut list = Ranked::new();
-    let rule = order_into(gslb, pool, located, &mut list);
+    let (rule, _) = order_into(gslb, pool, located, &mut list);
     (rule.reason(gslb), with_km(gslb, located, &list))
 }
 
@@ -285,12 +300,24 @@ fn with_km(gslb: &Gslb, located: &Located<'_>, list: &Ranked) -> Vec<(DcId, Opti
     list.iter().map(|&(d, _)| (d, point.map(|p| distance_km(p, gslb.datacenters[d].point)))).collect()
 }
 
-fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked) -> OrderRule {
+/// Orders the pool's data centers into `list`; also says whether a bias changed the keys
+/// (they are then minus the biased angle, not the cosine).
+fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked) -> (OrderRule, bool) {
     let from = match located {
         Located::Geo { unit, .. } => Some(*unit),
         _ => located.location().map(|l| Unit::of(l.point)),
     };
-    let closeness = |d: DcId| from.map_or(0.0, |u| u.closeness(gslb.datacenters[d].unit));
+    // With a bias anywhere in the pool, data centers are ranked by their biased angle (Route
+    // 53's `distance * (1 - bias / 100)`); without, by the cosine alone (no trigonometry).
+    let biased = from.is_some() && pool.default_order.iter().any(|&d| gslb.datacenters[d].bias != 0);
+    let closeness = |d: DcId| {
+        let dc = &gslb.datacenters[d];
+        match from {
+            None => 0.0,
+            Some(u) if biased => -(u.closeness(dc.unit).clamp(-1.0, 1.0).acos() * (1.0 - f64::from(dc.bias) / 100.0)),
+            Some(u) => u.closeness(dc.unit),
+        }
+    };
     // Nearest first; the sort is stable, so ties keep the default order and the result is
     // deterministic.
     let by_distance = |list: &mut [(DcId, f64)]| {
@@ -308,7 +335,7 @@ fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked
     };
     if let Located::Network { network: Network { target: NetworkTarget::Datacenters(first), .. }, .. } = located {
         pinned(first, list);
-        return OrderRule::Network;
+        return (OrderRule::Network, biased);
     }
     if let (Some(map_id), Some(loc)) = (pool.map, located.location()) {
         let map = &gslb.maps[map_id];
@@ -320,12 +347,25 @@ fn order_into(gslb: &Gslb, pool: &Pool, located: &Located<'_>, list: &mut Ranked
             .or_else(|| loc.continent.and_then(|c| map.continents.get(&c).map(|l| (MapKey::Continent(c), l))));
         if let Some((key, first)) = hit {
             pinned(first, list);
-            return OrderRule::Map { map: map_id, key };
+            return (OrderRule::Map { map: map_id, key }, biased);
         }
     }
     list.extend(pool.default_order.iter().map(|&d| (d, closeness(d))));
     by_distance(list);
-    if from.is_some() { OrderRule::Distance } else { OrderRule::Default }
+    (if from.is_some() { OrderRule::Distance } else { OrderRule::Default }, biased)
+}
+
+/// Whether a traffic dial of `percent` keeps `client` at the data center whose name hashes to
+/// `dc_key`: a hash of the client's network (its /24 or /56, as `sticky` groups clients) and
+/// the data center, uniform over 0..10 000, must fall below `percent * 100`. Deterministic, so a
+/// client does not flap between queries or instances; monotonic, so raising a dial only brings
+/// clients back and lowering it only sends clients away.
+pub fn dial_keeps(client: &Client, dc_key: u64, percent: u8) -> bool {
+    match percent {
+        100.. => true,
+        0 => false,
+        p => select::mix(select::client_key(client) ^ dc_key) % 10_000 < u64::from(p) * 100,
+    }
 }
 
 /// What a pool is asked: which pool and address family, for which client, found where, and
@@ -349,14 +389,24 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
     let Ask { pool: pool_id, family, located, client, seed } = *ask;
     let pool = &gslb.pools[pool_id];
     let mut order = Ranked::new();
-    let rule = order_into(gslb, pool, located, &mut order);
+    let (rule, biased) = order_into(gslb, pool, located, &mut order);
     record(&mut trace, || Step::Order(rule.reason(gslb), with_km(gslb, located, &order)));
+    if biased {
+        let km = crate::geo::distance::EARTH_RADIUS_KM;
+        record(&mut trace, || Step::Biased(order.iter().map(|&(d, key)| (d, -key * km)).collect()));
+    }
     let has_family = |m: &crate::config::gslb::Member| match family {
         Family::V4 => m.ipv4.is_some(),
         Family::V6 => m.ipv6.is_some(),
     };
     let mut first_with_family: Option<DcId> = None;
     let mut degraded = false;
+    let mut chosen: SmallVec<[DcId; 4]> = SmallVec::new();
+    let mut members = Members::new();
+    let mut client_prefix =
+        if pool.selection == crate::config::gslb::Selection::Sticky { select::key_len(client) } else { 0 };
+    // The first data center that could serve but dialed this client away, with its members up.
+    let mut dialed_away: Option<(DcId, Members)> = None;
     for &(dc, _) in &order {
         let mut candidates = 0;
         let mut drained = false;
@@ -387,21 +437,55 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
                 Skip::Down
             };
             record(&mut trace, || Step::Skipped(dc, why));
-            degraded = true;
+            // Degraded: the client's first choice cannot serve (not a later one's failure).
+            degraded |= chosen.is_empty();
             continue;
         }
+        let dial = pool.dial(&gslb.datacenters, dc);
+        if dial < 100 {
+            client_prefix = select::key_len(client);
+            if !dial_keeps(client, gslb.datacenters[dc].key, dial) {
+                record(&mut trace, || Step::Dialed(dc, dial));
+                if dialed_away.is_none() {
+                    dialed_away = Some((dc, up));
+                }
+                continue;
+            }
+        }
         record(&mut trace, || Step::Chose(dc));
-        let members = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
+        chosen.push(dc);
+        members.extend(select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed));
+        if chosen.len() >= pool.datacenters_per_answer {
+            break;
+        }
+    }
+    if chosen.is_empty()
+        && let Some((dc, up)) = dialed_away
+    {
+        record(&mut trace, || Step::DialedBack(dc));
+        chosen.push(dc);
+        members = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
+    }
+    if let Some(&first) = chosen.first() {
         return Decision {
-            datacenter: Some(dc),
+            datacenter: Some(first),
             members,
             ttl: if degraded { pool.degraded_ttl } else { pool.ttl },
             fallback: None,
+            also: chosen[1..].into(),
+            client_prefix,
         };
     }
     let Some(nearest) = first_with_family else {
         record(&mut trace, || Step::NoData);
-        return Decision { datacenter: None, members: Members::new(), ttl: pool.ttl, fallback: None };
+        return Decision {
+            datacenter: None,
+            members: Members::new(),
+            ttl: pool.ttl,
+            fallback: None,
+            also: SmallVec::new(),
+            client_prefix,
+        };
     };
     // Nothing can serve: the pool's fallback, never an accidental empty answer.
     use crate::config::gslb::Fallback;
@@ -419,7 +503,14 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
         }
         Fallback::ServFail => (None, Members::new()),
     };
-    Decision { datacenter, members, ttl: pool.degraded_ttl, fallback: Some(pool.fallback) }
+    Decision {
+        datacenter,
+        members,
+        ttl: pool.degraded_ttl,
+        fallback: Some(pool.fallback),
+        also: SmallVec::new(),
+        client_prefix,
+    }
 }
 
 #[cfg(test)]
@@ -431,7 +522,16 @@ mod tests {
 
     fn dc(name: &str, lat: f64, lon: f64) -> Datacenter {
         let point = Point { lat, lon };
-        Datacenter { name: name.into(), point, unit: Unit::of(point), continent: None, country: None }
+        Datacenter {
+            name: name.into(),
+            point,
+            unit: Unit::of(point),
+            continent: None,
+            country: None,
+            dial: 100,
+            bias: 0,
+            key: crate::config::gslb::datacenter_key(name),
+        }
     }
 
     fn member(name: &str, dc: DcId, v4: Option<&str>, v6: Option<&str>, weight: u32) -> Member {
@@ -469,6 +569,8 @@ mod tests {
                 fallback: crate::config::gslb::Fallback::Nearest,
                 degraded_ttl: 5,
                 health_quorum: crate::config::gslb::Quorum::Majority,
+                dials: Vec::new(),
+                datacenters_per_answer: 1,
                 members: vec![
                     member("ams-1", 0, Some("192.0.2.1"), Some("2001:db8::1"), 1),
                     member("ams-2", 0, Some("192.0.2.2"), Some("2001:db8::2"), 3),
@@ -852,5 +954,177 @@ mod tests {
             })
             .count();
         assert!((1850..2150).contains(&first), "{first}");
+    }
+
+    fn ask_at<'a>(located: &'a Located<'a>, client: &'a Client, family: Family) -> Ask<'a, 'a> {
+        Ask { pool: 0, family, located, client, seed: 7 }
+    }
+
+    /// A client in 198.18.x.y/24 number `n` (0..65 536 networks), from ECS.
+    fn network(n: u32) -> Client {
+        let a = 0xc612_0000u32 | (n << 8);
+        Client { addr: IpAddr::V4(a.into()), prefix: 24, from_ecs: true }
+    }
+
+    #[test]
+    fn a_dial_keeps_its_share_of_client_networks_stably_and_monotonically() {
+        let paris = at(48.85, 2.35, Some("FR"), Some("EU"), None);
+        for percent in [0u8, 1, 10, 30, 50, 75, 99, 100] {
+            let mut g = gslb(Selection::Shuffle, None);
+            g.datacenters[0].dial = percent;
+            let mut kept = 0usize;
+            let n = 100_000u32;
+            for i in 0..n {
+                // 100 000 networks: 65 536 /24s of 198.18.0.0/15 and 34 464 of 100.64.0.0/10.
+                let client = if i < 65_536 {
+                    network(i)
+                } else {
+                    Client {
+                        addr: IpAddr::V4((0x6440_0000u32 | ((i - 65_536) << 8)).into()),
+                        prefix: 24,
+                        from_ecs: true,
+                    }
+                };
+                let d = choose(&g, &ask_at(&paris, &client, Family::V4), &AllUp, None);
+                match d.datacenter {
+                    Some(0) => kept += 1,
+                    // The rest go to the next in their order (iad from Paris), never elsewhere.
+                    other => assert_eq!(other, Some(1), "dial {percent}"),
+                }
+                assert_eq!(d.client_prefix, if percent < 100 { 24 } else { 0 }, "the scope covers the hashed network");
+            }
+            let share = kept as f64 / f64::from(n) * 100.0;
+            assert!((share - f64::from(percent)).abs() <= 1.0, "dial {percent}%: kept {share:.2}%");
+        }
+        // The same network always gets the same answer, and raising a dial only brings networks
+        // back (30 % kept is a subset of 60 % kept).
+        let key = datacenter_key_of("ams");
+        for i in 0..20_000 {
+            let c = network(i);
+            assert_eq!(dial_keeps(&c, key, 30), dial_keeps(&c, key, 30));
+            if dial_keeps(&c, key, 30) {
+                assert!(dial_keeps(&c, key, 60), "network {i} kept at 30 % but not at 60 %");
+            }
+        }
+        // Two data centers' dials pick different networks (the hash includes the data center).
+        let (a, b) = (datacenter_key_of("ams"), datacenter_key_of("iad"));
+        let same = (0..10_000).filter(|&i| dial_keeps(&network(i), a, 50) == dial_keeps(&network(i), b, 50)).count();
+        assert!((4_000..6_000).contains(&same), "{same}");
+    }
+
+    /// The point a fraction `f` of the way from `a` to `b` along the great circle.
+    fn slerp(a: Point, b: Point, f: f64) -> Point {
+        let xyz = |p: Point| {
+            let (la, lo) = (p.lat.to_radians(), p.lon.to_radians());
+            [la.cos() * lo.cos(), la.cos() * lo.sin(), la.sin()]
+        };
+        let (u, v) = (xyz(a), xyz(b));
+        let omega = (u[0] * v[0] + u[1] * v[1] + u[2] * v[2]).clamp(-1.0, 1.0).acos();
+        let (s0, s1) = (((1.0 - f) * omega).sin() / omega.sin(), (f * omega).sin() / omega.sin());
+        let w = [s0 * u[0] + s1 * v[0], s0 * u[1] + s1 * v[1], s0 * u[2] + s1 * v[2]];
+        Point { lat: w[2].asin().to_degrees(), lon: w[1].atan2(w[0]).to_degrees() }
+    }
+
+    fn datacenter_key_of(name: &str) -> u64 {
+        crate::config::gslb::datacenter_key(name)
+    }
+
+    #[test]
+    fn dials_move_clients_between_serving_data_centers_and_never_empty_an_answer() {
+        let paris = at(48.85, 2.35, Some("FR"), Some("EU"), None);
+        let c = client();
+        // ams dialed to 0: a graceful drain, the next in order answers with the usual TTL.
+        let mut g = gslb(Selection::Shuffle, None);
+        g.datacenters[0].dial = 0;
+        let mut trace = Vec::new();
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, Some(&mut trace));
+        assert_eq!((d.datacenter, d.ttl, d.fallback), (Some(1), 60, None));
+        assert!(trace.contains(&Step::Dialed(0, 0)), "{trace:?}");
+        // A pool's own dial overrides the data center's.
+        g.pools[0].dials = vec![(0, 100)];
+        assert_eq!(choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, None).datacenter, Some(0));
+        assert_eq!(g.pools[0].dial(&g.datacenters, 0), 100);
+        assert_eq!(g.pools[0].dial(&g.datacenters, 1), 100);
+        // Every data center that can serve dialed to 0: the first of them answers anyway.
+        g.pools[0].dials.clear();
+        for dc in &mut g.datacenters {
+            dc.dial = 0;
+        }
+        let mut trace = Vec::new();
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, Some(&mut trace));
+        assert_eq!((d.datacenter, d.fallback), (Some(0), None));
+        assert_eq!(trace.last(), Some(&Step::DialedBack(0)));
+        // ams dialed away and iad down: sin serves (dials never send clients to a down site).
+        g.datacenters[1].dial = 100;
+        g.datacenters[2].dial = 100;
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &Down(vec![2, 3]), None);
+        assert_eq!(d.datacenter, Some(2));
+        assert_eq!(d.ttl, 5, "iad, where the dial sends the client, is down: degraded");
+    }
+
+    #[test]
+    fn bias_moves_the_catchment_boundary_by_the_expected_distance() {
+        // Clients along the great circle from ams to iad: where do they switch?
+        let g0 = gslb(Selection::Shuffle, None);
+        let (ams, iad) = (g0.datacenters[0].point, g0.datacenters[1].point);
+        let boundary = |bias: i8| {
+            let mut g = gslb(Selection::Shuffle, None);
+            g.datacenters[0].bias = bias;
+            let c = client();
+            // Fraction of the way from ams to iad, by 0.1 % steps, where iad first wins.
+            (0..=1000)
+                .map(|k| f64::from(k) / 1000.0)
+                .find(|&f| {
+                    let p = slerp(ams, iad, f);
+                    let l = at(p.lat, p.lon, None, None, None);
+                    choose(&g, &ask_at(&l, &c, Family::V4), &AllUp, None).datacenter == Some(1)
+                })
+                .unwrap()
+        };
+        // Unbiased: halfway. A bias of b makes ams's distance count (1 - b/100): the boundary f
+        // solves f (1 - b/100) = 1 - f, so f = 1 / (2 - b/100).
+        for bias in [0i8, 50, -50, 90, -90] {
+            let want = 1.0 / (2.0 - f64::from(bias) / 100.0);
+            let got = boundary(bias);
+            assert!((got - want).abs() < 0.0025, "bias {bias}: boundary at {got}, expected {want}");
+        }
+        // Explain sees the biased distances, nearest first.
+        let mut g = gslb(Selection::Shuffle, None);
+        g.datacenters[0].bias = 50;
+        let mut trace = Vec::new();
+        let paris = at(48.85, 2.35, Some("FR"), Some("EU"), None);
+        choose(&g, &ask_at(&paris, &client(), Family::V4), &AllUp, Some(&mut trace));
+        let Some(Step::Biased(list)) = trace.iter().find(|s| matches!(s, Step::Biased(_))) else { panic!("{trace:?}") };
+        assert_eq!(list[0].0, 0);
+        let real = distance_km(Point { lat: 48.85, lon: 2.35 }, ams);
+        assert!((list[0].1 - real * 0.5).abs() < 1.0, "{} vs {real}", list[0].1);
+        // Without any bias, no such step (and no trigonometry on the query path).
+        let mut trace = Vec::new();
+        choose(&gslb(Selection::Shuffle, None), &ask_at(&paris, &client(), Family::V4), &AllUp, Some(&mut trace));
+        assert!(!trace.iter().any(|s| matches!(s, Step::Biased(_))));
+    }
+
+    #[test]
+    fn an_answer_lists_the_members_of_the_first_n_serving_data_centers() {
+        let paris = at(48.85, 2.35, Some("FR"), Some("EU"), None);
+        let c = client();
+        let mut g = gslb(Selection::Shuffle, Some(1));
+        g.pools[0].datacenters_per_answer = 2;
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, None);
+        assert_eq!((d.datacenter, d.also.as_slice()), (Some(0), &[1][..]));
+        // `answers` applies per data center: one member of each, the first's first.
+        assert_eq!(d.members.len(), 2);
+        assert_eq!(g.pools[0].members[d.members[0]].dc, 0);
+        assert_eq!(g.pools[0].members[d.members[1]].dc, 1);
+        // ams down: iad and sin, with the degraded TTL (the client's first choice failed).
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &Down(vec![0, 1]), None);
+        assert_eq!((d.datacenter, d.also.as_slice(), d.ttl), (Some(1), &[2][..], 5));
+        // sin has no IPv6: for AAAA only ams and iad can serve.
+        g.pools[0].datacenters_per_answer = 3;
+        let d = choose(&g, &ask_at(&paris, &c, Family::V6), &AllUp, None);
+        assert_eq!((d.datacenter, d.also.as_slice()), (Some(0), &[1][..]));
+        // A later data center's failure does not make the answer degraded.
+        let d = choose(&g, &ask_at(&paris, &c, Family::V4), &Down(vec![4, 5]), None);
+        assert_eq!((d.datacenter, d.also.as_slice(), d.ttl), (Some(0), &[1][..], 60));
     }
 }

@@ -23,7 +23,7 @@ impl Rng {
     }
 }
 
-fn mix(mut z: u64) -> u64 {
+pub(super) fn mix(mut z: u64) -> u64 {
     z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
     z ^ (z >> 31)
@@ -40,10 +40,18 @@ fn fnv(bytes: &[u8], mut h: u64) -> u64 {
 
 const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
 
+/// How many leading bits of the client's address [`client_key`] uses.
+pub(super) fn key_len(client: &Client) -> u8 {
+    match client.addr {
+        IpAddr::V4(_) => client.prefix.min(24),
+        IpAddr::V6(_) => client.prefix.min(56),
+    }
+}
+
 /// The network a sticky client is known by: the significant part of its address, at most a
 /// /24 or a /56 (the usual size of one customer's allocation), so that hosts behind one
 /// resolver stay together.
-fn client_key(client: &Client) -> u64 {
+pub(super) fn client_key(client: &Client) -> u64 {
     match client.addr {
         IpAddr::V4(a) => {
             let len = client.prefix.min(24);

@@ -66,8 +66,18 @@ pub struct Explanation {
     pub order: Vec<(String, Option<f64>)>,
     /// Each data center passed over, and why.
     pub skipped: Vec<String>,
+    /// Distances as a bias made them (km), in the order that results, when a data center of
+    /// the pool has a bias.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub biased: Vec<(String, f64)>,
     /// The data center answered from.
     pub datacenter: Option<String>,
+    /// Further data centers whose members follow (`datacenters_per_answer`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub also: Vec<String>,
+    /// What else decided the answer (a traffic dial that could not be honoured).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
     /// The fallback that applied, if any.
     pub fallback: Option<String>,
     /// The answer records, as text.
@@ -188,7 +198,10 @@ pub fn account(request: &Request<'_>, down: &[usize], health: &str) -> Option<Ex
         order_reason: None,
         order: Vec::new(),
         skipped: Vec::new(),
+        biased: Vec::new(),
         datacenter: None,
+        also: Vec::new(),
+        notes: Vec::new(),
         fallback: None,
         records: Vec::new(),
         authority: Vec::new(),
@@ -242,7 +255,21 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
                     Skip::TooFewHealthy { up, needed } => format!("only {up} member(s) up, min_healthy needs {needed}"),
                 }
             )),
-            Step::Chose(d) => out.datacenter = Some(dc_name(*d)),
+            Step::Biased(list) => out.biased = list.iter().map(|&(d, km)| (dc_name(d), km.round())).collect(),
+            Step::Dialed(d, percent) => out.skipped.push(format!(
+                "{}: traffic dial {percent}%: this client's network is among the {}% sent on to the next",
+                dc_name(*d),
+                100 - percent
+            )),
+            Step::DialedBack(d) => {
+                out.datacenter = Some(dc_name(*d));
+                out.notes.push(format!(
+                    "every data center that can serve dialed this client away: {}, the first of them, answers anyway",
+                    dc_name(*d)
+                ));
+            }
+            Step::Chose(d) if out.datacenter.is_none() => out.datacenter = Some(dc_name(*d)),
+            Step::Chose(d) => out.also.push(dc_name(*d)),
             Step::NoData => {}
             Step::Fallback(f) => out.fallback = Some(format!("{f:?}").to_lowercase()),
         }
@@ -328,14 +355,26 @@ impl Explanation {
                 }
             }
         }
+        if !self.biased.is_empty() {
+            s.push_str("bias: distances as the data centers' biases make them\n");
+            for (i, (dc, km)) in self.biased.iter().enumerate() {
+                s.push_str(&format!("  {}. {dc} ({km:.0} km)\n", i + 1));
+            }
+        }
         for k in &self.skipped {
             s.push_str(&format!("skipped {k}\n"));
+        }
+        for n in &self.notes {
+            s.push_str(&format!("note: {n}\n"));
         }
         if let Some(f) = &self.fallback {
             s.push_str(&format!("fallback: {f} (no data center could serve)\n"));
         }
         if let Some(d) = &self.datacenter {
             s.push_str(&format!("answered from: {d}\n"));
+        }
+        if !self.also.is_empty() {
+            s.push_str(&format!("also from: {} (datacenters_per_answer)\n", self.also.join(", ")));
         }
         s.push_str(&format!("rcode: {}\n", self.rcode));
         for r in &self.records {

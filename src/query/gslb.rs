@@ -103,7 +103,9 @@ pub fn complete<'c>(request: &Request<'c>, query: &Query<'_>, pool: usize, trace
     let seed = (u64::from(query.id) << 16 | u64::from(request.peer.port())) ^ ip_bits(request.peer.ip());
     let decision =
         policy::choose(gslb, &Ask { pool, family, located: &located, client: &client, seed }, request.health(), trace);
-    let scope = if client.from_ecs { located.prefix() } else { 0 };
+    // The scope covers every bit the answer depends on: the network that located the client,
+    // and the client's own network where a traffic dial or `sticky` hashed it.
+    let scope = if client.from_ecs { located.prefix().max(decision.client_prefix) } else { 0 };
     Completed { pool, family, client, located, decision, scope }
 }
 
