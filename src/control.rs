@@ -139,6 +139,32 @@ pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u
     0
 }
 
+/// `meridian dial DC PERCENT [--for DURATION]`: sets a data center's traffic dial at run time.
+pub fn dial(api: &Api, datacenter: &str, percent: u8, duration: Option<&str>) -> u8 {
+    let ttl = match duration {
+        None => None,
+        Some(text) => match crate::zone::rdata::parse_ttl(text) {
+            Some(secs) if secs > 0 => Some(secs),
+            _ => {
+                eprintln!("meridian: --for '{text}' is not a duration (like 600, 10m or 1h30m)");
+                return 2;
+            }
+        },
+    };
+    if datacenter.contains('/') {
+        eprintln!("meridian: a traffic dial applies to a data center, not to a member ('{datacenter}')");
+        return 2;
+    }
+    let body = serde_json::json!({ "action": "dial", "percent": percent, "ttl": ttl });
+    let what = format!("dial {datacenter} {percent}");
+    if let Err(code) = expect_ok(api, "POST", &target_path(datacenter), Some(body), &what) {
+        return code;
+    }
+    let until = ttl.map_or_else(|| "until undone (meridian undrain)".to_string(), |s| format!("for {s} s"));
+    println!("dial: {datacenter} keeps {percent}% of its client networks, {until}");
+    0
+}
+
 /// `meridian undrain TARGET`: removes the override on the target.
 pub fn undrain(api: &Api, target: &str) -> u8 {
     if let Err(code) = expect_ok(api, "DELETE", &target_path(target), None, &format!("undrain {target}")) {
@@ -167,7 +193,12 @@ pub fn overrides(api: &Api) -> u8 {
             _ => t.to_string(),
         };
         let expires = o["expires"].as_u64().map_or_else(|| "no end".to_string(), |t| format!("until {t}"));
-        println!("{target}\t{}\t{expires}", o["action"].as_str().unwrap_or("?"));
+        let action = match (o["action"].as_str(), o["action"]["dial"].as_u64()) {
+            (Some(a), _) => a.to_string(),
+            (None, Some(p)) => format!("dial {p}%"),
+            _ => o["action"].to_string(),
+        };
+        println!("{target}\t{action}\t{expires}");
     }
     0
 }

@@ -85,6 +85,21 @@ enum Command {
         #[command(flatten)]
         api: ApiArgs,
     },
+    /// Set a data center's traffic dial at run time: the percent of its client networks it
+    /// keeps (the rest go to the next data center in their order; 0 drains it gracefully).
+    /// `meridian undrain DC` removes it.
+    Dial {
+        /// The data center.
+        datacenter: String,
+        /// Percent of its client networks it keeps, 0 to 100.
+        #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
+        percent: u8,
+        /// How long (600, 10m, 1h30m); until undone when not given.
+        #[arg(long = "for", value_name = "DURATION")]
+        duration: Option<String>,
+        #[command(flatten)]
+        api: ApiArgs,
+    },
     /// Remove the override on a data center (DC) or member (POOL/MEMBER).
     Undrain {
         /// DC, or POOL/MEMBER.
@@ -210,6 +225,9 @@ fn main() -> ExitCode {
         Some(Command::Reload { api }) => api.run(&file, meridian::control::reload),
         Some(Command::Drain { target, duration, action, api }) => {
             api.run(&file, |a| meridian::control::drain(a, &target, &action, duration.as_deref()))
+        }
+        Some(Command::Dial { datacenter, percent, duration, api }) => {
+            api.run(&file, |a| meridian::control::dial(a, &datacenter, percent, duration.as_deref()))
         }
         Some(Command::Undrain { target, api }) => api.run(&file, |a| meridian::control::undrain(a, &target)),
         Some(Command::Overrides { api }) => api.run(&file, meridian::control::overrides),

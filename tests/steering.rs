@@ -115,3 +115,58 @@ fn a_pool_dial_splits_client_networks_and_a_bias_moves_the_boundary() {
     let (_dir2, plain) = example_with(&[]);
     assert!(explain(&plain, "130.208.0.0/24").contains("answered from: ams"));
 }
+
+#[test]
+fn a_dial_set_at_run_time_moves_clients_survives_a_restart_and_is_undone() {
+    let (dir, zones) = example_with(&[]);
+    let state = dir.path().join("state.json");
+    let geo = shipped_geo();
+    let args = ["--geo", geo.to_str().unwrap(), "--api", "127.0.0.1:0", "--state", state.to_str().unwrap()];
+    let s = Serve::start(&zones, &args);
+    // The API's port, from the start-up line.
+    let line = s.seen.iter().find(|l| l.contains("API on http://")).unwrap();
+    let api = line.split("API on http://").nth(1).unwrap().trim().to_string();
+    let ams: Vec<String> = AMS.iter().map(|a| a.to_string()).collect();
+    let iad: Vec<String> = IAD.iter().map(|a| a.to_string()).collect();
+    assert_eq!(www(s.port, "A", EU), ams);
+    let url = format!("http://{api}");
+    let (code, out, err) = meridian(&["dial", "ams", "0", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("dial: ams keeps 0% of its client networks"), "{out}");
+    assert_eq!(www(s.port, "A", EU), iad, "Europe moves on to iad");
+    let (_, out, _) = meridian(&["overrides", "--api", &url]);
+    assert!(out.contains("datacenter ams\tdial 0%"), "{out}");
+    let (_, status) = common::http(s_addr(&api), "GET", "/status", None, None);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let ams_status = status["datacenters"].as_array().unwrap().iter().find(|d| d["name"] == "ams").unwrap().clone();
+    assert_eq!(
+        (ams_status["dial"].as_u64(), ams_status["dial_from"].as_str()),
+        (Some(0), Some("override")),
+        "{ams_status}"
+    );
+    // Its members' health is untouched: they still serve when asked for.
+    let (_, out, _) = meridian(&["status", "--api", &url]);
+    assert!(!out.contains("drained"), "{out}");
+    // Mistakes are refused with what to do.
+    let (code, _, err) = meridian(&["dial", "ams", "101", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    let (code, _, err) = meridian(&["dial", "www/ams-1", "50", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("applies to a data center"), "{err}");
+    let (code, body) =
+        common::http(s_addr(&api), "POST", "/overrides/datacenter/ams", None, Some("{\"action\": \"dial\"}"));
+    assert_eq!(code, 400);
+    assert!(body.contains("percent"), "{body}");
+    // Kept across a restart (the state file).
+    drop(s);
+    let args = ["--geo", geo.to_str().unwrap(), "--api", &api, "--state", state.to_str().unwrap()];
+    let s = Serve::start(&zones, &args);
+    assert_eq!(www(s.port, "A", EU), iad, "the dial survives the restart");
+    let (code, _, err) = meridian(&["undrain", "ams", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(www(s.port, "A", EU), ams, "undone");
+}
+
+fn s_addr(api: &str) -> std::net::SocketAddr {
+    api.parse().unwrap()
+}

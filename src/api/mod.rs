@@ -169,7 +169,8 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = may_read(&state, &headers) {
         return *r;
     }
-    let config = state.shared.snapshot.load_full().config.clone();
+    let published = state.shared.snapshot.load_full();
+    let (config, snapshot_health) = (published.config.clone(), &published.health);
     let now = SystemTime::now();
     let (members, figures) = {
         let t = crate::sync::lock(&state.health);
@@ -207,6 +208,8 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
                 "names": p.owners.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "ttl": p.ttl,
                 "degraded_ttl": p.degraded_ttl,
+                "datacenters_per_answer": p.datacenters_per_answer,
+                "dials": p.dials.iter().map(|&(d, pct)| (config.gslb.datacenters[d].name.clone(), pct)).collect::<std::collections::BTreeMap<_, _>>(),
                 "members": ms,
             })
         })
@@ -215,10 +218,25 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .gslb
         .datacenters
         .iter()
-        .map(|d| {
+        .enumerate()
+        .map(|(i, d)| {
             let up = members.iter().filter(|m| m.datacenter == d.name && m.view == crate::policy::View::Up).count();
             let total = members.iter().filter(|m| m.datacenter == d.name).count();
-            serde_json::json!({ "name": d.name, "lat": d.point.lat, "lon": d.point.lon, "members_serving": up, "members": total })
+            // The traffic dial in force: an operator's (run time) over the configuration's.
+            let (dial, dial_from) = match crate::policy::Health::dial(snapshot_health, i) {
+                Some(p) => (p, "override"),
+                None => (d.dial, "config"),
+            };
+            serde_json::json!({
+                "name": d.name,
+                "lat": d.point.lat,
+                "lon": d.point.lon,
+                "members_serving": up,
+                "members": total,
+                "dial": dial,
+                "dial_from": dial_from,
+                "bias": d.bias,
+            })
         })
         .collect();
     let secondaries = state.shared.secondaries.status();
@@ -386,6 +404,8 @@ struct OverrideBody {
     action: String,
     /// Seconds until the override ends; none for no end.
     ttl: Option<u64>,
+    /// For `"action": "dial"`: the percent of its client networks the data center keeps.
+    percent: Option<u64>,
 }
 
 /// An override body as axum read it.
@@ -398,15 +418,26 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Body) -> R
     let body = match body {
         Ok(Json(body)) => body,
         Err(axum::extract::rejection::JsonRejection::JsonDataError(e)) => {
-            return error(StatusCode::BAD_REQUEST, format!("{} (keys: action, ttl)", e.body_text()));
+            return error(StatusCode::BAD_REQUEST, format!("{} (keys: action, ttl, percent)", e.body_text()));
         }
         Err(_) => {
             return error(StatusCode::BAD_REQUEST, "send a JSON body like {\"action\": \"drain\", \"ttl\": 600}");
         }
     };
-    let action: Action = match body.action.parse() {
-        Ok(a) => a,
-        Err(e) => return error(StatusCode::BAD_REQUEST, e),
+    let action: Action = match (body.action.as_str(), body.percent, &target) {
+        ("dial", Some(p @ 0..=100), Target::Datacenter { .. }) => Action::Dial(p as u8),
+        ("dial", Some(p), _) if p > 100 => {
+            return error(StatusCode::BAD_REQUEST, format!("percent {p} is not between 0 and 100"));
+        }
+        ("dial", None, _) => return error(StatusCode::BAD_REQUEST, "a dial needs \"percent\": 0 to 100"),
+        ("dial", _, _) => {
+            return error(StatusCode::BAD_REQUEST, "a traffic dial applies to a data center, not to a member");
+        }
+        (_, Some(_), _) => return error(StatusCode::BAD_REQUEST, "\"percent\" goes with \"action\": \"dial\" only"),
+        (other, None, _) => match other.parse() {
+            Ok(a) => a,
+            Err(e) => return error(StatusCode::BAD_REQUEST, format!("{e}, or dial with a percent")),
+        },
     };
     if let Err(e) = target_exists(state, &target) {
         return error(StatusCode::NOT_FOUND, e);

@@ -33,6 +33,8 @@ use crate::policy::{Health, View};
 pub struct HealthSnapshot {
     views: Vec<Vec<View>>,
     rtts: Vec<Vec<Option<f64>>>,
+    /// Traffic dials set at run time, by data center (over the configuration's).
+    dials: Vec<Option<u8>>,
 }
 
 impl Health for HealthSnapshot {
@@ -44,6 +46,10 @@ impl Health for HealthSnapshot {
 
     fn rtt(&self, pool: usize, member: usize) -> Option<f64> {
         self.rtts.get(pool).and_then(|p| p.get(member)).copied().flatten()
+    }
+
+    fn dial(&self, dc: usize) -> Option<u8> {
+        self.dials.get(dc).copied().flatten()
     }
 }
 
@@ -70,7 +76,7 @@ impl Snapshot {
         let pools = &config.gslb.pools;
         let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
         let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
-        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect() };
+        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new() };
         Snapshot { config, health }
     }
 
@@ -292,7 +298,7 @@ impl HealthTable {
                 let what = match action {
                     Action::Drain => "drained",
                     Action::ForceUp => "up (forced)",
-                    Action::ForceDown => "down (forced)",
+                    Action::ForceDown | Action::Dial(_) => "down (forced)",
                 };
                 out.push(format!("{}: {what} by override", m.name));
                 continue;
@@ -534,7 +540,8 @@ fn view_of(
         Some(Action::Drain) => View::Drained,
         Some(Action::ForceUp) => View::Up,
         Some(Action::ForceDown) => View::Down,
-        None => {
+        // `effective` never returns a dial (it is not a health action).
+        Some(Action::Dial(_)) | None => {
             let key = (pool.name.clone(), member.name.clone());
             let own = states.get(&key).filter(|s| s.status != Status::Unknown).map(MemberState::is_up);
             let others = peers.values().filter_map(|view| view.get(&key).copied());
@@ -558,11 +565,13 @@ fn snapshot_of(
     now: SystemTime,
 ) -> Snapshot {
     let pools = &config.gslb.pools;
-    Snapshot::new(
+    let mut snapshot = Snapshot::new(
         config.clone(),
         |p, m| view_of(config, states, overrides, peers, &pools[p], &pools[p].members[m], now),
         |p, m| durations.get(&(pools[p].name.clone(), pools[p].members[m].name.clone())).and_then(|d| d.ewma),
-    )
+    );
+    snapshot.health.dials = config.gslb.datacenters.iter().map(|d| overrides.dial(&d.name, now)).collect();
+    snapshot
 }
 
 #[cfg(test)]

@@ -21,6 +21,20 @@ pub enum Action {
     ForceUp,
     /// Answer as down whatever the probes say.
     ForceDown,
+    /// A data center's traffic dial set at run time: the percent of its client networks it
+    /// keeps (over the configuration's `dial`); health is still the checks'. Data centers only.
+    Dial(u8),
+}
+
+impl std::fmt::Display for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Drain => f.write_str("drain"),
+            Action::ForceUp => f.write_str("force-up"),
+            Action::ForceDown => f.write_str("force-down"),
+            Action::Dial(p) => write!(f, "dial {p}%"),
+        }
+    }
 }
 
 impl std::str::FromStr for Action {
@@ -150,11 +164,25 @@ impl Overrides {
         self.overrides.iter().filter_map(|o| o.expires).min()
     }
 
-    /// The action that applies to member `member` of `pool` in data center `dc`.
+    /// The health action that applies to member `member` of `pool` in data center `dc` (a
+    /// data center's dial is not one: its members' health stays the checks').
     pub fn effective(&self, pool: &str, member: &str, dc: &str, now: SystemTime) -> Option<Action> {
-        let find = |want: &Target| self.overrides.iter().find(|o| o.target == *want && o.active(now)).map(|o| o.action);
+        let find = |want: &Target| {
+            self.overrides
+                .iter()
+                .find(|o| o.target == *want && o.active(now) && !matches!(o.action, Action::Dial(_)))
+                .map(|o| o.action)
+        };
         find(&Target::Member { pool: pool.to_string(), member: member.to_string() })
             .or_else(|| find(&Target::Datacenter { datacenter: dc.to_string() }))
+    }
+
+    /// The traffic dial set at run time on data center `dc`, if one is in force.
+    pub fn dial(&self, dc: &str, now: SystemTime) -> Option<u8> {
+        self.overrides.iter().find_map(|o| match (&o.target, o.action) {
+            (Target::Datacenter { datacenter }, Action::Dial(p)) if datacenter == dc && o.active(now) => Some(p),
+            _ => None,
+        })
     }
 
     /// Reads the state file; a missing file is an empty set.
@@ -278,6 +306,25 @@ mod tests {
         o.set(member("www", "a"), Action::ForceDown, None, t(1));
         assert_eq!(o.overrides.len(), 1);
         assert_eq!(o.effective("www", "a", "x", t(2)), Some(Action::ForceDown));
+    }
+
+    #[test]
+    fn a_dial_is_a_data_centers_traffic_not_its_members_health() {
+        let mut o = Overrides::default();
+        let ams = Target::Datacenter { datacenter: "ams".into() };
+        o.set(ams.clone(), Action::Dial(30), Some(Duration::from_secs(60)), t(0));
+        assert_eq!(o.dial("ams", t(1)), Some(30));
+        assert_eq!(o.dial("iad", t(1)), None);
+        assert_eq!(o.effective("www", "a", "ams", t(1)), None, "members keep their checks' health");
+        assert_eq!(o.dial("ams", t(61)), None, "expired");
+        // In the state file (and the fleet's store) as {"dial": 30}; read back the same.
+        let text = serde_json::to_string(&o).unwrap();
+        assert!(text.contains("\"action\":{\"dial\":30}"), "{text}");
+        assert_eq!(serde_json::from_str::<Overrides>(&text).unwrap(), o);
+        // A drain of the same data center replaces the dial (one override per target).
+        o.set(ams, Action::Drain, None, t(2));
+        assert_eq!((o.dial("ams", t(3)), o.effective("www", "a", "ams", t(3))), (None, Some(Action::Drain)));
+        assert_eq!(Action::Dial(5).to_string(), "dial 5%");
     }
 
     #[test]

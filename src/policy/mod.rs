@@ -47,6 +47,12 @@ pub trait Health {
     fn rtt(&self, _pool: usize, _member: usize) -> Option<f64> {
         None
     }
+
+    /// The traffic dial of data center `dc` set at run time, which wins over the
+    /// configuration's (the data center's and the pool's).
+    fn dial(&self, _dc: DcId) -> Option<u8> {
+        None
+    }
 }
 
 /// Every member is up.
@@ -441,7 +447,7 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
             degraded |= chosen.is_empty();
             continue;
         }
-        let dial = pool.dial(&gslb.datacenters, dc);
+        let dial = health.dial(dc).unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
         if dial < 100 {
             client_prefix = select::key_len(client);
             if !dial_keeps(client, gslb.datacenters[dc].key, dial) {
