@@ -57,6 +57,32 @@ pub fn render(state: &AppState) -> String {
             let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
         }
     }
+    {
+        use crate::policy::Health;
+        let published = state.shared.snapshot.load_full();
+        let spills = crate::sync::lock(&state.health).spills();
+        header(
+            &mut o,
+            "meridian_datacenter_dial_percent",
+            "gauge",
+            "Traffic dial of each data center: the percent of its client networks it keeps (an operator's dial or the configuration's, lowered by capacity spillover).",
+        );
+        for (i, d) in published.config.gslb.datacenters.iter().enumerate() {
+            let dial = published.health.dial(i).unwrap_or(d.dial).min(published.health.spill(i));
+            let _ = writeln!(o, "meridian_datacenter_dial_percent{{datacenter=\"{}\"}} {dial}", escape(&d.name));
+        }
+        header(
+            &mut o,
+            "meridian_datacenter_load",
+            "gauge",
+            "Mean load its serving members report (checks with a load source), for data centers with spillover.",
+        );
+        for d in &published.config.gslb.datacenters {
+            if let Some(load) = spills.get(&d.name).and_then(|s| s.load) {
+                let _ = writeln!(o, "meridian_datacenter_load{{datacenter=\"{}\"}} {load}", escape(&d.name));
+            }
+        }
+    }
     if let Some(certificates) = &state.shared.tls {
         header(
             &mut o,

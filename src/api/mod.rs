@@ -172,9 +172,9 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
     let published = state.shared.snapshot.load_full();
     let (config, snapshot_health) = (published.config.clone(), &published.health);
     let now = SystemTime::now();
-    let (members, figures) = {
+    let (members, figures, spills) = {
         let t = crate::sync::lock(&state.health);
-        (t.report_all(now), t.figures(now))
+        (t.report_all(now), t.figures(now), t.spills())
     };
     let availability: Vec<serde_json::Value> =
         figures.iter().map(|(kind, name, f)| serde_json::json!({ "kind": kind, "name": name, "figures": f })).collect();
@@ -236,6 +236,17 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
                 "dial": dial,
                 "dial_from": dial_from,
                 "bias": d.bias,
+                "spillover": d.spillover.map(|c| {
+                    let now = spills.get(&d.name).copied().unwrap_or_default();
+                    serde_json::json!({
+                        "above": c.above,
+                        "below": c.below,
+                        "floor": c.floor,
+                        "step": c.step,
+                        "load": now.load,
+                        "dial": now.dial,
+                    })
+                }),
             })
         })
         .collect();

@@ -47,6 +47,8 @@ pub enum CheckKind {
         body_bytes: usize,
         /// Skip certificate verification (self-signed backends).
         insecure: bool,
+        /// Where the member reports its load, if it does (capacity spillover).
+        load: Option<LoadSource>,
     },
     /// Send a DNS query and expect an rcode.
     Dns {
@@ -62,6 +64,30 @@ pub enum CheckKind {
 }
 
 /// A check with its schedule and thresholds.
+/// Where an HTTP check reads the member's load: a fraction, 0 idle to 1 full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LoadSource {
+    /// A number in the JSON body (`"json:load"`; a dotted path reaches inside objects).
+    Json(String),
+    /// A response header (`"header:X-Load"`), a fraction or a percentage (`83%`).
+    Header(String),
+    /// HAProxy agent-check words in the body (`"agent"`): `75%` is the capacity left (load
+    /// 0.25), `drain` is no capacity (load 1), `down`, `fail`, `maint` or `stopped` fail the
+    /// check.
+    Agent,
+}
+
+impl LoadSource {
+    fn parse(text: &str) -> Option<LoadSource> {
+        match text.split_once(':') {
+            Some(("json", field)) if !field.is_empty() => Some(LoadSource::Json(field.to_string())),
+            Some(("header", name)) if !name.is_empty() => Some(LoadSource::Header(name.to_string())),
+            None if text == "agent" => Some(LoadSource::Agent),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     /// What it does.
@@ -103,6 +129,7 @@ const KEYS: &[&str] = &[
     "body",
     "body_bytes",
     "insecure",
+    "load",
     "qname",
     "qtype",
     "rcode",
@@ -191,6 +218,30 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                     false
                 }),
             };
+            let load = match get(t, "load") {
+                None => None,
+                Some(lv) => {
+                    let lpath = join(path, "load");
+                    match w.string(lv, &lpath) {
+                        Some(text) => match LoadSource::parse(text) {
+                            Some(source) => Some(source),
+                            None => {
+                                w.error(
+                                    &lv.span(),
+                                    &lpath,
+                                    format!("'{text}' is not a load source (json:FIELD, header:NAME or agent)"),
+                                );
+                                ok = false;
+                                None
+                            }
+                        },
+                        None => {
+                            ok = false;
+                            None
+                        }
+                    }
+                }
+            };
             let p = p.unwrap_or_else(|| "/".to_string());
             if !p.starts_with('/') {
                 w.error(&v.span(), &join(path, "path"), format!("'{p}' must start with /"));
@@ -202,7 +253,7 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                 w.error(&v.span(), &join(path, "body"), "is longer than body_bytes, so it could never match");
                 ok = false;
             }
-            CheckKind::Http { tls: kind_name == "https", path: p, host, statuses, body, body_bytes, insecure }
+            CheckKind::Http { tls: kind_name == "https", path: p, host, statuses, body, body_bytes, insecure, load }
         }
         "dns" => {
             let qname = match get(t, "qname") {

@@ -60,6 +60,24 @@ pub struct Datacenter {
     /// network), not on the data center's place in the file, so every instance and every
     /// reload keeps the same clients.
     pub key: u64,
+    /// Capacity spillover: the dial lowered automatically while its members report a load
+    /// above a threshold.
+    pub spillover: Option<Spillover>,
+}
+
+/// When and how far a data center sheds load (`spillover = { above = 0.8 }`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Spillover {
+    /// Above this mean load of its serving members, the dial is lowered, in proportion to
+    /// the excess, at each check.
+    pub above: f64,
+    /// Below this, the dial is raised again by `step` at each check; between the two it holds
+    /// (the hysteresis that keeps a load near the threshold from flapping).
+    pub below: f64,
+    /// The dial is never lowered below this.
+    pub floor: u8,
+    /// Percentage points the dial is raised by per check while the load is below `below`.
+    pub step: u8,
 }
 
 /// The FNV-1a hash of a data center's name ([`Datacenter::key`]).
@@ -708,7 +726,7 @@ impl Builder {
             return;
         }
         let Some(t) = w.table(v, &path) else { return };
-        w.allow_keys(t, &path, &["lat", "lon", "continent", "country", "dial", "bias"]);
+        w.allow_keys(t, &path, &["lat", "lon", "continent", "country", "dial", "bias", "spillover"]);
         let lat = required(w, t, &path, "lat", span).and_then(|v| w.number(v, &join(&path, "lat"), -90.0, 90.0));
         let lon = required(w, t, &path, "lon", span).and_then(|v| w.number(v, &join(&path, "lon"), -180.0, 180.0));
         let continent = get(t, "continent").and_then(|v| continent_code(w, v, &join(&path, "continent")));
@@ -721,7 +739,11 @@ impl Builder {
             Some(v) => w.integer(v, &join(&path, "bias"), -99, 99).map(|n| n as i8),
             None => Some(0),
         };
-        if let (Some(lat), Some(lon), Some(dial), Some(bias)) = (lat, lon, dial, bias) {
+        let spillover = match get(t, "spillover") {
+            None => Some(None),
+            Some(v) => spillover(w, v, &join(&path, "spillover")).map(Some),
+        };
+        if let (Some(lat), Some(lon), Some(dial), Some(bias), Some(spillover)) = (lat, lon, dial, bias, spillover) {
             self.gslb.datacenters.push(Datacenter {
                 name: name.to_string(),
                 point: Point { lat, lon },
@@ -731,6 +753,7 @@ impl Builder {
                 dial,
                 bias,
                 key: datacenter_key(name),
+                spillover,
             });
         }
     }
@@ -1478,6 +1501,46 @@ fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let name = Name::parse(&text, None).ok()?;
     let key = name.key();
     (zones.zones().iter().any(|z| *z.origin() == name) || zones.failed().any(|f| f.key() == key)).then_some(name)
+}
+
+/// A `spillover` table: `above` required (a load, above 0, at most 10), `below` (default three
+/// quarters of `above`, below it), `floor` (0-100, default 10), `step` (1-100, default 10).
+fn spillover(w: &mut Walker<'_>, v: &toml::Spanned<toml::de::DeValue<'_>>, path: &str) -> Option<Spillover> {
+    let t = w.table(v, path)?;
+    w.allow_keys(t, path, &["above", "below", "floor", "step"]);
+    let above = match get(t, "above") {
+        Some(a) => w.number(a, &join(path, "above"), 0.0, 10.0).filter(|a| {
+            let positive = *a > 0.0;
+            if !positive {
+                w.error(&v.span(), &join(path, "above"), "must be above 0");
+            }
+            positive
+        }),
+        None => {
+            w.error(&v.span(), path, "missing required key 'above' (the load above which the data center sheds clients)");
+            None
+        }
+    }?;
+    let below = match get(t, "below") {
+        Some(b) => {
+            let b = w.number(b, &join(path, "below"), 0.0, 10.0)?;
+            if b >= above {
+                w.error(&v.span(), &join(path, "below"), format!("{b} must be below above ({above})"));
+                return None;
+            }
+            b
+        }
+        None => above * 0.75,
+    };
+    let floor = match get(t, "floor") {
+        Some(f) => w.integer(f, &join(path, "floor"), 0, 100)? as u8,
+        None => 10,
+    };
+    let step = match get(t, "step") {
+        Some(s) => w.integer(s, &join(path, "step"), 1, 100)? as u8,
+        None => 10,
+    };
+    Some(Spillover { above, below, floor, step })
 }
 
 /// A share written as a float: above 0, at most 1 (`min_healthy = 0.5`, `health_quorum = 0.2`).

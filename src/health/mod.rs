@@ -10,6 +10,7 @@ pub mod history;
 pub mod overrides;
 pub mod probe;
 pub mod runner;
+pub mod spill;
 pub mod state;
 
 use std::collections::HashMap;
@@ -35,6 +36,8 @@ pub struct HealthSnapshot {
     rtts: Vec<Vec<Option<f64>>>,
     /// Traffic dials set at run time, by data center (over the configuration's).
     dials: Vec<Option<u8>>,
+    /// The dial capacity spillover allows, by data center (100: no shedding).
+    spills: Vec<u8>,
 }
 
 impl Health for HealthSnapshot {
@@ -50,6 +53,10 @@ impl Health for HealthSnapshot {
 
     fn dial(&self, dc: usize) -> Option<u8> {
         self.dials.get(dc).copied().flatten()
+    }
+
+    fn spill(&self, dc: usize) -> u8 {
+        self.spills.get(dc).copied().unwrap_or(100)
     }
 }
 
@@ -76,7 +83,7 @@ impl Snapshot {
         let pools = &config.gslb.pools;
         let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
         let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
-        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new() };
+        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new(), spills: Vec::new() };
         Snapshot { config, health }
     }
 
@@ -130,6 +137,10 @@ pub struct HealthTable {
     changed: Arc<tokio::sync::Notify>,
     /// When the snapshot was last published.
     published_at: SystemTime,
+    /// Each member's last reported load (checks with a `load` source), cleared by a failure.
+    loads: HashMap<(String, String), f64>,
+    /// Capacity spillover by data center name, and when it last moved a step.
+    spills: HashMap<String, (spill::Spill, SystemTime)>,
 }
 
 /// Other instances' views: instance name -> (pool, member) -> seen up.
@@ -186,6 +197,8 @@ impl HealthTable {
             peers: HashMap::new(),
             changed: Arc::new(tokio::sync::Notify::new()),
             published_at: std::time::UNIX_EPOCH,
+            loads: HashMap::new(),
+            spills: HashMap::new(),
         };
         table.publish(SystemTime::now());
         Ok(table)
@@ -204,9 +217,31 @@ impl HealthTable {
 
     /// Records a probe result for `member` of `pool` (by name), and how long the check took.
     pub fn report(&mut self, pool: &str, member: &str, ok: bool, reason: &str, took: Duration, now: SystemTime) {
+        self.report_load(pool, member, ok, reason, took, None, now);
+    }
+
+    /// [`HealthTable::report`] with the load the member reported (checks with a `load`
+    /// source); its data center's spillover takes a step from it.
+    #[allow(clippy::too_many_arguments)]
+    pub fn report_load(
+        &mut self,
+        pool: &str,
+        member: &str,
+        ok: bool,
+        reason: &str,
+        took: Duration,
+        load: Option<f64>,
+        now: SystemTime,
+    ) {
         let Some(check) = self.check_of(pool, member) else {
             return; // Removed by a reload while the probe ran.
         };
+        let key = (pool.to_string(), member.to_string());
+        match load.filter(|_| ok) {
+            Some(l) => self.loads.insert(key, l),
+            None => self.loads.remove(&key),
+        };
+        let spilled = self.spill_step(pool, member, now);
         let d = self.durations.entry((pool.to_string(), member.to_string())).or_default();
         let secs = took.as_secs_f64();
         for (i, bound) in DURATION_BUCKETS.iter().enumerate() {
@@ -235,7 +270,9 @@ impl HealthTable {
             if let Err(e) = self.save() {
                 tracing::warn!(error = %e, "cannot save the state file");
             }
-        } else if rtt_moved && now.duration_since(self.published_at).is_ok_and(|since| since >= RTT_PUBLISH_EVERY) {
+        } else if spilled
+            || (rtt_moved && now.duration_since(self.published_at).is_ok_and(|since| since >= RTT_PUBLISH_EVERY))
+        {
             self.publish(now);
         }
     }
@@ -259,6 +296,55 @@ impl HealthTable {
         self.overrides.set(target, action, ttl, now);
         self.publish(now);
         self.save()
+    }
+
+    /// One step of the spillover of `member`'s data center, from the mean load its serving
+    /// members report, at most once per check interval of the member; true when the dial
+    /// moved.
+    fn spill_step(&mut self, pool: &str, member: &str, now: SystemTime) -> bool {
+        let gslb = &self.config.gslb;
+        let Some(p) = gslb.pools.iter().find(|p| p.name == pool) else { return false };
+        let Some(m) = p.members.iter().find(|m| m.name == member) else { return false };
+        let dc = &gslb.datacenters[m.dc];
+        let Some(config) = dc.spillover else { return false };
+        let interval = m.probe.as_ref().map_or(Duration::from_secs(5), |(c, _)| c.interval);
+        let (current, last) = self.spills.get(&dc.name).copied().unwrap_or((spill::Spill::default(), std::time::UNIX_EPOCH));
+        if now.duration_since(last).is_ok_and(|since| since < interval.mul_f64(0.9)) {
+            return false;
+        }
+        // The mean load of the data center's members (every pool) that report one and are up.
+        let readings: Vec<f64> = gslb
+            .pools
+            .iter()
+            .flat_map(|p| p.members.iter().filter(|x| x.dc == m.dc).map(move |x| (p, x)))
+            .filter(|(p, x)| self.states.get(&(p.name.clone(), x.name.clone())).is_some_and(MemberState::is_up))
+            .filter_map(|(p, x)| self.loads.get(&(p.name.clone(), x.name.clone())).copied())
+            .collect();
+        if readings.is_empty() {
+            return false;
+        }
+        let load = readings.iter().sum::<f64>() / readings.len() as f64;
+        let next = spill::step(current, load, &config);
+        self.spills.insert(dc.name.clone(), (next, now));
+        if next.dial != current.dial {
+            tracing::info!(
+                datacenter = %dc.name,
+                load = format!("{load:.2}"),
+                above = config.above,
+                below = config.below,
+                dial = next.dial,
+                "spillover: dial {} -> {}",
+                current.dial,
+                next.dial
+            );
+            return true;
+        }
+        false
+    }
+
+    /// The spillover state of each data center that has one (name -> state).
+    pub fn spills(&self) -> HashMap<String, spill::Spill> {
+        self.spills.iter().map(|(k, (s, _))| (k.clone(), *s)).collect()
     }
 
     /// Woken whenever a member's own status changes.
@@ -451,7 +537,17 @@ impl HealthTable {
     }
 
     fn publish(&mut self, now: SystemTime) {
-        let snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, &self.peers, now);
+        let mut snapshot = snapshot_of(&self.config, &self.states, &self.durations, &self.overrides, &self.peers, now);
+        snapshot.health.spills = self
+            .config
+            .gslb
+            .datacenters
+            .iter()
+            .map(|d| match (d.spillover, self.spills.get(&d.name)) {
+                (Some(_), Some((s, _))) => s.dial,
+                _ => 100,
+            })
+            .collect();
         self.published.store(Arc::new(snapshot));
         self.published_at = now;
     }

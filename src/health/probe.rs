@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::config::check::{Check, CheckKind};
+use crate::config::check::{Check, CheckKind, LoadSource};
 
 /// A prepared check for one address; holds the HTTP client between runs.
 pub struct Prober {
@@ -86,15 +86,22 @@ impl Prober {
 
     /// Runs the check once, within its timeout.
     pub async fn run(&self) -> Result<String, String> {
+        self.run_reading().await.map(|(text, _)| text)
+    }
+
+    /// Runs the check once, within its timeout, with the load the member reported when the
+    /// check reads one (`load` of an HTTP check) and it could be read.
+    pub async fn run_reading(&self) -> Result<(String, Option<f64>), String> {
         match tokio::time::timeout(self.check.timeout, self.run_inner()).await {
             Ok(r) => r,
             Err(_) => Err(format!("timed out after {} ms", self.check.timeout.as_millis())),
         }
     }
 
-    async fn run_inner(&self) -> Result<String, String> {
+    async fn run_inner(&self) -> Result<(String, Option<f64>), String> {
+        let text = |t: String| Ok((t, None));
         match &self.check.kind {
-            CheckKind::None => Ok("not checked".into()),
+            CheckKind::None => text("not checked".into()),
             CheckKind::Tcp => {
                 let failed = |e: std::io::Error| format!("tcp connect to {}: {e}", self.addr);
                 let mut s = match self.source {
@@ -111,26 +118,35 @@ impl Prober {
                     }
                 };
                 let _ = s.shutdown().await;
-                Ok(format!("tcp connect to {} succeeded", self.addr))
+                text(format!("tcp connect to {} succeeded", self.addr))
             }
-            CheckKind::Http { statuses, body, body_bytes, .. } => {
+            CheckKind::Http { statuses, body, body_bytes, load, .. } => {
                 let client = self.http.as_ref().ok_or("no HTTP client")?;
                 let mut resp = client.get(&self.url).send().await.map_err(|e| describe(&self.url, &e))?;
                 let status = resp.status().as_u16();
                 if !statuses.contains(&status) {
                     return Err(format!("{} answered {status}, expected {statuses:?}", self.url));
                 }
-                let Some(want) = body else {
-                    return Ok(format!("{} answered {status}", self.url));
+                let header = match load {
+                    Some(LoadSource::Header(name)) => {
+                        Some(resp.headers().get(name.as_str()).and_then(|v| v.to_str().ok()).and_then(fraction))
+                    }
+                    _ => None,
                 };
+                let body_load = matches!(load, Some(LoadSource::Json(_) | LoadSource::Agent));
+                if body.is_none() && !body_load {
+                    let reading = header.flatten();
+                    return Ok((format!("{} answered {status}{}", self.url, load_text(load, reading)), reading));
+                }
                 let mut seen: Vec<u8> = Vec::with_capacity((*body_bytes).min(64 * 1024));
                 while seen.len() < *body_bytes {
                     match resp.chunk().await {
                         Ok(Some(chunk)) => {
                             let room = body_bytes - seen.len();
                             seen.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                            if contains(&seen, want.as_bytes()) {
-                                return Ok(format!("{} answered {status} with '{want}'", self.url));
+                            // Only the body's own test: the load needs the whole body.
+                            if !body_load && body.as_ref().is_some_and(|want| contains(&seen, want.as_bytes())) {
+                                break;
                             }
                         }
                         Ok(None) => break,
@@ -139,11 +155,24 @@ impl Prober {
                         }
                     }
                 }
-                Err(format!(
-                    "{} answered {status} but '{want}' is not in the first {} bytes of the body",
-                    self.url,
-                    seen.len()
-                ))
+                if let Some(want) = body
+                    && !contains(&seen, want.as_bytes())
+                {
+                    return Err(format!(
+                        "{} answered {status} but '{want}' is not in the first {} bytes of the body",
+                        self.url,
+                        seen.len()
+                    ));
+                }
+                let reading = match load {
+                    Some(LoadSource::Json(field)) => json_load(&seen, field),
+                    Some(LoadSource::Agent) => agent_load(&seen).map_err(|word| {
+                        format!("{} answered {status} and its agent says '{word}'", self.url)
+                    })?,
+                    _ => header.flatten(),
+                };
+                let with = body.as_ref().map_or(String::new(), |want| format!(" with '{want}'"));
+                Ok((format!("{} answered {status}{with}{}", self.url, load_text(load, reading)), reading))
             }
             CheckKind::Dns { qname, qtype, rcode } => {
                 let bind: SocketAddr = match self.source {
@@ -171,13 +200,67 @@ impl Prober {
                     }
                     let got = buf[3] & 0x0f;
                     return if got == *rcode {
-                        Ok(format!("dns {} answered rcode {got}", self.addr))
+                        text(format!("dns {} answered rcode {got}", self.addr))
                     } else {
                         Err(format!("dns {} answered rcode {got}, expected {rcode}", self.addr))
                     };
                 }
             }
         }
+    }
+}
+
+/// A load as a fraction: `0.83`, or a percentage `83%`; `None` for anything else (negative,
+/// not a number).
+fn fraction(text: &str) -> Option<f64> {
+    let text = text.trim();
+    let value = match text.strip_suffix('%') {
+        Some(p) => p.trim().parse::<f64>().ok()? / 100.0,
+        None => text.parse::<f64>().ok()?,
+    };
+    (value.is_finite() && value >= 0.0).then_some(value)
+}
+
+/// The number at `field` (a dotted path) of a JSON body, as a load.
+fn json_load(body: &[u8], field: &str) -> Option<f64> {
+    let v: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let at = field.split('.').try_fold(&v, |v, key| v.get(key))?;
+    match at {
+        serde_json::Value::Number(n) => n.as_f64().filter(|f| f.is_finite() && *f >= 0.0),
+        serde_json::Value::String(s) => fraction(s),
+        _ => None,
+    }
+}
+
+/// HAProxy agent-check words: `N%` is the capacity left (load `1 - N/100`), `drain` none left
+/// (load 1); `down`, `fail`, `maint` and `stopped` fail the check (`Err` with the word);
+/// `up` and `ready` say nothing of the load.
+fn agent_load(body: &[u8]) -> Result<Option<f64>, String> {
+    let text = String::from_utf8_lossy(body);
+    let mut load = None;
+    for word in text.split(|c: char| c.is_whitespace() || c == ',').filter(|w| !w.is_empty()) {
+        let lower = word.to_ascii_lowercase();
+        match lower.as_str() {
+            "down" | "fail" | "failed" | "maint" | "stopped" => return Err(lower),
+            "drain" => load = Some(1.0),
+            _ => {
+                if let Some(p) = lower.strip_suffix('%').and_then(|p| p.parse::<f64>().ok()) {
+                    load = Some((1.0 - p / 100.0).clamp(0.0, 1.0));
+                }
+            }
+        }
+    }
+    Ok(load)
+}
+
+/// What a check says of the load it read: `, load 0.83`, or that it could not read one.
+fn load_text(source: &Option<LoadSource>, reading: Option<f64>) -> String {
+    match (source, reading) {
+        (None, _) => String::new(),
+        (Some(_), Some(l)) => format!(", load {l:.2}"),
+        (Some(LoadSource::Json(f)), None) => format!(", no load: no number at '{f}' in the body"),
+        (Some(LoadSource::Header(h)), None) => format!(", no load: no usable {h} header"),
+        (Some(LoadSource::Agent), None) => String::new(),
     }
 }
 

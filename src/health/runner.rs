@@ -146,17 +146,17 @@ async fn check_loop(
     loop {
         let started = tokio::time::Instant::now();
         let result = match permits.acquire().await {
-            Ok(_permit) => prober.run().await,
+            Ok(_permit) => prober.run_reading().await,
             Err(_) => return,
         };
-        let (ok, reason) = match result {
-            Ok(r) => (true, r),
-            Err(r) => (false, r),
+        let (ok, reason, load) = match result {
+            Ok((r, load)) => (true, r, load),
+            Err(r) => (false, r, None),
         };
         // Reporting may write the state file: off the runtime's threads.
         let (t, p, m, took) = (table.clone(), pool.clone(), member.clone(), started.elapsed());
         let _ = tokio::task::spawn_blocking(move || {
-            crate::sync::lock(&t).report(&p, &m, ok, &reason, took, SystemTime::now());
+            crate::sync::lock(&t).report_load(&p, &m, ok, &reason, took, load, SystemTime::now());
         })
         .await;
         n = n.wrapping_add(1);

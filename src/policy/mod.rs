@@ -53,6 +53,12 @@ pub trait Health {
     fn dial(&self, _dc: DcId) -> Option<u8> {
         None
     }
+
+    /// The dial capacity spillover allows data center `dc` (100: no shedding); the dial in
+    /// force is the lower of this and the operator's or configuration's.
+    fn spill(&self, _dc: DcId) -> u8 {
+        100
+    }
 }
 
 /// Every member is up.
@@ -205,8 +211,8 @@ pub enum Step {
     /// `1 - bias / 100`), in the order that results.
     Biased(Vec<(DcId, f64)>),
     /// The data center could serve, but its traffic dial (percent kept) sends this client's
-    /// network on to the next.
-    Dialed(DcId, u8),
+    /// network on to the next; true when capacity spillover lowered the dial to that.
+    Dialed(DcId, u8, bool),
     /// Every data center that could serve dialed the client away: the first of them answers
     /// anyway (dials move clients, they never empty an answer).
     DialedBack(DcId),
@@ -447,11 +453,12 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
             degraded |= chosen.is_empty();
             continue;
         }
-        let dial = health.dial(dc).unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
+        let set = health.dial(dc).unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
+        let dial = set.min(health.spill(dc));
         if dial < 100 {
             client_prefix = select::key_len(client);
             if !dial_keeps(client, gslb.datacenters[dc].key, dial) {
-                record(&mut trace, || Step::Dialed(dc, dial));
+                record(&mut trace, || Step::Dialed(dc, dial, dial < set));
                 if dialed_away.is_none() {
                     dialed_away = Some((dc, up));
                 }
@@ -537,6 +544,7 @@ mod tests {
             dial: 100,
             bias: 0,
             key: crate::config::gslb::datacenter_key(name),
+            spillover: None,
         }
     }
 
@@ -1045,7 +1053,7 @@ mod tests {
         let mut trace = Vec::new();
         let d = choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, Some(&mut trace));
         assert_eq!((d.datacenter, d.ttl, d.fallback), (Some(1), 60, None));
-        assert!(trace.contains(&Step::Dialed(0, 0)), "{trace:?}");
+        assert!(trace.contains(&Step::Dialed(0, 0, false)), "{trace:?}");
         // A pool's own dial overrides the data center's.
         g.pools[0].dials = vec![(0, 100)];
         assert_eq!(choose(&g, &ask_at(&paris, &c, Family::V4), &AllUp, None).datacenter, Some(0));

@@ -256,9 +256,10 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
                 }
             )),
             Step::Biased(list) => out.biased = list.iter().map(|&(d, km)| (dc_name(d), km.round())).collect(),
-            Step::Dialed(d, percent) => out.skipped.push(format!(
-                "{}: traffic dial {percent}%: this client's network is among the {}% sent on to the next",
+            Step::Dialed(d, percent, spilled) => out.skipped.push(format!(
+                "{}: traffic dial {percent}%{}: this client's network is among the {}% sent on to the next",
                 dc_name(*d),
+                if *spilled { " (capacity spillover: its members report a load above the threshold)" } else { "" },
                 100 - percent
             )),
             Step::DialedBack(d) => {
