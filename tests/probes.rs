@@ -24,6 +24,7 @@ fn http(tls: bool, body: Option<&str>, body_bytes: usize, insecure: bool) -> Che
         body: body.map(str::to_string),
         body_bytes,
         insecure,
+        load: None,
     })
 }
 

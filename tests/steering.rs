@@ -170,3 +170,117 @@ fn a_dial_set_at_run_time_moves_clients_survives_a_restart_and_is_undone() {
 fn s_addr(api: &str) -> std::net::SocketAddr {
     api.parse().unwrap()
 }
+
+/// A fake HTTP backend answering `{"load": L}` with the load it is set to, until dropped.
+struct LoadBackend {
+    addr: std::net::SocketAddr,
+    load: std::sync::Arc<std::sync::Mutex<f64>>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl LoadBackend {
+    fn new(load: f64) -> LoadBackend {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let shared = std::sync::Arc::new(std::sync::Mutex::new(load));
+        let (flag, now) = (stop.clone(), shared.clone());
+        std::thread::spawn(move || {
+            while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+                match listener.accept() {
+                    Ok((mut s, _)) => {
+                        let _ = s.set_nonblocking(false);
+                        let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(1)));
+                        let mut buf = [0u8; 2048];
+                        let _ = s.read(&mut buf);
+                        let body = format!("{{\"load\": {}}}", *now.lock().unwrap());
+                        let reply = format!(
+                            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                            body.len()
+                        );
+                        let _ = s.write_all(reply.as_bytes());
+                    }
+                    Err(_) => std::thread::sleep(std::time::Duration::from_millis(5)),
+                }
+            }
+        });
+        LoadBackend { addr, load: shared, stop }
+    }
+
+    fn set(&self, load: f64) {
+        *self.load.lock().unwrap() = load;
+    }
+}
+
+impl Drop for LoadBackend {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+#[test]
+fn a_loaded_site_sheds_clients_to_the_next_and_takes_them_back() {
+    let (ams_load, rest) = (LoadBackend::new(0.3), LoadBackend::new(0.1));
+    let (dir, zones) =
+        example_with(&[("[datacenters.ams]\n", "spillover = { above = 0.8, below = 0.5, floor = 10, step = 30 }\n")]);
+    // Every member checked every 0.3 s on a backend that reports a load: ams's on one, the
+    // others' on another.
+    let path = zones.join("example.com.toml");
+    let mut toml = std::fs::read_to_string(&path).unwrap();
+    toml = toml.replace(
+        "check = { type = \"none\" }",
+        "check = { type = \"http\", interval = 0.3, timeout = 0.25, rise = 1, fall = 1, load = \"json:load\" }",
+    );
+    for (port, backend) in
+        [(8001, &ams_load), (8002, &ams_load), (8011, &rest), (8012, &rest), (8021, &rest), (8022, &rest)]
+    {
+        toml = toml.replace(&format!("\"127.0.0.1:{port}\""), &format!("\"{}\"", backend.addr));
+    }
+    std::fs::write(&path, toml).unwrap();
+    let geo = shipped_geo();
+    let state = dir.path().join("state.json");
+    let s = Serve::start(
+        &zones,
+        &["--geo", geo.to_str().unwrap(), "--api", "127.0.0.1:0", "--state", state.to_str().unwrap()],
+    );
+    let line = s.seen.iter().find(|l| l.contains("API on http://")).unwrap();
+    let api = line.split("API on http://").nth(1).unwrap().trim().to_string();
+    // 40 European client networks; how many does ams answer?
+    let at_ams = || {
+        (0..40)
+            .filter(|i| {
+                let got = www(s.port, "A", &format!("2.{}.0.0/24", 100 + i));
+                !got.is_empty() && got.iter().all(|a| AMS.contains(&a.as_str()))
+            })
+            .count()
+    };
+    let dial = || {
+        let (_, body) = common::http(api.parse().unwrap(), "GET", "/status", None, None);
+        let v: serde_json::Value = serde_json::from_str(&body).unwrap_or_default();
+        let Some(list) = v["datacenters"].as_array() else { panic!("{body}") };
+        let ams = list.iter().find(|d| d["name"] == "ams").unwrap().clone();
+        ams["spillover"]["dial"].as_u64().unwrap_or(100)
+    };
+    assert!(common::wait_until(std::time::Duration::from_secs(10), || at_ams() == 40).is_some(), "ams serves Europe");
+    // Overloaded: the dial comes down (0.8 / 2.0 of itself per check) and clients move on.
+    ams_load.set(2.0);
+    assert!(common::wait_until(std::time::Duration::from_secs(10), || dial() <= 40).is_some(), "dial {}", dial());
+    let kept = at_ams();
+    assert!(kept < 25, "{kept} of 40 networks still at ams with the dial at {}", dial());
+    let url = format!("http://{api}");
+    let shed = (0..40)
+        .map(|i| format!("2.{}.0.0/24", 100 + i))
+        .find(|n| www(s.port, "A", n).iter().all(|a| IAD.contains(&a.as_str())))
+        .unwrap();
+    let (_, out, _) = meridian(&["explain", "www.example.com", "--subnet", &shed, "--api", &url]);
+    assert!(out.contains("capacity spillover"), "{out}");
+    let (_, metrics) = common::http(api.parse().unwrap(), "GET", "/metrics", None, None);
+    assert!(metrics.contains("meridian_datacenter_load{datacenter=\"ams\"} 2"), "{metrics}");
+    // The load falls below 0.5: the dial climbs back 30 points a check, every client returns.
+    ams_load.set(0.2);
+    assert!(common::wait_until(std::time::Duration::from_secs(10), || dial() == 100).is_some(), "dial {}", dial());
+    assert_eq!(at_ams(), 40);
+    drop(rest);
+}

@@ -1517,7 +1517,11 @@ fn spillover(w: &mut Walker<'_>, v: &toml::Spanned<toml::de::DeValue<'_>>, path:
             positive
         }),
         None => {
-            w.error(&v.span(), path, "missing required key 'above' (the load above which the data center sheds clients)");
+            w.error(
+                &v.span(),
+                path,
+                "missing required key 'above' (the load above which the data center sheds clients)",
+            );
             None
         }
     }?;
@@ -1611,6 +1615,12 @@ mod tests {
         assert!(e.is_empty(), "{e}");
         assert_eq!((g.datacenters[0].dial, g.datacenters[0].bias, g.datacenters[1].dial), (30, -20, 100));
         assert_eq!((g.pools[0].dial(&g.datacenters, 1), g.pools[0].datacenters_per_answer), (0, 2));
+        let (g, e) = load("spillover = { above = 0.8 }", "check = { type = \"http\", load = \"header:X-Load\" }");
+        assert!(e.is_empty(), "{e}");
+        assert_eq!(
+            g.datacenters[0].spillover,
+            Some(super::Spillover { above: 0.8, below: 0.8 * 0.75, floor: 10, step: 10 })
+        );
         let cases = [
             ("dial = 101", "", "gslb.test.toml:4: datacenters.ams.dial"),
             ("bias = 100", "", "gslb.test.toml:4: datacenters.ams.bias"),
@@ -1620,6 +1630,18 @@ mod tests {
             ("", "dials = { iad = -1 }", "pools.p.dials.iad"),
             ("", "datacenters_per_answer = 3", "pools.p.datacenters_per_answer"),
             ("", "datacenters_per_answer = 0", "pools.p.datacenters_per_answer"),
+            ("spillover = { below = 0.5 }", "", "datacenters.ams.spillover: missing required key 'above'"),
+            (
+                "spillover = { above = 0.8, below = 0.9 }",
+                "",
+                "datacenters.ams.spillover.below: 0.9 must be below above",
+            ),
+            ("spillover = { above = 0.8, flor = 5 }", "", "datacenters.ams.spillover.flor: unknown key"),
+            (
+                "",
+                "check = { type = \"http\", load = \"xml:load\" }",
+                "pools.p.check.load: 'xml:load' is not a load source",
+            ),
         ];
         for (dc, pool, want) in cases {
             let (_, e) = load(dc, pool);

@@ -83,7 +83,8 @@ impl Snapshot {
         let pools = &config.gslb.pools;
         let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
         let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
-        let health = HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new(), spills: Vec::new() };
+        let health =
+            HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new(), spills: Vec::new() };
         Snapshot { config, health }
     }
 
@@ -308,7 +309,8 @@ impl HealthTable {
         let dc = &gslb.datacenters[m.dc];
         let Some(config) = dc.spillover else { return false };
         let interval = m.probe.as_ref().map_or(Duration::from_secs(5), |(c, _)| c.interval);
-        let (current, last) = self.spills.get(&dc.name).copied().unwrap_or((spill::Spill::default(), std::time::UNIX_EPOCH));
+        let (current, last) =
+            self.spills.get(&dc.name).copied().unwrap_or((spill::Spill::default(), std::time::UNIX_EPOCH));
         if now.duration_since(last).is_ok_and(|since| since < interval.mul_f64(0.9)) {
             return false;
         }

@@ -166,9 +166,8 @@ impl Prober {
                 }
                 let reading = match load {
                     Some(LoadSource::Json(field)) => json_load(&seen, field),
-                    Some(LoadSource::Agent) => agent_load(&seen).map_err(|word| {
-                        format!("{} answered {status} and its agent says '{word}'", self.url)
-                    })?,
+                    Some(LoadSource::Agent) => agent_load(&seen)
+                        .map_err(|word| format!("{} answered {status} and its agent says '{word}'", self.url))?,
                     _ => header.flatten(),
                 };
                 let with = body.as_ref().map_or(String::new(), |want| format!(" with '{want}'"));
@@ -284,4 +283,36 @@ fn describe(url: &str, e: &reqwest::Error) -> String {
 pub fn initial_delay(interval: Duration, key: u64) -> Duration {
     let frac = (key % 1000) as f64 / 1000.0;
     interval.mul_f64(frac)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loads_are_read_from_json_headers_and_agent_words() {
+        // (header or body text, load)
+        for (text, want) in [("0.83", Some(0.83)), ("83%", Some(0.83)), (" 1.5 ", Some(1.5)), ("-1", None), ("x", None)]
+        {
+            assert_eq!(fraction(text), want, "{text}");
+        }
+        let body = br#"{"load": 0.4, "cpu": {"busy": "70%"}, "name": "a"}"#;
+        assert_eq!(json_load(body, "load"), Some(0.4));
+        assert_eq!(json_load(body, "cpu.busy"), Some(0.7));
+        assert_eq!(json_load(body, "name"), None, "not a number");
+        assert_eq!(json_load(body, "missing"), None);
+        assert_eq!(json_load(b"not json", "load"), None);
+        // HAProxy agent-check: capacity left in percent; drain is none left; down fails.
+        assert_eq!(agent_load(b"up 75%\n"), Ok(Some(0.25)));
+        assert_eq!(agent_load(b"ready,100%"), Ok(Some(0.0)));
+        assert_eq!(agent_load(b"drain"), Ok(Some(1.0)));
+        assert_eq!(agent_load(b"up"), Ok(None));
+        assert_eq!(agent_load(b"DOWN maintenance"), Err("down".to_string()));
+        assert_eq!(agent_load(b"maint"), Err("maint".to_string()));
+        assert_eq!(
+            load_text(&Some(LoadSource::Json("load".into())), None),
+            ", no load: no number at 'load' in the body"
+        );
+        assert_eq!(load_text(&None, Some(0.5)), "");
+    }
 }

@@ -46,11 +46,13 @@ mod tests {
 
     fn run(loads: &[f64]) -> Vec<u8> {
         let mut s = Spill::default();
-        loads.iter().map(|&l| {
-            s = step(s, l, &CONFIG);
-            s.dial
-        })
-        .collect()
+        loads
+            .iter()
+            .map(|&l| {
+                s = step(s, l, &CONFIG);
+                s.dial
+            })
+            .collect()
     }
 
     #[test]
