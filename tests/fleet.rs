@@ -256,6 +256,23 @@ fn a_drain_set_through_one_instance_is_applied_by_every_instance() {
     assert!(until_all(&all, |x| x != IAD).is_some());
     let (_, list) = http(api_of(&cc), "GET", "/overrides", None, None);
     assert!(list.contains("\"set_by\":\"b\""), "{list}");
+    // A traffic dial set through one instance is shared the same way (it replaces the drain:
+    // one override per data center). At 0 every client network goes on to the next.
+    let (code, body) =
+        http(api_of(&cc), "POST", "/overrides/datacenter/iad", None, Some(r#"{"action": "dial", "percent": 0}"#));
+    assert_eq!(code, 200, "{body}");
+    let (_, list) = http(api_of(&a), "GET", "/overrides", None, None);
+    assert!(until_all(&all, |x| x != IAD).is_some());
+    assert!(
+        wait_until(Duration::from_secs(10), || http(api_of(&a), "GET", "/overrides", None, None)
+            .1
+            .contains("{\"dial\":0}"))
+        .is_some(),
+        "{list}"
+    );
+    let (code, _) = http(api_of(&a), "DELETE", "/overrides/datacenter/iad", None, None);
+    assert_eq!(code, 200);
+    assert!(until_all(&all, |x| x == IAD).is_some(), "the dial removed everywhere");
 }
 
 #[test]

@@ -284,3 +284,41 @@ fn a_loaded_site_sheds_clients_to_the_next_and_takes_them_back() {
     assert_eq!(at_ams(), 40);
     drop(rest);
 }
+
+/// The addresses of one hint (`ipv4hint=a,b`) in dig's text of an HTTPS record, sorted.
+fn hint(record: &str, key: &str) -> Vec<String> {
+    let mut v: Vec<String> = record
+        .split_whitespace()
+        .find_map(|p| p.strip_prefix(&format!("{key}=")))
+        .map(|list| list.split(',').map(String::from).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+#[test]
+fn the_https_record_of_www_carries_the_chosen_data_centers_addresses_as_hints() {
+    // The shipped example's www pool has `https = "alpn=h2,h3"`.
+    let (_dir, zones) = example_with(&[]);
+    let s = Serve::start(&zones, &["--geo", shipped_geo().to_str().unwrap()]);
+    let mut seen = Vec::new();
+    for subnet in [EU, NA, "1.0.16.0/24"] {
+        let ecs = format!("+subnet={subnet}");
+        let record = dig(s.port, &["www.example.com", "HTTPS", &ecs, "+short"]);
+        assert!(record.starts_with("1 . alpn=\"h2,h3\" ipv4hint="), "{record}");
+        assert_eq!(hint(&record, "ipv4hint"), www(s.port, "A", subnet), "{subnet}: {record}");
+        assert_eq!(hint(&record, "ipv6hint"), www(s.port, "AAAA", subnet), "{subnet}: {record}");
+        // The addresses themselves ride in the additional section.
+        let full = dig(s.port, &["www.example.com", "HTTPS", &ecs, "+noall", "+additional"]);
+        for a in hint(&record, "ipv4hint") {
+            assert!(full.contains(&format!("IN\tA\t{a}")), "{full}");
+        }
+        seen.push(hint(&record, "ipv4hint"));
+    }
+    seen.dedup();
+    assert_eq!(seen.len(), 3, "each region's hints are its own data center's: {seen:?}");
+    // Another pool name without `https` (none in the example): the zone's api CNAME chases to
+    // www and gets the HTTPS record too.
+    let chased = dig(s.port, &["api.example.com", "HTTPS", &format!("+subnet={EU}"), "+short"]);
+    assert!(chased.contains("ipv4hint=192.0.2.1"), "{chased}");
+}

@@ -228,6 +228,10 @@ pub struct Pool {
     pub dials: Vec<(DcId, u8)>,
     /// How many serving data centers an answer lists members of (1 unless set).
     pub datacenters_per_answer: usize,
+    /// The SvcParams of the HTTPS record answered at the pool's names (RFC 9460 ServiceMode,
+    /// target "."), in key order, without the address hints, which come from the answer;
+    /// `None` when the pool answers no HTTPS record.
+    pub https: Option<Vec<(u16, Vec<u8>)>>,
 }
 
 impl Pool {
@@ -875,6 +879,7 @@ impl Builder {
                 "health_quorum",
                 "dials",
                 "datacenters_per_answer",
+                "https",
             ],
         );
         let pool_index = self.gslb.pools.len();
@@ -1113,8 +1118,22 @@ impl Builder {
                 w.integer(v, &join(&path, "datacenters_per_answer"), 1, most).map(|n| n as usize)
             }
         };
+        let https = match get(t, "https") {
+            None => Some(None),
+            Some(v) => {
+                let hpath = join(&path, "https");
+                w.string(v, &hpath).and_then(|text| match service_params(text) {
+                    Ok(params) => Some(Some(params)),
+                    Err(e) => {
+                        w.error(&v.span(), &hpath, e);
+                        None
+                    }
+                })
+            }
+        };
         if let (
             true,
+            Some(https),
             Some(dials),
             Some(datacenters_per_answer),
             Some(ttl),
@@ -1129,6 +1148,7 @@ impl Builder {
             Some(health_quorum),
         ) = (
             ok,
+            https,
             dials,
             datacenters_per_answer,
             ttl,
@@ -1161,6 +1181,7 @@ impl Builder {
                 health_quorum,
                 dials,
                 datacenters_per_answer,
+                https,
             });
         }
     }
@@ -1502,6 +1523,38 @@ fn zone_of_file(path: &Path, zones: &ZoneSet) -> Option<Name> {
     let key = name.key();
     (zones.zones().iter().any(|z| *z.origin() == name) || zones.failed().any(|f| f.key() == key)).then_some(name)
 }
+
+/// The SvcParams of a pool's `https` key, written as in a zone file's HTTPS record after the
+/// priority and target (`alpn=h2,h3 port=8443`), read by the zone file's own HTTPS parser; the
+/// address hints are refused (each answer's come from its data center).
+fn service_params(text: &str) -> Result<Vec<(u16, Vec<u8>)>, String> {
+    let line = format!("1 . {text}");
+    let entry = crate::zone::lexer::entries(&line)
+        .map_err(|e| e.message)?
+        .into_iter()
+        .next()
+        .ok_or("write SvcParams such as \"alpn=h2,h3\"")?;
+    let wire = crate::zone::rdata::parse(crate::dns::rtype::HTTPS, &entry.tokens, &Name::root())?;
+    let mut params = Vec::new();
+    let mut rest = wire.get(3..).unwrap_or_default();
+    while rest.len() >= 4 {
+        let key = u16::from_be_bytes([rest[0], rest[1]]);
+        let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+        let value = rest.get(4..4 + len).ok_or("a SvcParam overruns the record")?;
+        if key == SVC_IPV4HINT || key == SVC_IPV6HINT {
+            let which = if key == SVC_IPV4HINT { "ipv4hint" } else { "ipv6hint" };
+            return Err(format!("{which} comes from the members each answer picks: leave it out"));
+        }
+        params.push((key, value.to_vec()));
+        rest = &rest[4 + len..];
+    }
+    Ok(params)
+}
+
+/// SvcParamKey ipv4hint (RFC 9460 §14.3.2).
+pub const SVC_IPV4HINT: u16 = 4;
+/// SvcParamKey ipv6hint.
+pub const SVC_IPV6HINT: u16 = 6;
 
 /// A `spillover` table: `above` required (a load, above 0, at most 10), `below` (default three
 /// quarters of `above`, below it), `floor` (0-100, default 10), `step` (1-100, default 10).

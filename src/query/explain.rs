@@ -278,7 +278,8 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
     if done.decision.fallback.is_some() {
         out.datacenter = done.decision.datacenter.map(dc_name);
     }
-    if done.decision.fallback == Some(Fallback::ServFail) {
+    // (An HTTPS answer's members are in its hints, not in records of their own.)
+    if done.decision.fallback == Some(Fallback::ServFail) || out.qtype == "HTTPS" {
         return;
     }
     // The pool's records are the last of the answer: say which member each one is.

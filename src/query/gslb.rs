@@ -94,9 +94,21 @@ impl Completed<'_> {
 /// client, and chooses against the request's health view; `trace` records every step when
 /// given (explain), and nothing is formatted when it is not.
 pub fn complete<'c>(request: &Request<'c>, query: &Query<'_>, pool: usize, trace: Trace<'_>) -> Completed<'c> {
+    let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
+    complete_as(request, query, pool, family, trace)
+}
+
+/// [`complete`] for the address family `family` whatever the query's type (an HTTPS record's
+/// hints are what A and AAAA queries would answer).
+pub fn complete_as<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    pool: usize,
+    family: Family,
+    trace: Trace<'_>,
+) -> Completed<'c> {
     let config = request.config();
     let gslb = &config.gslb;
-    let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
     let client = client_of(query, request.peer, gslb.pools[pool].ecs);
     let located = policy::locate(gslb, &config.geo, &client);
     // The seed makes shuffles differ between queries while staying a function of the query.

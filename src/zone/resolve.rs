@@ -257,7 +257,10 @@ impl ZoneSet {
                     return res;
                 }
                 Found::Node(node) => {
-                    if let Some(pool) = node.pool.filter(|_| matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY)) {
+                    // A pool answers A, AAAA and ANY, and HTTPS unless the zone has one there.
+                    let pooled = matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY)
+                        || (qtype == rtype::HTTPS && node.get(rtype::HTTPS).is_none());
+                    if let Some(pool) = node.pool.filter(|_| pooled) {
                         res.pool = Some(PoolRef { pool, owner: name, negative_soa: zone.negative_soa() });
                         return res;
                     }
