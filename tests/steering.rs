@@ -322,3 +322,64 @@ fn the_https_record_of_www_carries_the_chosen_data_centers_addresses_as_hints() 
     let chased = dig(s.port, &["api.example.com", "HTTPS", &format!("+subnet={EU}"), "+short"]);
     assert!(chased.contains("ipv4hint=192.0.2.1"), "{chased}");
 }
+
+#[test]
+fn a_cname_pool_answers_with_the_chosen_sites_name_and_chases_it_inside_our_zones() {
+    let (_dir, zones) = example_with(&[]);
+    let mut zone = std::fs::read_to_string(zones.join("example.com.zone")).unwrap();
+    zone.push_str("\nedge-ams    IN A    192.0.2.200\n");
+    std::fs::write(zones.join("example.com.zone"), zone).unwrap();
+    let mut toml = std::fs::read_to_string(zones.join("example.com.toml")).unwrap();
+    toml.push_str(
+        "\n[transfer]\nallow = [\"127.0.0.1\"]\n\n[pools.cdn]\nnames = [\"cdn\"]\nttl = 30\n\
+         [pools.cdn.members.ams]\ndatacenter = \"ams\"\ncname = \"edge-ams\"\n\
+         [pools.cdn.members.iad]\ndatacenter = \"iad\"\ncname = \"edge-iad.example.net.\"\n\
+         [pools.cdn.members.sin]\ndatacenter = \"sin\"\ncname = \"www\"\n",
+    );
+    std::fs::write(zones.join("example.com.toml"), &toml).unwrap();
+    let s = Serve::start(&zones, &["--geo", shipped_geo().to_str().unwrap()]);
+    let short = |qtype: &str, subnet: &str| {
+        dig(s.port, &["cdn.example.com", qtype, &format!("+subnet={subnet}"), "+short"])
+            .lines()
+            .map(String::from)
+            .collect::<Vec<_>>()
+    };
+    // Europe: the CNAME to ams's edge, chased to its address in our zone.
+    assert_eq!(short("A", EU), ["edge-ams.example.com.", "192.0.2.200"]);
+    // North America: a name outside our zones, left to the resolver.
+    assert_eq!(short("A", NA), ["edge-iad.example.net."]);
+    // Asia: into the address pool www, whose answer for that client follows.
+    let asia = short("A", "1.0.16.0/24");
+    assert_eq!(asia[0], "www.example.com.");
+    let mut rest = asia[1..].to_vec();
+    rest.sort();
+    assert_eq!(rest, www(s.port, "A", "1.0.16.0/24"));
+    // Every type gets the CNAME (nothing else lives at the name); NODATA after it here.
+    let txt = dig(s.port, &["cdn.example.com", "TXT", &format!("+subnet={EU}")]);
+    assert!(txt.contains("status: NOERROR") && txt.contains("CNAME\tedge-ams.example.com."), "{txt}");
+    assert!(txt.contains("AUTHORITY: 1"), "the SOA of the NODATA after the chase: {txt}");
+    // A secondary gets the default data center's CNAME.
+    let axfr = dig(s.port, &["AXFR", "example.com"]);
+    assert!(
+        axfr.lines().any(|l| l.starts_with("cdn.example.com.") && l.contains("CNAME\tedge-ams.example.com.")),
+        "{axfr}"
+    );
+    drop(s);
+    // Mistakes named with their keys.
+    let bad = toml.replace("cname = \"www\"\n", "cname = \"www\"\nipv4 = \"192.0.2.9\"\n");
+    std::fs::write(zones.join("example.com.toml"), bad).unwrap();
+    let (code, _, err) =
+        meridian(&["check", "--zones", zones.to_str().unwrap(), "--geo", shipped_geo().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("pools.cdn.members.sin: a member answers with a cname or with addresses, not both"), "{err}");
+    let mixed = toml.replace("cname = \"www\"\n", "ipv4 = \"192.0.2.9\"\n");
+    std::fs::write(zones.join("example.com.toml"), mixed).unwrap();
+    let (_, _, err) =
+        meridian(&["check", "--zones", zones.to_str().unwrap(), "--geo", shipped_geo().to_str().unwrap()]);
+    assert!(err.contains("pools.cdn.members: a pool's members all answer with a cname, or none do"), "{err}");
+    let crowded = toml.replace("names = [\"cdn\"]", "names = [\"_sip._udp\"]");
+    std::fs::write(zones.join("example.com.toml"), crowded).unwrap();
+    let (_, _, err) =
+        meridian(&["check", "--zones", zones.to_str().unwrap(), "--geo", shipped_geo().to_str().unwrap()]);
+    assert!(err.contains("_sip._udp.example.com. is a CNAME pool's name but the zone has SRV there"), "{err}");
+}

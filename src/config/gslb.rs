@@ -111,6 +111,9 @@ pub struct Member {
     pub ipv4: Option<Ipv4Addr>,
     /// IPv6 address answered for AAAA queries.
     pub ipv6: Option<Ipv6Addr>,
+    /// The name a CNAME pool's member answers with (its pool's names become aliases of it);
+    /// such a member has no addresses.
+    pub cname: Option<Name>,
     /// Relative weight for the `weighted` selection.
     pub weight: u32,
     /// The health check and the address it probes; `None` when the member is not checked
@@ -235,6 +238,11 @@ pub struct Pool {
 }
 
 impl Pool {
+    /// True for a CNAME pool: its members answer with a target name, not addresses.
+    pub fn is_alias(&self) -> bool {
+        self.members.first().is_some_and(|m| m.cname.is_some())
+    }
+
     /// The traffic dial of data center `dc` for this pool: the pool's own, else the data
     /// center's.
     pub fn dial(&self, datacenters: &[Datacenter], dc: DcId) -> u8 {
@@ -1027,7 +1035,8 @@ impl Builder {
                     ok = false;
                 }
                 for (mname, m) in mt.iter() {
-                    match self.member(w, mname.get_ref(), m, &join(&mpath, mname.get_ref()), pool_check.as_ref()) {
+                    let mp = join(&mpath, mname.get_ref());
+                    match self.member(w, mname.get_ref(), m, &mp, pool_check.as_ref(), origin) {
                         Some(member) => members.push(member),
                         None => ok = false,
                     }
@@ -1037,6 +1046,43 @@ impl Builder {
             }
         } else {
             ok = false;
+        }
+
+        // A CNAME pool: every member has a cname, and its names hold nothing else (RFC 1034
+        // §3.6.2: a CNAME is alone at its name).
+        let aliases = members.iter().filter(|m| m.cname.is_some()).count();
+        if aliases > 0 && aliases < members.len() {
+            w.error(span, &mpath, "a pool's members all answer with a cname, or none do");
+            ok = false;
+        }
+        if aliases > 0 && aliases == members.len() {
+            if get(t, "https").is_some() {
+                w.error(span, &join(&path, "https"), "a CNAME pool answers every type with its CNAME: no https here");
+                ok = false;
+            }
+            for owner in &owners {
+                if let Some(Ok(zone)) = zones.lookup(&owner.key())
+                    && let Some(node) = zone.node(&owner.key())
+                    && !node.rrsets.is_empty()
+                    && owner != zone.origin()
+                {
+                    let types: Vec<String> = node.rrsets.iter().map(|r| crate::dns::type_to_text(r.rtype)).collect();
+                    w.error(
+                        span,
+                        &npath,
+                        format!(
+                            "{owner} is a CNAME pool's name but the zone has {} there (a CNAME is alone at its name)",
+                            types.join(", ")
+                        ),
+                    );
+                    ok = false;
+                } else if let Some(Ok(zone)) = zones.lookup(&owner.key())
+                    && owner == zone.origin()
+                {
+                    w.error(span, &npath, format!("{owner} is a zone's apex, which cannot be a CNAME"));
+                    ok = false;
+                }
+            }
         }
 
         // The pool's data centers, in the order their members first appear.
@@ -1266,9 +1312,10 @@ impl Builder {
         v: &super::toml_walk::Value<'_>,
         path: &str,
         pool_check: Option<&Check>,
+        origin: Option<&Name>,
     ) -> Option<Member> {
         let t = w.table(v, path)?;
-        w.allow_keys(t, path, &["datacenter", "ipv4", "ipv6", "weight", "probe", "check"]);
+        w.allow_keys(t, path, &["datacenter", "ipv4", "ipv6", "cname", "weight", "probe", "check"]);
         let dc = match required(w, t, path, "datacenter", &v.span()) {
             Some(dv) => match w.string(dv, &join(path, "datacenter")) {
                 Some(d) => match self.gslb.datacenter(d) {
@@ -1289,8 +1336,30 @@ impl Builder {
         let mut ok = true;
         let ipv4 = optional_addr::<Ipv4Addr>(w, t, path, "ipv4", "IPv4", &mut ok);
         let ipv6 = optional_addr::<Ipv6Addr>(w, t, path, "ipv6", "IPv6", &mut ok);
-        if ok && ipv4.is_none() && ipv6.is_none() {
-            w.error(&v.span(), path, "a member needs an ipv4 or an ipv6 address (or both)");
+        let cname = match get(t, "cname") {
+            None => None,
+            Some(cv) => {
+                let cpath = join(path, "cname");
+                match w.string(cv, &cpath).map(|text| (text, Name::parse(text, origin))) {
+                    Some((_, Ok(n))) => Some(n),
+                    Some((text, Err(e))) => {
+                        w.error(&cv.span(), &cpath, format!("'{text}' is not a domain name: {e}"));
+                        ok = false;
+                        None
+                    }
+                    None => {
+                        ok = false;
+                        None
+                    }
+                }
+            }
+        };
+        if cname.is_some() && (ipv4.is_some() || ipv6.is_some()) {
+            w.error(&v.span(), path, "a member answers with a cname or with addresses, not both");
+            ok = false;
+        }
+        if ok && ipv4.is_none() && ipv6.is_none() && cname.is_none() {
+            w.error(&v.span(), path, "a member needs an ipv4 or an ipv6 address (or both), or a cname");
             ok = false;
         }
         let weight = match get(t, "weight") {
@@ -1339,13 +1408,20 @@ impl Builder {
                         None
                     }
                     Some(ip) => Some((c, SocketAddr::new(ip, port))),
+                    None if ok => {
+                        w.error(&v.span(), path, "a cname member that is checked needs probe = \"address[:port]\"");
+                        ok = false;
+                        None
+                    }
                     None => None,
                 }
             }
             _ => None,
         };
         match (ok, dc, weight) {
-            (true, Some(dc), Some(weight)) => Some(Member { name: name.to_string(), dc, ipv4, ipv6, weight, probe }),
+            (true, Some(dc), Some(weight)) => {
+                Some(Member { name: name.to_string(), dc, ipv4, ipv6, cname, weight, probe })
+            }
             _ => None,
         }
     }

@@ -432,7 +432,7 @@ impl Config {
         }
         for (i, pool) in gslb.pools.iter().enumerate() {
             for owner in &pool.owners {
-                zones.attach_pool(owner, i);
+                zones.attach_pool(owner, i, pool.is_alias());
             }
         }
         Ok(Config {

@@ -407,7 +407,9 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
         let km = crate::geo::distance::EARTH_RADIUS_KM;
         record(&mut trace, || Step::Biased(order.iter().map(|&(d, key)| (d, -key * km)).collect()));
     }
+    // A CNAME pool's members answer any question.
     let has_family = |m: &crate::config::gslb::Member| match family {
+        _ if m.cname.is_some() => true,
         Family::V4 => m.ipv4.is_some(),
         Family::V6 => m.ipv6.is_some(),
     };
@@ -554,6 +556,7 @@ mod tests {
             dc,
             ipv4: v4.map(|a| a.parse().unwrap()),
             ipv6: v6.map(|a| a.parse().unwrap()),
+            cname: None,
             weight,
             probe: None,
         }

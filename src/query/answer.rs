@@ -384,10 +384,26 @@ pub fn resolve<'c>(
     qname: &Name,
     trace: Trace<'_>,
 ) -> (Resolution<'c>, Option<Completed<'c>>) {
+    resolve_at(request, query, qname, trace, 0)
+}
+
+/// CNAME pools chased into CNAME pools stop after this many (as `zone::resolve`'s chains do).
+const MAX_ALIAS_POOLS: usize = 8;
+
+fn resolve_at<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    qname: &Name,
+    trace: Trace<'_>,
+    depth: usize,
+) -> (Resolution<'c>, Option<Completed<'c>>) {
     let mut res = request.config().zones.resolve(qname, query.qtype);
     let Some(pool_ref) = res.pool.take() else {
         return (res, None);
     };
+    if request.config().gslb.pools[pool_ref.pool].is_alias() {
+        return alias(request, query, res, pool_ref, trace, depth);
+    }
     if query.qtype == rtype::HTTPS {
         return https(request, query, res, pool_ref, trace);
     }
@@ -403,6 +419,45 @@ pub fn resolve<'c>(
     for a in done.records(request.config()) {
         let rdata = Cow::Owned(a.rdata().to_vec());
         res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype: a.rtype, ttl: done.decision.ttl, rdata });
+    }
+    (res, Some(done))
+}
+
+/// The answer at a CNAME pool's name: a CNAME to the target of the member chosen for this
+/// client, chased inside our zones as a static CNAME is (into another pool too), the RCODE
+/// that of the last name (RFC 6604 §3). SERVFAIL when the fallback is `servfail`.
+fn alias<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    mut res: Resolution<'c>,
+    pool_ref: crate::zone::PoolRef<'c>,
+    trace: Trace<'_>,
+    depth: usize,
+) -> (Resolution<'c>, Option<Completed<'c>>) {
+    let config = request.config();
+    let pool = &config.gslb.pools[pool_ref.pool];
+    let mut done = gslb::complete(request, query, pool_ref.pool, trace);
+    let Some(target) = done.decision.members.first().and_then(|&m| pool.members[m].cname.as_ref()) else {
+        res.rcode = Rcode::ServFail;
+        res.authoritative = false;
+        return (res, Some(done));
+    };
+    let rdata = Cow::Owned(target.wire().to_vec());
+    res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype: rtype::CNAME, ttl: done.decision.ttl, rdata });
+    if query.qtype == rtype::CNAME || depth >= MAX_ALIAS_POOLS {
+        return (res, Some(done));
+    }
+    let (more, chased) = resolve_at(request, query, target, None, depth + 1);
+    // A target outside our zones is the resolver's to follow.
+    if more.rcode == Rcode::Refused {
+        return (res, Some(done));
+    }
+    res.answer.extend(more.answer);
+    res.authority = more.authority;
+    res.additional.extend(more.additional);
+    res.rcode = more.rcode;
+    if let Some(c) = chased {
+        done.scope = done.scope.max(c.scope);
     }
     (res, Some(done))
 }

@@ -203,6 +203,7 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
             && res.rcode == Rcode::NoError
             && res.authoritative
             && matches!(qtype, rtype::A | rtype::AAAA)
+            && !config.gslb.pools[pool.pool].is_alias()
             && pool.owner.wire() == qname;
         return if direct { Entry::Pool { pool: pool.pool } } else { Entry::General };
     }

@@ -282,6 +282,16 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
     if done.decision.fallback == Some(Fallback::ServFail) || out.qtype == "HTTPS" {
         return;
     }
+    if pool.is_alias() {
+        // The pool's record is the CNAME to the chosen member's target.
+        if let Some(&m) = done.decision.members.first()
+            && let Some(target) = &pool.members[m].cname
+            && let Some(line) = out.records.iter_mut().find(|r| r.ends_with(&format!(" CNAME {target}")))
+        {
+            line.push_str(&format!("    ; member {}", pool.members[m].name));
+        }
+        return;
+    }
     // The pool's records are the last of the answer: say which member each one is.
     let members: Vec<usize> = done.records(config).map(|a| a.member).collect();
     let first = out.records.len().saturating_sub(members.len());

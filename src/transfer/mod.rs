@@ -194,6 +194,11 @@ pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>>
         if let Some(pool) = pool
             && let Some(&dc) = pool.default_order.first()
         {
+            // A CNAME pool's name: the CNAME of its default data center's first member.
+            if let Some(target) = pool.members.iter().find(|m| m.dc == dc).and_then(|m| m.cname.as_ref()) {
+                out.push((owner, rtype::CNAME, pool.ttl, Cow::Owned(target.wire().to_vec())));
+                continue;
+            }
             let members = pool.members.iter().filter(|m| m.dc == dc);
             for m in members.clone() {
                 if let Some(a) = m.ipv4 {

@@ -42,6 +42,8 @@ pub struct Node {
     pub rrsets: Vec<RRset>,
     /// The GSLB pool answering A and AAAA questions for this name, if any.
     pub pool: Option<usize>,
+    /// True when that pool is a CNAME pool: it answers every question at the name.
+    pub pool_alias: bool,
 }
 
 impl Node {
@@ -188,6 +190,7 @@ impl Zone {
                 name: record.owner.clone(),
                 rrsets: Vec::new(),
                 pool: None,
+                pool_alias: false,
             });
             let existing_types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
             if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
@@ -290,7 +293,12 @@ impl Zone {
             if self.nodes.contains_key(&key) && cur != *name {
                 break;
             }
-            self.nodes.entry(key).or_insert_with(|| Node { name: cur.clone(), rrsets: Vec::new(), pool: None });
+            self.nodes.entry(key).or_insert_with(|| Node {
+                name: cur.clone(),
+                rrsets: Vec::new(),
+                pool: None,
+                pool_alias: false,
+            });
             cur = cur.parent();
         }
         self.nodes.get_mut(&*name.key()).expect("node was just ensured")
@@ -552,13 +560,15 @@ impl ZoneSet {
     /// Marks `owner` as answered by pool `pool`, creating its node if the zone file has none.
     /// Nothing happens when the owner is in no served zone (its zone failed to load). A zone
     /// shared with another configuration is copied first, so that one keeps its own pools.
-    pub fn attach_pool(&mut self, owner: &Name, pool: usize) {
+    pub fn attach_pool(&mut self, owner: &Name, pool: usize, alias: bool) {
         let key = owner.key();
         let Some(origin) = self.find_zone(&key).map(|z| z.origin.key()) else {
             return;
         };
         let index = self.by_apex[&origin];
-        Arc::make_mut(&mut self.zones[index]).ensure_node(owner).pool = Some(pool);
+        let node = Arc::make_mut(&mut self.zones[index]).ensure_node(owner);
+        node.pool = Some(pool);
+        node.pool_alias = alias;
     }
 
     /// The zone with the longest origin that `key` (lower-cased wire name) lies in: a served
