@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Runs every test. On a fresh Debian machine it first installs what the tests talk to:
 # dig (dnsutils), named-checkzone (bind9-utils), NSD (nsd) for the differential test,
-# Unbound (unbound) for the resolver tests, etcd (etcd-server) for the fleet tests, Knot
-# (knot) as a secondary in the transfer tests and kdig (knot-dnsutils) for DNS over TLS and
-# HTTPS.
+# Unbound (unbound) for the resolver tests, etcd (etcd-server, and etcdctl from etcd-client)
+# for the fleet tests, Knot (knot) as a secondary in the transfer tests and kdig
+# (knot-dnsutils) for DNS over TLS and HTTPS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +13,7 @@ command -v named-checkzone >/dev/null || need+=(bind9-utils)
 [ -x /usr/sbin/nsd ] || need+=(nsd)
 [ -x /usr/sbin/unbound ] || need+=(unbound)
 [ -x /usr/bin/etcd ] || need+=(etcd-server)
+command -v etcdctl >/dev/null || need+=(etcd-client)
 [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 if ((${#need[@]})); then
