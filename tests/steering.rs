@@ -321,6 +321,50 @@ fn the_https_record_of_www_carries_the_chosen_data_centers_addresses_as_hints() 
     // www and gets the HTTPS record too.
     let chased = dig(s.port, &["api.example.com", "HTTPS", &format!("+subnet={EU}"), "+short"]);
     assert!(chased.contains("ipv4hint=192.0.2.1"), "{chased}");
+    // No `svcb` key: SVCB at www is NODATA, with the zone's SOA.
+    let none = dig(s.port, &["www.example.com", "SVCB", &format!("+subnet={EU}")]);
+    assert!(none.contains("status: NOERROR") && none.contains("ANSWER: 0") && none.contains("SOA"), "{none}");
+}
+
+#[test]
+fn an_svcb_record_follows_the_chosen_site_and_secondaries_get_both_records_of_the_default_site() {
+    let (_dir, zones) = example_with(&[("https = \"alpn=h2,h3\"", "\nsvcb = \"alpn=dot port=8853\"")]);
+    let mut toml = std::fs::read_to_string(zones.join("example.com.toml")).unwrap();
+    toml.push_str("\n[transfer]\nallow = [\"127.0.0.1\"]\n");
+    std::fs::write(zones.join("example.com.toml"), toml).unwrap();
+    let s = Serve::start(&zones, &["--geo", shipped_geo().to_str().unwrap()]);
+    for subnet in [EU, NA] {
+        let ecs = format!("+subnet={subnet}");
+        let record = dig(s.port, &["www.example.com", "SVCB", &ecs, "+short"]);
+        // Keys in order (RFC 9460 §2.2): port (3) before the hints (4, 6).
+        assert!(record.starts_with("1 . alpn=\"dot\" port=8853 ipv4hint="), "{record}");
+        assert_eq!(hint(&record, "ipv4hint"), www(s.port, "A", subnet), "{subnet}: {record}");
+        assert_eq!(hint(&record, "ipv6hint"), www(s.port, "AAAA", subnet), "{subnet}: {record}");
+        let full = dig(s.port, &["www.example.com", "SVCB", &ecs, "+noall", "+additional"]);
+        assert!(full.contains("IN\tAAAA\t"), "the addresses ride in the additional section: {full}");
+    }
+    // A secondary gets www's records as the default data center (iad) answers them: its
+    // addresses, and both service records with those addresses as hints.
+    let axfr = dig(s.port, &["AXFR", "example.com"]);
+    let www_lines: Vec<&str> = axfr.lines().filter(|l| l.starts_with("www.example.com.")).collect();
+    let of = |t: &str| www_lines.iter().find(|l| l.contains(&format!("IN\t{t}\t"))).copied().unwrap_or_default();
+    let iad = IAD.join(",");
+    assert!(of("HTTPS").contains(&format!("alpn=\"h2,h3\" ipv4hint={iad} ipv6hint=")), "{axfr}");
+    assert!(of("SVCB").contains(&format!("alpn=\"dot\" port=8853 ipv4hint={iad} ipv6hint=")), "{axfr}");
+    drop(s);
+    // A zone record of the same type at a pool name that answers one: refused, named.
+    let mut zone = std::fs::read_to_string(zones.join("example.com.zone")).unwrap();
+    zone.push_str("\nwww         IN HTTPS 1 . alpn=h2\n");
+    std::fs::write(zones.join("example.com.zone"), zone).unwrap();
+    let (code, _, err) =
+        meridian(&["check", "--zones", zones.to_str().unwrap(), "--geo", shipped_geo().to_str().unwrap()]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(
+        err.contains(
+            "pools.www.https: www.example.com. has its own HTTPS record in the zone: keep that or this key, not both"
+        ),
+        "{err}"
+    );
 }
 
 #[test]

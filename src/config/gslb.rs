@@ -235,12 +235,24 @@ pub struct Pool {
     /// target "."), in key order, without the address hints, which come from the answer;
     /// `None` when the pool answers no HTTPS record.
     pub https: Option<Vec<(u16, Vec<u8>)>>,
+    /// The same for the SVCB record (RFC 9460 §2) answered at the pool's names.
+    pub svcb: Option<Vec<(u16, Vec<u8>)>>,
 }
 
 impl Pool {
     /// True for a CNAME pool: its members answer with a target name, not addresses.
     pub fn is_alias(&self) -> bool {
         self.members.first().is_some_and(|m| m.cname.is_some())
+    }
+
+    /// The SvcParams of the service binding record of type `rtype` (HTTPS or SVCB) the pool
+    /// answers, if it answers one.
+    pub fn service(&self, rtype: u16) -> Option<&[(u16, Vec<u8>)]> {
+        match rtype {
+            crate::dns::rtype::HTTPS => self.https.as_deref(),
+            crate::dns::rtype::SVCB => self.svcb.as_deref(),
+            _ => None,
+        }
     }
 
     /// The traffic dial of data center `dc` for this pool: the pool's own, else the data
@@ -888,6 +900,7 @@ impl Builder {
                 "dials",
                 "datacenters_per_answer",
                 "https",
+                "svcb",
             ],
         );
         let pool_index = self.gslb.pools.len();
@@ -1056,9 +1069,12 @@ impl Builder {
             ok = false;
         }
         if aliases > 0 && aliases == members.len() {
-            if get(t, "https").is_some() {
-                w.error(span, &join(&path, "https"), "a CNAME pool answers every type with its CNAME: no https here");
-                ok = false;
+            for key in ["https", "svcb"] {
+                if get(t, key).is_some() {
+                    let text = format!("a CNAME pool answers every type with its CNAME: no {key} here");
+                    w.error(span, &join(&path, key), text);
+                    ok = false;
+                }
             }
             for owner in &owners {
                 if let Some(Ok(zone)) = zones.lookup(&owner.key())
@@ -1164,22 +1180,42 @@ impl Builder {
                 w.integer(v, &join(&path, "datacenters_per_answer"), 1, most).map(|n| n as usize)
             }
         };
-        let https = match get(t, "https") {
+        let mut service = |key: &str, rtype: u16| match get(t, key) {
             None => Some(None),
             Some(v) => {
-                let hpath = join(&path, "https");
-                w.string(v, &hpath).and_then(|text| match service_params(text) {
-                    Ok(params) => Some(Some(params)),
+                let hpath = join(&path, key);
+                let params = w.string(v, &hpath).and_then(|text| match service_params(text) {
+                    Ok(params) => Some(params),
                     Err(e) => {
                         w.error(&v.span(), &hpath, e);
                         None
                     }
-                })
+                })?;
+                // The pool answers this type at its names: a zone's own record there would
+                // never be seen.
+                let mut clash = false;
+                for owner in &owners {
+                    if let Some(Ok(zone)) = zones.lookup(&owner.key())
+                        && zone.node(&owner.key()).is_some_and(|n| n.get(rtype).is_some())
+                    {
+                        let what = crate::dns::type_to_text(rtype);
+                        w.error(
+                            &v.span(),
+                            &hpath,
+                            format!("{owner} has its own {what} record in the zone: keep that or this key, not both"),
+                        );
+                        clash = true;
+                    }
+                }
+                (!clash).then_some(Some(params))
             }
         };
+        let https = service("https", crate::dns::rtype::HTTPS);
+        let svcb = service("svcb", crate::dns::rtype::SVCB);
         if let (
             true,
             Some(https),
+            Some(svcb),
             Some(dials),
             Some(datacenters_per_answer),
             Some(ttl),
@@ -1195,6 +1231,7 @@ impl Builder {
         ) = (
             ok,
             https,
+            svcb,
             dials,
             datacenters_per_answer,
             ttl,
@@ -1228,6 +1265,7 @@ impl Builder {
                 dials,
                 datacenters_per_answer,
                 https,
+                svcb,
             });
         }
     }
@@ -1627,6 +1665,37 @@ fn service_params(text: &str) -> Result<Vec<(u16, Vec<u8>)>, String> {
     Ok(params)
 }
 
+/// The RDATA of a ServiceMode record (priority 1, target ".": the owner itself) with
+/// `params` and the address hints (each the concatenated addresses, left out when empty),
+/// all in key order as RFC 9460 §2.2 requires.
+pub fn service_rdata(params: &[(u16, Vec<u8>)], hint4: &[u8], hint6: &[u8]) -> Vec<u8> {
+    let mut rdata = vec![0, 1, 0];
+    let mut put = |key: u16, value: &[u8]| {
+        rdata.extend_from_slice(&key.to_be_bytes());
+        rdata.extend_from_slice(&(value.len() as u16).to_be_bytes());
+        rdata.extend_from_slice(value);
+    };
+    let (mut wrote4, mut wrote6) = (hint4.is_empty(), hint6.is_empty());
+    for (key, value) in params {
+        if !wrote4 && *key > SVC_IPV4HINT {
+            put(SVC_IPV4HINT, hint4);
+            wrote4 = true;
+        }
+        if !wrote6 && *key > SVC_IPV6HINT {
+            put(SVC_IPV6HINT, hint6);
+            wrote6 = true;
+        }
+        put(*key, value);
+    }
+    if !wrote4 {
+        put(SVC_IPV4HINT, hint4);
+    }
+    if !wrote6 {
+        put(SVC_IPV6HINT, hint6);
+    }
+    rdata
+}
+
 /// SvcParamKey ipv4hint (RFC 9460 §14.3.2).
 pub const SVC_IPV4HINT: u16 = 4;
 /// SvcParamKey ipv6hint.
@@ -1690,6 +1759,40 @@ fn fraction(w: &mut Walker<'_>, v: &toml::Spanned<toml::de::DeValue<'_>>, path: 
 #[cfg(test)]
 mod tests {
     use super::Quorum;
+
+    #[test]
+    fn service_records_put_the_hints_among_the_parameters_in_key_order() {
+        // (SvcParams text, IPv4 hint, IPv6 hint, what the record reads back as in zone syntax)
+        let v6 = std::net::Ipv6Addr::LOCALHOST.octets();
+        let cases: [(&str, &[u8], &[u8], &str); 4] = [
+            ("alpn=h2", &[192, 0, 2, 1], &[], "1 . alpn=h2 ipv4hint=192.0.2.1"),
+            ("alpn=h2 port=8443 ech=AAAA", &[192, 0, 2, 1, 192, 0, 2, 2], &v6, ""),
+            ("key65000=x", &[], &v6, "1 . ipv6hint=::1 key65000=x"),
+            ("mandatory=alpn alpn=h3", &[], &[], "1 . mandatory=alpn alpn=h3"),
+        ];
+        for (text, hint4, hint6, want) in cases {
+            let params = super::service_params(text).unwrap();
+            let rdata = super::service_rdata(&params, hint4, hint6);
+            // The zone parser's own order check accepts what we wrote: keys strictly ascending.
+            let mut keys = Vec::new();
+            let mut rest = &rdata[3..];
+            while rest.len() >= 4 {
+                keys.push(u16::from_be_bytes([rest[0], rest[1]]));
+                let len = usize::from(u16::from_be_bytes([rest[2], rest[3]]));
+                rest = &rest[4 + len..];
+            }
+            assert!(rest.is_empty() && keys.windows(2).all(|k| k[0] < k[1]), "{text}: {keys:?}");
+            assert_eq!(keys.contains(&super::SVC_IPV4HINT), !hint4.is_empty(), "{text}");
+            assert_eq!(keys.contains(&super::SVC_IPV6HINT), !hint6.is_empty(), "{text}");
+            if !want.is_empty() {
+                let line = crate::zone::lexer::entries(want).unwrap().remove(0);
+                let root = crate::zone::Name::root();
+                assert_eq!(rdata, crate::zone::rdata::parse(crate::dns::rtype::SVCB, &line.tokens, &root).unwrap());
+            }
+        }
+        let e = super::service_params("alpn=h2 ipv4hint=192.0.2.1").unwrap_err();
+        assert!(e.contains("ipv4hint comes from the members"), "{e}");
+    }
 
     #[test]
     fn health_quorum_is_read_and_a_bad_one_named_with_its_line() {

@@ -589,6 +589,7 @@ mod tests {
                 dials: Vec::new(),
                 datacenters_per_answer: 1,
                 https: None,
+                svcb: None,
                 members: vec![
                     member("ams-1", 0, Some("192.0.2.1"), Some("2001:db8::1"), 1),
                     member("ams-2", 0, Some("192.0.2.2"), Some("2001:db8::2"), 3),

@@ -404,8 +404,8 @@ fn resolve_at<'c>(
     if request.config().gslb.pools[pool_ref.pool].is_alias() {
         return alias(request, query, res, pool_ref, trace, depth);
     }
-    if query.qtype == rtype::HTTPS {
-        return https(request, query, res, pool_ref, trace);
+    if matches!(query.qtype, rtype::HTTPS | rtype::SVCB) {
+        return service(request, query, res, pool_ref, trace);
     }
     let done = gslb::complete(request, query, pool_ref.pool, trace);
     if done.decision.fallback == Some(Fallback::ServFail) {
@@ -462,20 +462,19 @@ fn alias<'c>(
     (res, Some(done))
 }
 
-/// The HTTPS record of a pool name (RFC 9460 ServiceMode, target "."): the pool's SvcParams
-/// with `ipv4hint` and `ipv6hint` set to what A and AAAA queries from this client would be
-/// answered now, and those A and AAAA records in the additional section (§4.2: the target is
-/// the owner). NODATA for a pool without `https`.
-fn https<'c>(
+/// The HTTPS or SVCB record of a pool name (RFC 9460 ServiceMode, target "."): the pool's
+/// SvcParams with `ipv4hint` and `ipv6hint` set to what A and AAAA queries from this client
+/// would be answered now, and those A and AAAA records in the additional section (§4.2 for
+/// HTTPS, §2.4.3 for SVCB: the target is the owner). NODATA for a pool without that key.
+fn service<'c>(
     request: &Request<'c>,
     query: &Query<'_>,
     mut res: Resolution<'c>,
     pool_ref: crate::zone::PoolRef<'c>,
     trace: Trace<'_>,
 ) -> (Resolution<'c>, Option<Completed<'c>>) {
-    use crate::config::gslb::{SVC_IPV4HINT, SVC_IPV6HINT};
     let config = request.config();
-    let Some(params) = &config.gslb.pools[pool_ref.pool].https else {
+    let Some(params) = config.gslb.pools[pool_ref.pool].service(query.qtype) else {
         res.authority.push(pool_ref.negative_soa);
         return (res, None);
     };
@@ -487,34 +486,9 @@ fn https<'c>(
         return (res, Some(v4));
     }
     let hints = |done: &Completed<'_>| -> Vec<u8> { done.records(config).flat_map(|a| a.rdata().to_vec()).collect() };
-    let (hint4, hint6) = (hints(&v4), hints(&v6));
-    // Priority 1 (ServiceMode), target ".", then the parameters in key order.
-    let mut rdata = vec![0, 1, 0];
-    let mut put = |key: u16, value: &[u8]| {
-        rdata.extend_from_slice(&key.to_be_bytes());
-        rdata.extend_from_slice(&(value.len() as u16).to_be_bytes());
-        rdata.extend_from_slice(value);
-    };
-    let (mut wrote4, mut wrote6) = (hint4.is_empty(), hint6.is_empty());
-    for (key, value) in params {
-        if !wrote4 && *key > SVC_IPV4HINT {
-            put(SVC_IPV4HINT, &hint4);
-            wrote4 = true;
-        }
-        if !wrote6 && *key > SVC_IPV6HINT {
-            put(SVC_IPV6HINT, &hint6);
-            wrote6 = true;
-        }
-        put(*key, value);
-    }
-    if !wrote4 {
-        put(SVC_IPV4HINT, &hint4);
-    }
-    if !wrote6 {
-        put(SVC_IPV6HINT, &hint6);
-    }
+    let rdata = crate::config::gslb::service_rdata(params, &hints(&v4), &hints(&v6));
     let ttl = v4.decision.ttl.min(v6.decision.ttl);
-    res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype: rtype::HTTPS, ttl, rdata: Cow::Owned(rdata) });
+    res.answer.push(Rr { owner: pool_ref.owner.clone(), rtype: query.qtype, ttl, rdata: Cow::Owned(rdata) });
     for done in [&v4, &v6] {
         for a in done.records(config) {
             let rdata = Cow::Owned(a.rdata().to_vec());

@@ -278,8 +278,8 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
     if done.decision.fallback.is_some() {
         out.datacenter = done.decision.datacenter.map(dc_name);
     }
-    // (An HTTPS answer's members are in its hints, not in records of their own.)
-    if done.decision.fallback == Some(Fallback::ServFail) || out.qtype == "HTTPS" {
+    // (An HTTPS or SVCB answer's members are in its hints, not in records of their own.)
+    if done.decision.fallback == Some(Fallback::ServFail) || matches!(out.qtype.as_str(), "HTTPS" | "SVCB") {
         return;
     }
     if pool.is_alias() {

@@ -6,7 +6,8 @@
 //!
 //! Names answered by a GSLB pool are transferred as A and AAAA records of the pool's default
 //! data center (the first of its `default_order`), every member there, whatever the health
-//! checks say: a standard secondary has no geo database and no checks, so what it serves for
+//! checks say (a CNAME pool as that data center's CNAME; a pool's HTTPS and SVCB records with
+//! those addresses as hints): a standard secondary has no geo database and no checks, so what it serves for
 //! those names is the answer for a client nobody located, with everything up.
 //!
 //! Everything here is synchronous and reads one snapshot: a transfer sees one version of the
@@ -205,9 +206,18 @@ pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>>
                     out.push((owner, rtype::A, pool.ttl, Cow::Owned(a.octets().to_vec())));
                 }
             }
-            for m in members {
+            for m in members.clone() {
                 if let Some(a) = m.ipv6 {
                     out.push((owner, rtype::AAAA, pool.ttl, Cow::Owned(a.octets().to_vec())));
+                }
+            }
+            // HTTPS and SVCB with the same data center's addresses as hints.
+            let hint4: Vec<u8> = members.clone().filter_map(|m| m.ipv4).flat_map(|a| a.octets()).collect();
+            let hint6: Vec<u8> = members.filter_map(|m| m.ipv6).flat_map(|a| a.octets()).collect();
+            for t in [rtype::SVCB, rtype::HTTPS] {
+                if let Some(params) = pool.service(t) {
+                    let rdata = crate::config::gslb::service_rdata(params, &hint4, &hint6);
+                    out.push((owner, t, pool.ttl, Cow::Owned(rdata)));
                 }
             }
         }

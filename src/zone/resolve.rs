@@ -257,11 +257,11 @@ impl ZoneSet {
                     return res;
                 }
                 Found::Node(node) => {
-                    // A pool answers A, AAAA and ANY, and HTTPS unless the zone has one there; a
-                    // CNAME pool answers everything.
+                    // A pool answers A, AAAA and ANY, and HTTPS and SVCB unless the zone has
+                    // one there; a CNAME pool answers everything.
                     let pooled = node.pool_alias
                         || matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY)
-                        || (qtype == rtype::HTTPS && node.get(rtype::HTTPS).is_none());
+                        || (matches!(qtype, rtype::HTTPS | rtype::SVCB) && node.get(qtype).is_none());
                     if let Some(pool) = node.pool.filter(|_| pooled) {
                         res.pool = Some(PoolRef { pool, owner: name, negative_soa: zone.negative_soa() });
                         return res;
