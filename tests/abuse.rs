@@ -198,6 +198,7 @@ fn black_holed_probe_targets_fail_within_the_timeout_and_dns_stays_fast() {
     let prober = meridian::health::probe::Prober::new(
         meridian::config::check::Check {
             kind: meridian::config::check::CheckKind::Tcp,
+            load: None,
             port: None,
             interval: Duration::from_secs(5),
             timeout: Duration::from_millis(400),

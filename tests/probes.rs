@@ -12,7 +12,15 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
 fn check(kind: CheckKind) -> Check {
-    Check { kind, port: None, interval: Duration::from_secs(5), timeout: Duration::from_millis(500), rise: 2, fall: 3 }
+    Check {
+        kind,
+        load: None,
+        port: None,
+        interval: Duration::from_secs(5),
+        timeout: Duration::from_millis(500),
+        rise: 2,
+        fall: 3,
+    }
 }
 
 fn http(tls: bool, body: Option<&str>, body_bytes: usize, insecure: bool) -> Check {
@@ -24,7 +32,6 @@ fn http(tls: bool, body: Option<&str>, body_bytes: usize, insecure: bool) -> Che
         body: body.map(str::to_string),
         body_bytes,
         insecure,
-        load: None,
     })
 }
 
@@ -232,5 +239,66 @@ fn a_backend_that_resets_the_tls_handshake_fails_fast() {
         let r = Prober::new(http(true, None, 4096, true), addr).unwrap().run().await;
         assert!(r.is_err(), "{r:?}");
         assert!(started.elapsed() < Duration::from_millis(450), "{:?}", started.elapsed());
+    });
+}
+
+#[test]
+fn a_load_is_read_from_a_separate_url_after_the_check_passes() {
+    use meridian::config::check::{Load, LoadSource};
+    rt().block_on(async {
+        let (lb, seen) = http_backend(Reply::Status(200, r#"{"cpu": {"load": 0.83}}"#)).await;
+        let with = |mut c: Check, source: LoadSource, url: &str| {
+            c.load = Some(Load { source, url: Some(url.to_string()) });
+            c
+        };
+        // A TCP check (on the load backend itself) with the load on another URL, `{address}`
+        // standing for the member's probe address.
+        let url = format!("http://{{address}}:{}/load", lb.port());
+        let tcp = with(check(CheckKind::Tcp), LoadSource::Json("cpu.load".into()), &url);
+        let (text, load) = Prober::new(tcp, lb).unwrap().run_reading().await.unwrap();
+        assert_eq!(load, Some(0.83), "{text}");
+        assert!(text.contains(&format!("load 0.83 from http://127.0.0.1:{}/load", lb.port())), "{text}");
+        assert!(seen.lock().unwrap().starts_with("GET /load HTTP/1.1"));
+
+        // An HTTP check with a path: the check's own server, then the path.
+        let (text, load) =
+            Prober::new(with(http(false, None, 4096, false), LoadSource::Json("cpu.load".into()), "/stats"), lb)
+                .unwrap()
+                .run_reading()
+                .await
+                .unwrap();
+        assert_eq!(load, Some(0.83), "{text}");
+        let head = seen.lock().unwrap().clone();
+        assert!(head.starts_with("GET /stats HTTP/1.1"), "the load page is read after the check: {head}");
+        assert!(head.to_ascii_lowercase().contains("host: backend.example:"), "as the check reaches it: {head}");
+
+        // A load page that cannot be read: the check still passes, the load is unknown, and
+        // the text says why.
+        let closed = {
+            let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            l.local_addr().unwrap()
+        };
+        let gone = with(
+            check(CheckKind::Tcp),
+            LoadSource::Json("load".into()),
+            &format!("http://127.0.0.1:{}/", closed.port()),
+        );
+        let (text, load) = Prober::new(gone, lb).unwrap().run_reading().await.unwrap();
+        assert_eq!(load, None);
+        assert!(text.contains("no load: http://127.0.0.1:") && text.contains("refused"), "{text}");
+        let (missing, _) = http_backend(Reply::Status(404, "")).await;
+        let c = with(check(CheckKind::Tcp), LoadSource::Json("load".into()), &format!("http://{missing}/load"));
+        let (text, load) = Prober::new(c, lb).unwrap().run_reading().await.unwrap();
+        assert_eq!(load, None);
+        assert!(text.contains("answered 404"), "{text}");
+
+        // HAProxy agent words at the load URL: a capacity, or down, which fails the check.
+        let (agent, _) = http_backend(Reply::Status(200, "up 25%\n")).await;
+        let c = with(check(CheckKind::Tcp), LoadSource::Agent, &format!("http://{agent}/agent"));
+        assert_eq!(Prober::new(c, lb).unwrap().run_reading().await.unwrap().1, Some(0.75));
+        let (down, _) = http_backend(Reply::Status(200, "down maintenance\n")).await;
+        let c = with(check(CheckKind::Tcp), LoadSource::Agent, &format!("http://{down}/agent"));
+        let err = Prober::new(c, lb).unwrap().run_reading().await.unwrap_err();
+        assert!(err.contains("says 'down'"), "{err}");
     });
 }

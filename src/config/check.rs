@@ -47,8 +47,6 @@ pub enum CheckKind {
         body_bytes: usize,
         /// Skip certificate verification (self-signed backends).
         insecure: bool,
-        /// Where the member reports its load, if it does (capacity spillover).
-        load: Option<LoadSource>,
     },
     /// Send a DNS query and expect an rcode.
     Dns {
@@ -63,8 +61,18 @@ pub enum CheckKind {
     None,
 }
 
-/// A check with its schedule and thresholds.
-/// Where an HTTP check reads the member's load: a fraction, 0 idle to 1 full.
+/// Where a check reads the member's load (capacity spillover): a fraction, 0 idle to 1 full.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Load {
+    /// What in the response holds it.
+    pub source: LoadSource,
+    /// The page read: `None` for an HTTP check's own response; else a path on the check's
+    /// server (`/load`) or a whole URL in which `{address}` stands for the member's probe
+    /// address (`http://{address}:9100/load`), fetched after the check passes.
+    pub url: Option<String>,
+}
+
+/// What in an HTTP response holds the load.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LoadSource {
     /// A number in the JSON body (`"json:load"`; a dotted path reaches inside objects).
@@ -88,10 +96,13 @@ impl LoadSource {
     }
 }
 
+/// A check with its schedule and thresholds.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Check {
     /// What it does.
     pub kind: CheckKind,
+    /// Where the member reports its load, if it does.
+    pub load: Option<Load>,
     /// Port probed when the member's probe address names none.
     pub port: Option<u16>,
     /// Time between checks.
@@ -130,6 +141,7 @@ const KEYS: &[&str] = &[
     "body_bytes",
     "insecure",
     "load",
+    "load_url",
     "qname",
     "qtype",
     "rcode",
@@ -218,30 +230,6 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                     false
                 }),
             };
-            let load = match get(t, "load") {
-                None => None,
-                Some(lv) => {
-                    let lpath = join(path, "load");
-                    match w.string(lv, &lpath) {
-                        Some(text) => match LoadSource::parse(text) {
-                            Some(source) => Some(source),
-                            None => {
-                                w.error(
-                                    &lv.span(),
-                                    &lpath,
-                                    format!("'{text}' is not a load source (json:FIELD, header:NAME or agent)"),
-                                );
-                                ok = false;
-                                None
-                            }
-                        },
-                        None => {
-                            ok = false;
-                            None
-                        }
-                    }
-                }
-            };
             let p = p.unwrap_or_else(|| "/".to_string());
             if !p.starts_with('/') {
                 w.error(&v.span(), &join(path, "path"), format!("'{p}' must start with /"));
@@ -253,7 +241,7 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
                 w.error(&v.span(), &join(path, "body"), "is longer than body_bytes, so it could never match");
                 ok = false;
             }
-            CheckKind::Http { tls: kind_name == "https", path: p, host, statuses, body, body_bytes, insecure, load }
+            CheckKind::Http { tls: kind_name == "https", path: p, host, statuses, body, body_bytes, insecure }
         }
         "dns" => {
             let qname = match get(t, "qname") {
@@ -341,7 +329,88 @@ pub fn parse(w: &mut Walker<'_>, v: &Value<'_>, path: &str) -> Option<Check> {
         );
         ok = false;
     }
-    ok.then_some(Check { kind, port, interval, timeout, rise: rise as u32, fall: fall as u32 })
+    let load = load(w, t, v, path, &kind, &mut ok);
+    ok.then_some(Check { kind, load, port, interval, timeout, rise: rise as u32, fall: fall as u32 })
+}
+
+/// The `load` and `load_url` keys of a check table.
+fn load(
+    w: &mut Walker<'_>,
+    t: &DeTable<'_>,
+    v: &Value<'_>,
+    path: &str,
+    kind: &CheckKind,
+    ok: &mut bool,
+) -> Option<Load> {
+    let lpath = join(path, "load");
+    let upath = join(path, "load_url");
+    let source = match get(t, "load") {
+        None => None,
+        Some(lv) => match w.string(lv, &lpath) {
+            Some(text) => match LoadSource::parse(text) {
+                Some(source) => Some(source),
+                None => {
+                    let text = format!("'{text}' is not a load source (json:FIELD, header:NAME or agent)");
+                    w.error(&lv.span(), &lpath, text);
+                    *ok = false;
+                    return None;
+                }
+            },
+            None => {
+                *ok = false;
+                return None;
+            }
+        },
+    };
+    let url = match get(t, "load_url") {
+        None => None,
+        Some(uv) => {
+            let Some(text) = w.string(uv, &upath) else {
+                *ok = false;
+                return None;
+            };
+            let http = matches!(kind, CheckKind::Http { .. });
+            let problem = if text.starts_with('/') {
+                (!http).then(|| {
+                    "a path reads the load from the check's own HTTP server: this check has none, so write a \
+                     whole URL (http://{address}:PORT/path)"
+                        .to_string()
+                })
+            } else if !(text.starts_with("http://") || text.starts_with("https://")) {
+                Some(format!("'{text}' is neither a path (/load) nor an http:// or https:// URL"))
+            } else {
+                reqwest::Url::parse(&text.replace("{address}", "192.0.2.1"))
+                    .err()
+                    .map(|e| format!("'{text}' is not a URL: {e}"))
+            };
+            if let Some(problem) = problem {
+                w.error(&uv.span(), &upath, problem);
+                *ok = false;
+                return None;
+            }
+            Some(text.to_string())
+        }
+    };
+    match (source, url) {
+        (None, None) => None,
+        (None, Some(_)) => {
+            w.error(&v.span(), &upath, "needs load = \"json:FIELD\", \"header:NAME\" or \"agent\" to say what to read");
+            *ok = false;
+            None
+        }
+        (Some(_), _) if *kind == CheckKind::None => {
+            w.error(&v.span(), &lpath, "a check of type none runs nothing, so it reads no load");
+            *ok = false;
+            None
+        }
+        (Some(_), None) if !matches!(kind, CheckKind::Http { .. }) => {
+            let what = if *kind == CheckKind::Tcp { "a tcp check" } else { "a dns check" };
+            w.error(&v.span(), &lpath, format!("{what} reads no HTTP response: add load_url to say where the load is"));
+            *ok = false;
+            None
+        }
+        (Some(source), url) => Some(Load { source, url }),
+    }
 }
 
 /// Parses a member's `probe` address: `ip`, `ip:port` or `[v6]:port`.

@@ -1849,6 +1849,16 @@ mod tests {
         assert_eq!((g.pools[0].dial(&g.datacenters, 1), g.pools[0].datacenters_per_answer), (0, 2));
         let (g, e) = load("spillover = { above = 0.8 }", "check = { type = \"http\", load = \"header:X-Load\" }");
         assert!(e.is_empty(), "{e}");
+        let (separate, e) = load(
+            "",
+            "check = { type = \"tcp\", port = 22, load = \"json:load\", load_url = \"http://{address}:9100/\" }",
+        );
+        assert!(e.is_empty(), "{e}");
+        let want = crate::config::check::Load {
+            source: crate::config::check::LoadSource::Json("load".into()),
+            url: Some("http://{address}:9100/".into()),
+        };
+        assert_eq!(separate.pools[0].members[0].probe.as_ref().map(|c| c.0.load.clone()), Some(Some(want)));
         assert_eq!(
             g.datacenters[0].spillover,
             Some(super::Spillover { above: 0.8, below: 0.8 * 0.75, floor: 10, step: 10 })
@@ -1873,6 +1883,36 @@ mod tests {
                 "",
                 "check = { type = \"http\", load = \"xml:load\" }",
                 "pools.p.check.load: 'xml:load' is not a load source",
+            ),
+            (
+                "",
+                "check = { type = \"tcp\", load = \"json:load\" }",
+                "pools.p.check.load: a tcp check reads no HTTP response: add load_url to say where the load is",
+            ),
+            (
+                "",
+                "check = { type = \"tcp\", load = \"agent\", load_url = \"/load\" }",
+                "pools.p.check.load_url: a path reads the load from the check's own HTTP server",
+            ),
+            (
+                "",
+                "check = { type = \"http\", load_url = \"/load\" }",
+                "pools.p.check.load_url: needs load = \"json:FIELD\"",
+            ),
+            (
+                "",
+                "check = { type = \"dns\", qname = \"x.\", load = \"agent\", load_url = \"ftp://{address}/\" }",
+                "pools.p.check.load_url: 'ftp://{address}/' is neither a path (/load) nor an http:// or https:// URL",
+            ),
+            (
+                "",
+                "check = { type = \"tcp\", load = \"agent\", load_url = \"http://{address}:99999/\" }",
+                "pools.p.check.load_url: 'http://{address}:99999/' is not a URL",
+            ),
+            (
+                "",
+                "check = { type = \"none\", load = \"agent\" }",
+                "pools.p.check.load: a check of type none runs nothing",
             ),
         ];
         for (dc, pool, want) in cases {

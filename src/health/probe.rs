@@ -10,7 +10,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpStream, UdpSocket};
 
-use crate::config::check::{Check, CheckKind, LoadSource};
+use crate::config::check::{Check, CheckKind, DEFAULT_BODY_BYTES, LoadSource};
 
 /// A prepared check for one address; holds the HTTP client between runs.
 pub struct Prober {
@@ -20,6 +20,8 @@ pub struct Prober {
     source: Option<std::net::IpAddr>,
     http: Option<reqwest::Client>,
     url: String,
+    /// Where the load is read after the check passes (`load_url`), made whole.
+    load_url: Option<String>,
 }
 
 impl std::fmt::Debug for Prober {
@@ -48,27 +50,40 @@ impl Prober {
     pub fn from_source(check: Check, addr: SocketAddr, source: Option<std::net::IpAddr>) -> Result<Prober, String> {
         let mut http = None;
         let mut url = String::new();
-        if let CheckKind::Http { tls, path, host, insecure, .. } = &check.kind {
-            install_crypto();
+        let ip_host = match addr {
+            SocketAddr::V4(a) => a.ip().to_string(),
+            SocketAddr::V6(a) => format!("[{}]", a.ip()),
+        };
+        let mut load_url = check.load.as_ref().and_then(|l| l.url.as_ref()).map(|u| u.replace("{address}", &ip_host));
+        if let CheckKind::Http { tls, path, host, .. } = &check.kind {
             let scheme = if *tls { "https" } else { "http" };
-            let ip_host = match addr {
-                SocketAddr::V4(a) => a.ip().to_string(),
-                SocketAddr::V6(a) => format!("[{}]", a.ip()),
-            };
             let authority = host.clone().unwrap_or(ip_host);
             url = format!("{scheme}://{authority}:{}{path}", addr.port());
+            // A path: on the check's own server, as the check reaches it.
+            if let Some(u) = load_url.as_mut()
+                && u.starts_with('/')
+            {
+                *u = format!("{scheme}://{authority}:{}{u}", addr.port());
+            }
+        }
+        let (host, insecure) = match &check.kind {
+            CheckKind::Http { host, insecure, .. } => (host.clone(), *insecure),
+            _ => (None, false),
+        };
+        if matches!(check.kind, CheckKind::Http { .. }) || load_url.is_some() {
+            install_crypto();
             let mut builder = reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .timeout(check.timeout)
                 .connect_timeout(check.timeout)
                 .pool_max_idle_per_host(0)
                 .user_agent(concat!("meridian-health/", env!("CARGO_PKG_VERSION")));
-            if let Some(h) = host {
+            if let Some(h) = &host {
                 // Connect to the probe address whatever the name resolves to: the Host header
                 // and TLS server name say `host`, the packets go to `addr`.
                 builder = builder.resolve(h, addr);
             }
-            if *insecure {
+            if insecure {
                 builder = builder.tls_danger_accept_invalid_certs(true);
             }
             if source.is_some() {
@@ -76,7 +91,7 @@ impl Prober {
             }
             http = Some(builder.build().map_err(|e| format!("cannot build the HTTP client: {e}"))?);
         }
-        Ok(Prober { check, addr, source, http, url })
+        Ok(Prober { check, addr, source, http, url, load_url })
     }
 
     /// The check.
@@ -92,10 +107,61 @@ impl Prober {
     /// Runs the check once, within its timeout, with the load the member reported when the
     /// check reads one (`load` of an HTTP check) and it could be read.
     pub async fn run_reading(&self) -> Result<(String, Option<f64>), String> {
-        match tokio::time::timeout(self.check.timeout, self.run_inner()).await {
+        let whole = async {
+            let (text, reading) = self.run_inner().await?;
+            match (&self.check.load, &self.load_url) {
+                (Some(load), Some(url)) => {
+                    let (reading, note) = self.fetch_load(url, &load.source).await?;
+                    Ok((format!("{text}{note}"), reading))
+                }
+                _ => Ok((text, reading)),
+            }
+        };
+        match tokio::time::timeout(self.check.timeout, whole).await {
             Ok(r) => r,
             Err(_) => Err(format!("timed out after {} ms", self.check.timeout.as_millis())),
         }
+    }
+
+    /// Reads the load at `load_url` after the check passed: the reading and what to add to the
+    /// check's text. A page that cannot be read leaves the load unknown and the check passed;
+    /// agent words that say the member is down fail it, as HAProxy's agent check does.
+    async fn fetch_load(&self, url: &str, source: &LoadSource) -> Result<(Option<f64>, String), String> {
+        let client = self.http.as_ref().ok_or("no HTTP client")?;
+        let unread = |why: String| Ok((None, format!(", no load: {why}")));
+        let mut resp = match client.get(url).send().await {
+            Ok(r) => r,
+            Err(e) => return unread(describe(url, &e)),
+        };
+        let status = resp.status().as_u16();
+        if !resp.status().is_success() {
+            return unread(format!("{url} answered {status}"));
+        }
+        let reading = match source {
+            LoadSource::Header(name) => {
+                resp.headers().get(name.as_str()).and_then(|v| v.to_str().ok()).and_then(fraction)
+            }
+            LoadSource::Json(_) | LoadSource::Agent => {
+                let limit = match &self.check.kind {
+                    CheckKind::Http { body_bytes, .. } => *body_bytes,
+                    _ => DEFAULT_BODY_BYTES,
+                };
+                let body = match read_body(&mut resp, limit, |_| false).await {
+                    Ok(b) => b,
+                    Err(e) => return unread(format!("reading the body of {}", describe(url, &e))),
+                };
+                match source {
+                    LoadSource::Json(field) => json_load(&body, field),
+                    _ => agent_load(&body).map_err(|word| format!("{url} says '{word}'"))?,
+                }
+            }
+        };
+        let note = match (reading, source) {
+            (Some(l), _) => format!(", load {l:.2} from {url}"),
+            (None, LoadSource::Agent) => String::new(),
+            (None, _) => format!("{} of {url}", load_text(Some(source), None)),
+        };
+        Ok((reading, note))
     }
 
     async fn run_inner(&self) -> Result<(String, Option<f64>), String> {
@@ -120,7 +186,9 @@ impl Prober {
                 let _ = s.shutdown().await;
                 text(format!("tcp connect to {} succeeded", self.addr))
             }
-            CheckKind::Http { statuses, body, body_bytes, load, .. } => {
+            CheckKind::Http { statuses, body, body_bytes, .. } => {
+                // The load in the check's own response, unless it is read from elsewhere.
+                let load = self.check.load.as_ref().filter(|l| l.url.is_none()).map(|l| &l.source);
                 let client = self.http.as_ref().ok_or("no HTTP client")?;
                 let mut resp = client.get(&self.url).send().await.map_err(|e| describe(&self.url, &e))?;
                 let status = resp.status().as_u16();
@@ -138,23 +206,12 @@ impl Prober {
                     let reading = header.flatten();
                     return Ok((format!("{} answered {status}{}", self.url, load_text(load, reading)), reading));
                 }
-                let mut seen: Vec<u8> = Vec::with_capacity((*body_bytes).min(64 * 1024));
-                while seen.len() < *body_bytes {
-                    match resp.chunk().await {
-                        Ok(Some(chunk)) => {
-                            let room = body_bytes - seen.len();
-                            seen.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                            // Only the body's own test: the load needs the whole body.
-                            if !body_load && body.as_ref().is_some_and(|want| contains(&seen, want.as_bytes())) {
-                                break;
-                            }
-                        }
-                        Ok(None) => break,
-                        Err(e) => {
-                            return Err(format!("reading the body of {}", describe(&self.url, &e)));
-                        }
-                    }
-                }
+                // Only the body's own test stops early: the load needs the whole body.
+                let found =
+                    |seen: &[u8]| !body_load && body.as_ref().is_some_and(|want| contains(seen, want.as_bytes()));
+                let seen = read_body(&mut resp, *body_bytes, found)
+                    .await
+                    .map_err(|e| format!("reading the body of {}", describe(&self.url, &e)))?;
                 if let Some(want) = body
                     && !contains(&seen, want.as_bytes())
                 {
@@ -252,8 +309,30 @@ fn agent_load(body: &[u8]) -> Result<Option<f64>, String> {
     Ok(load)
 }
 
+/// Up to `limit` bytes of a response's body, stopping early once `enough` says so.
+async fn read_body(
+    resp: &mut reqwest::Response,
+    limit: usize,
+    enough: impl Fn(&[u8]) -> bool,
+) -> Result<Vec<u8>, reqwest::Error> {
+    let mut seen: Vec<u8> = Vec::with_capacity(limit.min(64 * 1024));
+    while seen.len() < limit {
+        match resp.chunk().await? {
+            Some(chunk) => {
+                let room = limit - seen.len();
+                seen.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                if enough(&seen) {
+                    break;
+                }
+            }
+            None => break,
+        }
+    }
+    Ok(seen)
+}
+
 /// What a check says of the load it read: `, load 0.83`, or that it could not read one.
-fn load_text(source: &Option<LoadSource>, reading: Option<f64>) -> String {
+fn load_text(source: Option<&LoadSource>, reading: Option<f64>) -> String {
     match (source, reading) {
         (None, _) => String::new(),
         (Some(_), Some(l)) => format!(", load {l:.2}"),
@@ -310,9 +389,9 @@ mod tests {
         assert_eq!(agent_load(b"DOWN maintenance"), Err("down".to_string()));
         assert_eq!(agent_load(b"maint"), Err("maint".to_string()));
         assert_eq!(
-            load_text(&Some(LoadSource::Json("load".into())), None),
+            load_text(Some(&LoadSource::Json("load".into())), None),
             ", no load: no number at 'load' in the body"
         );
-        assert_eq!(load_text(&None, Some(0.5)), "");
+        assert_eq!(load_text(None, Some(0.5)), "");
     }
 }
