@@ -68,12 +68,23 @@ fn error_of(body: &str) -> String {
         .unwrap_or_else(|| body.trim().to_string())
 }
 
-/// The API path of a drain target: `DC` or `POOL/MEMBER`.
-fn target_path(target: &str) -> String {
-    match target.split_once('/') {
-        Some((pool, member)) => format!("/overrides/member/{pool}/{member}"),
-        None => format!("/overrides/datacenter/{target}"),
+/// The API path of an override's target: `DC` or `POOL/MEMBER`, or `DC` with `--pool POOL`
+/// (the data center in that pool only); `None` (having said why) for a member with a pool.
+fn target_path(target: &str, pool: Option<&str>) -> Option<String> {
+    match (target.split_once('/'), pool) {
+        (Some((p, member)), None) => Some(format!("/overrides/member/{p}/{member}")),
+        (None, None) => Some(format!("/overrides/datacenter/{target}")),
+        (None, Some(pool)) => Some(format!("/overrides/pool/{pool}/datacenter/{target}")),
+        (Some(_), Some(_)) => {
+            eprintln!("meridian: --pool goes with a data center, not with a member ('{target}' names its pool)");
+            None
+        }
     }
+}
+
+/// How a target reads in what the commands print: `ams`, `www/ams-1`, `ams in pool www`.
+fn target_text(target: &str, pool: Option<&str>) -> String {
+    pool.map_or_else(|| target.to_string(), |p| format!("{target} in pool {p}"))
 }
 
 /// `meridian reload`: reload now and print the result.
@@ -118,8 +129,9 @@ fn expect_ok(api: &Api, method: &str, path: &str, body: Option<serde_json::Value
     }
 }
 
-/// `meridian drain TARGET [--for DURATION]` (or `force-down`/`force-up` with `action`).
-pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u8 {
+/// `meridian drain TARGET [--pool POOL] [--for DURATION]` (or `force-down`/`force-up` with
+/// `action`).
+pub fn drain(api: &Api, target: &str, pool: Option<&str>, action: &str, duration: Option<&str>) -> u8 {
     let ttl = match duration {
         None => None,
         Some(text) => match crate::zone::rdata::parse_ttl(text) {
@@ -130,17 +142,20 @@ pub fn drain(api: &Api, target: &str, action: &str, duration: Option<&str>) -> u
             }
         },
     };
+    let Some(path) = target_path(target, pool) else { return 2 };
+    let what = target_text(target, pool);
     let body = serde_json::json!({ "action": action, "ttl": ttl });
-    if let Err(code) = expect_ok(api, "POST", &target_path(target), Some(body), &format!("{action} {target}")) {
+    if let Err(code) = expect_ok(api, "POST", &path, Some(body), &format!("{action} {what}")) {
         return code;
     }
     let until = ttl.map_or_else(|| "until undone".to_string(), |s| format!("for {s} s"));
-    println!("{action}: {target}, {until}");
+    println!("{action}: {what}, {until}");
     0
 }
 
-/// `meridian dial DC PERCENT [--for DURATION]`: sets a data center's traffic dial at run time.
-pub fn dial(api: &Api, datacenter: &str, percent: u8, duration: Option<&str>) -> u8 {
+/// `meridian dial DC PERCENT [--pool POOL] [--for DURATION]`: sets a data center's traffic
+/// dial at run time, in every pool or in one.
+pub fn dial(api: &Api, datacenter: &str, pool: Option<&str>, percent: u8, duration: Option<&str>) -> u8 {
     let ttl = match duration {
         None => None,
         Some(text) => match crate::zone::rdata::parse_ttl(text) {
@@ -155,22 +170,25 @@ pub fn dial(api: &Api, datacenter: &str, percent: u8, duration: Option<&str>) ->
         eprintln!("meridian: a traffic dial applies to a data center, not to a member ('{datacenter}')");
         return 2;
     }
+    let Some(path) = target_path(datacenter, pool) else { return 2 };
+    let where_ = target_text(datacenter, pool);
     let body = serde_json::json!({ "action": "dial", "percent": percent, "ttl": ttl });
-    let what = format!("dial {datacenter} {percent}");
-    if let Err(code) = expect_ok(api, "POST", &target_path(datacenter), Some(body), &what) {
+    if let Err(code) = expect_ok(api, "POST", &path, Some(body), &format!("dial {where_} {percent}")) {
         return code;
     }
     let until = ttl.map_or_else(|| "until undone (meridian undrain)".to_string(), |s| format!("for {s} s"));
-    println!("dial: {datacenter} keeps {percent}% of its client networks, {until}");
+    println!("dial: {where_} keeps {percent}% of its client networks, {until}");
     0
 }
 
-/// `meridian undrain TARGET`: removes the override on the target.
-pub fn undrain(api: &Api, target: &str) -> u8 {
-    if let Err(code) = expect_ok(api, "DELETE", &target_path(target), None, &format!("undrain {target}")) {
+/// `meridian undrain TARGET [--pool POOL]`: removes the override on the target.
+pub fn undrain(api: &Api, target: &str, pool: Option<&str>) -> u8 {
+    let Some(path) = target_path(target, pool) else { return 2 };
+    let what = target_text(target, pool);
+    if let Err(code) = expect_ok(api, "DELETE", &path, None, &format!("undrain {what}")) {
         return code;
     }
-    println!("override removed: {target}");
+    println!("override removed: {what}");
     0
 }
 
@@ -188,6 +206,7 @@ pub fn overrides(api: &Api) -> u8 {
     for o in list {
         let t = &o["target"];
         let target = match (t["datacenter"].as_str(), t["pool"].as_str(), t["member"].as_str()) {
+            (Some(dc), Some(pool), _) => format!("datacenter {dc} in pool {pool}"),
             (Some(dc), _, _) => format!("datacenter {dc}"),
             (_, Some(pool), Some(member)) => format!("member {pool}/{member}"),
             _ => t.to_string(),

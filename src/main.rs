@@ -76,6 +76,9 @@ enum Command {
     Drain {
         /// DC, or POOL/MEMBER.
         target: String,
+        /// Only in this pool (a data center's members of that pool).
+        #[arg(long, value_name = "POOL")]
+        pool: Option<String>,
         /// How long (600, 10m, 1h30m); until undone when not given.
         #[arg(long = "for", value_name = "DURATION")]
         duration: Option<String>,
@@ -91,6 +94,9 @@ enum Command {
     Dial {
         /// The data center.
         datacenter: String,
+        /// Only for this pool (over the data center's own dial).
+        #[arg(long, value_name = "POOL")]
+        pool: Option<String>,
         /// Percent of its client networks it keeps, 0 to 100.
         #[arg(value_parser = clap::value_parser!(u8).range(0..=100))]
         percent: u8,
@@ -104,6 +110,9 @@ enum Command {
     Undrain {
         /// DC, or POOL/MEMBER.
         target: String,
+        /// The override set on the data center for this pool only.
+        #[arg(long, value_name = "POOL")]
+        pool: Option<String>,
         #[command(flatten)]
         api: ApiArgs,
     },
@@ -223,13 +232,15 @@ fn main() -> ExitCode {
         },
         Some(Command::Status { api, json, fleet }) => api.run(&file, |a| status(a, json, fleet)),
         Some(Command::Reload { api }) => api.run(&file, meridian::control::reload),
-        Some(Command::Drain { target, duration, action, api }) => {
-            api.run(&file, |a| meridian::control::drain(a, &target, &action, duration.as_deref()))
+        Some(Command::Drain { target, pool, duration, action, api }) => {
+            api.run(&file, |a| meridian::control::drain(a, &target, pool.as_deref(), &action, duration.as_deref()))
         }
-        Some(Command::Dial { datacenter, percent, duration, api }) => {
-            api.run(&file, |a| meridian::control::dial(a, &datacenter, percent, duration.as_deref()))
+        Some(Command::Dial { datacenter, pool, percent, duration, api }) => {
+            api.run(&file, |a| meridian::control::dial(a, &datacenter, pool.as_deref(), percent, duration.as_deref()))
         }
-        Some(Command::Undrain { target, api }) => api.run(&file, |a| meridian::control::undrain(a, &target)),
+        Some(Command::Undrain { target, pool, api }) => {
+            api.run(&file, |a| meridian::control::undrain(a, &target, pool.as_deref()))
+        }
         Some(Command::Overrides { api }) => api.run(&file, meridian::control::overrides),
         Some(Command::Explain { name, qtype, client, subnet, down, api, api_token_file, zones: z, geo: g, json }) => {
             let asker = meridian::query::explain::Asker::new(client, subnet);

@@ -273,6 +273,22 @@ fn a_drain_set_through_one_instance_is_applied_by_every_instance() {
     let (code, _) = http(api_of(&a), "DELETE", "/overrides/datacenter/iad", None, None);
     assert_eq!(code, 200);
     assert!(until_all(&all, |x| x == IAD).is_some(), "the dial removed everywhere");
+    // A data center dialed in one pool only travels the same way, and is removed through
+    // another instance.
+    let (code, body) = http(
+        api_of(&b),
+        "POST",
+        "/overrides/pool/www/datacenter/iad",
+        None,
+        Some(r#"{"action": "dial", "percent": 0}"#),
+    );
+    assert_eq!(code, 200, "{body}");
+    assert!(until_all(&all, |x| x != IAD).is_some(), "www's dial applied everywhere");
+    let (_, list) = http(api_of(&cc), "GET", "/overrides", None, None);
+    assert!(list.contains(r#""target":{"datacenter":"iad","kind":"pool-datacenter","pool":"www"}"#), "{list}");
+    let (code, _) = http(api_of(&cc), "DELETE", "/overrides/pool/www/datacenter/iad", None, None);
+    assert_eq!(code, 200);
+    assert!(until_all(&all, |x| x == IAD).is_some(), "www's dial removed everywhere");
 }
 
 #[test]

@@ -167,6 +167,70 @@ fn a_dial_set_at_run_time_moves_clients_survives_a_restart_and_is_undone() {
     assert_eq!(www(s.port, "A", EU), ams, "undone");
 }
 
+#[test]
+fn a_data_center_is_dialed_or_drained_in_one_pool_only_at_run_time() {
+    let (_dir, zones) = example_with(&[]);
+    // A second pool with members in ams and iad only.
+    let mut toml = std::fs::read_to_string(zones.join("example.com.toml")).unwrap();
+    toml.push_str(
+        "\n[pools.shop]\nnames = [\"shop\"]\n\
+         [pools.shop.members.ams]\ndatacenter = \"ams\"\nipv4 = \"192.0.2.50\"\n\
+         [pools.shop.members.iad]\ndatacenter = \"iad\"\nipv4 = \"198.51.100.50\"\n",
+    );
+    std::fs::write(zones.join("example.com.toml"), toml).unwrap();
+    let geo = shipped_geo();
+    let s = Serve::start(&zones, &["--geo", geo.to_str().unwrap(), "--api", "127.0.0.1:0"]);
+    let line = s.seen.iter().find(|l| l.contains("API on http://")).unwrap();
+    let api = line.split("API on http://").nth(1).unwrap().trim().to_string();
+    let url = format!("http://{api}");
+    let shop = || dig(s.port, &["shop.example.com", "A", &format!("+subnet={EU}"), "+short"]).trim().to_string();
+    let ams: Vec<String> = AMS.iter().map(|a| a.to_string()).collect();
+    let iad: Vec<String> = IAD.iter().map(|a| a.to_string()).collect();
+    assert_eq!((www(s.port, "A", EU), shop()), (ams.clone(), "192.0.2.50".to_string()));
+
+    // www's European clients leave ams; shop's stay.
+    let (code, out, err) = meridian(&["dial", "ams", "0", "--pool", "www", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("dial: ams in pool www keeps 0% of its client networks"), "{out}");
+    assert_eq!((www(s.port, "A", EU), shop()), (iad.clone(), "192.0.2.50".to_string()));
+    let (_, out, _) = meridian(&["overrides", "--api", &url]);
+    assert!(out.contains("datacenter ams in pool www\tdial 0%"), "{out}");
+    let (_, status) = common::http(s_addr(&api), "GET", "/status", None, None);
+    let status: serde_json::Value = serde_json::from_str(&status).unwrap();
+    let www_status = status["pools"].as_array().unwrap().iter().find(|p| p["name"] == "www").unwrap().clone();
+    assert_eq!(www_status["dial_overrides"]["ams"], 0, "{www_status}");
+
+    // A pool's own dial wins over the data center's: ams dialed to 0 everywhere, but kept
+    // whole for shop.
+    assert_eq!(meridian(&["dial", "ams", "0", "--api", &url]).0, Some(0));
+    assert_eq!(meridian(&["dial", "ams", "100", "--pool", "shop", "--api", &url]).0, Some(0));
+    assert_eq!((www(s.port, "A", EU), shop()), (iad.clone(), "192.0.2.50".to_string()));
+    assert_eq!(meridian(&["undrain", "ams", "--api", &url]).0, Some(0));
+
+    // Drained in shop only: shop's European clients go to iad, www's (its dial removed) stay.
+    let (code, out, err) = meridian(&["drain", "ams", "--pool", "shop", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("drain: ams in pool shop, until undone"), "{out}");
+    let (code, out, err) = meridian(&["undrain", "ams", "--pool", "www", "--api", &url]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(out.contains("override removed: ams in pool www"), "{out}");
+    assert_eq!((www(s.port, "A", EU), shop()), (ams, "198.51.100.50".to_string()));
+    let (_, out, _) = meridian(&["status", "--api", &url]);
+    let drained: Vec<&str> = out.lines().filter(|l| l.contains("drained")).collect();
+    assert_eq!(drained.len(), 1, "shop's ams member only: {out}");
+
+    // Mistakes: named, nothing set.
+    let (code, _, err) = meridian(&["drain", "www/ams-1", "--pool", "www", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("--pool goes with a data center"), "{err}");
+    let (code, _, err) = meridian(&["dial", "ams", "50", "--pool", "nope", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("no pool 'nope'"), "{err}");
+    let (code, _, err) = meridian(&["drain", "sin", "--pool", "shop", "--api", &url]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("pool 'shop' has no member in data center 'sin'"), "{err}");
+}
+
 fn s_addr(api: &str) -> std::net::SocketAddr {
     api.parse().unwrap()
 }

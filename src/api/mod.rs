@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .route("/overrides", get(list_overrides))
         .route("/overrides/member/{pool}/{member}", post(set_member).delete(clear_member))
         .route("/overrides/datacenter/{dc}", post(set_dc).delete(clear_dc))
+        .route("/overrides/pool/{pool}/datacenter/{dc}", post(set_pool_dc).delete(clear_pool_dc))
         .with_state(state)
 }
 
@@ -182,7 +183,16 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         .gslb
         .pools
         .iter()
-        .map(|p| {
+        .enumerate()
+        .map(|(pi, p)| {
+            // Dials set at run time on a data center for this pool only.
+            let dial_overrides: std::collections::BTreeMap<&str, u8> = config
+                .gslb
+                .datacenters
+                .iter()
+                .enumerate()
+                .filter_map(|(i, d)| crate::policy::Health::pool_dial(snapshot_health, pi, i).map(|x| (d.name.as_str(), x)))
+                .collect();
             let ms: Vec<MemberStatus> = members
                 .iter()
                 .filter(|m| m.pool == p.name)
@@ -210,6 +220,7 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
                 "degraded_ttl": p.degraded_ttl,
                 "datacenters_per_answer": p.datacenters_per_answer,
                 "dials": p.dials.iter().map(|&(d, pct)| (config.gslb.datacenters[d].name.clone(), pct)).collect::<std::collections::BTreeMap<_, _>>(),
+                "dial_overrides": dial_overrides,
                 "members": ms,
             })
         })
@@ -436,7 +447,7 @@ fn apply(state: &AppState, headers: &HeaderMap, target: Target, body: Body) -> R
         }
     };
     let action: Action = match (body.action.as_str(), body.percent, &target) {
-        ("dial", Some(p @ 0..=100), Target::Datacenter { .. }) => Action::Dial(p as u8),
+        ("dial", Some(p @ 0..=100), Target::Datacenter { .. } | Target::PoolDatacenter { .. }) => Action::Dial(p as u8),
         ("dial", Some(p), _) if p > 100 => {
             return error(StatusCode::BAD_REQUEST, format!("percent {p} is not between 0 and 100"));
         }
@@ -524,6 +535,15 @@ fn target_exists(state: &AppState, target: &Target) -> Result<(), String> {
         Target::Datacenter { datacenter } => {
             config.gslb.datacenter(datacenter).map(|_| ()).ok_or_else(|| format!("no data center '{datacenter}'"))
         }
+        Target::PoolDatacenter { pool, datacenter } => {
+            let p = config.gslb.pools.iter().find(|p| &p.name == pool).ok_or_else(|| format!("no pool '{pool}'"))?;
+            let dc = config.gslb.datacenter(datacenter).ok_or_else(|| format!("no data center '{datacenter}'"))?;
+            p.members
+                .iter()
+                .any(|m| m.dc == dc)
+                .then_some(())
+                .ok_or_else(|| format!("pool '{pool}' has no member in data center '{datacenter}'"))
+        }
     }
 }
 
@@ -558,6 +578,23 @@ async fn set_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: 
 
 async fn clear_dc(State(state): State<AppState>, Path(dc): Path<String>, headers: HeaderMap) -> Response {
     blocking(move || clear(&state, &headers, Target::Datacenter { datacenter: dc })).await
+}
+
+async fn set_pool_dc(
+    State(state): State<AppState>,
+    Path((pool, datacenter)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    blocking(move || apply(&state, &headers, Target::PoolDatacenter { pool, datacenter }, body)).await
+}
+
+async fn clear_pool_dc(
+    State(state): State<AppState>,
+    Path((pool, datacenter)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    blocking(move || clear(&state, &headers, Target::PoolDatacenter { pool, datacenter })).await
 }
 
 /// Renders `/fleet` JSON as the table `meridian status --fleet` prints: each instance with its

@@ -289,6 +289,9 @@ impl Fleet {
             Target::Member { pool, member } => {
                 format!("{}member/{}/{}", self.overrides_prefix(), segment(pool), segment(member))
             }
+            Target::PoolDatacenter { pool, datacenter } => {
+                format!("{}pool-datacenter/{}/{}", self.overrides_prefix(), segment(pool), segment(datacenter))
+            }
         }
     }
 
@@ -575,6 +578,9 @@ impl Fleet {
         match parts.as_slice() {
             ["datacenter", dc] => Some(Target::Datacenter { datacenter: unsegment(dc) }),
             ["member", pool, member] => Some(Target::Member { pool: unsegment(pool), member: unsegment(member) }),
+            ["pool-datacenter", pool, dc] => {
+                Some(Target::PoolDatacenter { pool: unsegment(pool), datacenter: unsegment(dc) })
+            }
             _ => None,
         }
     }
@@ -603,6 +609,7 @@ mod tests {
             Target::Datacenter { datacenter: "ams".into() },
             Target::Member { pool: "www".into(), member: "ams-1".into() },
             Target::Member { pool: "odd/pool%".into(), member: "x".into() },
+            Target::PoolDatacenter { pool: "www".into(), datacenter: "ams".into() },
         ] {
             let key = fleet.key_of(&target);
             assert!(key.starts_with("/m/overrides/"), "{key}");

@@ -36,6 +36,8 @@ pub struct HealthSnapshot {
     rtts: Vec<Vec<Option<f64>>>,
     /// Traffic dials set at run time, by data center (over the configuration's).
     dials: Vec<Option<u8>>,
+    /// Traffic dials set at run time on a data center for one pool, by pool (over the rest).
+    pool_dials: Vec<Vec<(usize, u8)>>,
     /// The dial capacity spillover allows, by data center (100: no shedding).
     spills: Vec<u8>,
 }
@@ -53,6 +55,10 @@ impl Health for HealthSnapshot {
 
     fn dial(&self, dc: usize) -> Option<u8> {
         self.dials.get(dc).copied().flatten()
+    }
+
+    fn pool_dial(&self, pool: usize, dc: usize) -> Option<u8> {
+        self.pool_dials.get(pool).and_then(|p| p.iter().find(|(d, _)| *d == dc)).map(|&(_, pct)| pct)
     }
 
     fn spill(&self, dc: usize) -> u8 {
@@ -83,8 +89,13 @@ impl Snapshot {
         let pools = &config.gslb.pools;
         let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
         let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
-        let health =
-            HealthSnapshot { views: views.collect(), rtts: rtts.collect(), dials: Vec::new(), spills: Vec::new() };
+        let health = HealthSnapshot {
+            views: views.collect(),
+            rtts: rtts.collect(),
+            dials: Vec::new(),
+            pool_dials: Vec::new(),
+            spills: Vec::new(),
+        };
         Snapshot { config, health }
     }
 
@@ -594,15 +605,10 @@ impl HealthTable {
         for (pi, pool) in gslb.pools.iter().enumerate() {
             for (mi, m) in pool.members.iter().enumerate() {
                 let dc = gslb.datacenters[m.dc].name.clone();
-                let member_target = Target::Member { pool: pool.name.clone(), member: m.name.clone() };
-                let dc_target = Target::Datacenter { datacenter: dc.clone() };
-                let override_ = self
-                    .overrides
-                    .overrides
-                    .iter()
-                    .find(|o| o.target == member_target && o.active(now))
-                    .or_else(|| self.overrides.overrides.iter().find(|o| o.target == dc_target && o.active(now)))
-                    .cloned();
+                // The health override in force, else the nearest dial.
+                let applying: Vec<&Override> = self.overrides.applying(&pool.name, &m.name, &dc, now).collect();
+                let health = applying.iter().find(|o| !matches!(o.action, Action::Dial(_)));
+                let override_ = health.or(applying.first()).map(|o| (*o).clone());
                 out.push(MemberReport {
                     pool: pool.name.clone(),
                     member: m.name.clone(),
@@ -668,7 +674,16 @@ fn snapshot_of(
         |p, m| view_of(config, states, overrides, peers, &pools[p], &pools[p].members[m], now),
         |p, m| durations.get(&(pools[p].name.clone(), pools[p].members[m].name.clone())).and_then(|d| d.ewma),
     );
-    snapshot.health.dials = config.gslb.datacenters.iter().map(|d| overrides.dial(&d.name, now)).collect();
+    let dcs = &config.gslb.datacenters;
+    snapshot.health.dials = dcs.iter().map(|d| overrides.dial(&d.name, now)).collect();
+    snapshot.health.pool_dials = pools
+        .iter()
+        .map(|p| {
+            let dials =
+                dcs.iter().enumerate().filter_map(|(i, d)| overrides.pool_dial(&p.name, &d.name, now).map(|x| (i, x)));
+            dials.collect()
+        })
+        .collect();
     snapshot
 }
 

@@ -22,7 +22,8 @@ pub enum Action {
     /// Answer as down whatever the probes say.
     ForceDown,
     /// A data center's traffic dial set at run time: the percent of its client networks it
-    /// keeps (over the configuration's `dial`); health is still the checks'. Data centers only.
+    /// keeps (over the configuration's `dial`); health is still the checks'. Data centers
+    /// only, in every pool or in one.
     Dial(u8),
 }
 
@@ -65,6 +66,14 @@ pub enum Target {
         /// Data center name.
         datacenter: String,
     },
+    /// A data center in one pool only: its members of that pool, or that pool's traffic dial.
+    #[serde(rename = "pool-datacenter")]
+    PoolDatacenter {
+        /// Pool name.
+        pool: String,
+        /// Data center name.
+        datacenter: String,
+    },
 }
 
 impl std::fmt::Display for Target {
@@ -72,6 +81,7 @@ impl std::fmt::Display for Target {
         match self {
             Target::Member { pool, member } => write!(f, "member {pool}/{member}"),
             Target::Datacenter { datacenter } => write!(f, "data center {datacenter}"),
+            Target::PoolDatacenter { pool, datacenter } => write!(f, "data center {datacenter} in pool {pool}"),
         }
     }
 }
@@ -164,23 +174,47 @@ impl Overrides {
         self.overrides.iter().filter_map(|o| o.expires).min()
     }
 
-    /// The health action that applies to member `member` of `pool` in data center `dc` (a
-    /// data center's dial is not one: its members' health stays the checks').
-    pub fn effective(&self, pool: &str, member: &str, dc: &str, now: SystemTime) -> Option<Action> {
-        let find = |want: &Target| {
-            self.overrides
-                .iter()
-                .find(|o| o.target == *want && o.active(now) && !matches!(o.action, Action::Dial(_)))
-                .map(|o| o.action)
-        };
-        find(&Target::Member { pool: pool.to_string(), member: member.to_string() })
-            .or_else(|| find(&Target::Datacenter { datacenter: dc.to_string() }))
+    /// The overrides in force that apply to member `member` of `pool` in data center `dc`,
+    /// nearest first: the member's own, its data center's in that pool, its data center's.
+    pub fn applying<'a>(
+        &'a self,
+        pool: &str,
+        member: &str,
+        dc: &str,
+        now: SystemTime,
+    ) -> impl Iterator<Item = &'a Override> + 'a {
+        let targets = [
+            Target::Member { pool: pool.to_string(), member: member.to_string() },
+            Target::PoolDatacenter { pool: pool.to_string(), datacenter: dc.to_string() },
+            Target::Datacenter { datacenter: dc.to_string() },
+        ];
+        targets.into_iter().filter_map(move |want| self.overrides.iter().find(|o| o.target == want && o.active(now)))
     }
 
-    /// The traffic dial set at run time on data center `dc`, if one is in force.
+    /// The health action that applies to member `member` of `pool` in data center `dc`: the
+    /// nearest target's. A dial is not one (its members' health stays the checks'), and it
+    /// never hides a drain: a dial on ams in pool www leaves a drain of ams in force there.
+    pub fn effective(&self, pool: &str, member: &str, dc: &str, now: SystemTime) -> Option<Action> {
+        self.applying(pool, member, dc, now).map(|o| o.action).find(|a| !matches!(a, Action::Dial(_)))
+    }
+
+    /// The traffic dial set at run time on data center `dc` for every pool, if one is in force.
     pub fn dial(&self, dc: &str, now: SystemTime) -> Option<u8> {
         self.overrides.iter().find_map(|o| match (&o.target, o.action) {
             (Target::Datacenter { datacenter }, Action::Dial(p)) if datacenter == dc && o.active(now) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The traffic dial set at run time on data center `dc` for pool `pool` only, if one is in
+    /// force (it wins over a dial on the data center).
+    pub fn pool_dial(&self, pool: &str, dc: &str, now: SystemTime) -> Option<u8> {
+        self.overrides.iter().find_map(|o| match (&o.target, o.action) {
+            (Target::PoolDatacenter { pool: p, datacenter }, Action::Dial(pct))
+                if p == pool && datacenter == dc && o.active(now) =>
+            {
+                Some(pct)
+            }
             _ => None,
         })
     }
@@ -325,6 +359,35 @@ mod tests {
         o.set(ams, Action::Drain, None, t(2));
         assert_eq!((o.dial("ams", t(3)), o.effective("www", "a", "ams", t(3))), (None, Some(Action::Drain)));
         assert_eq!(Action::Dial(5).to_string(), "dial 5%");
+    }
+
+    #[test]
+    fn a_data_center_in_one_pool_sits_between_the_member_and_the_data_center() {
+        let mut o = Overrides::default();
+        let ams = Target::Datacenter { datacenter: "ams".into() };
+        let www_ams = Target::PoolDatacenter { pool: "www".into(), datacenter: "ams".into() };
+        o.set(ams.clone(), Action::Dial(80), None, t(0));
+        o.set(www_ams.clone(), Action::Dial(20), Some(Duration::from_secs(60)), t(0));
+        // The pool's own dial wins for that pool; other pools keep the data center's.
+        assert_eq!((o.pool_dial("www", "ams", t(1)), o.dial("ams", t(1))), (Some(20), Some(80)));
+        assert_eq!(o.pool_dial("api", "ams", t(1)), None);
+        assert_eq!(o.pool_dial("www", "ams", t(61)), None, "expired");
+        // A drain of ams in www only: www's ams members, not api's; a member's own wins.
+        o.set(www_ams.clone(), Action::Drain, None, t(2));
+        o.set(member("www", "ams-2"), Action::ForceUp, None, t(2));
+        assert_eq!(o.effective("www", "ams-1", "ams", t(3)), Some(Action::Drain));
+        assert_eq!(o.effective("www", "ams-2", "ams", t(3)), Some(Action::ForceUp));
+        assert_eq!(o.effective("api", "ams-1", "ams", t(3)), None);
+        // A dial never hides a drain further out: ams drained everywhere, www dialed at ams.
+        o.set(ams, Action::Drain, None, t(4));
+        o.set(www_ams.clone(), Action::Dial(50), None, t(4));
+        assert_eq!(o.effective("www", "ams-1", "ams", t(5)), Some(Action::Drain));
+        assert_eq!(o.applying("www", "ams-1", "ams", t(5)).next().map(|x| x.action), Some(Action::Dial(50)));
+        // Kept and read back under its own kind.
+        let text = serde_json::to_string(&o).unwrap();
+        assert!(text.contains("\"kind\":\"pool-datacenter\",\"pool\":\"www\",\"datacenter\":\"ams\""), "{text}");
+        assert_eq!(serde_json::from_str::<Overrides>(&text).unwrap(), o);
+        assert_eq!(www_ams.to_string(), "data center ams in pool www");
     }
 
     #[test]

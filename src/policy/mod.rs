@@ -54,6 +54,12 @@ pub trait Health {
         None
     }
 
+    /// The traffic dial of data center `dc` set at run time for pool `pool` only, which wins
+    /// over [`Health::dial`].
+    fn pool_dial(&self, _pool: usize, _dc: DcId) -> Option<u8> {
+        None
+    }
+
     /// The dial capacity spillover allows data center `dc` (100: no shedding); the dial in
     /// force is the lower of this and the operator's or configuration's.
     fn spill(&self, _dc: DcId) -> u8 {
@@ -455,7 +461,10 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
             degraded |= chosen.is_empty();
             continue;
         }
-        let set = health.dial(dc).unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
+        let set = health
+            .pool_dial(pool_id, dc)
+            .or_else(|| health.dial(dc))
+            .unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
         let dial = set.min(health.spill(dc));
         if dial < 100 {
             client_prefix = select::key_len(client);
