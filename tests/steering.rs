@@ -339,7 +339,15 @@ fn a_loaded_site_sheds_clients_to_the_next_and_takes_them_back() {
         .find(|n| www(s.port, "A", n).iter().all(|a| IAD.contains(&a.as_str())))
         .unwrap();
     let (_, out, _) = meridian(&["explain", "www.example.com", "--subnet", &shed, "--api", &url]);
-    assert!(out.contains("capacity spillover"), "{out}");
+    assert!(
+        out.contains(
+            "capacity spillover: its members report a mean load of 2.00; it sheds above 0.80 and recovers below 0.50"
+        ),
+        "{out}"
+    );
+    // The same with a data center simulated down: the live dials and loads still apply.
+    let (_, out, _) = meridian(&["explain", "www.example.com", "--subnet", &shed, "--api", &url, "--down", "sin"]);
+    assert!(out.contains("mean load of 2.00"), "{out}");
     let (_, metrics) = common::http(api.parse().unwrap(), "GET", "/metrics", None, None);
     assert!(metrics.contains("meridian_datacenter_load{datacenter=\"ams\"} 2"), "{metrics}");
     // The load falls below 0.5: the dial climbs back 30 points a check, every client returns.

@@ -40,6 +40,20 @@ pub struct HealthSnapshot {
     pool_dials: Vec<Vec<(usize, u8)>>,
     /// The dial capacity spillover allows, by data center (100: no shedding).
     spills: Vec<u8>,
+    /// The load spillover last read, by data center (for explain).
+    loads: Vec<Option<f64>>,
+}
+
+impl HealthSnapshot {
+    /// The same views with `other`'s dials, spillover and loads: what `explain --down`
+    /// simulates on top of the live state keeps everything but the views it changes.
+    pub fn with_steering_of(mut self, other: &HealthSnapshot) -> HealthSnapshot {
+        self.dials.clone_from(&other.dials);
+        self.pool_dials.clone_from(&other.pool_dials);
+        self.spills.clone_from(&other.spills);
+        self.loads.clone_from(&other.loads);
+        self
+    }
 }
 
 impl Health for HealthSnapshot {
@@ -63,6 +77,10 @@ impl Health for HealthSnapshot {
 
     fn spill(&self, dc: usize) -> u8 {
         self.spills.get(dc).copied().unwrap_or(100)
+    }
+
+    fn load(&self, dc: usize) -> Option<f64> {
+        self.loads.get(dc).copied().flatten()
     }
 }
 
@@ -95,6 +113,7 @@ impl Snapshot {
             dials: Vec::new(),
             pool_dials: Vec::new(),
             spills: Vec::new(),
+            loads: Vec::new(),
         };
         Snapshot { config, health }
     }
@@ -560,6 +579,13 @@ impl HealthTable {
                 (Some(_), Some((s, _))) => s.dial,
                 _ => 100,
             })
+            .collect();
+        snapshot.health.loads = self
+            .config
+            .gslb
+            .datacenters
+            .iter()
+            .map(|d| self.spills.get(&d.name).filter(|_| d.spillover.is_some()).and_then(|(s, _)| s.load))
             .collect();
         self.published.store(Arc::new(snapshot));
         self.published_at = now;

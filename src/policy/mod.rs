@@ -65,6 +65,11 @@ pub trait Health {
     fn spill(&self, _dc: DcId) -> u8 {
         100
     }
+
+    /// The mean load data center `dc`'s members last reported to capacity spillover.
+    fn load(&self, _dc: DcId) -> Option<f64> {
+        None
+    }
 }
 
 /// Every member is up.

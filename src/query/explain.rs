@@ -117,11 +117,13 @@ pub fn explain(
         snapshot
     } else {
         let pools = &config.gslb.pools;
-        what_if = Snapshot::new(
+        let mut simulated = Snapshot::new(
             Arc::clone(config),
             |p, m| if down_ids.contains(&pools[p].members[m].dc) { View::Down } else { snapshot.health.view(p, m) },
             |p, m| snapshot.health.rtt(p, m),
         );
+        simulated.health = simulated.health.with_steering_of(&snapshot.health);
+        what_if = simulated;
         &what_if
     };
     let ecs = asker.subnet.map(|net| {
@@ -221,13 +223,13 @@ pub fn account(request: &Request<'_>, down: &[usize], health: &str) -> Option<Ex
     out.authority = res.authority.iter().map(line).collect();
     out.rcode = dns::rcode_to_text(super::answer::rcode_of(res.rcode));
     if let Some(done) = &gslb {
-        describe_gslb(config, done, &trace, &mut out);
+        describe_gslb(config, request.health(), done, &trace, &mut out);
     }
     Some(out)
 }
 
 /// Fills in the GSLB part of an explanation from the completed answer and its trace.
-fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mut Explanation) {
+fn describe_gslb(config: &Config, health: &impl Health, done: &Completed<'_>, trace: &[Step], out: &mut Explanation) {
     let pool = &config.gslb.pools[done.pool];
     out.pool = Some(pool.name.clone());
     out.location = Some(describe_location(&done.located, &done.client));
@@ -256,12 +258,21 @@ fn describe_gslb(config: &Config, done: &Completed<'_>, trace: &[Step], out: &mu
                 }
             )),
             Step::Biased(list) => out.biased = list.iter().map(|&(d, km)| (dc_name(d), km.round())).collect(),
-            Step::Dialed(d, percent, spilled) => out.skipped.push(format!(
-                "{}: traffic dial {percent}%{}: this client's network is among the {}% sent on to the next",
-                dc_name(*d),
-                if *spilled { " (capacity spillover: its members report a load above the threshold)" } else { "" },
-                100 - percent
-            )),
+            Step::Dialed(d, percent, spilled) => {
+                let why = match (*spilled, health.load(*d), config.gslb.datacenters[*d].spillover) {
+                    (false, _, _) => String::new(),
+                    (true, Some(load), Some(c)) => format!(
+                        " (capacity spillover: its members report a mean load of {load:.2}; it sheds above {:.2} and recovers below {:.2})",
+                        c.above, c.below
+                    ),
+                    (true, _, _) => " (capacity spillover: its members report a load above the threshold)".to_string(),
+                };
+                out.skipped.push(format!(
+                    "{}: traffic dial {percent}%{why}: this client's network is among the {}% sent on to the next",
+                    dc_name(*d),
+                    100 - percent
+                ))
+            }
             Step::DialedBack(d) => {
                 out.datacenter = Some(dc_name(*d));
                 out.notes.push(format!(

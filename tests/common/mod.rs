@@ -415,6 +415,8 @@ pub struct Serve {
     pub port: u16,
     pub lines: std::sync::mpsc::Receiver<String>,
     pub seen: Vec<String>,
+    /// The directory of the state file given when the test named none.
+    pub state_dir: Option<tempfile::TempDir>,
 }
 
 impl Drop for Serve {
@@ -432,14 +434,19 @@ impl Serve {
     }
 
     /// As [`Serve::start`], with environment variables set.
+    /// Without `--state` in `args`, the server keeps its state in a directory of its own (the
+    /// default, `meridian-state.json` in the working directory, would be shared by every
+    /// test: one test's overrides would leak into the next).
     pub fn start_env(zones: &Path, args: &[&str], env: &[(&str, &std::ffi::OsStr)]) -> Serve {
-        Serve::spawn(
-            std::process::Command::new(env!("CARGO_BIN_EXE_meridian"))
-                .args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"])
-                .arg(zones)
-                .args(args)
-                .envs(env.iter().copied()),
-        )
+        let state_dir = (!args.contains(&"--state")).then(|| tempfile::tempdir().unwrap());
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_meridian"));
+        command.args(["serve", "--listen", "127.0.0.1:0", "--no-watch", "--zones"]).arg(zones).args(args);
+        if let Some(dir) = &state_dir {
+            command.arg("--state").arg(dir.path().join("state.json"));
+        }
+        let mut serve = Serve::spawn(command.envs(env.iter().copied()));
+        serve.state_dir = state_dir;
+        serve
     }
 
     /// Runs `command` (a `meridian` that serves on 127.0.0.1), reading its standard error, and
@@ -466,7 +473,7 @@ impl Serve {
             let marker = if line.contains("serving no DNS") { "API on http://127.0.0.1:" } else { "on 127.0.0.1:" };
             if let Some(rest) = line.split(marker).nth(1) {
                 let port = rest.split(|c: char| !c.is_ascii_digit()).next().unwrap().parse().unwrap();
-                return Serve { child, port, lines, seen };
+                return Serve { child, port, lines, seen, state_dir: None };
             }
         }
         let _ = child.kill();
