@@ -14,7 +14,9 @@
 //! - [`query`]: the pure query path: query bytes -> answer bytes in the caller's buffer (wire
 //!   reader, encoder, resolution glue, prepared answers, GSLB completion, explain). No I/O.
 //! - [`reload`]: hot reload (SIGHUP, API, file changes): build, validate, swap, or keep.
-//! - [`api`]: HTTP status, Prometheus metrics, overrides, explain and reload.
+//! - [`map`]: the catchment map: a world map (SVG) of who answers each country for a pool.
+//! - [`api`]: HTTP status, the status page, the live map, Prometheus metrics, overrides,
+//!   explain and reload.
 //! - [`control`]: `meridian reload`, `drain`, `undrain`, `overrides`: requests to the API.
 //! - [`querylog`]: sampled queries as JSON lines, written off the query path.
 //! - [`logs`]: the server's own log (level checked, text or JSON, colours only on a terminal).
@@ -37,6 +39,7 @@ pub mod fleet;
 pub mod geo;
 pub mod health;
 pub mod logs;
+pub mod map;
 pub mod notify;
 pub mod policy;
 pub mod privileges;

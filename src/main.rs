@@ -169,6 +169,25 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
+    /// Draw which data center answers each country for a pool, as an SVG world map, from the
+    /// files (every member up; `GET /map.svg` on the API draws the live one).
+    Map {
+        /// The pool; default the first defined.
+        #[arg(long, value_name = "NAME")]
+        pool: Option<String>,
+        /// Treat this data center as failed (repeatable): what-if.
+        #[arg(long = "down", value_name = "DC")]
+        down: Vec<String>,
+        /// Where to write the SVG (`-`: standard output).
+        #[arg(long, value_name = "FILE")]
+        svg: PathBuf,
+        /// Directory of zone files and GSLB definitions; default the settings' `zones`.
+        #[arg(long, value_name = "DIR")]
+        zones: Option<PathBuf>,
+        /// Geo database; default the settings' `geo`.
+        #[arg(long, value_name = "FILE")]
+        geo: Option<PathBuf>,
+    },
 }
 
 /// Where a control command finds the API.
@@ -253,6 +272,9 @@ fn main() -> ExitCode {
                 }
                 None => explain(&question, &zones(z), &geo(g), json),
             }
+        }
+        Some(Command::Map { pool, down, svg, zones: z, geo: g }) => {
+            map(pool.as_deref(), &down, &svg, &zones(z), &geo(g))
         }
         Some(Command::Serve(flags)) => serve(flags.over(file), config_path, Role::Server),
         Some(Command::Checker(flags)) => serve(flags.over(file), config_path, Role::Checker),
@@ -530,6 +552,46 @@ fn explain(q: &Question<'_>, zones: &std::path::Path, geo: &std::path::Path, jso
         Err(e) => {
             eprintln!("meridian: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// `meridian map`: the catchment map from the files.
+fn map(
+    pool: Option<&str>,
+    down: &[String],
+    out: &std::path::Path,
+    zones: &std::path::Path,
+    geo: &std::path::Path,
+) -> ExitCode {
+    let config = match Config::load(zones, geo) {
+        Ok(c) => c,
+        Err(e) => {
+            for d in &e.0 {
+                eprintln!("error: {d}");
+            }
+            return ExitCode::from(1);
+        }
+    };
+    let snapshot = meridian::health::Snapshot::all_up(std::sync::Arc::new(config));
+    let source = "offline: every member assumed up (GET /map.svg on a running server's API draws its live health)";
+    let svg = match meridian::map::render(&snapshot, &meridian::map::Request { pool, down, source }) {
+        Ok(svg) => svg,
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let written = if out == std::path::Path::new("-") {
+        std::io::Write::write_all(&mut std::io::stdout(), svg.as_bytes())
+    } else {
+        std::fs::write(out, svg)
+    };
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("meridian: {}: {e}", out.display());
+            ExitCode::from(1)
         }
     }
 }

@@ -5,6 +5,7 @@
 //! token file is required to listen on anything but loopback.
 
 pub mod metrics;
+pub mod page;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -83,6 +84,9 @@ pub async fn start(addr: SocketAddr, state: AppState) -> Result<(SocketAddr, tok
 /// The routes.
 pub fn router(state: AppState) -> Router {
     Router::new()
+        .route("/", get(page))
+        .route("/ui", get(page))
+        .route("/map.svg", get(map_svg))
         .route("/status", get(status))
         .route("/fleet", get(fleet_view))
         .route("/metrics", get(metrics_text))
@@ -170,6 +174,75 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(r) = may_read(&state, &headers) {
         return *r;
     }
+    Json(status_body(&state)).into_response()
+}
+
+#[derive(Deserialize, Default)]
+struct MapQuery {
+    pool: Option<String>,
+    /// Data centers simulated as failed, comma-separated.
+    down: Option<String>,
+    /// The status page's reload interval in seconds.
+    refresh: Option<u32>,
+}
+
+/// The live map of `q.pool` (the first pool when none) with `q.down` simulated as failed.
+fn live_map(state: &AppState, q: &MapQuery) -> Result<(String, String), String> {
+    let published = state.shared.snapshot.load_full();
+    let down: Vec<String> = q
+        .down
+        .as_deref()
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|d| !d.is_empty())
+        .map(String::from)
+        .collect();
+    let source = format!(
+        "live: this server's health, overrides and dials at {}",
+        page::utc(SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs()))
+    );
+    let request = crate::map::Request { pool: q.pool.as_deref(), down: &down, source: &source };
+    let svg = crate::map::render(&published, &request)?;
+    let pool =
+        q.pool.clone().or_else(|| published.config.gslb.pools.first().map(|p| p.name.clone())).unwrap_or_default();
+    Ok((svg, pool))
+}
+
+/// `GET /map.svg?pool=&down=`: the catchment map, live.
+async fn map_svg(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<MapQuery>) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
+    match live_map(&state, &q) {
+        Ok((svg, _)) => {
+            ([(header::CONTENT_TYPE, "image/svg+xml"), (header::CACHE_CONTROL, "no-store")], svg).into_response()
+        }
+        Err(e) => error(StatusCode::NOT_FOUND, e),
+    }
+}
+
+/// `GET /` (and `/ui`): the status page.
+async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query<MapQuery>) -> Response {
+    if let Err(r) = may_read(&state, &headers) {
+        return *r;
+    }
+    let status = status_body(&state);
+    let map = live_map(&state, &q).ok();
+    let refresh = q.refresh.unwrap_or(page::DEFAULT_REFRESH).clamp(1, 3600);
+    let now = SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_secs());
+    let html = page::render(
+        &status,
+        map.as_ref().map(|(svg, _)| svg.as_str()),
+        map.as_ref().map_or("", |(_, p)| p),
+        refresh,
+        now,
+    );
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8"), (header::CACHE_CONTROL, "no-store")], html).into_response()
+}
+
+/// What `/status` answers (and the status page shows).
+fn status_body(state: &AppState) -> serde_json::Value {
     let published = state.shared.snapshot.load_full();
     let (config, snapshot_health) = (published.config.clone(), &published.health);
     let now = SystemTime::now();
@@ -297,7 +370,7 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
             })
         })
         .collect();
-    let body = serde_json::json!({
+    serde_json::json!({
         "version": env!("CARGO_PKG_VERSION"),
         "zones": zones,
         "pools": pools,
@@ -329,13 +402,12 @@ async fn status(State(state): State<AppState>, headers: HeaderMap) -> Response {
         "fleet": state.fleet.as_ref().map(|f| serde_json::json!({
             "instance": f.name,
             "role": f.role,
-            "peers": peer_views(&state),
+            "peers": peer_views(state),
             "store_connected": f.connected(),
             "store_error": f.last_error(),
             "store_disconnects": f.disconnects.load(std::sync::atomic::Ordering::Relaxed),
         })),
-    });
-    Json(body).into_response()
+    })
 }
 
 /// The other instances' views of each member, as `/status` shows them: instance -> pool/member

@@ -272,6 +272,14 @@ fn check_records(reader: &maxminddb::Reader<Bytes>) -> Result<Vec<(usize, mmdb::
     Ok(records)
 }
 
+/// The English name of a country code, from the shipped table.
+pub fn country_name(code: &str) -> Option<&'static str> {
+    COUNTRY_TABLE.lines().skip(1).find_map(|l| {
+        let mut f = l.split(',');
+        (f.next()? == code).then(|| f.nth(3)).flatten().map(str::trim)
+    })
+}
+
 fn csv_rows(text: &str) -> impl Iterator<Item = Vec<&str>> {
     text.lines()
         .skip(1)

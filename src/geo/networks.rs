@@ -71,6 +71,11 @@ impl<T> NetworkTable<T> {
         }
     }
 
+    /// Every value, in no particular order.
+    pub fn values(&self) -> impl Iterator<Item = &T> {
+        self.v4.iter().flat_map(|(_, m)| m.values()).chain(self.v6.iter().flat_map(|(_, m)| m.values()))
+    }
+
     /// True when no network was added.
     pub fn is_empty(&self) -> bool {
         self.v4.is_empty() && self.v6.is_empty()
