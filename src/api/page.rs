@@ -301,6 +301,33 @@ mod tests {
     }
 
     #[test]
+    fn in_a_fleet_each_instance_view_of_each_member_is_a_column() {
+        let status = serde_json::json!({
+            "version": "1",
+            "pools": [{"name": "www", "names": ["www.example.com."], "ttl": 60, "members": [
+                {"name": "ams-1", "datacenter": "ams", "serving": "up", "status": "up"},
+                {"name": "iad-1", "datacenter": "iad", "serving": "down", "status": "down", "reason": "refused"}]}],
+            "datacenters": [], "zones": [], "reload": {"ok": true, "last": 0},
+            "fleet": {"instance": "a", "role": "server", "store_connected": true,
+                      "peers": {"b": {"www/ams-1": "up", "www/iad-1": "down"}, "c": {"www/ams-1": "down"}}},
+            "availability": [{"kind": "member", "name": "www/ams-1", "figures": {"availability": [["1h", 0.5], ["24h", 1.0], ["7d", null]]}}],
+        });
+        let page = render(&status, None, "", 10, 0);
+        assert!(page.contains("<th>seen by b</th><th>seen by c</th>"), "{page}");
+        let row = |m: &str| {
+            let at = page.find(&format!("id=\"member-www-{m}\"")).unwrap();
+            page[at..at + page[at..].find("</tr>").unwrap()].to_string()
+        };
+        assert!(
+            row("ams-1").ends_with("<td>50.00%</td><td>100.00%</td><td>—</td><td>up</td><td>down</td>"),
+            "{}",
+            row("ams-1")
+        );
+        assert!(row("iad-1").contains("class=\"down\">down<") && row("iad-1").ends_with("<td>down</td><td>—</td>"));
+        assert!(page.contains("instance a (server) · etcd <span class=\"ok\">connected</span>"), "{page}");
+    }
+
+    #[test]
     fn names_from_the_configuration_are_escaped() {
         let status = serde_json::json!({
             "version": "1",
