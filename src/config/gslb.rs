@@ -1559,6 +1559,11 @@ impl Builder {
         };
         self.source(file, &text);
         let mut inner = Walker::new(&full, &text);
+        if full.extension().is_none_or(|e| e != "toml") {
+            self.network_list(&mut inner, &text);
+            w.errors.append(&mut inner.errors);
+            return;
+        }
         if let Some(doc) = inner.parse() {
             inner.allow_keys(doc.get_ref(), "", &["networks"]);
             if let Some(v) = get(doc.get_ref(), "networks")
@@ -1568,6 +1573,104 @@ impl Builder {
             }
         }
         w.errors.append(&mut inner.errors);
+    }
+}
+
+impl Builder {
+    /// A plain-text network list (any `network_files` entry not named `*.toml`): one network
+    /// per line, `CIDR TARGET`, the two separated by spaces, a tab or a comma (so that CSV
+    /// exports read as they are). TARGET is data centers in order (`ams,iad`), or one of
+    /// `continent=EU`, `country=NL`, `subdivision=US-CA`, `point=52.37,4.90`. `#` starts a
+    /// comment; blank lines are skipped. Each mistake is reported with its line.
+    fn network_list(&mut self, w: &mut Walker<'_>, text: &str) {
+        let mut at = 0;
+        for raw in text.split_inclusive('\n') {
+            let span = at..at + raw.len();
+            at += raw.len();
+            let line = raw.split('#').next().unwrap_or_default().trim();
+            if line.is_empty() {
+                continue;
+            }
+            let (cidr, target) = match line.find(|c: char| c.is_whitespace() || c == ',') {
+                Some(i) => {
+                    (&line[..i], line[i + 1..].trim_start_matches(|c: char| c.is_whitespace() || c == ',').trim())
+                }
+                None => (line, ""),
+            };
+            let net = match cidr.parse::<IpNet>() {
+                Ok(n) if n.trunc() != n => {
+                    w.error(&span, cidr, format!("host bits are set; did you mean {}?", n.trunc()));
+                    continue;
+                }
+                Ok(n) => n,
+                Err(_) => match cidr.parse::<IpAddr>() {
+                    Ok(a) => IpNet::from(a),
+                    Err(_) => {
+                        w.error(&span, cidr, "not a network in CIDR form (like 192.0.2.0/24 or 2001:db8::/32)");
+                        continue;
+                    }
+                },
+            };
+            match self.list_target(target) {
+                Ok(target) => {
+                    if self.gslb.networks.insert(net, Network { net, target }).is_some() {
+                        w.error(&span, cidr, "network defined twice");
+                    }
+                }
+                Err(e) => w.error(&span, cidr, e),
+            }
+        }
+    }
+
+    /// The target of a network list's line.
+    fn list_target(&self, text: &str) -> Result<NetworkTarget, String> {
+        const FORMS: &str = "data centers (ams,iad), continent=XX, country=XX, subdivision=XX-YY or point=LAT,LON";
+        if text.is_empty() {
+            return Err(format!("no target: write {FORMS} after the network"));
+        }
+        let Some((key, value)) = text.split_once('=') else {
+            let mut out = Vec::new();
+            for name in text.split(',').map(str::trim) {
+                match self.gslb.datacenter(name) {
+                    Some(id) if out.contains(&id) => return Err(format!("data center '{name}' is listed twice")),
+                    Some(id) => out.push(id),
+                    None => {
+                        return Err(format!("unknown data center '{name}' (defined: {}; or {FORMS})", self.dc_names()));
+                    }
+                }
+            }
+            return Ok(NetworkTarget::Datacenters(out));
+        };
+        let value = value.trim();
+        let region = |continent, country, subdivision| Ok(NetworkTarget::Region { continent, country, subdivision });
+        match key.trim() {
+            "continent" => match Code::new(value).filter(|c| CONTINENTS.contains(&c.as_str())) {
+                Some(c) => region(Some(c), None, None),
+                None => Err(format!("'{value}' is not a continent code (use one of {})", CONTINENTS.join(" "))),
+            },
+            "country" => match Code::new(value)
+                .filter(|c| c.as_str().len() == 2 && c.as_str().bytes().all(|b| b.is_ascii_alphabetic()))
+            {
+                Some(c) => region(None, Some(c), None),
+                None => Err(format!("'{value}' is not an ISO 3166-1 alpha-2 country code (like NL)")),
+            },
+            "subdivision" => match value.split_once('-').and_then(|(c, s)| Some((Code::new(c)?, Code::new(s)?))) {
+                Some((c, s)) => region(None, Some(c), Some(s)),
+                None => Err(format!("'{value}' is not an ISO 3166-2 code (like US-CA)")),
+            },
+            "point" => {
+                let parsed = value
+                    .split_once(',')
+                    .and_then(|(a, b)| Some((a.trim().parse::<f64>().ok()?, b.trim().parse::<f64>().ok()?)));
+                match parsed {
+                    Some((lat, lon)) if (-90.0..=90.0).contains(&lat) && (-180.0..=180.0).contains(&lon) => {
+                        Ok(NetworkTarget::Point(Point { lat, lon }))
+                    }
+                    _ => Err(format!("'{value}' is not a point: write point=LAT,LON (-90..90, -180..180)")),
+                }
+            }
+            other => Err(format!("unknown target '{other}=': write {FORMS}")),
+        }
     }
 }
 
