@@ -273,7 +273,7 @@ pub fn render(snapshot: &Snapshot, request: &Request<'_>) -> Result<String, Stri
 
     // Operator networks, with what they are answered.
     let mut networks = String::new();
-    let mut listed: Vec<&crate::config::gslb::Network> = gslb.networks.values().collect();
+    let mut listed: Vec<crate::config::gslb::Network<'_>> = gslb.networks.iter().collect();
     listed.sort_by_key(|n| n.net);
     if !listed.is_empty() {
         y += 8.0;

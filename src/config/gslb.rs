@@ -293,13 +293,85 @@ pub enum NetworkTarget {
     Point(Point),
 }
 
-/// An operator network entry with where it was defined (for explain).
-#[derive(Debug, Clone, PartialEq)]
-pub struct Network {
+/// An operator network: the network and what it says.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Network<'a> {
     /// The network.
     pub net: IpNet,
     /// What it says.
-    pub target: NetworkTarget,
+    pub target: &'a NetworkTarget,
+}
+
+/// The operator networks, compact: a longest-prefix table from each network to the index of
+/// its target, the distinct targets kept once (a million customer prefixes pointing at three
+/// data centers hold three target lists, not a million).
+#[derive(Debug, Default)]
+pub struct Networks {
+    table: NetworkTable<u32>,
+    targets: Vec<NetworkTarget>,
+    /// Target -> index, while the definitions are read.
+    interned: HashMap<TargetKey, u32>,
+    count: usize,
+}
+
+/// A target as a hash key (a point by the bits of its coordinates).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+enum TargetKey {
+    Datacenters(Vec<DcId>),
+    Region(Option<Code>, Option<Code>, Option<Code>),
+    Point(u64, u64),
+}
+
+impl Networks {
+    /// Adds `net` saying `target`; false (nothing changed) when `net` is already there.
+    pub fn insert(&mut self, net: IpNet, target: NetworkTarget) -> bool {
+        if self.table.lookup_exact(net).is_some() {
+            return false;
+        }
+        let key = match &target {
+            NetworkTarget::Datacenters(list) => TargetKey::Datacenters(list.clone()),
+            NetworkTarget::Region { continent, country, subdivision } => {
+                TargetKey::Region(*continent, *country, *subdivision)
+            }
+            NetworkTarget::Point(p) => TargetKey::Point(p.lat.to_bits(), p.lon.to_bits()),
+        };
+        let next = self.targets.len() as u32;
+        let index = *self.interned.entry(key).or_insert_with(|| {
+            self.targets.push(target);
+            next
+        });
+        self.table.insert(net, index);
+        self.count += 1;
+        true
+    }
+
+    /// The longest network holding `addr`, with its prefix length.
+    pub fn lookup(&self, addr: IpAddr) -> Option<(Network<'_>, u8)> {
+        let (&index, prefix) = self.table.lookup(addr)?;
+        let net = IpNet::new(addr, prefix).ok()?.trunc();
+        Some((Network { net, target: &self.targets[index as usize] }, prefix))
+    }
+
+    /// Every network, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = Network<'_>> {
+        self.table.iter().map(|(net, &index)| Network { net, target: &self.targets[index as usize] })
+    }
+
+    /// How many networks there are.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// True when there are none.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+
+    /// Drops what only reading needed.
+    fn done(&mut self) {
+        self.interned = HashMap::new();
+        self.targets.shrink_to_fit();
+    }
 }
 
 /// All GSLB definitions, validated.
@@ -312,7 +384,7 @@ pub struct Gslb {
     /// Region maps.
     pub maps: Vec<RegionMap>,
     /// Operator networks, longest prefix first.
-    pub networks: NetworkTable<Network>,
+    pub networks: Networks,
     /// Lower-cased wire owner name -> pool index.
     pub by_owner: HashMap<Box<[u8]>, usize>,
     /// What the files hold that is accepted but suspicious.
@@ -484,6 +556,7 @@ pub fn from_texts(texts: &[(PathBuf, String)], zones: &ZoneSet, errors: &mut Vec
     }
     let digest = ring::digest::digest(&ring::digest::SHA256, &builder.sources);
     builder.gslb.digest = data_encoding::HEXLOWER.encode(digest.as_ref());
+    builder.gslb.networks.done();
     builder.gslb
 }
 
@@ -1542,7 +1615,7 @@ impl Builder {
                     _ => continue,
                 }
             };
-            if self.gslb.networks.insert(net, Network { net, target }).is_some() {
+            if !self.gslb.networks.insert(net, target) {
                 w.error(&cidr.span(), &npath, "network defined twice");
             }
         }
@@ -1613,7 +1686,7 @@ impl Builder {
             };
             match self.list_target(target) {
                 Ok(target) => {
-                    if self.gslb.networks.insert(net, Network { net, target }).is_some() {
+                    if !self.gslb.networks.insert(net, target) {
                         w.error(&span, cidr, "network defined twice");
                     }
                 }
@@ -1862,6 +1935,27 @@ fn fraction(w: &mut Walker<'_>, v: &toml::Spanned<toml::de::DeValue<'_>>, path: 
 #[cfg(test)]
 mod tests {
     use super::Quorum;
+
+    #[test]
+    fn networks_keep_each_target_once_and_answer_with_their_own_prefix() {
+        let mut n = super::Networks::default();
+        for i in 0..1000u32 {
+            let net = ipnet::IpNet::new(std::net::IpAddr::V4((0x0a00_0000 + (i << 8)).into()), 24).unwrap();
+            assert!(n.insert(net, super::NetworkTarget::Datacenters(vec![(i % 2) as usize])));
+        }
+        let six: ipnet::IpNet = "2001:db8::/32".parse().unwrap();
+        assert!(n.insert(six, super::NetworkTarget::Datacenters(vec![1])));
+        assert!(!n.insert("10.0.5.0/24".parse().unwrap(), super::NetworkTarget::Datacenters(vec![0])), "twice");
+        assert_eq!((n.len(), n.targets.len()), (1001, 2), "two distinct targets, kept once each");
+        let (hit, prefix) = n.lookup("10.0.5.77".parse().unwrap()).unwrap();
+        assert_eq!(
+            (hit.net.to_string(), prefix, hit.target),
+            ("10.0.5.0/24".to_string(), 24, &super::NetworkTarget::Datacenters(vec![1]))
+        );
+        assert_eq!(n.lookup("2001:db8:1::1".parse().unwrap()).unwrap().0.net, six);
+        assert_eq!(n.iter().count(), 1001);
+        assert!(n.iter().any(|x| x.net == six));
+    }
 
     #[test]
     fn service_records_put_the_hints_among_the_parameters_in_key_order() {

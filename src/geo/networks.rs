@@ -71,9 +71,30 @@ impl<T> NetworkTable<T> {
         }
     }
 
-    /// Every value, in no particular order.
-    pub fn values(&self) -> impl Iterator<Item = &T> {
-        self.v4.iter().flat_map(|(_, m)| m.values()).chain(self.v6.iter().flat_map(|(_, m)| m.values()))
+    /// Every network with its value, in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (IpNet, &T)> {
+        let v4 = self.v4.iter().flat_map(|(len, m)| {
+            m.iter().filter_map(move |(&k, v)| Some((IpNet::new(IpAddr::V4(k.into()), *len).ok()?, v)))
+        });
+        let v6 = self.v6.iter().flat_map(|(len, m)| {
+            m.iter().filter_map(move |(&k, v)| Some((IpNet::new(IpAddr::V6(k.into()), *len).ok()?, v)))
+        });
+        v4.chain(v6)
+    }
+
+    /// The value of exactly `net` (host bits ignored), if it is there.
+    pub fn lookup_exact(&self, net: IpNet) -> Option<&T> {
+        let len = net.prefix_len();
+        match net {
+            IpNet::V4(n) => {
+                let key = mask4(u32::from(n.addr()), len);
+                self.v4.iter().find(|(l, _)| *l == len).and_then(|(_, m)| m.get(&key))
+            }
+            IpNet::V6(n) => {
+                let key = mask6(u128::from(n.addr()), len);
+                self.v6.iter().find(|(l, _)| *l == len).and_then(|(_, m)| m.get(&key))
+            }
+        }
     }
 
     /// True when no network was added.

@@ -100,7 +100,7 @@ pub enum Located<'g> {
     /// An operator network matched.
     Network {
         /// The entry.
-        network: &'g Network,
+        network: Network<'g>,
         /// Its prefix length.
         prefix: u8,
         /// The location it implies, when it names a region or a point.
@@ -546,7 +546,7 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
 mod tests {
     use super::*;
     use crate::config::gslb::{Datacenter, Member, RegionMap, Selection};
-    use crate::geo::{NetworkTable, Point, Unit};
+    use crate::geo::{Point, Unit};
     use std::collections::HashMap;
 
     fn dc(name: &str, lat: f64, lon: f64) -> Datacenter {
@@ -582,9 +582,9 @@ mod tests {
         map.continents.insert(Code::new("OC").unwrap(), vec![2, 1]);
         map.countries.insert(Code::new("BR").unwrap(), vec![1]);
         map.subdivisions.insert((Code::new("US").unwrap(), Code::new("CA").unwrap()), vec![2, 1, 0]);
-        let mut networks = NetworkTable::default();
+        let mut networks = crate::config::gslb::Networks::default();
         let net: ipnet::IpNet = "10.0.0.0/8".parse().unwrap();
-        networks.insert(net, Network { net, target: NetworkTarget::Datacenters(vec![2]) });
+        networks.insert(net, NetworkTarget::Datacenters(vec![2]));
         Gslb {
             datacenters: vec![dc("ams", 52.37, 4.90), dc("iad", 38.95, -77.45), dc("sin", 1.35, 103.82)],
             pools: vec![Pool {
