@@ -537,21 +537,29 @@ fn explain(q: &Question<'_>, zones: &std::path::Path, geo: &std::path::Path, jso
         eprintln!("meridian: '{}' is not a record type", q.qtype);
         return ExitCode::from(2);
     };
-    let config = match Config::load(zones, geo) {
-        Ok(c) => c,
-        Err(e) => {
-            for d in &e.0 {
-                eprintln!("error: {d}");
-            }
-            return ExitCode::from(1);
-        }
+    let snapshot = match offline_snapshot(zones, geo) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    let snapshot = meridian::health::Snapshot::all_up(std::sync::Arc::new(config));
     match meridian::query::explain::explain(&snapshot, q.name, qtype, q.asker, q.down, OFFLINE_HEALTH) {
         Ok(e) => print_explanation(&e, json),
         Err(e) => {
             eprintln!("meridian: {e}");
             ExitCode::from(2)
+        }
+    }
+}
+
+/// The files' configuration with every member up, for `explain` and `map` without a server;
+/// its errors printed and exit code 1 when it does not load.
+fn offline_snapshot(zones: &std::path::Path, geo: &std::path::Path) -> Result<meridian::health::Snapshot, ExitCode> {
+    match Config::load(zones, geo) {
+        Ok(c) => Ok(meridian::health::Snapshot::all_up(std::sync::Arc::new(c))),
+        Err(e) => {
+            for d in &e.0 {
+                eprintln!("error: {d}");
+            }
+            Err(ExitCode::from(1))
         }
     }
 }
@@ -564,16 +572,10 @@ fn map(
     zones: &std::path::Path,
     geo: &std::path::Path,
 ) -> ExitCode {
-    let config = match Config::load(zones, geo) {
-        Ok(c) => c,
-        Err(e) => {
-            for d in &e.0 {
-                eprintln!("error: {d}");
-            }
-            return ExitCode::from(1);
-        }
+    let snapshot = match offline_snapshot(zones, geo) {
+        Ok(s) => s,
+        Err(code) => return code,
     };
-    let snapshot = meridian::health::Snapshot::all_up(std::sync::Arc::new(config));
     let source = "offline: every member assumed up (GET /map.svg on a running server's API draws its live health)";
     let svg = match meridian::map::render(&snapshot, &meridian::map::Request { pool, down, source }) {
         Ok(svg) => svg,

@@ -67,19 +67,14 @@ pub struct Request<'a> {
 /// traffic dial reduced to keeping all (above 0) or none (0) of a country.
 struct MapHealth<'a> {
     inner: &'a HealthSnapshot,
+    gslb: &'a crate::config::gslb::Gslb,
     pool: &'a Pool,
-    datacenters: &'a [crate::config::gslb::Datacenter],
     down: &'a [DcId],
 }
 
 impl MapHealth<'_> {
     fn kept(&self, pool: usize, dc: DcId) -> u8 {
-        let set = self
-            .inner
-            .pool_dial(pool, dc)
-            .or_else(|| self.inner.dial(dc))
-            .unwrap_or_else(|| self.pool.dial(self.datacenters, dc));
-        if set.min(self.inner.spill(dc)) == 0 { 0 } else { 100 }
+        if policy::dial_in_force(self.gslb, pool, dc, self.inner).1 == 0 { 0 } else { 100 }
     }
 }
 
@@ -117,10 +112,7 @@ fn state(snapshot: &Snapshot, health: &MapHealth<'_>, pool_id: usize, dc: DcId) 
     } else {
         format!("{up}/{} members up", views.len())
     };
-    let inner = &snapshot.health;
-    let set =
-        inner.pool_dial(pool_id, dc).or_else(|| inner.dial(dc)).unwrap_or_else(|| pool.dial(health.datacenters, dc));
-    let dial = set.min(inner.spill(dc));
+    let (set, dial) = policy::dial_in_force(health.gslb, pool_id, dc, &snapshot.health);
     if dial < 100 {
         let by = if dial < set { " (capacity spillover)" } else { "" };
         let _ = write!(words, ", dial {dial}%{by}");
@@ -128,8 +120,9 @@ fn state(snapshot: &Snapshot, health: &MapHealth<'_>, pool_id: usize, dc: DcId) 
     (words, serving)
 }
 
-/// XML text with `&`, `<`, `>` and `"` escaped.
-fn esc(text: &str) -> String {
+/// Text for XML or HTML (text or a quoted attribute) with `&`, `<`, `>`, `"` and `'`
+/// escaped; the status page uses it too.
+pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         match c {
@@ -137,6 +130,7 @@ fn esc(text: &str) -> String {
             '<' => out.push_str("&lt;"),
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
             _ => out.push(c),
         }
     }
@@ -167,7 +161,7 @@ pub fn render(snapshot: &Snapshot, request: &Request<'_>) -> Result<String, Stri
             )
         })?);
     }
-    let health = MapHealth { inner: &snapshot.health, pool, datacenters: &gslb.datacenters, down: &down };
+    let health = MapHealth { inner: &snapshot.health, gslb, pool, down: &down };
     let family =
         if pool.members.iter().any(|m| m.ipv4.is_some() || m.cname.is_some()) { Family::V4 } else { Family::V6 };
     let client = Client { addr: std::net::IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), prefix: 0, from_ecs: true };

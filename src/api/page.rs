@@ -10,21 +10,7 @@ use serde_json::Value;
 /// Seconds between two reloads of the page unless `?refresh=` says otherwise.
 pub const DEFAULT_REFRESH: u32 = 10;
 
-/// HTML text with `&`, `<`, `>`, `"` and `'` escaped.
-fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
+use crate::map::esc;
 
 /// A value as text: strings bare, null as a dash.
 fn text(v: &Value) -> String {

@@ -407,6 +407,17 @@ pub struct Ask<'a, 'g> {
     pub seed: u64,
 }
 
+/// The traffic dial of data center `dc` for pool `pool_id`: the one set (a run-time dial for
+/// this pool, else for the data center, else the configuration's), and the one in force (the
+/// lower of that and what capacity spillover allows).
+pub fn dial_in_force(gslb: &Gslb, pool_id: usize, dc: DcId, health: &impl Health) -> (u8, u8) {
+    let set = health
+        .pool_dial(pool_id, dc)
+        .or_else(|| health.dial(dc))
+        .unwrap_or_else(|| gslb.pools[pool_id].dial(&gslb.datacenters, dc));
+    (set, set.min(health.spill(dc)))
+}
+
 /// Chooses the answer of the pool `ask` names for its client.
 pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: Trace<'_>) -> Decision {
     let Ask { pool: pool_id, family, located, client, seed } = *ask;
@@ -466,11 +477,7 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
             degraded |= chosen.is_empty();
             continue;
         }
-        let set = health
-            .pool_dial(pool_id, dc)
-            .or_else(|| health.dial(dc))
-            .unwrap_or_else(|| pool.dial(&gslb.datacenters, dc));
-        let dial = set.min(health.spill(dc));
+        let (set, dial) = dial_in_force(gslb, pool_id, dc, health);
         if dial < 100 {
             client_prefix = select::key_len(client);
             if !dial_keeps(client, gslb.datacenters[dc].key, dial) {
