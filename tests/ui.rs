@@ -9,21 +9,8 @@ use std::time::Duration;
 
 use common::{Serve, dig, http, meridian, shipped_geo};
 
-/// The shipped example's zones in a temporary directory with their checks off (every member
-/// up: the example's probe addresses have nothing behind them here), or kept when `checked`.
 fn example(checked: bool) -> (tempfile::TempDir, PathBuf) {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    std::fs::copy(root.join("example.com.zone"), zones.join("example.com.zone")).unwrap();
-    let mut toml = std::fs::read_to_string(root.join("example.com.toml")).unwrap();
-    if !checked {
-        let check = toml.lines().find(|l| l.starts_with("check = ")).unwrap().to_string();
-        toml = toml.replace(&check, "check = { type = \"none\" }");
-    }
-    std::fs::write(zones.join("example.com.toml"), toml).unwrap();
-    (dir, zones)
+    common::shipped_example(checked, &[])
 }
 
 /// What a map shows: each country's fill, each data center's legend colour and text, and the

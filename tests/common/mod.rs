@@ -409,6 +409,28 @@ pub fn copy_gslb_zones() -> GslbCopy {
     GslbCopy { dir, zones, geo }
 }
 
+/// The shipped example's zones in a temporary directory, with `edits` (text to find, text to
+/// put after it) applied to example.com.toml, and its members unchecked (always up: the
+/// example's probe addresses have nothing behind them here) unless `checked`.
+pub fn shipped_example(checked: bool, edits: &[(&str, &str)]) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+    std::fs::copy(root.join("example.com.zone"), zones.join("example.com.zone")).unwrap();
+    let mut toml = std::fs::read_to_string(root.join("example.com.toml")).unwrap();
+    if !checked {
+        let check = toml.lines().find(|l| l.starts_with("check = ")).unwrap().to_string();
+        toml = toml.replace(&check, "check = { type = \"none\" }");
+    }
+    for (find, add) in edits {
+        assert!(toml.contains(find), "{find}");
+        toml = toml.replacen(find, &format!("{find}{add}"), 1);
+    }
+    std::fs::write(zones.join("example.com.toml"), toml).unwrap();
+    (dir, zones)
+}
+
 /// A running `meridian serve` and the lines it logs.
 pub struct Serve {
     pub child: std::process::Child,
