@@ -68,7 +68,7 @@ fn records_of_zone(zone: &Zone) -> RecordSet {
     let mut out = RecordSet::new();
     for node in zone.nodes() {
         for set in &node.rrsets {
-            for rdata in &set.rdatas {
+            for rdata in set.rdatas() {
                 out.insert((
                     node.name.to_string().to_lowercase(),
                     type_to_text(set.rtype),

@@ -129,7 +129,7 @@ pub type Stamp = (std::time::SystemTime, u64, u64);
 pub type Sources = Vec<(PathBuf, Stamp)>;
 
 /// A zone read from its file, with its warnings, or the errors that kept it from loading.
-type ReadZone = Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>>;
+type ReadZone = crate::zone::Loaded;
 
 /// The stamp of the file at `path` now.
 fn stamp(path: &Path) -> Option<Stamp> {
@@ -143,14 +143,7 @@ fn stamp(path: &Path) -> Option<Stamp> {
 /// half-written, or changed after: the next load reads it again).
 fn read_zone(path: &Path, origin: &Name) -> (ReadZone, Option<Sources>) {
     let started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
-    let parsed = crate::zone::parser::parse_file(path, origin);
-    let files = parsed.files.clone();
-    let mut checked = crate::zone::Checked { errors: parsed.errors, warnings: parsed.warnings };
-    let zone = Zone::build(origin, path, parsed.records, &mut checked);
-    let result = match zone {
-        Some(zone) if checked.errors.is_empty() => Ok((zone, checked.warnings)),
-        _ => Err(checked.errors),
-    };
+    let (result, files) = Zone::read(path, origin);
     let sources: Option<Sources> =
         files.into_iter().map(|f| stamp(&f).filter(|s| s.0 < started).map(|s| (f, s))).collect();
     (result, sources)

@@ -124,6 +124,6 @@ fn difference(before: &Zone, old: &Config, after: &Zone, new: &Config) -> Change
         v.sort();
         v
     };
-    let soa = |z: &Zone| (z.soa().ttl, z.soa().rdatas[0].clone());
+    let soa = |z: &Zone| (z.soa().ttl, z.soa().first().into());
     Change { from: soa(before), to: soa(after), deleted: minus(&a, &b), added: minus(&b, &a) }
 }

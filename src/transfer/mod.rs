@@ -110,7 +110,7 @@ fn respond_or_none(request: &Request<'_>) -> Option<Result<Vec<Vec<u8>>, Refusal
         };
         let apex = zone.origin().wire();
         let soa = zone.soa();
-        let current = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]));
+        let current = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(soa.first()));
         if ours.wrapping_sub(theirs) as i32 <= 0 {
             tracing::info!(zone = %zone.origin(), serial = ours, %peer, "IXFR: the secondary is up to date");
             out = Some(messages(&[current], query.id, flags, query.qname, query.qtype)?);
@@ -180,7 +180,7 @@ fn refusal(query: &crate::query::wire::Query<'_>, failure: tsig::Failure, now: u
 pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>> {
     let apex = zone.origin().wire();
     let soa = zone.soa();
-    let soa_record = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(&*soa.rdatas[0]));
+    let soa_record = (apex, rtype::SOA, soa.ttl, Cow::Borrowed(soa.first()));
     let mut out = vec![soa_record.clone()];
     for node in zone.nodes() {
         let owner = node.name.wire();
@@ -190,7 +190,7 @@ pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>>
             if set.rtype == rtype::SOA || answered_by_pool {
                 continue;
             }
-            out.extend(set.rdatas.iter().map(|rdata| (owner, set.rtype, set.ttl, Cow::Borrowed(&**rdata))));
+            out.extend(set.rdatas().map(|rdata| (owner, set.rtype, set.ttl, Cow::Borrowed(rdata))));
         }
         if let Some(pool) = pool
             && let Some(&dc) = pool.default_order.first()

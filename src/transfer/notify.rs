@@ -41,7 +41,7 @@ impl Notifier {
                 continue;
             }
             announced.insert(key, zone.serial());
-            let message = message(zone.origin().wire(), zone.soa().ttl, &zone.soa().rdatas[0]);
+            let message = message(zone.origin().wire(), zone.soa().ttl, zone.soa().first());
             for &target in &rules.notify {
                 let (zone_name, serial, message) = (zone.origin().to_string(), zone.serial(), message.clone());
                 let key = rules.keys.first().cloned();

@@ -392,7 +392,7 @@ fn request(origin: &Name, qtype: u16, key: Option<&Arc<Key>>, ours: Option<&Zone
     w.question(origin.wire(), qtype, class::IN);
     if let Some(z) = ours {
         // RFC 1995 §3: an IXFR carries the secondary's SOA in the authority section.
-        let _ = w.record(1, origin.wire(), rtype::SOA, class::IN, z.soa().ttl, &z.soa().rdatas[0]);
+        let _ = w.record(1, origin.wire(), rtype::SOA, class::IN, z.soa().ttl, z.soa().first());
     }
     let mac = key.map(|k| tsig::sign(&mut buf, k, None, true, tsig::now()));
     (buf, mac, id)
@@ -632,7 +632,7 @@ impl Sequence {
                 if set.rtype == rtype::SOA {
                     continue;
                 }
-                for rdata in &set.rdatas {
+                for rdata in set.rdatas() {
                     have.push(Record {
                         owner: node.name.clone(),
                         rtype: set.rtype,
@@ -987,7 +987,7 @@ mod tests {
         let mut want_records = Vec::new();
         for node in want.nodes() {
             for set in &node.rrsets {
-                for d in &set.rdatas {
+                for d in set.rdatas() {
                     want_records.push(Record {
                         owner: node.name.clone(),
                         rtype: set.rtype,

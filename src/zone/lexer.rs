@@ -38,123 +38,157 @@ pub struct LexError {
 
 /// Splits `text` into entries.
 pub fn entries(text: &str) -> Result<Vec<Entry>, LexError> {
-    let bytes = text.as_bytes();
-    let mut out = Vec::new();
-    let mut line = 1usize;
-    let mut i = 0usize;
-    let mut depth_open_line = 0usize;
-    let mut in_parens = false;
-    let mut current: Option<Entry> = None;
-    let mut at_line_start = true;
+    Lexer::new(text).collect()
+}
 
-    while i < bytes.len() {
-        let c = bytes[i];
-        match c {
-            b'\n' => {
-                line += 1;
-                i += 1;
-                at_line_start = true;
-                if !in_parens && let Some(entry) = current.take() {
-                    out.push(entry);
-                }
-                continue;
-            }
-            b' ' | b'\t' | b'\r' => {
-                if at_line_start && !in_parens && current.is_none() {
-                    // Leading white space: the entry (if any) has a blank owner.
-                    current = Some(Entry { line, blank_owner: true, tokens: Vec::new() });
-                }
-                at_line_start = false;
-                i += 1;
-                continue;
-            }
-            b';' => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-                continue;
-            }
-            b'(' => {
-                if in_parens {
-                    return Err(LexError { line, message: "nested parentheses".into() });
-                }
-                in_parens = true;
-                depth_open_line = line;
-                current.get_or_insert_with(|| Entry { line, blank_owner: false, tokens: Vec::new() });
-                at_line_start = false;
-                i += 1;
-                continue;
-            }
-            b')' => {
-                if !in_parens {
-                    return Err(LexError { line, message: "')' without '('".into() });
-                }
-                in_parens = false;
-                at_line_start = false;
-                i += 1;
-                continue;
-            }
-            _ => {}
-        }
-        at_line_start = false;
-        let entry = current.get_or_insert_with(|| Entry { line, blank_owner: false, tokens: Vec::new() });
-        if c == b'"' {
-            let start_line = line;
-            let mut text = Vec::new();
-            i += 1;
-            loop {
-                match bytes.get(i) {
-                    None => {
-                        return Err(LexError { line: start_line, message: "unterminated quoted string".into() });
+/// The entries of a text, one at a time: a file of any size is read without holding all its
+/// tokens at once. After an error it yields nothing more.
+pub struct Lexer<'a> {
+    bytes: &'a [u8],
+    text: &'a str,
+    i: usize,
+    line: usize,
+    done: bool,
+}
+
+impl<'a> Lexer<'a> {
+    /// A lexer at the start of `text`.
+    pub fn new(text: &'a str) -> Lexer<'a> {
+        Lexer { bytes: text.as_bytes(), text, i: 0, line: 1, done: false }
+    }
+
+    /// The next entry with at least one token, `None` at the end.
+    fn entry(&mut self) -> Option<Result<Entry, LexError>> {
+        let bytes = self.bytes;
+        let mut depth_open_line = 0usize;
+        let mut in_parens = false;
+        let mut current: Option<Entry> = None;
+        let mut at_line_start = self.i == 0 || bytes[self.i - 1] == b'\n';
+        while self.i < bytes.len() {
+            let c = bytes[self.i];
+            match c {
+                b'\n' => {
+                    self.line += 1;
+                    self.i += 1;
+                    at_line_start = true;
+                    if !in_parens
+                        && let Some(entry) = current.take()
+                        && !entry.tokens.is_empty()
+                    {
+                        return Some(Ok(entry));
                     }
-                    Some(b'"') => {
-                        i += 1;
-                        break;
+                    continue;
+                }
+                b' ' | b'\t' | b'\r' => {
+                    if at_line_start && !in_parens && current.is_none() {
+                        // Leading white space: the entry (if any) has a blank owner.
+                        current = Some(Entry { line: self.line, blank_owner: true, tokens: Vec::new() });
                     }
-                    Some(b'\\') => {
-                        text.push(b'\\');
-                        if let Some(&next) = bytes.get(i + 1) {
-                            if next == b'\n' {
-                                line += 1;
+                    at_line_start = false;
+                    self.i += 1;
+                    continue;
+                }
+                b';' => {
+                    while self.i < bytes.len() && bytes[self.i] != b'\n' {
+                        self.i += 1;
+                    }
+                    continue;
+                }
+                b'(' => {
+                    if in_parens {
+                        return Some(Err(LexError { line: self.line, message: "nested parentheses".into() }));
+                    }
+                    in_parens = true;
+                    depth_open_line = self.line;
+                    current.get_or_insert_with(|| Entry { line: self.line, blank_owner: false, tokens: Vec::new() });
+                    at_line_start = false;
+                    self.i += 1;
+                    continue;
+                }
+                b')' => {
+                    if !in_parens {
+                        return Some(Err(LexError { line: self.line, message: "')' without '('".into() }));
+                    }
+                    in_parens = false;
+                    at_line_start = false;
+                    self.i += 1;
+                    continue;
+                }
+                _ => {}
+            }
+            at_line_start = false;
+            let line = self.line;
+            let entry = current.get_or_insert_with(|| Entry { line, blank_owner: false, tokens: Vec::new() });
+            if c == b'"' {
+                let start_line = self.line;
+                let mut text = Vec::new();
+                self.i += 1;
+                loop {
+                    match bytes.get(self.i) {
+                        None => {
+                            return Some(Err(LexError {
+                                line: start_line,
+                                message: "unterminated quoted string".into(),
+                            }));
+                        }
+                        Some(b'"') => {
+                            self.i += 1;
+                            break;
+                        }
+                        Some(b'\\') => {
+                            text.push(b'\\');
+                            if let Some(&next) = bytes.get(self.i + 1) {
+                                if next == b'\n' {
+                                    self.line += 1;
+                                }
+                                text.push(next);
                             }
-                            text.push(next);
+                            self.i += 2;
                         }
-                        i += 2;
-                    }
-                    Some(&b) => {
-                        if b == b'\n' {
-                            line += 1;
+                        Some(&b) => {
+                            if b == b'\n' {
+                                self.line += 1;
+                            }
+                            text.push(b);
+                            self.i += 1;
                         }
-                        text.push(b);
-                        i += 1;
                     }
                 }
+                entry.tokens.push(Token {
+                    text: String::from_utf8_lossy(&text).into_owned(),
+                    quoted: true,
+                    line: start_line,
+                });
+                continue;
             }
-            entry.tokens.push(Token {
-                text: String::from_utf8_lossy(&text).into_owned(),
-                quoted: true,
-                line: start_line,
-            });
-            continue;
-        }
-        let start = i;
-        while i < bytes.len() {
-            match bytes[i] {
-                b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
-                b'\\' => i = (i + 2).min(bytes.len()),
-                _ => i += 1,
+            let start = self.i;
+            while self.i < bytes.len() {
+                match bytes[self.i] {
+                    b' ' | b'\t' | b'\r' | b'\n' | b';' | b'(' | b')' | b'"' => break,
+                    b'\\' => self.i = (self.i + 2).min(bytes.len()),
+                    _ => self.i += 1,
+                }
             }
+            entry.tokens.push(Token { text: self.text[start..self.i].to_string(), quoted: false, line });
         }
-        entry.tokens.push(Token { text: text[start..i].to_string(), quoted: false, line });
+        if in_parens {
+            return Some(Err(LexError { line: depth_open_line, message: "'(' is never closed".into() }));
+        }
+        current.filter(|e| !e.tokens.is_empty()).map(Ok)
     }
-    if in_parens {
-        return Err(LexError { line: depth_open_line, message: "'(' is never closed".into() });
+}
+
+impl Iterator for Lexer<'_> {
+    type Item = Result<Entry, LexError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let next = self.entry();
+        self.done = !matches!(next, Some(Ok(_)));
+        next
     }
-    if let Some(entry) = current.take() {
-        out.push(entry);
-    }
-    out.retain(|e| !e.tokens.is_empty());
-    Ok(out)
 }
 
 #[cfg(test)]

@@ -14,7 +14,9 @@ pub mod rdata;
 mod resolve;
 
 use std::collections::HashMap;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use hashbrown::HashTable;
 use std::sync::Arc;
 
 use crate::dns::rtype;
@@ -29,8 +31,73 @@ pub struct RRset {
     pub rtype: u16,
     /// TTL shared by the set (RFC 2181 §5.2).
     pub ttl: u32,
-    /// Each record's data in uncompressed wire format, in file order, without duplicates.
-    pub rdatas: Vec<Box<[u8]>>,
+    /// Each record's data in uncompressed wire format, in file order, without duplicates, each
+    /// after its length in two octets (as RDLENGTH precedes RDATA on the wire): one allocation
+    /// for the whole set.
+    data: Box<[u8]>,
+}
+
+impl RRset {
+    /// A set of `rtype` holding the one record `rdata` (at most 65535 octets).
+    pub fn new(rtype: u16, ttl: u32, rdata: &[u8]) -> RRset {
+        let mut set = RRset { rtype, ttl, data: Box::default() };
+        set.push(rdata);
+        set
+    }
+
+    /// Each record's data, in order.
+    pub fn rdatas(&self) -> Rdatas<'_> {
+        Rdatas { rest: &self.data }
+    }
+
+    /// The first record's data (every set has one).
+    pub fn first(&self) -> &[u8] {
+        self.rdatas().next().unwrap_or_default()
+    }
+
+    /// The number of records.
+    pub fn len(&self) -> usize {
+        self.rdatas().count()
+    }
+
+    /// Always false: a set has at least one record.
+    pub fn is_empty(&self) -> bool {
+        self.data.is_empty()
+    }
+
+    /// True when the set holds a record with exactly this data.
+    pub fn contains(&self, rdata: &[u8]) -> bool {
+        self.rdatas().any(|r| r == rdata)
+    }
+
+    /// Adds a record at the end (the caller has checked it is not there yet).
+    fn push(&mut self, rdata: &[u8]) {
+        let length = u16::try_from(rdata.len()).expect("record data is at most 65535 octets (the parser checks)");
+        let mut data = std::mem::take(&mut self.data).into_vec();
+        data.reserve_exact(2 + rdata.len());
+        data.extend_from_slice(&length.to_be_bytes());
+        data.extend_from_slice(rdata);
+        self.data = data.into_boxed_slice();
+    }
+}
+
+/// The records' data of an [`RRset`], in order.
+#[derive(Debug, Clone)]
+pub struct Rdatas<'a> {
+    rest: &'a [u8],
+}
+
+impl<'a> Iterator for Rdatas<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        let [a, b, rest @ ..] = self.rest else {
+            return None;
+        };
+        let (rdata, rest) = rest.split_at(usize::from(u16::from_be_bytes([*a, *b])));
+        self.rest = rest;
+        Some(rdata)
+    }
 }
 
 /// A name in a zone: its RRsets, or none for an empty non-terminal.
@@ -39,7 +106,7 @@ pub struct Node {
     /// The owner name as the zone file spelled it.
     pub name: Name,
     /// The RRsets, at most one per type.
-    pub rrsets: Vec<RRset>,
+    pub rrsets: Box<[RRset]>,
     /// The GSLB pool answering A and AAAA questions for this name, if any.
     pub pool: Option<usize>,
     /// True when that pool is a CNAME pool: it answers every question at the name.
@@ -47,6 +114,10 @@ pub struct Node {
 }
 
 impl Node {
+    fn new(name: Name) -> Node {
+        Node { name, rrsets: Box::default(), pool: None, pool_alias: false }
+    }
+
     /// The RRset of `rtype`, if any.
     pub fn get(&self, rtype: u16) -> Option<&RRset> {
         self.rrsets.iter().find(|s| s.rtype == rtype)
@@ -56,13 +127,101 @@ impl Node {
     pub fn has(&self, rtype: u16) -> bool {
         self.get(rtype).is_some()
     }
+
+    fn add_set(&mut self, set: RRset) {
+        let mut sets = std::mem::take(&mut self.rrsets).into_vec();
+        sets.push(set);
+        self.rrsets = sets.into_boxed_slice();
+    }
+}
+
+/// The hash of a name in wire form, whatever its case: names are found without making a
+/// lower-cased copy. Eight octets at a time, each lower-cased as ASCII by bit arithmetic (as
+/// the standard library's `make_ascii_lowercase` does).
+fn name_hash(wire: &[u8]) -> u64 {
+    use std::hash::Hasher;
+    fn lower(word: u64) -> u64 {
+        const LOW: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        const HIGH: u64 = 0x8080_8080_8080_8080;
+        let ascii = !word & HIGH;
+        let heptets = word & LOW;
+        let above_z = heptets.wrapping_add(0x0101_0101_0101_0101 * u64::from(0x7f - b'Z'));
+        let from_a = heptets.wrapping_add(0x0101_0101_0101_0101 * u64::from(0x80 - b'A'));
+        word | (((from_a ^ above_z) & ascii) >> 2)
+    }
+    let mut h = rustc_hash::FxHasher::default();
+    let mut chunks = wire.chunks_exact(8);
+    for chunk in &mut chunks {
+        h.write_u64(lower(u64::from_le_bytes(chunk.try_into().expect("eight octets"))));
+    }
+    let mut last = [0u8; 8];
+    last[..chunks.remainder().len()].copy_from_slice(chunks.remainder());
+    h.write_u64(lower(u64::from_le_bytes(last)));
+    h.write_usize(wire.len());
+    h.finish()
+}
+
+/// The nodes of a zone and the index that finds them by name: the nodes in one vector, the
+/// index a table of their positions (four octets a name, where a map keyed by a copy of each
+/// name cost a second allocation per name).
+#[derive(Debug, Clone, Default)]
+struct Nodes {
+    list: Vec<Node>,
+    index: HashTable<u32>,
+}
+
+impl Nodes {
+    /// The position of the node named `wire` (any case).
+    fn find(&self, wire: &[u8]) -> Option<usize> {
+        let list = &self.list;
+        let found = self.index.find(name_hash(wire), |&i| list[i as usize].name.wire().eq_ignore_ascii_case(wire));
+        found.map(|&i| i as usize)
+    }
+
+    fn get(&self, wire: &[u8]) -> Option<&Node> {
+        self.find(wire).map(|i| &self.list[i])
+    }
+
+    /// The position of the node named `name`, added empty when there is none.
+    fn find_or_add(&mut self, name: &[u8]) -> usize {
+        match self.find(name) {
+            Some(i) => i,
+            None => self.add(Name::from_wire_unchecked(name)),
+        }
+    }
+
+    fn add(&mut self, name: Name) -> usize {
+        let i = self.list.len();
+        let position = u32::try_from(i).expect("fewer than 2^32 names in a zone");
+        let hash = name_hash(name.wire());
+        self.list.push(Node::new(name));
+        let list = &self.list;
+        self.index.insert_unique(hash, position, |&j| name_hash(list[j as usize].name.wire()));
+        i
+    }
+
+    /// Makes sure `name` and every name between it and `origin` (not included) exist, so that
+    /// a lookup below tells NODATA from NXDOMAIN by presence alone (RFC 4592 §2.2.2); returns
+    /// the position of `name`'s node.
+    fn ensure(&mut self, name: &[u8], origin: &Name) -> usize {
+        let at = self.find_or_add(name);
+        let mut offset = 0;
+        loop {
+            offset += 1 + usize::from(name[offset]);
+            if name.len() - offset <= origin.wire().len() || self.find(&name[offset..]).is_some() {
+                return at;
+            }
+            self.find_or_add(&name[offset..]);
+        }
+    }
 }
 
 /// One authoritative zone, immutable once built.
 #[derive(Debug, Clone)]
 pub struct Zone {
     origin: Name,
-    nodes: HashMap<Box<[u8]>, Node>,
+    nodes: Nodes,
+    apex: usize,
     soa: RRset,
     serial: u32,
     source: Arc<Path>,
@@ -115,198 +274,240 @@ impl Checked {
     }
 }
 
+/// A zone read from its file with its warnings, or the errors that kept it from loading.
+pub type Loaded = Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>>;
+
 /// Record types allowed beside a CNAME (RFC 2181 §10.1, RFC 4035 §2.5).
 const CNAME_COMPANIONS: [u16; 2] = [rtype::RRSIG, rtype::NSEC];
 
 impl Zone {
     /// Reads the master file at `path` for `origin` and builds the zone.
-    pub fn load(path: &Path, origin: &Name) -> Result<(Zone, Vec<Diagnostic>), Vec<Diagnostic>> {
-        let parsed = parser::parse_file(path, origin);
+    pub fn load(path: &Path, origin: &Name) -> Loaded {
+        Zone::read(path, origin).0
+    }
+
+    /// Reads the master file at `path` for `origin` and builds the zone as the file is read,
+    /// record by record (a file of any size is never held as a list of records); also returns
+    /// every file read (the zone file, then its `$INCLUDE`s).
+    pub fn read(path: &Path, origin: &Name) -> (Loaded, Vec<PathBuf>) {
+        let mut built = Checked::default();
+        let mut builder = Builder::new(origin, path);
+        let parsed = parser::read_file_into(path, origin, &mut |record| builder.add(record, &mut built));
         let mut checked = Checked { errors: parsed.errors, warnings: parsed.warnings };
-        let zone = Zone::build(origin, path, parsed.records, &mut checked);
-        match zone {
+        checked.errors.append(&mut built.errors);
+        checked.warnings.append(&mut built.warnings);
+        let zone = builder.finish(&mut checked);
+        let result = match zone {
             Some(zone) if checked.errors.is_empty() => Ok((zone, checked.warnings)),
             _ => Err(checked.errors),
-        }
+        };
+        (result, parsed.files)
     }
 
     /// Groups `records` into the zone `origin`, adding every problem to `checked`. Returns
     /// `None` when the zone cannot be built at all (no SOA).
     pub fn build(origin: &Name, source: &Path, records: Vec<Record>, checked: &mut Checked) -> Option<Zone> {
-        let source: Arc<Path> = source.into();
-        let whole_file = Location { file: source.clone(), line: 0 };
-        let mut nodes: HashMap<Box<[u8]>, Node> = HashMap::new();
-        // TTLs as BIND's loader sets them: lines in a row with the same owner form a batch;
-        // within a batch a set keeps its first TTL, and a later batch's TTL replaces it. `batch`
-        // numbers the batches; `set_batch` is the batch that last set each set's TTL.
-        let mut batch = 0u64;
-        let mut previous_owner: Option<Box<[u8]>> = None;
-        let mut set_batch: HashMap<(Box<[u8]>, u16), u64> = HashMap::new();
+        let mut builder = Builder::new(origin, source);
         for record in records {
-            let owner_key = record.owner.key();
-            if previous_owner.as_ref() != Some(&owner_key) {
-                batch += 1;
-                previous_owner = Some(owner_key.clone());
-            }
-            let same_batch = set_batch.insert((owner_key, record.rtype), batch) == Some(batch);
-            if !record.owner.is_subdomain_of(origin) {
-                // BIND ignores such records with a warning; a record that silently vanishes
-                // hides typos (a missing final dot), so Meridian refuses the zone instead.
-                checked.errors.push(Diagnostic {
-                    at: record.at,
-                    message: format!(
-                        "owner {} is outside the zone {origin} (a missing or extra final dot?)",
-                        record.owner
-                    ),
-                });
-                continue;
-            }
-            if record.rtype == rtype::NS && record.owner.wire().starts_with(b"\x01*") {
-                checked.errors.push(Diagnostic {
-                    at: record.at,
-                    message: format!(
-                        "NS record at the wildcard {}: a wildcard cannot be a delegation (RFC 4592 section 4.2)",
-                        record.owner
-                    ),
-                });
-                continue;
-            }
-            if record.rtype == rtype::DS && record.owner == *origin {
-                // DS is the parent's data (RFC 4035 §5); BIND refuses a zone with one at its top.
-                checked.errors.push(Diagnostic {
-                    at: record.at,
-                    message: format!("DS record at the top of the zone {origin}: DS belongs in the parent zone"),
-                });
-                continue;
-            }
-            if record.rtype == rtype::SOA && record.owner != *origin {
-                checked.errors.push(Diagnostic {
-                    at: record.at,
-                    message: format!("SOA record for {} is not at the top of the zone {origin}", record.owner),
-                });
-                continue;
-            }
-            let node = nodes.entry(record.owner.key()).or_insert_with(|| Node {
-                name: record.owner.clone(),
-                rrsets: Vec::new(),
-                pool: None,
-                pool_alias: false,
-            });
-            let existing_types: Vec<u16> = node.rrsets.iter().map(|s| s.rtype).collect();
-            if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
-                if set.ttl != record.ttl && !same_batch && !matches!(record.rtype, rtype::SOA | rtype::CNAME) {
-                    // Records of one set written apart: the later TTL applies to the whole set,
-                    // as BIND merges them (silently; said here, since it changes earlier lines).
-                    checked.warnings.push(Diagnostic {
-                        at: record.at.clone(),
-                        message: format!(
-                            "TTL {} of this {} {} record replaces the TTL {} of the earlier ones, which are not in \
-                             the run of lines of this owner just before it",
-                            record.ttl,
-                            record.owner,
-                            crate::dns::type_to_text(record.rtype),
-                            set.ttl
-                        ),
-                    });
-                    set.ttl = record.ttl;
-                }
-                if set.rdatas.iter().any(|r| **r == record.rdata[..]) {
-                    continue; // An exact duplicate: BIND drops it silently.
-                }
-                if matches!(record.rtype, rtype::SOA | rtype::CNAME | rtype::DNAME) {
-                    checked.errors.push(Diagnostic {
-                        at: record.at,
-                        message: format!(
-                            "{} already has a {} record; a name holds at most one",
-                            record.owner,
-                            crate::dns::type_to_text(record.rtype)
-                        ),
-                    });
-                    continue;
-                }
-                if set.ttl != record.ttl {
-                    checked.warnings.push(Diagnostic {
-                        at: record.at.clone(),
-                        message: format!(
-                            "TTL {} differs from the TTL {} of the rest of the {} {} set; using {}",
-                            record.ttl,
-                            set.ttl,
-                            record.owner,
-                            crate::dns::type_to_text(record.rtype),
-                            set.ttl
-                        ),
-                    });
-                }
-                set.rdatas.push(record.rdata.into());
-            } else {
-                let conflict = if record.rtype == rtype::CNAME {
-                    existing_types.iter().any(|t| !CNAME_COMPANIONS.contains(t))
-                } else {
-                    !CNAME_COMPANIONS.contains(&record.rtype) && existing_types.contains(&rtype::CNAME)
-                };
-                if conflict {
-                    checked.errors.push(Diagnostic {
-                        at: record.at,
-                        message: format!(
-                            "{} has a CNAME and other data; a CNAME must stand alone (RFC 1034 section 3.6.2)",
-                            record.owner
-                        ),
-                    });
-                    continue;
-                }
-                node.rrsets.push(RRset { rtype: record.rtype, ttl: record.ttl, rdatas: vec![record.rdata.into()] });
-            }
+            builder.add(record, checked);
         }
+        builder.finish(checked)
+    }
+}
 
-        let apex_key = origin.key();
-        let Some(soa) = nodes.get(&apex_key).and_then(|n| n.get(rtype::SOA)).cloned() else {
+/// A zone being built from its records, one at a time, in file order.
+pub struct Builder {
+    origin: Name,
+    source: Arc<Path>,
+    nodes: Nodes,
+    /// The owner of the run of lines being read (records in a row with one owner), and the
+    /// types the run has set: TTLs as BIND's loader sets them. Within a run a set keeps its
+    /// first TTL; a later run's TTL replaces it.
+    run_owner: Vec<u8>,
+    run_types: Vec<u16>,
+}
+
+impl Builder {
+    /// A builder of the zone `origin` read from `source`.
+    pub fn new(origin: &Name, source: &Path) -> Builder {
+        Builder {
+            origin: origin.clone(),
+            source: source.into(),
+            nodes: Nodes::default(),
+            run_owner: Vec::new(),
+            run_types: Vec::new(),
+        }
+    }
+
+    /// Adds one record, or reports in `checked` why it cannot be added.
+    pub fn add(&mut self, record: Record, checked: &mut Checked) {
+        let origin = &self.origin;
+        if !self.run_owner.eq_ignore_ascii_case(record.owner.wire()) {
+            self.run_owner.clear();
+            self.run_owner.extend_from_slice(record.owner.wire());
+            self.run_types.clear();
+        }
+        let same_run = self.run_types.contains(&record.rtype);
+        if !same_run {
+            self.run_types.push(record.rtype);
+        }
+        if !record.owner.is_subdomain_of(origin) {
+            // BIND ignores such records with a warning; a record that silently vanishes
+            // hides typos (a missing final dot), so Meridian refuses the zone instead.
+            checked.errors.push(Diagnostic {
+                at: record.at,
+                message: format!("owner {} is outside the zone {origin} (a missing or extra final dot?)", record.owner),
+            });
+            return;
+        }
+        if record.rtype == rtype::NS && record.owner.wire().starts_with(b"\x01*") {
+            checked.errors.push(Diagnostic {
+                at: record.at,
+                message: format!(
+                    "NS record at the wildcard {}: a wildcard cannot be a delegation (RFC 4592 section 4.2)",
+                    record.owner
+                ),
+            });
+            return;
+        }
+        if record.rtype == rtype::DS && record.owner == *origin {
+            // DS is the parent's data (RFC 4035 §5); BIND refuses a zone with one at its top.
+            checked.errors.push(Diagnostic {
+                at: record.at,
+                message: format!("DS record at the top of the zone {origin}: DS belongs in the parent zone"),
+            });
+            return;
+        }
+        if record.rtype == rtype::SOA && record.owner != *origin {
+            checked.errors.push(Diagnostic {
+                at: record.at,
+                message: format!("SOA record for {} is not at the top of the zone {origin}", record.owner),
+            });
+            return;
+        }
+        let Some(at) = self.nodes.find(record.owner.wire()) else {
+            // A new name (most records of a large zone): it takes the record's owner.
+            let at = self.nodes.add(record.owner);
+            self.nodes.list[at].add_set(RRset::new(record.rtype, record.ttl, &record.rdata));
+            return;
+        };
+        let node = &mut self.nodes.list[at];
+        if let Some(set) = node.rrsets.iter_mut().find(|s| s.rtype == record.rtype) {
+            if set.ttl != record.ttl && !same_run && !matches!(record.rtype, rtype::SOA | rtype::CNAME) {
+                // Records of one set written apart: the later TTL applies to the whole set,
+                // as BIND merges them (silently; said here, since it changes earlier lines).
+                checked.warnings.push(Diagnostic {
+                    at: record.at.clone(),
+                    message: format!(
+                        "TTL {} of this {} {} record replaces the TTL {} of the earlier ones, which are not in \
+                         the run of lines of this owner just before it",
+                        record.ttl,
+                        record.owner,
+                        crate::dns::type_to_text(record.rtype),
+                        set.ttl
+                    ),
+                });
+                set.ttl = record.ttl;
+            }
+            if set.contains(&record.rdata) {
+                return; // An exact duplicate: BIND drops it silently.
+            }
+            if matches!(record.rtype, rtype::SOA | rtype::CNAME | rtype::DNAME) {
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!(
+                        "{} already has a {} record; a name holds at most one",
+                        record.owner,
+                        crate::dns::type_to_text(record.rtype)
+                    ),
+                });
+                return;
+            }
+            if set.ttl != record.ttl {
+                checked.warnings.push(Diagnostic {
+                    at: record.at.clone(),
+                    message: format!(
+                        "TTL {} differs from the TTL {} of the rest of the {} {} set; using {}",
+                        record.ttl,
+                        set.ttl,
+                        record.owner,
+                        crate::dns::type_to_text(record.rtype),
+                        set.ttl
+                    ),
+                });
+            }
+            set.push(&record.rdata);
+        } else {
+            let conflict = if record.rtype == rtype::CNAME {
+                node.rrsets.iter().any(|s| !CNAME_COMPANIONS.contains(&s.rtype))
+            } else {
+                !CNAME_COMPANIONS.contains(&record.rtype) && node.has(rtype::CNAME)
+            };
+            if conflict {
+                checked.errors.push(Diagnostic {
+                    at: record.at,
+                    message: format!(
+                        "{} has a CNAME and other data; a CNAME must stand alone (RFC 1034 section 3.6.2)",
+                        record.owner
+                    ),
+                });
+                return;
+            }
+            node.add_set(RRset::new(record.rtype, record.ttl, &record.rdata));
+        }
+    }
+
+    /// The zone, checked as named-checkzone checks it; `None` when it cannot be built at all
+    /// (no SOA).
+    pub fn finish(self, checked: &mut Checked) -> Option<Zone> {
+        let Builder { origin, source, mut nodes, .. } = self;
+        let whole_file = Location { file: source.clone(), line: 0 };
+        let apex = nodes.find(origin.wire());
+        let Some(soa) = apex.and_then(|i| nodes.list[i].get(rtype::SOA)).cloned() else {
             checked
                 .errors
                 .push(Diagnostic { at: whole_file, message: format!("zone {origin} has no SOA record at its apex") });
             return None;
         };
-        if !nodes.get(&apex_key).is_some_and(|n| n.has(rtype::NS)) {
+        let apex = apex.expect("the SOA was found at the apex");
+        if !nodes.list[apex].has(rtype::NS) {
             checked.errors.push(Diagnostic {
                 at: whole_file.clone(),
                 message: format!("zone {origin} has no NS records at its apex"),
             });
         }
-
-        let serial = soa_serial(&soa.rdatas[0]);
-        let mut zone = Zone { origin: origin.clone(), nodes, soa, serial, source };
         // Empty non-terminals: every name between the apex and an owner exists (RFC 4592
-        // §2.2.2), so that lookups below tell NODATA from NXDOMAIN by presence alone.
-        let owners: Vec<Name> = zone.nodes.values().map(|n| n.name.clone()).collect();
-        for owner in owners {
-            zone.ensure_node(&owner);
+        // §2.2.2). Most owners' parents exist: only theirs are copied to be added.
+        for i in 0..nodes.list.len() {
+            let wire = nodes.list[i].name.wire();
+            if wire.len() <= origin.wire().len() {
+                continue;
+            }
+            let parent = &wire[1 + usize::from(wire[0])..];
+            if parent.len() > origin.wire().len() && nodes.find(parent).is_none() {
+                let name: Box<[u8]> = wire.into();
+                nodes.ensure(&name, &origin);
+            }
         }
+        nodes.list.shrink_to_fit();
+        let serial = soa_serial(soa.first());
+        let zone = Zone { origin, nodes, apex, soa, serial, source };
         zone.check_targets(&whole_file, checked);
         zone.check_cds(&whole_file, checked);
         Some(zone)
     }
+}
 
+impl Zone {
     /// Makes sure `name` (inside the zone) and every name between it and the apex exist.
     fn ensure_node(&mut self, name: &Name) -> &mut Node {
-        let mut cur = name.clone();
-        while cur.label_count() > self.origin.label_count() {
-            let key = cur.key();
-            if self.nodes.contains_key(&key) && cur != *name {
-                break;
-            }
-            self.nodes.entry(key).or_insert_with(|| Node {
-                name: cur.clone(),
-                rrsets: Vec::new(),
-                pool: None,
-                pool_alias: false,
-            });
-            cur = cur.parent();
-        }
-        self.nodes.get_mut(&*name.key()).expect("node was just ensured")
+        let at = self.nodes.ensure(name.wire(), &self.origin);
+        &mut self.nodes.list[at]
     }
 
     /// True when `name` is at or below a zone cut (a non-apex NS), so its data is the child's.
     pub fn is_delegated(&self, name: &Name) -> bool {
-        let at_cut = name != &self.origin && self.nodes.get(&*name.key()).is_some_and(|n| n.has(rtype::NS));
+        let at_cut = name != &self.origin && self.nodes.get(name.wire()).is_some_and(|n| n.has(rtype::NS));
         at_cut || self.delegation_above(name).is_some()
     }
 
@@ -315,16 +516,21 @@ impl Zone {
     /// delegation's NS, and MX and SRV targets, without addresses are warnings, as
     /// named-checkzone reports them.
     fn check_targets(&self, at: &Location, checked: &mut Checked) {
-        let mut names: Vec<&Node> = self.nodes.values().collect();
-        names.sort_by_key(|n| n.name.to_string());
+        // Only names with targets are looked at, in the order of their text, so the report
+        // reads the same at every load.
+        let mut names: Vec<&Node> = self
+            .nodes
+            .list
+            .iter()
+            .filter(|n| n.rrsets.iter().any(|s| matches!(s.rtype, rtype::NS | rtype::MX | rtype::SRV)))
+            .collect();
+        names.sort_by_cached_key(|n| n.name.to_string());
         for node in names {
             for set in &node.rrsets {
                 let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
-                    rtype::NS => {
-                        (set.rdatas.iter().map(|r| Name::from_wire_unchecked(r)).collect(), node.name == self.origin)
-                    }
-                    rtype::MX => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
-                    rtype::SRV => (set.rdatas.iter().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
+                    rtype::NS => (set.rdatas().map(Name::from_wire_unchecked).collect(), node.name == self.origin),
+                    rtype::MX => (set.rdatas().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
+                    rtype::SRV => (set.rdatas().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
                     _ => continue,
                 };
                 for target in targets {
@@ -341,7 +547,7 @@ impl Zone {
                         checked.report(fatal, at, message);
                         continue;
                     }
-                    let found = self.nodes.get(&target.key());
+                    let found = self.nodes.get(target.wire());
                     if set.rtype == rtype::NS && found.is_some_and(|n| n.has(rtype::CNAME)) {
                         // As named-checkzone: fatal for the zone's own NS, a warning for a delegation's.
                         let message = format!(
@@ -372,9 +578,9 @@ impl Zone {
     /// True when `other` holds exactly the same records (names compared without case, every
     /// RRset with its TTL and data): how a load tells a changed zone from a re-read one.
     pub fn same_data(&self, other: &Zone) -> bool {
-        self.nodes.len() == other.nodes.len()
-            && self.nodes.iter().all(|(key, node)| {
-                other.nodes.get(key).is_some_and(|o| {
+        self.nodes.list.len() == other.nodes.list.len()
+            && self.nodes.list.iter().all(|node| {
+                other.nodes.get(node.name.wire()).is_some_and(|o| {
                     node.rrsets.len() == o.rrsets.len() && node.rrsets.iter().all(|set| o.get(set.rtype) == Some(set))
                 })
             })
@@ -386,15 +592,13 @@ impl Zone {
     /// whose digest fits none) is a warning, since the parent would publish a DS for a key the
     /// zone does not serve.
     fn check_cds(&self, at: &Location, checked: &mut Checked) {
-        let Some(apex) = self.nodes.get(&*self.origin.key()) else {
-            return;
-        };
-        let keys: &[Box<[u8]>] = apex.get(rtype::DNSKEY).map_or(&[], |s| &s.rdatas);
+        let apex = self.apex();
+        let keys: Vec<&[u8]> = apex.get(rtype::DNSKEY).map_or_else(Vec::new, |s| s.rdatas().collect());
         let has_algorithm = |alg: u8| keys.iter().any(|k| k.get(3) == Some(&alg));
         let sets = [(rtype::CDNSKEY, "CDNSKEY", 3, [0u8, 0, 3, 0, 0]), (rtype::CDS, "CDS", 2, [0u8, 0, 0, 0, 0])];
         for (t, what, alg_at, delete) in sets {
-            for data in apex.get(t).map_or(&[][..], |s| &s.rdatas) {
-                if data[..] == delete {
+            for data in apex.get(t).into_iter().flat_map(RRset::rdatas) {
+                if data == delete {
                     continue;
                 }
                 let alg = data.get(alg_at).copied().unwrap_or(0);
@@ -402,7 +606,7 @@ impl Zone {
                     let message =
                         format!("{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses", self.origin);
                     checked.report(true, at, message);
-                } else if (t == rtype::CDNSKEY && !keys.contains(data))
+                } else if (t == rtype::CDNSKEY && !keys.contains(&data))
                     || (t == rtype::CDS && !keys.iter().any(|key| ds_matches(&self.origin, key, data)))
                 {
                     checked.report(false, at, format!("{what} at {} matches no DNSKEY of the zone", self.origin));
@@ -418,7 +622,7 @@ impl Zone {
 
     /// The SOA's timers (RFC 1035 §3.3.13), read from its data.
     pub fn soa_timers(&self) -> Option<SoaTimers> {
-        SoaTimers::of(self.soa.rdatas.first()?)
+        SoaTimers::of(self.soa.first())
     }
 
     /// The SOA serial.
@@ -436,31 +640,36 @@ impl Zone {
         &self.soa
     }
 
-    /// The node at `key` (lower-cased wire name), occluded names included.
-    pub fn node(&self, key: &[u8]) -> Option<&Node> {
-        self.nodes.get(key)
+    /// The node named `wire` (a wire-format name, any case), occluded names included.
+    pub fn node(&self, wire: &[u8]) -> Option<&Node> {
+        self.nodes.get(wire)
+    }
+
+    /// The apex node.
+    pub fn apex(&self) -> &Node {
+        &self.nodes.list[self.apex]
     }
 
     /// Number of names in the zone, empty non-terminals included.
     pub fn len(&self) -> usize {
-        self.nodes.len()
+        self.nodes.list.len()
     }
 
     /// Always false: a zone has at least its apex.
     pub fn is_empty(&self) -> bool {
-        self.nodes.is_empty()
+        self.nodes.list.is_empty()
     }
 
     /// Every node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.values()
+        self.nodes.list.iter()
     }
 
     /// The owner of a DNAME strictly above `name` (the apex included), if any.
     fn dname_above(&self, name: &Name) -> Option<&Name> {
         let mut cur = name.parent();
         while cur.label_count() >= self.origin.label_count() {
-            if let Some(node) = self.nodes.get(&cur.key())
+            if let Some(node) = self.nodes.get(cur.wire())
                 && node.has(rtype::DNAME)
             {
                 return Some(&node.name);
@@ -478,7 +687,7 @@ impl Zone {
         let mut cur = name.parent();
         let mut found = None;
         while cur.label_count() > self.origin.label_count() {
-            if let Some(node) = self.nodes.get(&cur.key())
+            if let Some(node) = self.nodes.get(cur.wire())
                 && node.has(rtype::NS)
             {
                 found = Some(node);
@@ -586,5 +795,57 @@ impl ZoneSet {
     /// that failed to load, or when no zone holds it.
     pub fn find_zone(&self, key: &[u8]) -> Option<&Zone> {
         self.lookup(key)?.ok()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_hash_alike_in_any_case_and_only_ascii_letters_fold() {
+        // Every octet value at every position of an eight-octet word, and the remainder.
+        for len in 1..=20 {
+            for b in 0..=255u8 {
+                let mut wire = vec![b'x'; len];
+                wire[len / 2] = b;
+                let folded: Vec<u8> = wire.iter().map(u8::to_ascii_lowercase).collect();
+                assert_eq!(name_hash(&wire), name_hash(&folded), "octet {b:#x} at {} of {len}", len / 2);
+            }
+        }
+        // Octets that are letters only with the high bit set, or next to the letters, stay.
+        for (a, b) in [(0xc1u8, 0xe1u8), (b'@', b'`'), (b'[', b'{')] {
+            assert_ne!(name_hash(&[3, a, a, a, 0]), name_hash(&[3, b, b, b, 0]), "{a:#x} {b:#x}");
+        }
+    }
+
+    #[test]
+    fn sets_keep_their_records_in_order() {
+        let mut set = RRset::new(rtype::TXT, 60, b"\x01a");
+        set.push(b"");
+        set.push(&[7u8; 300]);
+        let got: Vec<&[u8]> = set.rdatas().collect();
+        assert_eq!(got, [&b"\x01a"[..], b"", &[7u8; 300][..]]);
+        assert_eq!((set.len(), set.first()), (3, &b"\x01a"[..]));
+        assert!(set.contains(b"") && !set.contains(b"\x01b"));
+    }
+
+    #[test]
+    fn nodes_are_found_in_any_case_and_names_between_exist() {
+        let origin = Name::parse("Example.COM.", None).unwrap();
+        let text = "$TTL 60\n@ SOA ns h 1 2 3 4 5\n@ NS ns\nns A 192.0.2.1\nWWW.Deep.Down A 192.0.2.2\n";
+        let parsed = parser::parse_text(Path::new("t.zone"), text, &origin);
+        let mut checked = Checked::default();
+        let zone = Zone::build(&origin, Path::new("t.zone"), parsed.records, &mut checked).unwrap();
+        assert!(checked.errors.is_empty(), "{:?}", checked.errors);
+        let name = |t: &str| Name::parse(t, None).unwrap();
+        let www = zone.node(name("www.deep.down.example.com.").wire()).unwrap();
+        assert_eq!(www.name.to_string(), "WWW.Deep.Down.Example.COM.");
+        assert!(zone.node(name("WWW.DEEP.DOWN.EXAMPLE.COM.").wire()).is_some());
+        for between in ["deep.down.example.com.", "down.example.com."] {
+            assert!(zone.node(name(between).wire()).is_some_and(|n| n.rrsets.is_empty()), "{between}");
+        }
+        assert!(zone.node(name("other.example.com.").wire()).is_none());
+        assert_eq!(zone.len(), 5);
     }
 }

@@ -297,6 +297,16 @@ pub fn looks_absolute(text: &str, origin: &Name) -> bool {
     if text.ends_with('.') || text == "@" || origin.is_root() {
         return false;
     }
+    // Most tokens of a zone file fail at once: they do not end with the origin's last label.
+    // (Labels that need escapes in text are left to the full comparison.)
+    if let Some(start) = label_starts(origin.wire()).last() {
+        let last = &origin.wire()[start + 1..origin.wire().len() - 1];
+        let plain = last.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-' || *b == b'_');
+        let tail = text.len().checked_sub(last.len()).and_then(|at| text.as_bytes().get(at..));
+        if plain && !tail.is_some_and(|tail| tail.eq_ignore_ascii_case(last)) {
+            return false;
+        }
+    }
     let origin = origin.to_string().to_ascii_lowercase();
     let origin = origin.trim_end_matches('.');
     let text = text.to_ascii_lowercase();

@@ -89,11 +89,13 @@ pub struct Parsed {
     pub files: Vec<PathBuf>,
 }
 
-struct State {
+struct State<'s> {
     default_ttl: Option<u32>,
     /// Set once the SOA is read when there is no `$TTL` (BIND's fallback).
     soa_minimum: Option<u32>,
     out: Parsed,
+    /// Where each record goes as it is read.
+    sink: &'s mut dyn FnMut(Record),
 }
 
 struct FileScope<'a> {
@@ -106,18 +108,32 @@ struct FileScope<'a> {
 
 /// Parses the master file at `path` for the zone `origin`.
 pub fn parse_file(path: &Path, origin: &Name) -> Parsed {
-    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default() };
+    let mut records = Vec::new();
+    let mut parsed = read_file_into(path, origin, &mut |r| records.push(r));
+    parsed.records = records;
+    parsed
+}
+
+/// Parses the master file at `path` for the zone `origin`, handing each record to `sink` as
+/// it is read, so that no more than one record is held here at a time: the `Parsed` returned
+/// has the diagnostics and files, and no records.
+pub fn read_file_into(path: &Path, origin: &Name, sink: &mut dyn FnMut(Record)) -> Parsed {
+    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default(), sink };
     read_file(path, origin.clone(), 0, &[], &mut state, None);
     state.out
 }
 
 /// Parses master-file `text` as if read from `path`; `$INCLUDE` paths resolve beside `path`.
 pub fn parse_text(path: &Path, text: &str, origin: &Name) -> Parsed {
-    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default() };
+    let mut records = Vec::new();
+    let mut sink = |r| records.push(r);
+    let mut state = State { default_ttl: None, soa_minimum: None, out: Parsed::default(), sink: &mut sink };
     let file: Arc<Path> = path.into();
     let mut scope = FileScope { file, origin: origin.clone(), last_owner: None, depth: 0, include_stack: &[] };
     parse_entries(text, &mut scope, &mut state);
-    state.out
+    let mut parsed = state.out;
+    parsed.records = records;
+    parsed
 }
 
 fn read_file(
@@ -125,7 +141,7 @@ fn read_file(
     origin: Name,
     depth: usize,
     stack: &[PathBuf],
-    state: &mut State,
+    state: &mut State<'_>,
     included_at: Option<&Location>,
 ) {
     let file: Arc<Path> = path.into();
@@ -149,18 +165,17 @@ fn read_file(
     parse_entries(&text, &mut scope, state);
 }
 
-fn parse_entries(text: &str, scope: &mut FileScope<'_>, state: &mut State) {
-    let entries = match lexer::entries(text) {
-        Ok(entries) => entries,
-        Err(e) => {
-            state
-                .out
-                .errors
-                .push(Diagnostic { at: Location { file: scope.file.clone(), line: e.line }, message: e.message });
-            return;
-        }
-    };
-    for entry in &entries {
+fn parse_entries(text: &str, scope: &mut FileScope<'_>, state: &mut State<'_>) {
+    for entry in lexer::Lexer::new(text) {
+        let entry = match entry {
+            Ok(entry) => entry,
+            Err(e) => {
+                let at = Location { file: scope.file.clone(), line: e.line };
+                state.out.errors.push(Diagnostic { at, message: e.message });
+                return;
+            }
+        };
+        let entry = &entry;
         let at = Location { file: scope.file.clone(), line: entry.line };
         let first = &entry.tokens[0];
         let result = if !entry.blank_owner && !first.quoted && first.text.starts_with('$') {
@@ -174,7 +189,7 @@ fn parse_entries(text: &str, scope: &mut FileScope<'_>, state: &mut State) {
     }
 }
 
-fn directive(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
+fn directive(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State<'_>) -> Result<(), String> {
     let args = &entry.tokens[1..];
     let keyword = entry.tokens[0].text.to_ascii_uppercase();
     match keyword.as_str() {
@@ -224,7 +239,7 @@ fn directive(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mu
     }
 }
 
-fn clamp_ttl(value: u32, at: &Location, state: &mut State) -> u32 {
+fn clamp_ttl(value: u32, at: &Location, state: &mut State<'_>) -> u32 {
     if value > MAX_TTL {
         state.out.warnings.push(Diagnostic {
             at: at.clone(),
@@ -237,6 +252,10 @@ fn clamp_ttl(value: u32, at: &Location, state: &mut State) -> u32 {
 }
 
 fn is_class(text: &str) -> Option<&'static str> {
+    // Every record's type passes through here: only a word that can be a class is copied.
+    if text.len() > "CLASS65535".len() || !text.bytes().all(|b| b.is_ascii_alphanumeric()) {
+        return None;
+    }
     let upper = text.to_ascii_uppercase();
     match upper.as_str() {
         "IN" | "CLASS1" => Some("IN"),
@@ -250,7 +269,7 @@ fn is_class(text: &str) -> Option<&'static str> {
     }
 }
 
-fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
+fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut State<'_>) -> Result<(), String> {
     let mut tokens = entry.tokens.as_slice();
     let owner = if entry.blank_owner {
         scope.last_owner.clone().ok_or("record has no owner name and there is no previous owner to repeat")?
@@ -326,7 +345,7 @@ fn record(entry: &Entry, at: &Location, scope: &mut FileScope<'_>, state: &mut S
             }
         },
     };
-    state.out.records.push(Record { owner, rtype, ttl, rdata: data, at: at.clone() });
+    (state.sink)(Record { owner, rtype, ttl, rdata: data, at: at.clone() });
     Ok(())
 }
 
@@ -335,7 +354,7 @@ const MAX_GENERATE_WIDTH: usize = 255;
 
 /// BIND's `$GENERATE range lhs [ttl] [class] type rhs`: `$` in lhs and rhs becomes the
 /// iterator, `${offset,width,base}` formats it, `\$` is a literal dollar.
-fn generate(args: &[Token], at: &Location, scope: &mut FileScope<'_>, state: &mut State) -> Result<(), String> {
+fn generate(args: &[Token], at: &Location, scope: &mut FileScope<'_>, state: &mut State<'_>) -> Result<(), String> {
     let usage = "$GENERATE takes: start-stop[/step] owner [ttl] [class] type rdata";
     let [range, lhs, rest @ ..] = args else {
         return Err(usage.into());

@@ -102,14 +102,14 @@ impl Zone {
         let apex_labels = self.origin.label_count();
         let starts: Vec<usize> = name::label_starts(key).collect();
         let total = starts.len();
-        let apex = &self.nodes[&*self.origin.key()];
+        let apex = self.apex();
         if total > apex_labels && apex.has(rtype::DNAME) {
             return Found::Dname(apex);
         }
         let mut encloser = apex;
         for depth in apex_labels + 1..=total {
             let suffix = &key[starts[total - depth]..];
-            let Some(node) = self.nodes.get(suffix) else {
+            let Some(node) = self.node(suffix) else {
                 return self.wildcard(encloser);
             };
             let is_target = depth == total;
@@ -127,8 +127,8 @@ impl Zone {
     fn wildcard(&self, encloser: &Node) -> Found<'_> {
         let mut key = Vec::with_capacity(encloser.name.wire().len() + 2);
         key.extend_from_slice(b"\x01*");
-        key.extend_from_slice(&encloser.name.key());
-        match self.nodes.get(&key[..]) {
+        key.extend_from_slice(encloser.name.wire());
+        match self.node(&key) {
             Some(node) => Found::Node(node),
             None => Found::NxDomain,
         }
@@ -136,7 +136,7 @@ impl Zone {
 
     fn negative_soa(&self) -> Rr<'_> {
         // RFC 2308 §3: the SOA's TTL in a negative answer is min(SOA TTL, SOA MINIMUM).
-        let rdata = &self.soa.rdatas[0];
+        let rdata = self.soa.first();
         let n = rdata.len();
         let minimum = u32::from_be_bytes([rdata[n - 4], rdata[n - 3], rdata[n - 2], rdata[n - 1]]);
         Rr {
@@ -149,7 +149,7 @@ impl Zone {
 
     /// Adds the A and AAAA records of `target` (occluded glue included) to `out`.
     fn push_addresses<'z>(&'z self, target: &Name, out: &mut Vec<Rr<'z>>) {
-        let Some(node) = self.nodes.get(&*target.key()) else {
+        let Some(node) = self.node(target.wire()) else {
             return;
         };
         if out.iter().any(|rr| rr.owner == node.name) {
@@ -169,7 +169,7 @@ impl Zone {
             rtype::SRV => 6,
             _ => return,
         };
-        for rdata in &set.rdatas {
+        for rdata in set.rdatas() {
             let target = Name::from_wire_unchecked(&rdata[skip..]);
             if target.is_subdomain_of(&self.origin) {
                 self.push_addresses(&target, out);
@@ -179,7 +179,7 @@ impl Zone {
 }
 
 fn push_set<'z>(owner: &Name, set: &'z RRset, out: &mut Vec<Rr<'z>>) {
-    for rdata in &set.rdatas {
+    for rdata in set.rdatas() {
         out.push(Rr { owner: owner.clone(), rtype: set.rtype, ttl: set.ttl, rdata: Cow::Borrowed(rdata) });
     }
 }
@@ -226,7 +226,7 @@ impl ZoneSet {
                 Found::Dname(node) => {
                     let dname = node.get(rtype::DNAME).expect("DNAME node has DNAME");
                     push_set(&node.name, dname, &mut res.answer);
-                    let target = Name::from_wire_unchecked(&dname.rdatas[0]);
+                    let target = Name::from_wire_unchecked(dname.first());
                     let Some(next) = name.replace_suffix(node.name.wire().len(), &target) else {
                         // RFC 6672 §2.2: the substituted name is too long.
                         res.rcode = Rcode::YxDomain;
@@ -283,7 +283,7 @@ impl ZoneSet {
                         return res;
                     };
                     push_set(&name, cname, &mut res.answer);
-                    let target = Name::from_wire_unchecked(&cname.rdatas[0]);
+                    let target = Name::from_wire_unchecked(cname.first());
                     if res.answer.iter().filter(|rr| rr.rtype == rtype::CNAME).any(|rr| rr.owner == target) {
                         return res; // A loop: stop at the link that closes it.
                     }
