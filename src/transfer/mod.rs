@@ -184,7 +184,7 @@ pub(crate) fn records<'z>(zone: &'z Zone, config: &'z Config) -> Vec<Record<'z>>
     let mut out = vec![soa_record.clone()];
     for node in zone.nodes() {
         let owner = node.name.wire();
-        let pool = node.pool.map(|p| &config.gslb.pools[p]);
+        let pool = zone.pool_at(owner).map(|(p, _)| &config.gslb.pools[p]);
         for set in &node.rrsets {
             let answered_by_pool = pool.is_some() && (set.rtype == rtype::A || set.rtype == rtype::AAAA);
             if set.rtype == rtype::SOA || answered_by_pool {

@@ -107,15 +107,11 @@ pub struct Node {
     pub name: Name,
     /// The RRsets, at most one per type.
     pub rrsets: Box<[RRset]>,
-    /// The GSLB pool answering A and AAAA questions for this name, if any.
-    pub pool: Option<usize>,
-    /// True when that pool is a CNAME pool: it answers every question at the name.
-    pub pool_alias: bool,
 }
 
 impl Node {
     fn new(name: Name) -> Node {
-        Node { name, rrsets: Box::default(), pool: None, pool_alias: false }
+        Node { name, rrsets: Box::default() }
     }
 
     /// The RRset of `rtype`, if any.
@@ -216,15 +212,37 @@ impl Nodes {
     }
 }
 
-/// One authoritative zone, immutable once built.
+/// One authoritative zone, immutable once built: what its files say, shared by every
+/// configuration that serves this version of them, and the pool names the GSLB definitions
+/// of one configuration attach to it (so attaching never copies the files' data).
 #[derive(Debug, Clone)]
 pub struct Zone {
+    files: Arc<Files>,
+    /// Names only the GSLB definitions make: pool names the files do not have, and the
+    /// (empty) names between them and the nodes the files have.
+    added: Nodes,
+    /// The pool answering at each pool name.
+    pools: HashTable<PoolAt>,
+}
+
+/// What a zone's files say.
+#[derive(Debug)]
+struct Files {
     origin: Name,
     nodes: Nodes,
     apex: usize,
     soa: RRset,
     serial: u32,
     source: Arc<Path>,
+}
+
+/// A pool name of a zone.
+#[derive(Debug, Clone)]
+struct PoolAt {
+    name: Name,
+    pool: usize,
+    /// A CNAME pool: it answers every question at the name.
+    alias: bool,
 }
 
 /// The timers of an SOA record (RFC 1035 §3.3.13), in seconds.
@@ -491,7 +509,8 @@ impl Builder {
         }
         nodes.list.shrink_to_fit();
         let serial = soa_serial(soa.first());
-        let zone = Zone { origin, nodes, apex, soa, serial, source };
+        let files = Arc::new(Files { origin, nodes, apex, soa, serial, source });
+        let zone = Zone { files, added: Nodes::default(), pools: HashTable::new() };
         zone.check_targets(&whole_file, checked);
         zone.check_cds(&whole_file, checked);
         Some(zone)
@@ -499,15 +518,41 @@ impl Builder {
 }
 
 impl Zone {
-    /// Makes sure `name` (inside the zone) and every name between it and the apex exist.
-    fn ensure_node(&mut self, name: &Name) -> &mut Node {
-        let at = self.nodes.ensure(name.wire(), &self.origin);
-        &mut self.nodes.list[at]
+    /// Makes `owner` (inside the zone) a name of `pool`, adding it, and every name between it
+    /// and a name the files have, when the files do not have it.
+    fn attach(&mut self, owner: &Name, pool: usize, alias: bool) {
+        let wire = owner.wire();
+        let mut offset = 0;
+        while wire.len() - offset > self.files.origin.wire().len() {
+            let name = &wire[offset..];
+            if self.files.nodes.find(name).is_some() || self.added.find(name).is_some() {
+                break;
+            }
+            self.added.add(Name::from_wire_unchecked(name));
+            offset += 1 + usize::from(wire[offset]);
+        }
+        let hash = name_hash(wire);
+        match self.pools.find_mut(hash, |p| p.name.wire().eq_ignore_ascii_case(wire)) {
+            Some(at) => (at.pool, at.alias) = (pool, alias),
+            None => {
+                let at = PoolAt { name: owner.clone(), pool, alias };
+                self.pools.insert_unique(hash, at, |p| name_hash(p.name.wire()));
+            }
+        }
+    }
+
+    /// The pool answering at the node named `wire`, and whether it is a CNAME pool.
+    pub fn pool_at(&self, wire: &[u8]) -> Option<(usize, bool)> {
+        if self.pools.is_empty() {
+            return None;
+        }
+        let at = self.pools.find(name_hash(wire), |p| p.name.wire().eq_ignore_ascii_case(wire))?;
+        Some((at.pool, at.alias))
     }
 
     /// True when `name` is at or below a zone cut (a non-apex NS), so its data is the child's.
     pub fn is_delegated(&self, name: &Name) -> bool {
-        let at_cut = name != &self.origin && self.nodes.get(name.wire()).is_some_and(|n| n.has(rtype::NS));
+        let at_cut = name != &self.files.origin && self.files.nodes.get(name.wire()).is_some_and(|n| n.has(rtype::NS));
         at_cut || self.delegation_above(name).is_some()
     }
 
@@ -519,6 +564,7 @@ impl Zone {
         // Only names with targets are looked at, in the order of their text, so the report
         // reads the same at every load.
         let mut names: Vec<&Node> = self
+            .files
             .nodes
             .list
             .iter()
@@ -528,13 +574,15 @@ impl Zone {
         for node in names {
             for set in &node.rrsets {
                 let (targets, fatal): (Vec<Name>, bool) = match set.rtype {
-                    rtype::NS => (set.rdatas().map(Name::from_wire_unchecked).collect(), node.name == self.origin),
+                    rtype::NS => {
+                        (set.rdatas().map(Name::from_wire_unchecked).collect(), node.name == self.files.origin)
+                    }
                     rtype::MX => (set.rdatas().map(|r| Name::from_wire_unchecked(&r[2..])).collect(), false),
                     rtype::SRV => (set.rdatas().map(|r| Name::from_wire_unchecked(&r[6..])).collect(), false),
                     _ => continue,
                 };
                 for target in targets {
-                    if !target.is_subdomain_of(&self.origin) || target.is_root() {
+                    if !target.is_subdomain_of(&self.files.origin) || target.is_root() {
                         continue;
                     }
                     if let Some(dname) = self.dname_above(&target) {
@@ -547,7 +595,7 @@ impl Zone {
                         checked.report(fatal, at, message);
                         continue;
                     }
-                    let found = self.nodes.get(target.wire());
+                    let found = self.files.nodes.get(target.wire());
                     if set.rtype == rtype::NS && found.is_some_and(|n| n.has(rtype::CNAME)) {
                         // As named-checkzone: fatal for the zone's own NS, a warning for a delegation's.
                         let message = format!(
@@ -561,7 +609,7 @@ impl Zone {
                         continue;
                     }
                     // Glue: at or below a zone cut (a non-apex NS), the child's data.
-                    let at_cut = target != self.origin && found.is_some_and(|n| n.has(rtype::NS));
+                    let at_cut = target != self.files.origin && found.is_some_and(|n| n.has(rtype::NS));
                     let is_glue = at_cut || self.delegation_above(&target).is_some();
                     let what = crate::dns::type_to_text(set.rtype);
                     let message = format!(
@@ -578,9 +626,9 @@ impl Zone {
     /// True when `other` holds exactly the same records (names compared without case, every
     /// RRset with its TTL and data): how a load tells a changed zone from a re-read one.
     pub fn same_data(&self, other: &Zone) -> bool {
-        self.nodes.list.len() == other.nodes.list.len()
-            && self.nodes.list.iter().all(|node| {
-                other.nodes.get(node.name.wire()).is_some_and(|o| {
+        self.files.nodes.list.len() == other.files.nodes.list.len()
+            && self.files.nodes.list.iter().all(|node| {
+                other.files.nodes.get(node.name.wire()).is_some_and(|o| {
                     node.rrsets.len() == o.rrsets.len() && node.rrsets.iter().all(|set| o.get(set.rtype) == Some(set))
                 })
             })
@@ -603,13 +651,15 @@ impl Zone {
                 }
                 let alg = data.get(alg_at).copied().unwrap_or(0);
                 if !has_algorithm(alg) {
-                    let message =
-                        format!("{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses", self.origin);
+                    let message = format!(
+                        "{what} at {} uses algorithm {alg}, which no DNSKEY of the zone uses",
+                        self.files.origin
+                    );
                     checked.report(true, at, message);
                 } else if (t == rtype::CDNSKEY && !keys.contains(&data))
-                    || (t == rtype::CDS && !keys.iter().any(|key| ds_matches(&self.origin, key, data)))
+                    || (t == rtype::CDS && !keys.iter().any(|key| ds_matches(&self.files.origin, key, data)))
                 {
-                    checked.report(false, at, format!("{what} at {} matches no DNSKEY of the zone", self.origin));
+                    checked.report(false, at, format!("{what} at {} matches no DNSKEY of the zone", self.files.origin));
                 }
             }
         }
@@ -617,64 +667,64 @@ impl Zone {
 
     /// The zone's apex name.
     pub fn origin(&self) -> &Name {
-        &self.origin
+        &self.files.origin
     }
 
     /// The SOA's timers (RFC 1035 §3.3.13), read from its data.
     pub fn soa_timers(&self) -> Option<SoaTimers> {
-        SoaTimers::of(self.soa.first())
+        SoaTimers::of(self.files.soa.first())
     }
 
     /// The SOA serial.
     pub fn serial(&self) -> u32 {
-        self.serial
+        self.files.serial
     }
 
     /// The file the zone was read from.
     pub fn source(&self) -> &Path {
-        &self.source
+        &self.files.source
     }
 
     /// The apex SOA RRset.
     pub fn soa(&self) -> &RRset {
-        &self.soa
+        &self.files.soa
     }
 
     /// The node named `wire` (a wire-format name, any case), occluded names included.
     pub fn node(&self, wire: &[u8]) -> Option<&Node> {
-        self.nodes.get(wire)
+        self.files.nodes.get(wire).or_else(|| self.added.get(wire))
     }
 
     /// The apex node.
     pub fn apex(&self) -> &Node {
-        &self.nodes.list[self.apex]
+        &self.files.nodes.list[self.files.apex]
     }
 
     /// Number of names in the zone, empty non-terminals included.
     pub fn len(&self) -> usize {
-        self.nodes.list.len()
+        self.files.nodes.list.len() + self.added.list.len()
     }
 
     /// Always false: a zone has at least its apex.
     pub fn is_empty(&self) -> bool {
-        self.nodes.list.is_empty()
+        self.files.nodes.list.is_empty()
     }
 
     /// Every node, in no particular order.
     pub fn nodes(&self) -> impl Iterator<Item = &Node> {
-        self.nodes.list.iter()
+        self.files.nodes.list.iter().chain(&self.added.list)
     }
 
     /// The owner of a DNAME strictly above `name` (the apex included), if any.
     fn dname_above(&self, name: &Name) -> Option<&Name> {
         let mut cur = name.parent();
-        while cur.label_count() >= self.origin.label_count() {
-            if let Some(node) = self.nodes.get(cur.wire())
+        while cur.label_count() >= self.files.origin.label_count() {
+            if let Some(node) = self.files.nodes.get(cur.wire())
                 && node.has(rtype::DNAME)
             {
                 return Some(&node.name);
             }
-            if cur.label_count() == self.origin.label_count() {
+            if cur.label_count() == self.files.origin.label_count() {
                 break;
             }
             cur = cur.parent();
@@ -686,8 +736,8 @@ impl Zone {
     fn delegation_above(&self, name: &Name) -> Option<&Node> {
         let mut cur = name.parent();
         let mut found = None;
-        while cur.label_count() > self.origin.label_count() {
-            if let Some(node) = self.nodes.get(cur.wire())
+        while cur.label_count() > self.files.origin.label_count() {
+            if let Some(node) = self.files.nodes.get(cur.wire())
                 && node.has(rtype::NS)
             {
                 found = Some(node);
@@ -751,7 +801,7 @@ impl ZoneSet {
     /// A set of `zones` (shared with the configuration they were loaded for, or with an
     /// earlier one), and the origins of zones that failed to load and are not served.
     pub fn with_failed(zones: Vec<Arc<Zone>>, failed: Vec<Name>) -> ZoneSet {
-        let by_apex = zones.iter().enumerate().map(|(i, z)| (z.origin.key(), i)).collect();
+        let by_apex = zones.iter().enumerate().map(|(i, z)| (z.origin().key(), i)).collect();
         let failed = failed.into_iter().map(|n| (n.key(), n)).collect();
         ZoneSet { zones, by_apex, failed }
     }
@@ -771,13 +821,11 @@ impl ZoneSet {
     /// shared with another configuration is copied first, so that one keeps its own pools.
     pub fn attach_pool(&mut self, owner: &Name, pool: usize, alias: bool) {
         let key = owner.key();
-        let Some(origin) = self.find_zone(&key).map(|z| z.origin.key()) else {
+        let Some(origin) = self.find_zone(&key).map(|z| z.origin().key()) else {
             return;
         };
         let index = self.by_apex[&origin];
-        let node = Arc::make_mut(&mut self.zones[index]).ensure_node(owner);
-        node.pool = Some(pool);
-        node.pool_alias = alias;
+        Arc::make_mut(&mut self.zones[index]).attach(owner, pool, alias);
     }
 
     /// The zone with the longest origin that `key` (lower-cased wire name) lies in: a served

@@ -99,7 +99,7 @@ impl Zone {
     /// stopping at the first zone cut or DNAME, then trying the wildcard at the closest
     /// encloser (RFC 4592 §3.3.1).
     fn find(&self, key: &[u8], qtype: u16) -> Found<'_> {
-        let apex_labels = self.origin.label_count();
+        let apex_labels = self.origin().label_count();
         let starts: Vec<usize> = name::label_starts(key).collect();
         let total = starts.len();
         let apex = self.apex();
@@ -136,13 +136,13 @@ impl Zone {
 
     fn negative_soa(&self) -> Rr<'_> {
         // RFC 2308 §3: the SOA's TTL in a negative answer is min(SOA TTL, SOA MINIMUM).
-        let rdata = self.soa.first();
+        let rdata = self.soa().first();
         let n = rdata.len();
         let minimum = u32::from_be_bytes([rdata[n - 4], rdata[n - 3], rdata[n - 2], rdata[n - 1]]);
         Rr {
-            owner: self.origin.clone(),
+            owner: self.origin().clone(),
             rtype: rtype::SOA,
-            ttl: self.soa.ttl.min(minimum),
+            ttl: self.soa().ttl.min(minimum),
             rdata: Cow::Borrowed(rdata),
         }
     }
@@ -171,7 +171,7 @@ impl Zone {
         };
         for rdata in set.rdatas() {
             let target = Name::from_wire_unchecked(&rdata[skip..]);
-            if target.is_subdomain_of(&self.origin) {
+            if target.is_subdomain_of(&self.origin()) {
                 self.push_addresses(&target, out);
             }
         }
@@ -192,8 +192,8 @@ impl ZoneSet {
         let found = self.lookup(key)?;
         if qtype == rtype::DS
             && let Ok(zone) = found
-            && *zone.origin.key() == *key
-            && !zone.origin.is_root()
+            && *zone.origin().key() == *key
+            && !zone.origin().is_root()
             && let Some(Ok(parent)) = self.lookup(&key[1 + usize::from(key[0])..])
         {
             return Some(Ok(parent));
@@ -259,10 +259,11 @@ impl ZoneSet {
                 Found::Node(node) => {
                     // A pool answers A, AAAA and ANY, and HTTPS and SVCB unless the zone has
                     // one there; a CNAME pool answers everything.
-                    let pooled = node.pool_alias
+                    let pool = zone.pool_at(node.name.wire());
+                    let pooled = pool.is_some_and(|(_, alias)| alias)
                         || matches!(qtype, rtype::A | rtype::AAAA | rtype::ANY)
                         || (matches!(qtype, rtype::HTTPS | rtype::SVCB) && node.get(qtype).is_none());
-                    if let Some(pool) = node.pool.filter(|_| pooled) {
+                    if let Some((pool, _)) = pool.filter(|_| pooled) {
                         res.pool = Some(PoolRef { pool, owner: name, negative_soa: zone.negative_soa() });
                         return res;
                     }
