@@ -171,7 +171,7 @@ impl Zone {
         };
         for rdata in set.rdatas() {
             let target = Name::from_wire_unchecked(&rdata[skip..]);
-            if target.is_subdomain_of(&self.origin()) {
+            if target.is_subdomain_of(self.origin()) {
                 self.push_addresses(&target, out);
             }
         }
