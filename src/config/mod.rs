@@ -18,6 +18,8 @@ pub mod toml_walk;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use rustc_hash::FxHashMap;
+
 use crate::geo::GeoDb;
 use crate::zone::{Diagnostic, Location, Name, Zone, ZoneSet};
 
@@ -149,6 +151,64 @@ fn read_zone(path: &Path, origin: &Name) -> (ReadZone, Option<Sources>) {
     (result, sources)
 }
 
+/// What one zone file needs at a load, decided in file order before any is read.
+enum Plan {
+    /// The file cannot be used (its name, or a second file for one zone).
+    Error(Diagnostic),
+    /// Nothing to read: the earlier version, or a secondary zone still waiting for its copy.
+    Ready(ZoneStatus),
+    /// To be read (`read` is filled in by [`read_in_parallel`], or already by a transfer).
+    Read { path: PathBuf, origin: Name, copy: bool, read: Option<(ReadZone, Option<Sources>)> },
+}
+
+impl Config {
+    /// The zones this configuration read from their files rather than took unchanged from
+    /// `earlier` (every zone, when `earlier` did not load it).
+    pub fn read_since<'a>(&'a self, earlier: &Config) -> impl Iterator<Item = &'a ZoneStatus> {
+        let before: FxHashMap<&Name, &Arc<Zone>> =
+            earlier.zone_status.iter().filter_map(|s| Some((&s.origin, s.loaded.as_ref()?))).collect();
+        self.zone_status.iter().filter(move |s| match (&s.loaded, before.get(&s.origin)) {
+            (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
+            (loaded, _) => loaded.is_some(),
+        })
+    }
+}
+
+/// Reads every zone the plan says to read, on as many threads as the machine has cores, each
+/// taking the next zone when it is done with one (so a big zone holds up one thread, and a load
+/// holds at most that many zones half-built).
+fn read_in_parallel(plan: &mut [Plan]) {
+    let mut outs: Vec<&mut Option<(ReadZone, Option<Sources>)>> = Vec::new();
+    let mut jobs: Vec<(&Path, &Name)> = Vec::new();
+    for p in plan.iter_mut() {
+        if let Plan::Read { path, origin, read: read @ None, .. } = p {
+            jobs.push((path.as_path(), &*origin));
+            outs.push(read);
+        }
+    }
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(jobs.len());
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let work = || {
+        let mut done = Vec::new();
+        loop {
+            let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let Some(&(path, origin)) = jobs.get(i) else { return done };
+            done.push((i, read_zone(path, origin)));
+        }
+    };
+    let results: Vec<_> = if threads <= 1 {
+        work()
+    } else {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads).map(|_| scope.spawn(work)).collect();
+            handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+        })
+    };
+    for (i, read) in results {
+        *outs[i] = Some(read);
+    }
+}
+
 /// What is served for a zone.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -235,21 +295,29 @@ impl Config {
                 }]));
             }
         };
+        // The entry's type comes with the listing: only a link costs a look at its target.
+        let is_file =
+            |e: &std::fs::DirEntry| e.file_type().is_ok_and(|t| t.is_file() || (t.is_symlink() && e.path().is_file()));
         let mut files: Vec<PathBuf> = entries
             .filter_map(Result::ok)
+            .filter(|e| Path::new(&e.file_name()).extension().is_some_and(|x| x == "zone") && is_file(e))
             .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "zone") && p.is_file())
             .collect();
-        files.sort();
+        // By the octets of the names: one directory, so the same order as by path components.
+        files.sort_unstable_by(|a, b| a.as_os_str().cmp(b.as_os_str()));
         // Secondary zones' copies come after the operator's own files.
         let secondaries = gslb::declared_secondaries(dir);
         let copies: Vec<&Path> = secondaries.iter().map(|(_, p)| p.as_path()).collect();
         files.extend(copies.iter().map(|p| p.to_path_buf()));
-        let earlier = |origin: &Name| {
-            previous.and_then(|p| p.zone_status.iter().find(|s| s.origin == *origin)).and_then(|s| s.loaded.clone())
-        };
-        let mut status: Vec<ZoneStatus> = Vec::new();
-        let mut serials_not_increased = 0;
+        // The previous load's zones by origin (a reload of thousands of zones looks each up once).
+        let before: FxHashMap<&Name, &ZoneStatus> =
+            previous.map(|p| p.zone_status.iter().map(|s| (&s.origin, s)).collect()).unwrap_or_default();
+        let earlier = |origin: &Name| before.get(origin).and_then(|s| s.loaded.clone());
+
+        // First, in file order, what each file needs: most of a reload's zones are unchanged
+        // and taken as they were; the rest are read below, in parallel.
+        let mut plan: Vec<Plan> = Vec::with_capacity(files.len());
+        let mut seen: FxHashMap<Name, PathBuf> = FxHashMap::default();
         for path in files {
             let copy_of = secondaries.iter().find(|(_, p)| *p == path).map(|(origin, _)| origin.clone());
             let stem = path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
@@ -257,28 +325,29 @@ impl Config {
             let origin = match copy_of.clone().map_or_else(|| Name::parse(&text, None), Ok) {
                 Ok(origin) => origin,
                 Err(e) => {
-                    zone_errors.push(Diagnostic {
+                    plan.push(Plan::Error(Diagnostic {
                         at: whole(&path),
                         message: format!("file name '{stem}' is not a zone name ({e}): name zone files <origin>.zone"),
-                    });
+                    }));
                     continue;
                 }
             };
-            if let Some(other) = status.iter().find(|s| s.origin == origin) {
+            if let Some(other) = seen.get(&origin) {
                 let message = if copy_of.is_some() {
                     format!(
                         "zone {origin} is declared [secondary] and has its own zone file {} too: remove one \
                          (the zone file is served)",
-                        other.file.display()
+                        other.display()
                     )
                 } else {
                     format!("zone {origin} is defined by more than one file; this one is not used")
                 };
-                zone_errors.push(Diagnostic { at: whole(&path), message });
+                plan.push(Plan::Error(Diagnostic { at: whole(&path), message }));
                 continue;
             }
+            seen.insert(origin.clone(), path.clone());
             if copy_of.is_some() && !path.exists() {
-                status.push(ZoneStatus {
+                plan.push(Plan::Ready(ZoneStatus {
                     origin,
                     file: path,
                     state: ZoneState::Pending,
@@ -286,13 +355,14 @@ impl Config {
                     loaded: None,
                     warnings: Vec::new(),
                     sources: None,
-                });
+                }));
                 continue;
             }
             // Unchanged files: the version read before, as it was. A copy just transferred:
             // the zone built from it. Otherwise the file is read.
-            let unchanged = previous
-                .and_then(|p| p.zone_status.iter().find(|s| s.origin == origin && s.file == path))
+            let unchanged = before
+                .get(&origin)
+                .filter(|s| s.file == path)
                 .filter(|s| s.loaded.is_some() && matches!(s.state, ZoneState::Loaded | ZoneState::Expired))
                 .filter(|s| s.sources.as_ref().is_some_and(|v| v.iter().all(|(f, st)| stamp(f) == Some(*st))));
             if let Some(s) = unchanged {
@@ -300,7 +370,7 @@ impl Config {
                 warnings.extend(s.warnings.iter().cloned());
                 let state =
                     if copy_of.is_some() && expired(&path, &zone) { ZoneState::Expired } else { ZoneState::Loaded };
-                status.push(ZoneStatus {
+                plan.push(Plan::Ready(ZoneStatus {
                     origin,
                     file: path,
                     state,
@@ -308,13 +378,30 @@ impl Config {
                     loaded: Some(zone),
                     warnings: s.warnings.clone(),
                     sources: s.sources.clone(),
-                });
+                }));
                 continue;
             }
             let built = copy_of.as_ref().and_then(|_| crate::transfer::secondary::take_built(&path));
-            let (read, sources) = match built {
-                Some(b) => (Ok(b), stamp(&path).map(|s| vec![(path.clone(), s)])),
-                None => read_zone(&path, &origin),
+            let read = built.map(|b| (Ok(b), stamp(&path).map(|s| vec![(path.clone(), s)])));
+            plan.push(Plan::Read { path, origin, copy: copy_of.is_some(), read });
+        }
+        read_in_parallel(&mut plan);
+
+        let mut status: Vec<ZoneStatus> = Vec::with_capacity(plan.len());
+        let mut serials_not_increased = 0;
+        for step in plan {
+            let (path, origin, copy, (read, sources)) = match step {
+                Plan::Error(e) => {
+                    zone_errors.push(e);
+                    continue;
+                }
+                Plan::Ready(s) => {
+                    status.push(s);
+                    continue;
+                }
+                Plan::Read { path, origin, copy, read } => {
+                    (path, origin, copy, read.unwrap_or_else(|| unreachable!("every zone was read")))
+                }
             };
             let mut zone_warnings = Vec::new();
             let (state, errors, loaded) = match read {
@@ -336,8 +423,7 @@ impl Config {
                             ),
                         });
                     }
-                    let state =
-                        if copy_of.is_some() && expired(&path, &zone) { ZoneState::Expired } else { ZoneState::Loaded };
+                    let state = if copy && expired(&path, &zone) { ZoneState::Expired } else { ZoneState::Loaded };
                     (state, Vec::new(), Some(Arc::new(zone)))
                 }
                 Err(errors) => match earlier(&origin) {
@@ -521,5 +607,30 @@ mod tests {
         let fifth = Config::load_serving(d, geo, Some(&fourth), false).unwrap();
         assert!(!Arc::ptr_eq(zone(&fourth, "b.test."), zone(&fifth, "b.test.")));
         assert!(Arc::ptr_eq(zone(&fourth, "a.test."), zone(&fifth, "a.test.")));
+    }
+
+    #[test]
+    fn many_zones_are_read_in_parallel_and_reported_in_file_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        for i in 0..40 {
+            let extra = if i % 10 == 3 { "bad A 300.1.1.1\n" } else { "www A 192.0.2.1\n" };
+            write(&d.join(format!("z{i:02}.test.zone")), &format!("{SOA}{extra}"), 60);
+        }
+        let geo = Arc::new(GeoDb::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_GEO)).unwrap());
+        let first = Config::load_serving(d, geo.clone(), None, false).unwrap();
+        let origins: Vec<String> = first.zone_status.iter().map(|s| s.origin.to_string()).collect();
+        let want: Vec<String> = (0..40).map(|i| format!("z{i:02}.test.")).collect();
+        assert_eq!(origins, want, "zones in file order");
+        let failed: Vec<String> =
+            first.errors.iter().map(|e| e.at.file.file_name().unwrap().to_string_lossy().into_owned()).collect();
+        assert_eq!(failed, ["z03.test.zone", "z13.test.zone", "z23.test.zone", "z33.test.zone"]);
+        assert_eq!(first.read_since(&first).count(), 0, "nothing read again against itself");
+        // One zone changes: it alone is read again.
+        write(&d.join("z17.test.zone"), &format!("{SOA}www A 192.0.2.1\nnew A 192.0.2.2\n"), 30);
+        let second = Config::load_serving(d, geo, Some(&first), false).unwrap();
+        let read: Vec<String> = second.read_since(&first).map(|s| s.origin.to_string()).collect();
+        assert_eq!(read, ["z17.test."]);
+        assert!(zone(&second, "z17.test.").len() == zone(&first, "z17.test.").len() + 1);
     }
 }
