@@ -183,6 +183,8 @@ impl Daemon {
         if options.role == crate::fleet::Role::Server {
             reloader.start_secondaries();
         }
+        // What reading the files left free (tokens, records, TOML documents) goes back now.
+        tokio::task::spawn_blocking(crate::reload::trim_heap);
         let mut tasks = Vec::new();
         if options.watch {
             tasks.push(reloader.watch(options.watch_quiet).map_err(|e| StartError::Watch(e.to_string()))?);

@@ -76,7 +76,7 @@ pub fn log_zone_errors(config: &Config) {
 /// grew by most of a configuration at each reload: a zone of 1 000 000 records served in 175
 /// MB, and in 587 MB after six reloads of it; trimmed after each, 252 MB (bench/scale.sh,
 /// docs/performance.md).
-fn trim_heap() {
+pub(crate) fn trim_heap() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes a plain integer and only returns free pages of the allocator's
     // own heaps to the kernel; no memory in use is touched.
