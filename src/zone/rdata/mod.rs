@@ -273,7 +273,44 @@ fn generic(f: &mut Fields<'_>) -> Result<Vec<u8>, RdataError> {
     if data.len() != usize::from(len) {
         return Err(format!("generic record data has {} octets but its length field says {len}", data.len()));
     }
+    if !known_shape(f.rtype, &data) {
+        return Err(format!(
+            "generic record data is not valid {} data (RFC 3597 section 5: the generic form of a known type \
+             must hold that type's data)",
+            crate::dns::type_to_text(f.rtype)
+        ));
+    }
     Ok(data)
+}
+
+/// Whether `data` has the shape of `rtype`'s data, for the types the server reads itself: the
+/// names it follows or adds addresses for, the SOA it takes timers from, the addresses it
+/// copies. Data of other types is carried as it is.
+fn known_shape(rtype: u16, data: &[u8]) -> bool {
+    // The end of the uncompressed name starting at `at`, when one does.
+    let name_end = |at: usize| -> Option<usize> {
+        let mut i = at;
+        loop {
+            let len = usize::from(*data.get(i)?);
+            if len > super::name::MAX_LABEL_LEN || i + 1 - at > super::name::MAX_NAME_LEN {
+                return None;
+            }
+            i += 1 + len;
+            if len == 0 {
+                return (i - at <= super::name::MAX_NAME_LEN).then_some(i);
+            }
+        }
+    };
+    let len = data.len();
+    match rtype {
+        rtype::A => len == 4,
+        rtype::AAAA => len == 16,
+        rtype::NS | rtype::CNAME | rtype::DNAME | rtype::PTR => name_end(0) == Some(len),
+        rtype::MX | rtype::KX | rtype::AFSDB => name_end(2) == Some(len),
+        rtype::SRV => name_end(6) == Some(len),
+        rtype::SOA => name_end(0).and_then(name_end).is_some_and(|end| end + 20 == len),
+        _ => true,
+    }
 }
 
 /// Record data in presentation format for display (`meridian explain`, the status API): the
@@ -370,6 +407,20 @@ mod tests {
         assert_eq!(parse_ttl("h"), None);
         assert_eq!(parse_ttl("1x"), None);
         assert_eq!(parse_ttl("4294967296"), None);
+    }
+
+    #[test]
+    fn generic_data_of_known_types_must_have_their_shape() {
+        // Found by the zone fuzzer: a four-octet SOA in generic form reached the serial reader.
+        let err = rd("SOA", "\\# 4 0a000002").unwrap_err();
+        assert!(err.contains("not valid SOA data"), "{err}");
+        for (t, text) in [("A", "\\# 0"), ("AAAA", "\\# 4 c0000201"), ("NS", "\\# 2 0161"), ("MX", "\\# 1 00")] {
+            assert!(rd(t, text).is_err(), "{t} {text}");
+        }
+        assert_eq!(rd("SOA", "\\# 22 00 00 0000000100000e1000000384000927c00000012c").unwrap().len(), 22);
+        assert_eq!(rd("NS", "\\# 5 036e733100").unwrap(), b"\x03ns1\x00");
+        assert_eq!(rd("MX", "\\# 3 000a00").unwrap(), b"\x00\x0a\x00");
+        assert_eq!(rd("TYPE65280", "\\# 4 0a000001").unwrap(), [10, 0, 0, 1]);
     }
 
     #[test]
