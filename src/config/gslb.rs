@@ -400,6 +400,10 @@ pub struct Gslb {
     /// its name as written: equal on two instances that were given the same definitions,
     /// wherever their directories are.
     pub digest: String,
+    /// Every file the definitions were read from: the `*.toml` files, then the network lists
+    /// and key files they name, as found (a load that finds them unchanged may keep these
+    /// definitions: `Config::load_serving`).
+    pub inputs: Vec<PathBuf>,
 }
 
 /// A zone's `[transfer]`: who may transfer it, and whom to tell when its serial changes.
@@ -511,15 +515,7 @@ pub fn load(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>) -> Gslb {
 
 /// As [`load`], leaving out the files in `except`.
 pub fn load_except(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>, except: &[PathBuf]) -> Gslb {
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
-        Ok(entries) => entries
-            .filter_map(Result::ok)
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file() && !except.contains(p))
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    files.sort();
+    let files: Vec<PathBuf> = definition_files(dir).into_iter().filter(|p| !except.contains(p)).collect();
     let mut texts = Vec::new();
     for path in files {
         match std::fs::read_to_string(&path) {
@@ -530,7 +526,24 @@ pub fn load_except(dir: &Path, zones: &ZoneSet, errors: &mut Vec<Diagnostic>, ex
             }),
         }
     }
-    from_texts(&texts, zones, errors)
+    let mut gslb = from_texts(&texts, zones, errors);
+    let named = std::mem::take(&mut gslb.inputs);
+    gslb.inputs = texts.into_iter().map(|(path, _)| path).chain(named).collect();
+    gslb
+}
+
+/// The definitions files of `dir`: every `*.toml` file, in name order.
+pub fn definition_files(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(dir) {
+        Ok(entries) => entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "toml") && p.is_file())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    files.sort();
+    files
 }
 
 /// Builds the definitions from already-read files `(path, text)`, as [`load`] does.
@@ -779,6 +792,7 @@ impl Builder {
     /// Reads the TSIG keys of a BIND key file named by `tsig_key_files`.
     fn key_file(&mut self, w: &mut Walker<'_>, from: &Path, file: &str, span: &std::ops::Range<usize>, path: &str) {
         let full = from.parent().unwrap_or(Path::new(".")).join(file);
+        self.gslb.inputs.push(full.clone());
         if let Ok(text) = std::fs::read(&full) {
             self.sources.extend_from_slice(file.as_bytes());
             self.sources.push(0);
@@ -1623,6 +1637,7 @@ impl Builder {
 
     fn network_file(&mut self, w: &mut Walker<'_>, from: &Path, file: &str, span: &std::ops::Range<usize>, path: &str) {
         let full = from.parent().unwrap_or(Path::new(".")).join(file);
+        self.gslb.inputs.push(full.clone());
         let text = match std::fs::read_to_string(&full) {
             Ok(t) => t,
             Err(e) => {

@@ -55,6 +55,18 @@ pub struct Config {
     pub cookies: Arc<crate::cookie::Secrets>,
     /// Each transferable zone's IXFR journal (kept by reloads: see [`crate::transfer::journal`]).
     pub journals: std::collections::HashMap<Box<[u8]>, Arc<crate::transfer::journal::Journal>>,
+    /// What the GSLB definitions were read from, when they loaded without errors and no file
+    /// was changing while read: a later load that finds the same keeps them as they are.
+    pub gslb_sources: Option<GslbSources>,
+}
+
+/// The files GSLB definitions were read from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GslbSources {
+    /// The directory's `*.toml` files then (a file added later means reading them again).
+    pub definitions: Vec<PathBuf>,
+    /// Every file read (definitions, network lists, key files), each with its stamp.
+    pub files: Sources,
 }
 
 /// How a server names itself to those who ask: which node of a fleet answered.
@@ -149,6 +161,45 @@ fn read_zone(path: &Path, origin: &Name) -> (ReadZone, Option<Sources>) {
     let sources: Option<Sources> =
         files.into_iter().map(|f| stamp(&f).filter(|s| s.0 < started).map(|s| (f, s))).collect();
     (result, sources)
+}
+
+/// Whether `previous`'s GSLB definitions hold for this load as they are: read from the same
+/// definitions files and network lists, all unchanged, and checked against the same zones (the
+/// same origins, served or failed alike, and none of those holding a pool name read again:
+/// the checks of a pool name look only at its own zone).
+fn definitions_unchanged(previous: &Config, definitions: &[PathBuf], zones: &ZoneSet, status: &[ZoneStatus]) -> bool {
+    let Some(sources) = &previous.gslb_sources else { return false };
+    if sources.definitions != definitions || !sources.files.iter().all(|(f, st)| stamp(f) == Some(*st)) {
+        return false;
+    }
+    let origins = |set: &ZoneSet| -> Vec<(Box<[u8]>, bool)> {
+        let mut v: Vec<_> = set
+            .zones()
+            .iter()
+            .map(|z| (z.origin().key(), true))
+            .chain(set.failed().map(|n| (n.key(), false)))
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    if origins(zones) != origins(&previous.zones) {
+        return false;
+    }
+    let before: FxHashMap<&Name, &Arc<Zone>> =
+        previous.zone_status.iter().filter_map(|s| Some((&s.origin, s.loaded.as_ref()?))).collect();
+    let read_again: rustc_hash::FxHashSet<Box<[u8]>> = status
+        .iter()
+        .filter(|s| match (&s.loaded, before.get(&s.origin)) {
+            (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
+            (loaded, _) => loaded.is_some(),
+        })
+        .map(|s| s.origin.key())
+        .collect();
+    read_again.is_empty()
+        || previous.gslb.by_owner.keys().all(|owner| match zones.lookup(owner) {
+            Some(Ok(zone)) => !read_again.contains(&zone.origin().key()),
+            _ => true,
+        })
 }
 
 /// What one zone file needs at a load, decided in file order before any is read.
@@ -448,7 +499,28 @@ impl Config {
         }
         let mut zones = zone_set(&status);
         let mut gslb_errors = Vec::new();
-        let mut gslb = Arc::new(gslb::load(dir, &zones, &mut gslb_errors));
+        // The definitions are kept as they are when nothing they were read from or checked
+        // against changed (most reloads with many zones, big network lists or many pools);
+        // otherwise read again, whole.
+        let definitions = gslb::definition_files(dir);
+        let gslb_started = std::time::SystemTime::now() - std::time::Duration::from_secs(1);
+        let kept = previous.filter(|p| definitions_unchanged(p, &definitions, &zones, &status));
+        let mut gslb = match kept {
+            Some(p) => p.gslb.clone(),
+            None => Arc::new(gslb::load(dir, &zones, &mut gslb_errors)),
+        };
+        let gslb_sources = match kept {
+            Some(p) => p.gslb_sources.clone(),
+            None if gslb_errors.is_empty() => {
+                let files: Option<Sources> = gslb
+                    .inputs
+                    .iter()
+                    .map(|f| stamp(f).filter(|s| s.0 < gslb_started).map(|s| (f.clone(), s)))
+                    .collect();
+                files.map(|files| GslbSources { definitions, files })
+            }
+            None => None,
+        };
         // At start, errors only in definitions files named after zones (`example.com.toml`)
         // belong to those zones: they are not served (SERVFAIL), the rest is, when the other
         // files make sense without them.
@@ -526,6 +598,7 @@ impl Config {
             identity: Arc::new(Identity::of_host()),
             cookies: Arc::new(crate::cookie::Secrets::off()),
             journals: std::collections::HashMap::new(),
+            gslb_sources,
         })
     }
 }
@@ -632,5 +705,56 @@ mod tests {
         let read: Vec<String> = second.read_since(&first).map(|s| s.origin.to_string()).collect();
         assert_eq!(read, ["z17.test."]);
         assert!(zone(&second, "z17.test.").len() == zone(&first, "z17.test.").len() + 1);
+    }
+
+    #[test]
+    fn definitions_are_kept_until_what_they_were_read_from_or_checked_against_changes() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
+        for name in ["example.com.zone", "example.com.toml"] {
+            let mut text = std::fs::read_to_string(shipped.join(name)).unwrap();
+            if name.ends_with(".toml") {
+                text = format!("network_files = [\"nets.txt\"]\n{text}");
+            }
+            write(&d.join(name), &text, 60);
+        }
+        write(&d.join("nets.txt"), "100.64.9.0/24 ams\n", 60);
+        write(&d.join("other.test.zone"), SOA, 60);
+        let geo = Arc::new(GeoDb::open(&Path::new(env!("CARGO_MANIFEST_DIR")).join(DEFAULT_GEO)).unwrap());
+        let load = |previous: Option<&Config>| Config::load_serving(d, geo.clone(), previous, false).unwrap();
+        let kept = |a: &Config, b: &Config| Arc::ptr_eq(&a.gslb, &b.gslb);
+        let first = load(None);
+        assert!(first.gslb_sources.is_some() && first.errors.is_empty(), "{:?}", first.errors);
+        let second = load(Some(&first));
+        assert!(kept(&first, &second), "nothing changed");
+        // A zone without pool names changed: the definitions still hold.
+        write(&d.join("other.test.zone"), &format!("{SOA}x A 192.0.2.9\n"), 30);
+        let third = load(Some(&second));
+        assert!(kept(&second, &third), "a zone without pools");
+        // The zone holding a pool name changed: checked again, and a clash is reported.
+        let zone = std::fs::read_to_string(d.join("example.com.zone")).unwrap();
+        let zone = zone.replace("2026112401", "2026112402") + "www IN TXT \"hello\"\n";
+        write(&d.join("example.com.zone"), &zone, 30);
+        let fourth = load(Some(&third));
+        assert!(!kept(&third, &fourth), "the pool's zone changed");
+        assert!(fourth.errors.is_empty(), "{:?}", fourth.errors);
+        write(&d.join("example.com.zone"), &zone.replace("www IN TXT", "www IN A 192.0.2.1\n; "), 20);
+        let fifth = load(Some(&fourth));
+        assert!(fifth.errors.iter().any(|e| e.message.contains("also has static A data")), "{:?}", fifth.errors);
+        assert!(fifth.gslb_sources.is_none(), "definitions with errors are never kept by stamps");
+        write(&d.join("example.com.zone"), &zone, 10);
+        let sixth = load(Some(&fifth));
+        assert!(sixth.errors.is_empty() && sixth.gslb_sources.is_some(), "{:?}", sixth.errors);
+        // A network list changed: read again.
+        write(&d.join("nets.txt"), "100.64.9.0/24 sin\n", 5);
+        let seventh = load(Some(&sixth));
+        assert!(!kept(&sixth, &seventh), "a network list changed");
+        // A new definitions file: read again.
+        let eighth = load(Some(&seventh));
+        assert!(kept(&seventh, &eighth));
+        write(&d.join("more.toml"), "", 5);
+        let ninth = load(Some(&eighth));
+        assert!(!kept(&eighth, &ninth), "a definitions file was added");
     }
 }

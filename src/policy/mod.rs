@@ -628,6 +628,7 @@ mod tests {
             transfers: HashMap::new(),
             secondaries: HashMap::new(),
             tsig_keys: HashMap::new(),
+            inputs: Vec::new(),
         }
     }
 
