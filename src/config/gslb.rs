@@ -591,9 +591,14 @@ struct Builder {
 impl Builder {
     /// Counts one source file into the digest.
     fn source(&mut self, name: &str, text: &str) {
+        self.source_digest(name, ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+    }
+
+    /// Counts one source file, by the SHA-256 of its text, into the digest.
+    fn source_digest(&mut self, name: &str, sha256: &[u8]) {
         self.sources.extend_from_slice(name.as_bytes());
         self.sources.push(0);
-        self.sources.extend_from_slice(ring::digest::digest(&ring::digest::SHA256, text.as_bytes()).as_ref());
+        self.sources.extend_from_slice(sha256);
     }
 }
 
@@ -1638,6 +1643,16 @@ impl Builder {
     fn network_file(&mut self, w: &mut Walker<'_>, from: &Path, file: &str, span: &std::ops::Range<usize>, path: &str) {
         let full = from.parent().unwrap_or(Path::new(".")).join(file);
         self.gslb.inputs.push(full.clone());
+        if full.extension().is_none_or(|e| e != "toml") {
+            // A list is read a line at a time: a million lines never sit in memory as text.
+            let read = std::fs::File::open(&full)
+                .and_then(|f| self.network_list(&mut std::io::BufReader::new(f), &full, &mut w.errors));
+            match read {
+                Ok(digest) => self.source_digest(file, digest.as_ref()),
+                Err(e) => w.error(span, path, format!("cannot read {}: {e}", full.display())),
+            }
+            return;
+        }
         let text = match std::fs::read_to_string(&full) {
             Ok(t) => t,
             Err(e) => {
@@ -1647,11 +1662,6 @@ impl Builder {
         };
         self.source(file, &text);
         let mut inner = Walker::new(&full, &text);
-        if full.extension().is_none_or(|e| e != "toml") {
-            self.network_list(&mut inner, &text);
-            w.errors.append(&mut inner.errors);
-            return;
-        }
         if let Some(doc) = inner.parse() {
             inner.allow_keys(doc.get_ref(), "", &["networks"]);
             if let Some(v) = get(doc.get_ref(), "networks")
@@ -1670,11 +1680,28 @@ impl Builder {
     /// exports read as they are). TARGET is data centers in order (`ams,iad`), or one of
     /// `continent=EU`, `country=NL`, `subdivision=US-CA`, `point=52.37,4.90`. `#` starts a
     /// comment; blank lines are skipped. Each mistake is reported with its line.
-    fn network_list(&mut self, w: &mut Walker<'_>, text: &str) {
-        let mut at = 0;
-        for raw in text.split_inclusive('\n') {
-            let span = at..at + raw.len();
-            at += raw.len();
+    /// Returns the SHA-256 of the file's text (for the definitions' digest).
+    fn network_list(
+        &mut self,
+        input: &mut impl std::io::BufRead,
+        file: &Path,
+        errors: &mut Vec<Diagnostic>,
+    ) -> std::io::Result<ring::digest::Digest> {
+        let file: Arc<Path> = file.into();
+        let mut digest = ring::digest::Context::new(&ring::digest::SHA256);
+        let mut raw = String::new();
+        let mut number = 0;
+        loop {
+            raw.clear();
+            if input.read_line(&mut raw)? == 0 {
+                return Ok(digest.finish());
+            }
+            digest.update(raw.as_bytes());
+            number += 1;
+            let mut error = |cidr: &str, message: String| {
+                let at = Location { file: file.clone(), line: number };
+                errors.push(Diagnostic { at, message: format!("{cidr}: {message}") });
+            };
             let line = raw.split('#').next().unwrap_or_default().trim();
             if line.is_empty() {
                 continue;
@@ -1687,14 +1714,14 @@ impl Builder {
             };
             let net = match cidr.parse::<IpNet>() {
                 Ok(n) if n.trunc() != n => {
-                    w.error(&span, cidr, format!("host bits are set; did you mean {}?", n.trunc()));
+                    error(cidr, format!("host bits are set; did you mean {}?", n.trunc()));
                     continue;
                 }
                 Ok(n) => n,
                 Err(_) => match cidr.parse::<IpAddr>() {
                     Ok(a) => IpNet::from(a),
                     Err(_) => {
-                        w.error(&span, cidr, "not a network in CIDR form (like 192.0.2.0/24 or 2001:db8::/32)");
+                        error(cidr, "not a network in CIDR form (like 192.0.2.0/24 or 2001:db8::/32)".into());
                         continue;
                     }
                 },
@@ -1702,10 +1729,10 @@ impl Builder {
             match self.list_target(target) {
                 Ok(target) => {
                     if !self.gslb.networks.insert(net, target) {
-                        w.error(&span, cidr, "network defined twice");
+                        error(cidr, "network defined twice".into());
                     }
                 }
-                Err(e) => w.error(&span, cidr, e),
+                Err(e) => error(cidr, e),
             }
         }
     }
