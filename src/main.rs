@@ -282,15 +282,28 @@ fn main() -> ExitCode {
     }
 }
 
+/// Most zones a line of `check` or of the start's log names; the rest are counted, so that
+/// ten thousand zones do not make one line of half a megabyte.
+const LISTED_ZONES: usize = 20;
+
+/// The first [`LISTED_ZONES`] zones with their serials, and how many more there are.
+fn zone_list(config: &Config) -> String {
+    let zones = config.zones.zones();
+    let mut text: Vec<String> =
+        zones.iter().take(LISTED_ZONES).map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
+    if zones.len() > LISTED_ZONES {
+        text.push(format!("and {} more", zones.len() - LISTED_ZONES));
+    }
+    text.join(", ")
+}
+
 fn check(zones: &std::path::Path, geo: &std::path::Path) -> ExitCode {
     match Config::load(zones, geo) {
         Ok(config) => {
             for w in &config.warnings {
                 eprintln!("warning: {w}");
             }
-            let names: Vec<String> =
-                config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
-            println!("ok: {} zone(s): {}", names.len(), names.join(", "));
+            println!("ok: {} zone(s): {}", config.zones.zones().len(), zone_list(&config));
             println!(
                 "ok: {} pool(s) over {} data center(s); geo database {} ({})",
                 config.gslb.pools.len(),
@@ -760,8 +773,7 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
     } else {
         meridian::settings::DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
     };
-    let zones: Vec<String> =
-        config.zones.zones().iter().map(|z| format!("{} (serial {})", z.origin(), z.serial())).collect();
+    let zones = (config.zones.zones().len(), zone_list(&config));
     // Without --listen, an address the machine lacks (no IPv6 loopback) is skipped with a
     // warning; an address the operator asked for must bind or the start fails.
     let mut usable = Vec::new();
@@ -845,7 +857,7 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
             env!("CARGO_PKG_VERSION"),
             env!("MERIDIAN_REVISION"),
             daemon.checked_members(),
-            zones.len(),
+            zones.0,
             daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
         );
         meridian::notify::notify(&format!("READY=1\nSTATUS=checking {} member(s)", daemon.checked_members()));
@@ -876,13 +888,13 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
             "meridian {} ({}) serving {} zone(s): {} on {} (udp+tcp){encrypted}; checking {} member(s){}",
             env!("CARGO_PKG_VERSION"),
             env!("MERIDIAN_REVISION"),
-            zones.len(),
-            zones.join(", "),
+            zones.0,
+            zones.1,
             addrs.join(", "),
             daemon.checked_members(),
             daemon.api.map(|a| format!("; API on http://{a}")).unwrap_or_default()
         );
-        meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.len()));
+        meridian::notify::notify(&format!("READY=1\nSTATUS=serving {} zone(s)", zones.0));
     }
     if let Some(every) = meridian::notify::watchdog_interval() {
         // Fed only while every UDP worker comes round its loop (this task running proves the
