@@ -185,19 +185,11 @@ fn definitions_unchanged(previous: &Config, definitions: &[PathBuf], zones: &Zon
     if origins(zones) != origins(&previous.zones) {
         return false;
     }
-    let before: FxHashMap<&Name, &Arc<Zone>> =
-        previous.zone_status.iter().filter_map(|s| Some((&s.origin, s.loaded.as_ref()?))).collect();
-    let read_again: rustc_hash::FxHashSet<Box<[u8]>> = status
-        .iter()
-        .filter(|s| match (&s.loaded, before.get(&s.origin)) {
-            (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
-            (loaded, _) => loaded.is_some(),
-        })
-        .map(|s| s.origin.key())
-        .collect();
-    read_again.is_empty()
+    let changed: rustc_hash::FxHashSet<Box<[u8]>> =
+        read_again(status, &previous.zone_status).map(|s| s.origin.key()).collect();
+    changed.is_empty()
         || previous.gslb.by_owner.keys().all(|owner| match zones.lookup(owner) {
-            Some(Ok(zone)) => !read_again.contains(&zone.origin().key()),
+            Some(Ok(zone)) => !changed.contains(&zone.origin().key()),
             _ => true,
         })
 }
@@ -216,13 +208,18 @@ impl Config {
     /// The zones this configuration read from their files rather than took unchanged from
     /// `earlier` (every zone, when `earlier` did not load it).
     pub fn read_since<'a>(&'a self, earlier: &Config) -> impl Iterator<Item = &'a ZoneStatus> {
-        let before: FxHashMap<&Name, &Arc<Zone>> =
-            earlier.zone_status.iter().filter_map(|s| Some((&s.origin, s.loaded.as_ref()?))).collect();
-        self.zone_status.iter().filter(move |s| match (&s.loaded, before.get(&s.origin)) {
-            (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
-            (loaded, _) => loaded.is_some(),
-        })
+        read_again(&self.zone_status, &earlier.zone_status)
     }
+}
+
+/// The zones of `status` read from their files rather than taken unchanged from `earlier`.
+fn read_again<'a>(status: &'a [ZoneStatus], earlier: &[ZoneStatus]) -> impl Iterator<Item = &'a ZoneStatus> {
+    let before: FxHashMap<&Name, &Arc<Zone>> =
+        earlier.iter().filter_map(|s| Some((&s.origin, s.loaded.as_ref()?))).collect();
+    status.iter().filter(move |s| match (&s.loaded, before.get(&s.origin)) {
+        (Some(now), Some(then)) => !Arc::ptr_eq(now, then),
+        (loaded, _) => loaded.is_some(),
+    })
 }
 
 /// Reads every zone the plan says to read, on as many threads as the machine has cores, each
