@@ -78,72 +78,61 @@ check() {
     "$(awk '{ print $2 / 1024 }' "$work/runs" | median | xargs printf '%.0f')"
 }
 
-# serve_meridian LABEL DIR LAST-ZONE: time to answer and resident memory, median of REPEAT.
+# serve LABEL LAST-ZONE TEMPLATE CMD...: REPEAT times, on a free port, CMD started (every
+# PORT in its arguments, and in TEMPLATE copied to $work/server.conf when one is given,
+# replaced by the port; $work/run made afresh for its state), timed until it answers
+# LAST-ZONE's SOA, its resident memory noted, and stopped; medians printed.
+serve() {
+  local label=$1 last=$2 template=$3 i port pid t0
+  shift 3
+  for i in $(seq "$REPEAT"); do
+    rm -rf "$work/run"; mkdir -p "$work/run"
+    port=$(free_port)
+    [ -z "$template" ] || sed "s/PORT/$port/" "$template" >"$work/server.conf"
+    t0=$(now)
+    "${@//PORT/$port}" >"$work/server.log" 2>&1 &
+    pid=$!; pids+=("$pid")
+    wait_soa "$port" "$last" >/dev/null
+    echo "$(echo "$(now) - $t0" | bc) $(rss_mb "$pid")"
+    kill "$pid"; wait "$pid" 2>/dev/null || true
+  done >"$work/runs"
+  printf '| %s | %s s | %s MB |\n' "$label" "$(awk '{ print $1 }' "$work/runs" | median | xargs printf '%.2f')" \
+    "$(awk '{ print $2 }' "$work/runs" | median)"
+}
+
+# serve_meridian DIR LAST-ZONE: Meridian on the zones of DIR.
 serve_meridian() {
-  local label=$1 dir=$2 last=$3 i port pid t0
-  for i in $(seq "$REPEAT"); do
-    port=$(free_port)
-    t0=$(now)
-    "$BIN" serve --zones "$dir" --geo "$GEO" --listen "127.0.0.1:$port" --state "$work/state.json" \
-      >"$work/serve.log" 2>&1 &
-    pid=$!; pids+=("$pid")
-    wait_soa "$port" "$last" >/dev/null
-    echo "$(echo "$(now) - $t0" | bc) $(rss_mb "$pid")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-  done >"$work/runs"
-  printf '| %s | %s s | %s MB |\n' "$label" "$(awk '{ print $1 }' "$work/runs" | median | xargs printf '%.2f')" \
-    "$(awk '{ print $2 }' "$work/runs" | median)"
+  serve meridian "$2" "" "$BIN" serve --zones "$1" --geo "$GEO" --listen 127.0.0.1:PORT --state "$work/run/state.json"
 }
 
-serve_nsd() {
-  local label=$1 dir=$2 last=$3 i port pid t0 f
-  {
-    echo "server:"; echo "  server-count: 1"; echo "  zonesdir: \"$dir\""; echo "  database: \"\""
-    echo "  zonelistfile: \"$work/nsd/zone.list\""; echo "  xfrdfile: \"$work/nsd/xfrd.state\""
-    echo "  pidfile: \"$work/nsd/nsd.pid\""; echo "  username: \"\""; echo "  port: PORT"
-    echo "  ip-address: 127.0.0.1"; echo "remote-control:"; echo "  control-enable: no"
-    for f in "$dir"/*.zone; do
-      echo "zone:"; echo "  name: $(basename "$f" .zone)"; echo "  zonefile: \"$f\""
-    done
-  } >"$work/nsd.conf.in"
-  for i in $(seq "$REPEAT"); do
-    rm -rf "$work/nsd"; mkdir -p "$work/nsd"
-    port=$(free_port)
-    sed "s/PORT/$port/" "$work/nsd.conf.in" >"$work/nsd.conf"
-    t0=$(now)
-    nsd -d -c "$work/nsd.conf" >"$work/nsd.log" 2>&1 &
-    pid=$!; pids+=("$pid")
-    wait_soa "$port" "$last" >/dev/null
-    echo "$(echo "$(now) - $t0" | bc) $(rss_mb "$pid")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-  done >"$work/runs"
-  printf '| %s | %s s | %s MB |\n' "$label" "$(awk '{ print $1 }' "$work/runs" | median | xargs printf '%.2f')" \
-    "$(awk '{ print $2 }' "$work/runs" | median)"
-}
-
-serve_knot() {
-  local label=$1 dir=$2 last=$3 i port pid t0 f
-  for i in $(seq "$REPEAT"); do
-    rm -rf "$work/knot"; mkdir -p "$work/knot"
-    port=$(free_port)
+# serve_all DIR LAST-ZONE: Meridian, NSD and Knot (those installed) on the zones of DIR.
+serve_all() {
+  local dir=$1 last=$2 f
+  serve_meridian "$dir" "$last"
+  if command -v nsd >/dev/null; then
     {
-      echo "server:"; echo "  listen: 127.0.0.1@$port"; echo "  rundir: \"$work/knot\""
+      echo "server:"; echo "  server-count: 1"; echo "  zonesdir: \"$dir\""; echo "  database: \"\""
+      echo "  zonelistfile: \"$work/run/zone.list\""; echo "  xfrdfile: \"$work/run/xfrd.state\""
+      echo "  pidfile: \"$work/run/nsd.pid\""; echo "  username: \"\""; echo "  port: PORT"
+      echo "  ip-address: 127.0.0.1"; echo "remote-control:"; echo "  control-enable: no"
+      for f in "$dir"/*.zone; do
+        echo "zone:"; echo "  name: $(basename "$f" .zone)"; echo "  zonefile: \"$f\""
+      done
+    } >"$work/nsd.conf.in"
+    serve nsd "$last" "$work/nsd.conf.in" nsd -d -c "$work/server.conf"
+  fi
+  if command -v knotd >/dev/null; then
+    {
+      echo "server:"; echo "  listen: 127.0.0.1@PORT"; echo "  rundir: \"$work/run\""
       echo "  udp-workers: 1"; echo "  tcp-workers: 1"; echo "  background-workers: 1"
-      echo "database:"; echo "  storage: \"$work/knot\""
+      echo "database:"; echo "  storage: \"$work/run\""
       echo "template:"; echo "  - id: default"; echo "    storage: \"$dir\""; echo "    file: \"%s.zone\""
       echo "    zonefile-sync: -1"; echo "    journal-content: none"
       echo "zone:"
       for f in "$dir"/*.zone; do echo "  - domain: $(basename "$f" .zone)"; done
-    } >"$work/knot.conf"
-    t0=$(now)
-    knotd -c "$work/knot.conf" >"$work/knot.log" 2>&1 &
-    pid=$!; pids+=("$pid")
-    wait_soa "$port" "$last" >/dev/null
-    echo "$(echo "$(now) - $t0" | bc) $(rss_mb "$pid")"
-    kill "$pid"; wait "$pid" 2>/dev/null || true
-  done >"$work/runs"
-  printf '| %s | %s s | %s MB |\n' "$label" "$(awk '{ print $1 }' "$work/runs" | median | xargs printf '%.2f')" \
-    "$(awk '{ print $2 }' "$work/runs" | median)"
+    } >"$work/knot.conf.in"
+    serve knot "$last" "$work/knot.conf.in" knotd -c "$work/server.conf"
+  fi
 }
 
 # reload LABEL DIR ZONE-FILE ORIGIN: RELOADS reloads, each after raising the zone's serial.
@@ -180,9 +169,7 @@ for corpus in $CORPORA; do
       command -v nsd-checkzone >/dev/null && check "nsd-checkzone" nsd-checkzone big.test "$zone"
       command -v named-checkzone >/dev/null && check "named-checkzone" named-checkzone big.test "$zone"
       echo; echo "| serve | until it answers | resident |"; echo "| --- | --- | --- |"
-      serve_meridian "meridian" "$work/c/zone" big.test
-      command -v nsd >/dev/null && serve_nsd "nsd" "$work/c/zone" big.test
-      command -v knotd >/dev/null && serve_knot "knot" "$work/c/zone" big.test
+      serve_all "$work/c/zone" big.test
       echo; echo "| reload after changing it | reload | resident before | after $RELOADS | peak |"
       echo "| --- | --- | --- | --- | --- |"
       reload_meridian "meridian" "$work/c/zone" "$zone" big.test
@@ -193,9 +180,7 @@ for corpus in $CORPORA; do
       echo "| check | time | peak memory |"; echo "| --- | --- | --- |"
       check "meridian check" "$BIN" check --zones "$work/c/zones" --geo "$GEO"
       echo; echo "| serve | until it answers | resident |"; echo "| --- | --- | --- |"
-      serve_meridian "meridian" "$work/c/zones" "$last"
-      command -v nsd >/dev/null && serve_nsd "nsd" "$work/c/zones" "$last"
-      command -v knotd >/dev/null && serve_knot "knot" "$work/c/zones" "$last"
+      serve_all "$work/c/zones" "$last"
       echo; echo "| reload after changing one | reload | resident before | after $RELOADS | peak |"
       echo "| --- | --- | --- | --- | --- |"
       reload_meridian "meridian" "$work/c/zones" "$work/c/zones/z7.test.zone" z7.test
@@ -205,7 +190,7 @@ for corpus in $CORPORA; do
       echo "| check | time | peak memory |"; echo "| --- | --- | --- |"
       check "meridian check" "$BIN" check --zones "$work/c/nets" --geo "$GEO"
       echo; echo "| serve | until it answers | resident |"; echo "| --- | --- | --- |"
-      serve_meridian "meridian" "$work/c/nets" example.com
+      serve_meridian "$work/c/nets" example.com
       echo; echo "| reload after changing the zone | reload | resident before | after $RELOADS | peak |"
       echo "| --- | --- | --- | --- | --- |"
       reload_meridian "meridian" "$work/c/nets" "$work/c/nets/change.test.zone" change.test
@@ -215,7 +200,7 @@ for corpus in $CORPORA; do
       echo "| check | time | peak memory |"; echo "| --- | --- | --- |"
       check "meridian check" "$BIN" check --zones "$work/c/pools" --geo "$GEO"
       echo; echo "| serve | until it answers | resident |"; echo "| --- | --- | --- |"
-      serve_meridian "meridian" "$work/c/pools" pool.test
+      serve_meridian "$work/c/pools" pool.test
       echo; echo "| reload after changing a zone | reload | resident before | after $RELOADS | peak |"
       echo "| --- | --- | --- | --- | --- |"
       reload_meridian "meridian" "$work/c/pools" "$work/c/pools/pool.test.zone" pool.test
