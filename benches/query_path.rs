@@ -1,5 +1,6 @@
 //! The in-process query path, in nanoseconds per call, on the shipped example (`zones/`) and
-//! the shipped geo database: locating a client and choosing the answer, and the whole
+//! the shipped geo database: locating a client and choosing the answer (from the sources, and
+//! from the compiled table as queries do), and the whole
 //! `answer()` call from query bytes (read into a `Request`) to response bytes for a GSLB name with ECS and for a
 //! static name, and the same through the fast path the UDP workers run (`answer_cached`, warm),
 //! with and without DNS Cookies.
@@ -11,7 +12,7 @@ use std::path::Path;
 
 use meridian::config::Config;
 use meridian::health::Snapshot;
-use meridian::policy::{self, AllUp, Ask, Client, Family};
+use meridian::policy::{self, AllUp, Ask, Client, Family, Ordered};
 use meridian::query::{AnswerCache, Request, Transport, answer, answer_cached};
 
 /// The clock of every request.
@@ -87,6 +88,27 @@ fn locate_and_choose(bencher: divan::Bencher) {
         black_box(policy::choose(
             &config.gslb,
             &Ask { pool, family: Family::V4, located: &located, client: &client, seed: i as u64 },
+            &AllUp,
+            None,
+        ))
+    });
+}
+
+/// What a query runs instead of [`locate_and_choose`]: the pool's compiled table, then the
+/// choice over the order found.
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn compiled_lookup_and_choose(bencher: divan::Bencher) {
+    let config = config();
+    let clients = clients();
+    let pool = config.gslb.pools.iter().position(|p| p.name == "www").unwrap();
+    let mut i = 0;
+    bencher.bench_local(|| {
+        i = (i + 1) % clients.len();
+        let client = Client { addr: IpAddr::V4(clients[i]), prefix: 24, from_ecs: true };
+        let hit = config.decisions.lookup(pool, client.addr).unwrap();
+        black_box(policy::choose_ordered(
+            &config.gslb,
+            &Ordered { pool, family: Family::V4, order: &hit.order.datacenters, client: &client, seed: i as u64 },
             &AllUp,
             None,
         ))

@@ -86,7 +86,13 @@ fn operator_networks_come_before_the_geo_database() {
     let f = fixture();
     let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 1, 2]));
     assert_eq!(addrs(&m), ["203.0.113.10"]);
-    assert_eq!(echoed(&m).scope_prefix(), 8);
+    // 10.0.0.0/8 decided, but 10.20.0.0/16 inside it answers otherwise: the scope is the widest
+    // network around the client that 10.20.0.0/16 does not cut into, 10.0.0.0/12 (scope 8
+    // would tell resolvers to give 10.20.3.0's clients this answer too).
+    assert_eq!(echoed(&m).scope_prefix(), 12);
+    let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 200, 2]));
+    assert_eq!(addrs(&m), ["203.0.113.10"]);
+    assert_eq!(echoed(&m).scope_prefix(), 9, "10.128.0.0/9");
     // The longer 10.20.0.0/16 says "near Amsterdam".
     let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 20, 3]));
     assert!(addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")), "{:?}", addrs(&m));

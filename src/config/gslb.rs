@@ -357,6 +357,21 @@ impl Networks {
         self.table.iter().map(|(net, &index)| Network { net, target: &self.targets[index as usize] })
     }
 
+    /// Every network of one family (`v6`) as (first address as a number, prefix length,
+    /// target index), in no particular order; [`Networks::target`] gives the target.
+    pub fn indexed(&self, v6: bool) -> Box<dyn Iterator<Item = (u128, u8, u32)> + '_> {
+        if v6 {
+            Box::new(self.table.v6_entries().map(|(a, l, &t)| (a, l, t)))
+        } else {
+            Box::new(self.table.v4_entries().map(|(a, l, &t)| (u128::from(a), l, t)))
+        }
+    }
+
+    /// The target at `index` (from [`Networks::indexed`]).
+    pub fn target(&self, index: u32) -> &NetworkTarget {
+        &self.targets[index as usize]
+    }
+
     /// How many networks there are.
     pub fn len(&self) -> usize {
         self.count

@@ -36,6 +36,9 @@ pub struct Config {
     pub gslb: Arc<gslb::Gslb>,
     /// The geo database.
     pub geo: Arc<GeoDb>,
+    /// Each pool's data center order for every client address, compiled from `gslb` and
+    /// `geo` (shared with the previous configuration when a reload kept both).
+    pub decisions: Arc<crate::policy::compiled::Compiled>,
     /// Problems that did not stop loading.
     pub warnings: Vec<Diagnostic>,
     /// Errors that kept a zone's file (or the GSLB definitions) from being used while
@@ -583,9 +586,19 @@ impl Config {
                 zones.attach_pool(owner, i, pool.is_alias());
             }
         }
+        // The decisions compiled from these definitions and this database, as they were when
+        // neither changed.
+        let decisions = match previous {
+            Some(p) if Arc::ptr_eq(&p.gslb, &gslb) && Arc::ptr_eq(&p.geo, &geo) => p.decisions.clone(),
+            _ => Arc::new(crate::policy::compiled::Compiled::build(&gslb, &geo)),
+        };
+        if let Some(note) = &decisions.note {
+            warnings.push(Diagnostic { at: whole(dir), message: note.clone() });
+        }
         Ok(Config {
             zones,
             gslb,
+            decisions,
             geo,
             warnings,
             errors: zone_errors,

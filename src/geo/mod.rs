@@ -201,6 +201,44 @@ impl GeoDb {
         }
     }
 
+    /// Calls `f(first, len, record)` for every network of the database in one address family
+    /// (`v6`), in address order, covering the whole space: `first` is the network's first
+    /// address as a number (32 or 128 bits), `len` its prefix length, `record` the offset of its
+    /// record (`None`: no data; [`GeoDb::place_at`] tells where a record is). False when the
+    /// tree cannot be walked this way or has more than `limit` networks.
+    pub fn for_each_network(&self, v6: bool, limit: usize, mut f: impl FnMut(u128, u8, Option<usize>)) -> bool {
+        let meta = self.reader.metadata();
+        let (nodes, size, version) = (meta.node_count as usize, meta.record_size, meta.ip_version);
+        tree::for_each_network(self.bytes.as_ref(), nodes, size, version, v6, limit, |first, len, walk| {
+            f(
+                first,
+                len,
+                match walk {
+                    tree::Walk::Data(offset, _) => Some(offset),
+                    tree::Walk::NoData(_) => None,
+                },
+            )
+        })
+    }
+
+    /// The number of nodes of the search tree.
+    pub fn node_count(&self) -> usize {
+        self.reader.metadata().node_count as usize
+    }
+
+    /// Where the record at `offset` places a client (the record a network of `addr` has, from
+    /// [`GeoDb::for_each_network`]), with the point's unit vector: worked out at load, or
+    /// decoded now for a database with more records than are placed at load.
+    pub fn place_at(&self, offset: usize, addr: IpAddr) -> Option<(Location, Unit)> {
+        match self.places.get(&offset) {
+            Some(&place) => place,
+            None => {
+                let hit = self.locate_by_crate(addr);
+                hit.location.zip(hit.unit)
+            }
+        }
+    }
+
     /// [`GeoDb::locate`] by the `maxminddb` crate's lookup alone.
     fn locate_by_crate(&self, addr: IpAddr) -> GeoHit {
         let Ok(result) = self.reader.lookup(addr) else {

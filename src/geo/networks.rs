@@ -82,6 +82,16 @@ impl<T> NetworkTable<T> {
         v4.chain(v6)
     }
 
+    /// Every IPv4 network as (first address, prefix length, value), in no particular order.
+    pub fn v4_entries(&self) -> impl Iterator<Item = (u32, u8, &T)> {
+        self.v4.iter().flat_map(|(len, m)| m.iter().map(move |(&k, v)| (k, *len, v)))
+    }
+
+    /// Every IPv6 network as (first address, prefix length, value), in no particular order.
+    pub fn v6_entries(&self) -> impl Iterator<Item = (u128, u8, &T)> {
+        self.v6.iter().flat_map(|(len, m)| m.iter().map(move |(&k, v)| (k, *len, v)))
+    }
+
     /// The value of exactly `net` (host bits ignored), if it is there.
     pub fn lookup_exact(&self, net: IpNet) -> Option<&T> {
         let len = net.prefix_len();

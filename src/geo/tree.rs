@@ -163,3 +163,69 @@ fn tree_of(file: &[u8], node_count: usize, record_size: u16) -> Option<&[u8]> {
     }
     file.get(..node_count.checked_mul(usize::from(record_size) / 4)?)
 }
+
+/// Calls `f(first, len, walk)` for every network of the search tree of one address family, in
+/// address order: `first` is the network's first address as a number of `width` bits (32 or
+/// 128), `len` its prefix length. The networks cover the family's whole address space. For
+/// IPv4 in an IPv6 tree the walk starts where [`TreeIndex::build`] starts (`::/96`); IPv6 in
+/// an IPv4 tree is one network without data. False, with some networks already given, when
+/// the tree cannot be walked (sizes this walk does not read, a record past the end) or has
+/// more than `limit` networks (a tree whose subtrees are aliased many times over).
+pub fn for_each_network(
+    file: &[u8],
+    node_count: usize,
+    record_size: u16,
+    ip_version: u16,
+    v6: bool,
+    limit: usize,
+    mut f: impl FnMut(u128, u8, Walk),
+) -> bool {
+    let Some(tree) = tree_of(file, node_count, record_size) else {
+        return false;
+    };
+    let width: u8 = if v6 { 128 } else { 32 };
+    let end = |node: usize, depth: u8| {
+        if node == node_count { Walk::NoData(depth) } else { Walk::Data(node.saturating_sub(node_count + 16), depth) }
+    };
+    if v6 && ip_version != 6 {
+        f(0, 0, Walk::NoData(0));
+        return true;
+    }
+    let mut start = 0;
+    if !v6 && ip_version == 6 {
+        for depth in 0..96u8 {
+            if start >= node_count {
+                // The walk to ::/96 ended: every IPv4 address ends there.
+                f(0, 0, end(start, depth));
+                return true;
+            }
+            let Some(next) = read(tree, record_size, start, 0) else {
+                return false;
+            };
+            start = next;
+        }
+    }
+    // Depth first, left before right: networks come out in address order.
+    let mut stack: Vec<(usize, u8, u128)> = vec![(start, 0, 0)];
+    let mut count = 0usize;
+    while let Some((node, depth, first)) = stack.pop() {
+        if node >= node_count {
+            count += 1;
+            if count > limit {
+                return false;
+            }
+            f(first, depth, end(node, depth));
+            continue;
+        }
+        if depth >= width {
+            return false;
+        }
+        let (Some(left), Some(right)) = (read(tree, record_size, node, 0), read(tree, record_size, node, 1)) else {
+            return false;
+        };
+        let bit = 1u128 << (width - 1 - depth);
+        stack.push((right, depth + 1, first | bit));
+        stack.push((left, depth + 1, first));
+    }
+    true
+}

@@ -8,6 +8,7 @@
 //! randomness comes in as a seed, so the same inputs give the same answer, and every step can
 //! be recorded in a [`Trace`] (what `meridian explain` prints).
 
+pub mod compiled;
 mod select;
 
 use std::net::IpAddr;
@@ -142,20 +143,7 @@ impl Located<'_> {
 /// Finds where `client` is: the operator's networks first, then the geo database.
 pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
     if let Some((network, prefix)) = gslb.networks.lookup(client.addr) {
-        let location = match &network.target {
-            NetworkTarget::Datacenters(_) => None,
-            NetworkTarget::Point(point) => Some(Location {
-                point: *point,
-                precision: Precision::Record,
-                continent: None,
-                country: None,
-                subdivision: None,
-            }),
-            NetworkTarget::Region { continent, country, subdivision } => {
-                region_location(geo, *continent, *country, *subdivision)
-            }
-        };
-        return Located::Network { network, prefix, location };
+        return network_located(geo, network, prefix);
     }
     let hit = geo.locate(client.addr);
     match hit.location {
@@ -164,6 +152,24 @@ pub fn locate<'g>(gslb: &'g Gslb, geo: &GeoDb, client: &Client) -> Located<'g> {
         }
         None => Located::Unknown { prefix: hit.prefix },
     }
+}
+
+/// Where a client in the operator network `network` (of `prefix` bits) is.
+fn network_located<'g>(geo: &GeoDb, network: Network<'g>, prefix: u8) -> Located<'g> {
+    let location = match &network.target {
+        NetworkTarget::Datacenters(_) => None,
+        NetworkTarget::Point(point) => Some(Location {
+            point: *point,
+            precision: Precision::Record,
+            continent: None,
+            country: None,
+            subdivision: None,
+        }),
+        NetworkTarget::Region { continent, country, subdivision } => {
+            region_location(geo, *continent, *country, *subdivision)
+        }
+    };
+    Located::Network { network, prefix, location }
 }
 
 fn region_location(
@@ -418,7 +424,24 @@ pub fn dial_in_force(gslb: &Gslb, pool_id: usize, dc: DcId, health: &impl Health
     (set, set.min(health.spill(dc)))
 }
 
-/// Chooses the answer of the pool `ask` names for its client.
+/// What a pool is asked when the data centers are already in order (from a compiled table,
+/// [`compiled::Compiled::lookup`]).
+#[derive(Debug, Clone, Copy)]
+pub struct Ordered<'a> {
+    /// Pool index in the configuration.
+    pub pool: usize,
+    /// The address family asked for.
+    pub family: Family,
+    /// The pool's data centers in the order they are tried.
+    pub order: &'a [DcId],
+    /// The client.
+    pub client: &'a Client,
+    /// Randomness for shuffles, a function of the query.
+    pub seed: u64,
+}
+
+/// Chooses the answer of the pool `ask` names for its client: orders the data centers from
+/// where the client is, then [`choose_ordered`].
 pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: Trace<'_>) -> Decision {
     let Ask { pool: pool_id, family, located, client, seed } = *ask;
     let pool = &gslb.pools[pool_id];
@@ -429,6 +452,16 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
         let km = crate::geo::distance::EARTH_RADIUS_KM;
         record(&mut trace, || Step::Biased(order.iter().map(|&(d, key)| (d, -key * km)).collect()));
     }
+    let order: SmallVec<[DcId; 8]> = order.iter().map(|&(d, _)| d).collect();
+    choose_ordered(gslb, &Ordered { pool: pool_id, family, order: &order, client, seed }, health, trace)
+}
+
+/// Chooses the answer of the pool `ask` names from its data centers in the order given: the
+/// first that can serve per `health` and whose traffic dial keeps the client, its members
+/// arranged by the pool's selection policy.
+pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut trace: Trace<'_>) -> Decision {
+    let Ordered { pool: pool_id, family, order, client, seed } = *ask;
+    let pool = &gslb.pools[pool_id];
     // A CNAME pool's members answer any question.
     let has_family = |m: &crate::config::gslb::Member| match family {
         _ if m.cname.is_some() => true,
@@ -443,7 +476,7 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
         if pool.selection == crate::config::gslb::Selection::Sticky { select::key_len(client) } else { 0 };
     // The first data center that could serve but dialed this client away, with its members up.
     let mut dialed_away: Option<(DcId, Members)> = None;
-    for &(dc, _) in &order {
+    for &dc in order {
         let mut candidates = 0;
         let mut drained = false;
         let mut up = Members::new();

@@ -232,7 +232,7 @@ pub fn account(request: &Request<'_>, down: &[usize], health: &str) -> Option<Ex
 fn describe_gslb(config: &Config, health: &impl Health, done: &Completed<'_>, trace: &[Step], out: &mut Explanation) {
     let pool = &config.gslb.pools[done.pool];
     out.pool = Some(pool.name.clone());
-    out.location = Some(describe_location(&done.located, &done.client));
+    out.location = done.located.as_ref().map(|located| describe_location(located, &done.client));
     out.scope = done.scope;
     let dc_name = |d: usize| config.gslb.datacenters[d].name.clone();
     for step in trace {

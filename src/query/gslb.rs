@@ -10,7 +10,7 @@ use std::net::{IpAddr, SocketAddr};
 use super::Request;
 use super::wire::Query;
 use crate::dns::rtype;
-use crate::policy::{self, Ask, Client, Decision, Family, Located, Trace};
+use crate::policy::{self, Ask, Client, Decision, Family, Located, Ordered, Trace};
 
 /// What a GSLB answer did, for metrics and the query log.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +32,12 @@ pub struct Completed<'c> {
     pub family: Family,
     /// The address the client was located by.
     pub client: Client,
-    /// Where it was found.
-    pub located: Located<'c>,
+    /// Where it was found, from the sources: only when the decision was traced (explain);
+    /// queries take the order from the compiled table
+    /// ([`crate::policy::compiled::Compiled::lookup`]).
+    pub located: Option<Located<'c>>,
+    /// False when the client could not be located (a geo miss: the pool's default order).
+    pub found: bool,
     /// The data center, members, TTL and fallback.
     pub decision: Decision,
     /// The ECS scope prefix of the answer (0 unless the client came from ECS).
@@ -61,11 +65,7 @@ impl Address {
 impl Completed<'_> {
     /// What to count.
     pub fn outcome(&self) -> GslbOutcome {
-        GslbOutcome {
-            pool: self.pool,
-            datacenter: self.decision.datacenter,
-            located: !matches!(self.located, Located::Unknown { .. }),
-        }
+        GslbOutcome { pool: self.pool, datacenter: self.decision.datacenter, located: self.found }
     }
 
     /// The answer's address records in answer order (members without an address of the family
@@ -110,15 +110,31 @@ pub fn complete_as<'c>(
     let config = request.config();
     let gslb = &config.gslb;
     let client = client_of(query, request.peer, gslb.pools[pool].ecs);
-    let located = policy::locate(gslb, &config.geo, &client);
     // The seed makes shuffles differ between queries while staying a function of the query.
     let seed = (u64::from(query.id) << 16 | u64::from(request.peer.port())) ^ ip_bits(request.peer.ip());
-    let decision =
-        policy::choose(gslb, &Ask { pool, family, located: &located, client: &client, seed }, request.health(), trace);
-    // The scope covers every bit the answer depends on: the network that located the client,
-    // and the client's own network where a traffic dial or `sticky` hashed it.
-    let scope = if client.from_ecs { located.prefix().max(decision.client_prefix) } else { 0 };
-    Completed { pool, family, client, located, decision, scope }
+    let health = request.health();
+    // A query takes the data center order from the pool's compiled table; explain (a trace)
+    // works it out from the sources, to tell why, with the table's scope.
+    let hit = config.decisions.lookup(pool, client.addr);
+    let (located, found, prefix, decision) = match (hit, trace) {
+        (Some(hit), None) => {
+            let ask = Ordered { pool, family, order: &hit.order.datacenters, client: &client, seed };
+            (None, hit.order.located, hit.prefix, policy::choose_ordered(gslb, &ask, health, None))
+        }
+        (hit, trace) => {
+            let located = policy::locate(gslb, &config.geo, &client);
+            let decision =
+                policy::choose(gslb, &Ask { pool, family, located: &located, client: &client, seed }, health, trace);
+            let prefix = hit.map_or(located.prefix(), |h| h.prefix);
+            let found = !matches!(located, Located::Unknown { .. });
+            (Some(located), found, prefix, decision)
+        }
+    };
+    // The scope covers every bit the answer depends on: the widest network around the client
+    // with the same data center order, and the client's own network where a traffic dial or
+    // `sticky` hashed it.
+    let scope = if client.from_ecs { prefix.max(decision.client_prefix) } else { 0 };
+    Completed { pool, family, client, located, found, decision, scope }
 }
 
 /// The address a pool locates the client by: the ECS address when the query has one with a
