@@ -108,7 +108,7 @@ fn compiled_lookup_and_choose(bencher: divan::Bencher) {
         let hit = config.decisions.lookup(pool, client.addr).unwrap();
         black_box(policy::choose_ordered(
             &config.gslb,
-            &Ordered { pool, family: Family::V4, order: &hit.order.datacenters, client: &client, seed: i as u64 },
+            &Ordered { pool, family: Family::V4, order: hit.order, client: &client, seed: i as u64 },
             &AllUp,
             None,
         ))

@@ -36,21 +36,14 @@ pub const MAX_TABLES: usize = 32;
 /// Most distinct orders in one table (each range holds an order's index as 16 bits).
 const MAX_ORDERS: usize = u16::MAX as usize;
 
-/// An order of data centers, and whether the client it is for was located at all (a geo miss
-/// is answered with the pool's default order and counted).
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Order {
-    /// The pool's data centers, first choice first.
-    pub datacenters: Box<[DcId]>,
-    /// False when neither an operator network nor the geo database placed the client.
-    pub located: bool,
-}
-
 /// What a lookup found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Hit<'a> {
-    /// The order for the address.
-    pub order: &'a Order,
+    /// The pool's data centers in the order they are tried for the address.
+    pub order: &'a [DcId],
+    /// False when neither an operator network nor the geo database placed the client (a geo
+    /// miss, answered with the pool's default order and counted as such).
+    pub located: bool,
     /// The prefix length of the widest network around the address with the same order.
     pub prefix: u8,
 }
@@ -68,7 +61,7 @@ pub struct Compiled {
 /// The ranges of one default order and region map.
 #[derive(Debug)]
 struct Table {
-    orders: Vec<Order>,
+    orders: Vec<Box<[DcId]>>,
     v4: Ranges<u32>,
     v6: Ranges<u128>,
 }
@@ -106,6 +99,7 @@ impl Compiled {
             sources: FxHashMap::default(),
             last: None,
             orders_of_source: Vec::new(),
+            located: Vec::new(),
             interned: Vec::new(),
             failed: None,
         };
@@ -130,7 +124,7 @@ impl Compiled {
             .zip(v6)
             .zip(compiler.interned)
             .map(|((v4, v6), interned)| {
-                let mut orders: Vec<(Order, u16)> = interned.into_iter().collect();
+                let mut orders: Vec<(Box<[DcId]>, u16)> = interned.into_iter().collect();
                 orders.sort_unstable_by_key(|(_, i)| *i);
                 Table { orders: orders.into_iter().map(|(o, _)| o).collect(), v4: v4.finish(), v6: v6.finish() }
             })
@@ -143,11 +137,11 @@ impl Compiled {
     #[inline]
     pub fn lookup(&self, pool: usize, addr: IpAddr) -> Option<Hit<'_>> {
         let table = self.tables.get(*self.by_pool.get(pool)? as usize)?;
-        let (order, prefix) = match addr {
+        let (order, prefix, located) = match addr {
             IpAddr::V4(a) => table.v4.find(u32::from(a)),
             IpAddr::V6(a) => table.v6.find(u128::from(a)),
         };
-        Some(Hit { order: &table.orders[usize::from(order)], prefix })
+        Some(Hit { order: &table.orders[usize::from(order)], located, prefix })
     }
 
     /// How many tables there are, and their IPv4 and IPv6 ranges in all.
@@ -178,8 +172,10 @@ struct Compiler<'g> {
     last: Option<(Source, u32)>,
     /// Source index * tables + table -> the order's index in that table.
     orders_of_source: Vec<u16>,
+    /// Source index -> whether it locates clients.
+    located: Vec<bool>,
     /// Each table's orders -> index.
-    interned: Vec<FxHashMap<Order, u16>>,
+    interned: Vec<FxHashMap<Box<[DcId]>, u16>>,
     failed: Option<String>,
 }
 
@@ -259,7 +255,7 @@ impl Compiler<'_> {
                 for t in 0..tables {
                     let mut ranked = Ranked::new();
                     order_into(self.gslb, &self.gslb.pools[self.pools[t]], &located, &mut ranked);
-                    let order = Order { datacenters: ranked.iter().map(|&(d, _)| d).collect(), located: found };
+                    let order: Box<[DcId]> = ranked.iter().map(|&(d, _)| d).collect();
                     let interned = &mut self.interned[t];
                     let next = interned.len();
                     if next >= MAX_ORDERS {
@@ -269,14 +265,16 @@ impl Compiler<'_> {
                     let i = *interned.entry(order).or_insert(next as u16);
                     self.orders_of_source.push(i);
                 }
+                self.located.push(found);
                 let i = self.sources.len();
                 self.sources.insert(source, i as u32);
                 i
             }
         };
         self.last = Some((source, index as u32));
+        let located = self.located[index];
         for (t, builder) in builders.iter_mut().enumerate() {
-            builder.push(at, self.orders_of_source[index * tables + t]);
+            builder.push(at, self.orders_of_source[index * tables + t], located);
         }
     }
 }
@@ -356,21 +354,51 @@ impl<A: Bits> Iterator for OperatorRanges<'_, A> {
 struct Builder<A> {
     starts: Vec<A>,
     orders: Vec<u16>,
+    located: Vec<Located3>,
+    /// Where whether clients are located changes, whatever the order.
+    flag_starts: Vec<A>,
+    flags: Vec<bool>,
+}
+
+/// Whether a range's clients are located: all, none, or some (then
+/// [`Ranges::flag_starts`] tells).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Located3 {
+    No,
+    Yes,
+    Mixed,
 }
 
 impl<A> Default for Builder<A> {
     fn default() -> Self {
-        Builder { starts: Vec::new(), orders: Vec::new() }
+        Builder {
+            starts: Vec::new(),
+            orders: Vec::new(),
+            located: Vec::new(),
+            flag_starts: Vec::new(),
+            flags: Vec::new(),
+        }
     }
 }
 
 impl<A: Bits> Builder<A> {
     /// The addresses from `at` on have `order` (until the next push); merged with the range
-    /// before when it has the same.
-    fn push(&mut self, at: A, order: u16) {
+    /// before when it has the same order, whether or not the clients are located (a resolver
+    /// may cache the answer for both alike; the geo-miss count stays exact through the flags).
+    fn push(&mut self, at: A, order: u16, located: bool) {
+        let flag = if located { Located3::Yes } else { Located3::No };
         if self.orders.last() != Some(&order) {
             self.starts.push(at);
             self.orders.push(order);
+            self.located.push(flag);
+        } else if let Some(last) = self.located.last_mut()
+            && *last != flag
+        {
+            *last = Located3::Mixed;
+        }
+        if self.flags.last() != Some(&located) {
+            self.flag_starts.push(at);
+            self.flags.push(located);
         }
     }
 
@@ -387,7 +415,17 @@ impl<A: Bits> Builder<A> {
             index.push(i as u32);
         }
         index.push(starts.len() as u32);
-        Ranges { starts, orders: self.orders.into_boxed_slice(), index: index.into_boxed_slice() }
+        // The flags are needed only where a range mixes located and unlocated clients.
+        let mixed = self.located.contains(&Located3::Mixed);
+        let (flag_starts, flags) = if mixed { (self.flag_starts, self.flags) } else { (Vec::new(), Vec::new()) };
+        Ranges {
+            starts,
+            orders: self.orders.into_boxed_slice(),
+            located: self.located.into_boxed_slice(),
+            flag_starts: flag_starts.into_boxed_slice(),
+            flags: flags.into_boxed_slice(),
+            index: index.into_boxed_slice(),
+        }
     }
 }
 
@@ -397,15 +435,19 @@ struct Ranges<A> {
     /// Each range's first address, ascending; the first is 0.
     starts: Box<[A]>,
     orders: Box<[u16]>,
+    located: Box<[Located3]>,
+    /// Where whether clients are located changes (kept only when some range is mixed).
+    flag_starts: Box<[A]>,
+    flags: Box<[bool]>,
     /// 65 537 entries: see [`Builder::finish`].
     index: Box<[u32]>,
 }
 
 impl<A: Bits> Ranges<A> {
-    /// The order of `addr`'s range, and the prefix length of the widest network around `addr`
-    /// inside that range.
+    /// The order of `addr`'s range, the prefix length of the widest network around `addr`
+    /// inside that range, and whether `addr` is located.
     #[inline]
-    fn find(&self, addr: A) -> (u16, u8) {
+    fn find(&self, addr: A) -> (u16, u8, bool) {
         let h = addr.top16();
         let (lo, hi) = (self.index[h] as usize, self.index[h + 1] as usize);
         // The last range starting at or before `addr`: among those starting in its /16, else
@@ -421,7 +463,15 @@ impl<A: Bits> Ranges<A> {
         if let Some(&next) = self.starts.get(i + 1) {
             len = len.max(addr.common(next) + 1);
         }
-        (self.orders[i], len as u8)
+        let located = match self.located[i] {
+            Located3::Yes => true,
+            Located3::No => false,
+            Located3::Mixed => {
+                let j = self.flag_starts.partition_point(|&s| s <= addr).saturating_sub(1);
+                self.flags[j]
+            }
+        };
+        (self.orders[i], len as u8, located)
     }
 }
 
@@ -491,16 +541,13 @@ mod tests {
     use std::path::Path;
 
     /// The order the uncompiled decision gives `addr`, and the prefix of what located it.
-    fn from_sources(config: &Config, pool: usize, addr: IpAddr) -> (Order, u8) {
+    fn from_sources(config: &Config, pool: usize, addr: IpAddr) -> ((Box<[DcId]>, bool), u8) {
         let client = Client { addr, prefix: if addr.is_ipv4() { 32 } else { 128 }, from_ecs: true };
         let located = locate(&config.gslb, &config.geo, &client);
         let mut ranked = Ranked::new();
         order_into(&config.gslb, &config.gslb.pools[pool], &located, &mut ranked);
-        let order = Order {
-            datacenters: ranked.iter().map(|&(d, _)| d).collect(),
-            located: !matches!(located, Located::Unknown { .. }),
-        };
-        (order, located.prefix())
+        let order: Box<[DcId]> = ranked.iter().map(|&(d, _)| d).collect();
+        ((order, !matches!(located, Located::Unknown { .. })), located.prefix())
     }
 
     /// Tallies of [`check`]: addresses checked, and how many got a scope wider than, equal to
@@ -518,7 +565,7 @@ mod tests {
     fn check(config: &Config, pool: usize, addr: IpAddr, spread: bool, tally: &mut Tally) {
         let hit = config.decisions.lookup(pool, addr).expect("the pool is compiled");
         let (order, prefix) = from_sources(config, pool, addr);
-        assert_eq!(*hit.order, order, "{addr}");
+        assert_eq!((hit.order, hit.located), (&*order.0, order.1), "{addr}");
         let net = IpNet::new(addr, hit.prefix).unwrap().trunc();
         let (first, last) = (net.network(), net.broadcast());
         let inside = |k: u128| match (first, last) {
@@ -533,7 +580,7 @@ mod tests {
             _ => unreachable!(),
         };
         for other in [first, last].into_iter().chain((1..7).filter(|_| spread).map(inside)) {
-            assert_eq!(from_sources(config, pool, other).0, order, "{addr} scope {net}: {other}");
+            assert_eq!(from_sources(config, pool, other).0.0, order.0, "{addr} scope {net}: {other}");
         }
         tally.checked += 1;
         match hit.prefix.cmp(&prefix) {

@@ -118,8 +118,8 @@ pub fn complete_as<'c>(
     let hit = config.decisions.lookup(pool, client.addr);
     let (located, found, prefix, decision) = match (hit, trace) {
         (Some(hit), None) => {
-            let ask = Ordered { pool, family, order: &hit.order.datacenters, client: &client, seed };
-            (None, hit.order.located, hit.prefix, policy::choose_ordered(gslb, &ask, health, None))
+            let ask = Ordered { pool, family, order: hit.order, client: &client, seed };
+            (None, hit.located, hit.prefix, policy::choose_ordered(gslb, &ask, health, None))
         }
         (hit, trace) => {
             let located = policy::locate(gslb, &config.geo, &client);
