@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Scale: a zone of a million records, ten thousand zones, a million operator networks and ten
-# thousand pools: load time, memory and reload time, beside NSD, BIND's checker and Knot.
+# thousand pools: load time, memory and reload time, beside NSD, BIND's checker, Knot and gdnsd.
 #
 #   bench/scale.sh                                   # every corpus at full size
 #   RECORDS=200000 ZONES=2000 CORPORA="zone zones" bench/scale.sh
@@ -10,8 +10,8 @@
 #   check   `meridian check` (and nsd-checkzone, named-checkzone on the single big zone):
 #           wall time and peak resident memory (/usr/bin/time);
 #   serve   from the start of the server until it answers the corpus's last zone, and its
-#           resident memory then (Meridian, NSD, Knot: each one worker thread where it has
-#           such a setting);
+#           resident memory then (Meridian, NSD, Knot, gdnsd: each one worker thread where it
+#           has such a setting; gdnsd also serves the network list, as its geoip `nets`);
 #   reload  Meridian with its API: one zone file changed (its serial raised), `POST /reload`
 #           timed until it returns, the new serial checked with dig, and resident memory after
 #           RELOADS (10) such reloads against the memory before them.
@@ -105,10 +105,11 @@ serve_meridian() {
   serve meridian "$2" "" "$BIN" serve --zones "$1" --geo "$GEO" --listen 127.0.0.1:PORT --state "$work/run/state.json"
 }
 
-# serve_all DIR LAST-ZONE: Meridian, NSD and Knot (those installed) on the zones of DIR.
+# serve_all DIR LAST-ZONE: Meridian, NSD, Knot and gdnsd (those installed) on the zones of DIR.
 serve_all() {
   local dir=$1 last=$2 f
   serve_meridian "$dir" "$last"
+  serve_gdnsd "$dir" "$last"
   if command -v nsd >/dev/null; then
     {
       echo "server:"; echo "  server-count: 1"; echo "  zonesdir: \"$dir\""; echo "  database: \"\""
@@ -133,6 +134,43 @@ serve_all() {
     } >"$work/knot.conf.in"
     serve knot "$last" "$work/knot.conf.in" knotd -c "$work/server.conf"
   fi
+}
+
+# serve_gdnsd DIR LAST-ZONE [NETWORKS-LIST]: gdnsd (when installed) on the zones of DIR, linked
+# under their names as gdnsd wants them; with a list (`CIDR datacenter` lines), on it alone:
+# the list as its geoip plugin's `nets` file (beside the shipped database, data centers placed
+# as in the example) deciding `www` of a small zone.
+serve_gdnsd() {
+  command -v gdnsd >/dev/null || return 0
+  local dir=$1 last=$2 list=${3:-} g=$work/gdnsd f
+  rm -rf "$g"; mkdir -p "$g/zones" "$g/geoip"
+  {
+    echo "options => {"
+    echo "  listen => { 127.0.0.1:PORT => { udp_threads => 1, tcp_threads => 1 } }"
+    echo "  run_dir => $work/run"; echo "  state_dir => $work/run"
+    echo "}"
+  } >"$work/gdnsd.conf.in"
+  if [ -z "$list" ]; then
+    for f in "$dir"/*.zone; do ln -s "$f" "$g/zones/$(basename "$f" .zone)"; done
+  else
+    awk '!/^#/ && NF >= 2 { print $1 " => " $2 }' "$list" >"$g/geoip/nets"
+    ln -s "$GEO" "$g/geoip/geo.mmdb"
+    cat >>"$work/gdnsd.conf.in" <<EOF
+plugins => { geoip => {
+  maps => { m => {
+    geoip2_db => geo.mmdb
+    datacenters => [ ams, iad, sin ]
+    auto_dc_coords => { ams => [ 52.37, 4.90 ], iad => [ 38.95, -77.45 ], sin => [ 1.35, 103.82 ] }
+    nets => nets
+  } }
+  resources => { www => { map => m, dcmap => { ams => 192.0.2.10, iad => 198.51.100.10, sin => 203.0.113.10 } } }
+} }
+EOF
+    printf '$TTL 3600\n@ SOA ns1 hostmaster 1 7200 3600 1209600 3600\n@ NS ns1\nns1 A 192.0.2.1\nwww DYNA geoip!www\n' \
+      >"$g/zones/$last"
+  fi
+  ln -s "$work/server.conf" "$g/config"
+  serve gdnsd "$last" "$work/gdnsd.conf.in" gdnsd -c "$g" start
 }
 
 # reload LABEL DIR ZONE-FILE ORIGIN: RELOADS reloads, each after raising the zone's serial.
@@ -191,6 +229,7 @@ for corpus in $CORPORA; do
       check "meridian check" "$BIN" check --zones "$work/c/nets" --geo "$GEO"
       echo; echo "| serve | until it answers | resident |"; echo "| --- | --- | --- |"
       serve_meridian "$work/c/nets" example.com
+      serve_gdnsd "$work/c/nets" example.com "$work/c/nets/networks.list"
       echo; echo "| reload after changing the zone | reload | resident before | after $RELOADS | peak |"
       echo "| --- | --- | --- | --- | --- |"
       reload_meridian "meridian" "$work/c/nets" "$work/c/nets/change.test.zone" change.test

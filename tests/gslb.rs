@@ -49,8 +49,10 @@ fn ecs_clients_get_their_nearest_data_center_with_the_deciding_scope() {
     let cases: [Case; 5] = [
         // Amsterdam (GeoIP2 City layout, /16 in the database): ams, two of its three members.
         (1, 24, &[81, 0, 1], &["192.0.2.10", "192.0.2.11", "192.0.2.12"], 16),
-        // Kansas (flat layout, coordinates stored as strings, /24): iad.
-        (1, 24, &[8, 8, 8], &["198.51.100.10"], 24),
+        // Kansas (flat layout, coordinates stored as strings, /24): iad. The scope is the
+        // widest network with the same order: around it the database knows nothing, and
+        // unlocated clients get the default order, iad first too, so all of 8.0.0.0/7 alike.
+        (1, 24, &[8, 8, 8], &["198.51.100.10"], 7),
         // Singapore (country only: the country table's coordinates): sin.
         (1, 24, &[1, 0, 16], &["203.0.113.10"], 24),
         // Japan over IPv6 (country only): sin is nearest.
@@ -97,10 +99,12 @@ fn operator_networks_come_before_the_geo_database() {
     let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 1, 24, &[10, 20, 3]));
     assert!(addrs(&m).iter().all(|a| a.starts_with("192.0.2.1")), "{:?}", addrs(&m));
     assert_eq!(echoed(&m).scope_prefix(), 16);
-    // An IPv6 network placed in a country: the US -> iad.
+    // An IPv6 network placed in a country: the US -> iad. The /48 lies in space the database
+    // does not know, whose clients get the default order (iad first too): the scope is the
+    // widest network around it with that order, 2001:db8:f000::/36.
     let m = udp(f.server.addr, &ecs_query("www.gslb.test", A, 2, 56, &[0x20, 0x01, 0x0d, 0xb8, 0xff, 0xff, 0x12]));
     assert_eq!(addrs(&m), ["198.51.100.10"]);
-    assert_eq!(echoed(&m).scope_prefix(), 48);
+    assert_eq!(echoed(&m).scope_prefix(), 36);
 }
 
 #[test]
@@ -136,7 +140,7 @@ fn aliases_other_types_and_second_names_of_a_pool() {
         rrs(&m.answers),
         strs(&["alias.gslb.test. 3600 CNAME www.gslb.test.", "www.gslb.test. 30 A 198.51.100.10"])
     );
-    assert_eq!(echoed(&m).scope_prefix(), 24);
+    assert_eq!(echoed(&m).scope_prefix(), 7, "8.0.0.0/7 orders alike");
     let m = udp(f.server.addr, &ecs_query("www2.gslb.test", A, 1, 24, &[8, 8, 8]));
     assert_eq!(addrs(&m), ["198.51.100.10"]);
     // Other types at a pool name come from the zone file; static answers have scope 0.

@@ -168,7 +168,14 @@ fn meridian_explain_on_the_shipped_example() {
     assert!(out.contains("order: great-circle distance from the client\n  1. ams (59 km)\n  2. iad"), "{out}");
     assert!(out.contains("answered from: ams"), "{out}");
     assert!(out.contains("answer: www.example.com. 60 A 192.0.2.10"), "{out}");
-    assert!(out.contains("ecs scope: /20"), "{out}");
+    // The neighbouring /20 orders alike: the scope is the /19 holding both.
+    assert!(
+        out.contains(
+            "ecs scope: /19 (wider than the /20 that located the client: every address of the /19 gets the same data \
+             center order)"
+        ),
+        "{out}"
+    );
     // What if ams were down: iad, with the degraded TTL.
     let (_, out, _) = explain(&["www.example.com", "A", "--subnet", "193.0.0.0/21", "--down", "ams"]);
     assert!(out.contains("skipped ams: every member is down"), "{out}");

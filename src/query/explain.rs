@@ -86,6 +86,10 @@ pub struct Explanation {
     pub authority: Vec<String>,
     /// The ECS scope prefix the answer carries.
     pub scope: u8,
+    /// Why the scope differs from the prefix of the network that located the client, when it
+    /// does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope_reason: Option<String>,
     /// In a fleet, how each member of the pool gets its state: every instance's view and the
     /// quorum's verdict, or the override in force (filled by the live API).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -208,6 +212,7 @@ pub fn account(request: &Request<'_>, down: &[usize], health: &str) -> Option<Ex
         records: Vec::new(),
         authority: Vec::new(),
         scope: 0,
+        scope_reason: None,
         views: Vec::new(),
     };
     let Some(qname) = name.filter(|_| precheck(query).is_none()) else {
@@ -234,6 +239,20 @@ fn describe_gslb(config: &Config, health: &impl Health, done: &Completed<'_>, tr
     out.pool = Some(pool.name.clone());
     out.location = done.located.as_ref().map(|located| describe_location(located, &done.client));
     out.scope = done.scope;
+    let located = done.located.as_ref().map_or(done.scope, |l| l.prefix());
+    out.scope_reason = match done.scope {
+        _ if !done.client.from_ecs => None,
+        s if s == located => None,
+        s if s == done.decision.client_prefix => {
+            Some("the client's own network: a traffic dial or sticky hashed it".to_string())
+        }
+        s if s < located => Some(format!(
+            "wider than the /{located} that located the client: every address of the /{s} gets the same data center order"
+        )),
+        s => Some(format!(
+            "narrower than the /{located} that located the client: the /{s} around it is the widest network an operator network inside does not cut into"
+        )),
+    };
     let dc_name = |d: usize| config.gslb.datacenters[d].name.clone();
     for step in trace {
         match step {
@@ -406,7 +425,10 @@ impl Explanation {
         for r in &self.authority {
             s.push_str(&format!("authority: {r}\n"));
         }
-        s.push_str(&format!("ecs scope: /{}\n", self.scope));
+        match &self.scope_reason {
+            Some(why) => s.push_str(&format!("ecs scope: /{} ({why})\n", self.scope)),
+            None => s.push_str(&format!("ecs scope: /{}\n", self.scope)),
+        }
         s
     }
 }
