@@ -138,8 +138,8 @@ serve_all() {
 
 # serve_gdnsd DIR LAST-ZONE [NETWORKS-LIST]: gdnsd (when installed) on the zones of DIR, linked
 # under their names as gdnsd wants them; with a list (`CIDR datacenter` lines), on it alone:
-# the list as its geoip plugin's `nets` file (beside the shipped database, data centers placed
-# as in the example) deciding `www` of a small zone.
+# the list as its geoip plugin's `nets` file (beside the shipped database, by continent: gdnsd
+# places data centers by coordinates only with a city database) deciding `www` of a small zone.
 serve_gdnsd() {
   command -v gdnsd >/dev/null || return 0
   local dir=$1 last=$2 list=${3:-} g=$work/gdnsd f
@@ -160,7 +160,7 @@ plugins => { geoip => {
   maps => { m => {
     geoip2_db => geo.mmdb
     datacenters => [ ams, iad, sin ]
-    auto_dc_coords => { ams => [ 52.37, 4.90 ], iad => [ 38.95, -77.45 ], sin => [ 1.35, 103.82 ] }
+    map => { EU => [ams, iad, sin], AF => [ams, iad, sin], NA => [iad, ams, sin], SA => [iad, ams, sin], AS => [sin, ams, iad], OC => [sin, iad, ams], AN => [iad, ams, sin] }
     nets => nets
   } }
   resources => { www => { map => m, dcmap => { ams => 192.0.2.10, iad => 198.51.100.10, sin => 203.0.113.10 } } }

@@ -523,7 +523,13 @@ pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut 
         }
         record(&mut trace, || Step::Chose(dc));
         chosen.push(dc);
-        members.extend(select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed));
+        let arranged = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
+        // The first data center's members are most answers' only ones: moved, not copied.
+        if members.is_empty() {
+            members = arranged;
+        } else {
+            members.extend(arranged);
+        }
         if chosen.len() >= pool.datacenters_per_answer {
             break;
         }

@@ -74,11 +74,12 @@ pub const FASTEST_FLOOR: f64 = 0.1;
 /// Weights for `fastest`: inversely proportional to the smoothed round-trip time, floored at
 /// [`FASTEST_FLOOR`] of the largest; members without a measurement get the largest weight
 /// (they are new, and probably fine).
-pub fn fastest_weights(rtts: &[Option<f64>]) -> Vec<f64> {
-    let inv: Vec<Option<f64>> = rtts.iter().map(|r| r.filter(|r| *r > 0.0).map(|r| 1.0 / r)).collect();
+/// Inline up to 8 members, as [`Members`]: the query path allocates nothing for a usual pool.
+pub fn fastest_weights(rtts: &[Option<f64>]) -> SmallVec<[f64; 8]> {
+    let inv: SmallVec<[Option<f64>; 8]> = rtts.iter().map(|r| r.filter(|r| *r > 0.0).map(|r| 1.0 / r)).collect();
     let max = inv.iter().flatten().copied().fold(0.0, f64::max);
     if max == 0.0 {
-        return vec![1.0; rtts.len()];
+        return rtts.iter().map(|_| 1.0).collect();
     }
     inv.iter().map(|w| w.map_or(max, |w| w.max(max * FASTEST_FLOOR))).collect()
 }
