@@ -204,10 +204,11 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
         config.cookies = Arc::new(meridian::cookie::Secrets::new(vec![SECRET]));
         let config = Arc::new(config);
         let names = names(&config);
+        // One cache for every health state in turn, as a worker's across health changes: the
+        // second time a question is asked it is answered from what the first prepared, and a
+        // pool's walk kept for one health view must never answer under the next.
+        let mut cache = AnswerCache::new();
         for (health_name, snapshot) in health_states(&config) {
-            // One cache per health state, used for every query of the state: the second time a
-            // question is asked it is answered from what the first prepared.
-            let mut cache = AnswerCache::new();
             for round in 0..2 {
                 for name in &names {
                     for &qtype in TYPES {
@@ -239,15 +240,15 @@ fn the_fast_path_answers_exactly_like_the_general_path_over_the_corpus() {
                     }
                 }
             }
-            let (fixed, pool, general) = cache.kinds();
-            kinds = (kinds.0 + fixed, kinds.1 + pool, kinds.2 + general);
         }
+        let (fixed, pool, general) = cache.kinds();
+        kinds = (kinds.0 + fixed, kinds.1 + pool, kinds.2 + general);
     }
     // The comparison is only worth something if the fast path really answered: most questions
     // are prepared, and the GSLB names of the corpus are kept as pools.
     assert!(compared > 50_000, "{compared} queries compared");
     assert!(valid_cookies > 1000, "{valid_cookies} valid server cookies presented");
-    assert!(kinds.0 > 1000 && kinds.1 > 20, "prepared: {kinds:?} (fixed, pool, general)");
+    assert!(kinds.0 > 1000 && kinds.1 > 8, "prepared: {kinds:?} (fixed, pool, general)");
 }
 
 #[test]

@@ -32,6 +32,9 @@ use crate::policy::{Health, View};
 /// is paired with, so its indexes always name the members of that configuration.
 #[derive(Debug, Clone, Default)]
 pub struct HealthSnapshot {
+    /// Different for every snapshot this process builds: what a worker's memory of decisions
+    /// made against one health view is checked by (`query::gslb::Walks`).
+    serial: u64,
     views: Vec<Vec<View>>,
     rtts: Vec<Vec<Option<f64>>>,
     /// Traffic dials set at run time, by data center (over the configuration's).
@@ -44,7 +47,15 @@ pub struct HealthSnapshot {
     loads: Vec<Option<f64>>,
 }
 
+/// The next [`HealthSnapshot::serial`].
+static SERIAL: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+
 impl HealthSnapshot {
+    /// Different for every snapshot built (0 only for `Default`).
+    pub fn serial(&self) -> u64 {
+        self.serial
+    }
+
     /// The same views with `other`'s dials, spillover and loads: what `explain --down`
     /// simulates on top of the live state keeps everything but the views it changes.
     pub fn with_steering_of(mut self, other: &HealthSnapshot) -> HealthSnapshot {
@@ -108,6 +119,7 @@ impl Snapshot {
         let views = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| view(p, m)).collect());
         let rtts = pools.iter().enumerate().map(|(p, pool)| (0..pool.members.len()).map(|m| rtt(p, m)).collect());
         let health = HealthSnapshot {
+            serial: SERIAL.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             views: views.collect(),
             rtts: rtts.collect(),
             dials: Vec::new(),

@@ -458,22 +458,35 @@ pub fn choose(gslb: &Gslb, ask: &Ask<'_, '_>, health: &impl Health, mut trace: T
 
 /// Chooses the answer of the pool `ask` names from its data centers in the order given: the
 /// first that can serve per `health` and whose traffic dial keeps the client, its members
-/// arranged by the pool's selection policy.
+/// arranged by the pool's selection policy ([`walk`], then [`settle`]).
 pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut trace: Trace<'_>) -> Decision {
-    let Ordered { pool: pool_id, family, order, client, seed } = *ask;
+    let walk = walk(gslb, ask, health, &mut trace);
+    settle(gslb, ask, &walk, health, &mut trace)
+}
+
+/// A pool's data centers walked in order against a health view: those that answer with their
+/// members up (before the selection policy arranges them), or what the fallback needs.
+#[derive(Debug, Clone)]
+pub struct Walk {
+    /// The data centers that answer, each with its members up, in pool order.
+    chosen: SmallVec<[(DcId, Members); 2]>,
+    /// The client's first choice could not serve.
+    degraded: bool,
+    /// The first data center with members of the family (the `nearest` fallback's).
+    first_with_family: Option<DcId>,
+    /// A traffic dial below 100 was consulted, so the walk depends on the client's network;
+    /// otherwise it is the same for every client with this order, pool, family and health
+    /// view, and may be kept for them.
+    pub dialed: bool,
+}
+
+/// Walks the data centers of `ask`'s order: each with members of the family, enough of them
+/// up, and a dial that keeps the client answers, up to `datacenters_per_answer`; when every
+/// one that could serve dialed the client away, the first of them answers anyway.
+pub fn walk(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, trace: &mut Trace<'_>) -> Walk {
+    let Ordered { pool: pool_id, family, order, client, .. } = *ask;
     let pool = &gslb.pools[pool_id];
-    // A CNAME pool's members answer any question.
-    let has_family = |m: &crate::config::gslb::Member| match family {
-        _ if m.cname.is_some() => true,
-        Family::V4 => m.ipv4.is_some(),
-        Family::V6 => m.ipv6.is_some(),
-    };
-    let mut first_with_family: Option<DcId> = None;
-    let mut degraded = false;
-    let mut chosen: SmallVec<[DcId; 4]> = SmallVec::new();
-    let mut members = Members::new();
-    let mut client_prefix =
-        if pool.selection == crate::config::gslb::Selection::Sticky { select::key_len(client) } else { 0 };
+    let mut walk = Walk { chosen: SmallVec::new(), degraded: false, first_with_family: None, dialed: false };
     // The first data center that could serve but dialed this client away, with its members up.
     let mut dialed_away: Option<(DcId, Members)> = None;
     for &dc in order {
@@ -481,7 +494,7 @@ pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut 
         let mut drained = false;
         let mut up = Members::new();
         for (i, m) in pool.members.iter().enumerate() {
-            if m.dc != dc || !has_family(m) {
+            if m.dc != dc || !has_family(m, family) {
                 continue;
             }
             candidates += 1;
@@ -492,10 +505,10 @@ pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut 
             }
         }
         if candidates == 0 {
-            record(&mut trace, || Step::Skipped(dc, Skip::NoAddress));
+            record(trace, || Step::Skipped(dc, Skip::NoAddress));
             continue;
         }
-        first_with_family.get_or_insert(dc);
+        walk.first_with_family.get_or_insert(dc);
         let needed = pool.min_healthy.needed(candidates);
         if up.len() < needed {
             let why = if !up.is_empty() {
@@ -505,54 +518,73 @@ pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut 
             } else {
                 Skip::Down
             };
-            record(&mut trace, || Step::Skipped(dc, why));
+            record(trace, || Step::Skipped(dc, why));
             // Degraded: the client's first choice cannot serve (not a later one's failure).
-            degraded |= chosen.is_empty();
+            walk.degraded |= walk.chosen.is_empty();
             continue;
         }
         let (set, dial) = dial_in_force(gslb, pool_id, dc, health);
         if dial < 100 {
-            client_prefix = select::key_len(client);
+            walk.dialed = true;
             if !dial_keeps(client, gslb.datacenters[dc].key, dial) {
-                record(&mut trace, || Step::Dialed(dc, dial, dial < set));
+                record(trace, || Step::Dialed(dc, dial, dial < set));
                 if dialed_away.is_none() {
                     dialed_away = Some((dc, up));
                 }
                 continue;
             }
         }
-        record(&mut trace, || Step::Chose(dc));
-        chosen.push(dc);
-        let arranged = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
-        // The first data center's members are most answers' only ones: moved, not copied.
-        if members.is_empty() {
-            members = arranged;
-        } else {
-            members.extend(arranged);
-        }
-        if chosen.len() >= pool.datacenters_per_answer {
+        record(trace, || Step::Chose(dc));
+        walk.chosen.push((dc, up));
+        if walk.chosen.len() >= pool.datacenters_per_answer {
             break;
         }
     }
-    if chosen.is_empty()
+    if walk.chosen.is_empty()
         && let Some((dc, up)) = dialed_away
     {
-        record(&mut trace, || Step::DialedBack(dc));
-        chosen.push(dc);
-        members = select::arrange(pool, up, |i| health.rtt(pool_id, i), client, seed);
+        record(trace, || Step::DialedBack(dc));
+        walk.chosen.push((dc, up));
     }
-    if let Some(&first) = chosen.first() {
+    walk
+}
+
+/// A CNAME pool's members answer any question.
+fn has_family(m: &crate::config::gslb::Member, family: Family) -> bool {
+    match family {
+        _ if m.cname.is_some() => true,
+        Family::V4 => m.ipv4.is_some(),
+        Family::V6 => m.ipv6.is_some(),
+    }
+}
+
+/// The decision for `ask`'s client from a walk of its order: the chosen data centers' members
+/// arranged by the pool's selection policy (with the query's seed and the client), or the
+/// pool's fallback when none could serve.
+pub fn settle(gslb: &Gslb, ask: &Ordered<'_>, walk: &Walk, health: &impl Health, trace: &mut Trace<'_>) -> Decision {
+    let Ordered { pool: pool_id, family, client, seed, .. } = *ask;
+    let pool = &gslb.pools[pool_id];
+    let client_prefix = if walk.dialed || pool.selection == crate::config::gslb::Selection::Sticky {
+        select::key_len(client)
+    } else {
+        0
+    };
+    if let Some((first, up)) = walk.chosen.first() {
+        let mut members = select::arrange(pool, up.clone(), |i| health.rtt(pool_id, i), client, seed);
+        for (_, up) in &walk.chosen[1..] {
+            members.extend(select::arrange(pool, up.clone(), |i| health.rtt(pool_id, i), client, seed));
+        }
         return Decision {
-            datacenter: Some(first),
+            datacenter: Some(*first),
             members,
-            ttl: if degraded { pool.degraded_ttl } else { pool.ttl },
+            ttl: if walk.degraded { pool.degraded_ttl } else { pool.ttl },
             fallback: None,
-            also: chosen[1..].into(),
+            also: walk.chosen[1..].iter().map(|&(dc, _)| dc).collect(),
             client_prefix,
         };
     }
-    let Some(nearest) = first_with_family else {
-        record(&mut trace, || Step::NoData);
+    let Some(nearest) = walk.first_with_family else {
+        record(trace, || Step::NoData);
         return Decision {
             datacenter: None,
             members: Members::new(),
@@ -564,16 +596,16 @@ pub fn choose_ordered(gslb: &Gslb, ask: &Ordered<'_>, health: &impl Health, mut 
     };
     // Nothing can serve: the pool's fallback, never an accidental empty answer.
     use crate::config::gslb::Fallback;
-    record(&mut trace, || Step::Fallback(pool.fallback));
+    record(trace, || Step::Fallback(pool.fallback));
     let (datacenter, members) = match pool.fallback {
         Fallback::Nearest => {
             let all: Members = (0..pool.members.len())
-                .filter(|&i| pool.members[i].dc == nearest && has_family(&pool.members[i]))
+                .filter(|&i| pool.members[i].dc == nearest && has_family(&pool.members[i], family))
                 .collect();
             (Some(nearest), select::arrange(pool, all, |_| None, client, seed))
         }
         Fallback::All => {
-            let all: Members = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i])).collect();
+            let all: Members = (0..pool.members.len()).filter(|&i| has_family(&pool.members[i], family)).collect();
             (None, all)
         }
         Fallback::ServFail => (None, Members::new()),

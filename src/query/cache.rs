@@ -67,6 +67,8 @@ enum Entry {
 pub struct AnswerCache {
     generation: u64,
     entries: HashMap<Box<[u8]>, Entry, rustc_hash::FxBuildHasher>,
+    /// Pools' walks for the current health view.
+    walks: gslb::Walks,
 }
 
 impl AnswerCache {
@@ -127,17 +129,23 @@ fn fast(cache: &mut AnswerCache, request: &Request<'_>, query: &Query<'_>, out: 
     key[n..n + 2].copy_from_slice(&query.qtype.to_be_bytes());
     let key = &key[..n + 2];
     if let Some(entry) = cache.entries.get(key) {
-        return from_entry(entry, request, query, out);
+        return from_entry(entry, &mut cache.walks, request, query, out);
     }
     if cache.entries.len() >= MAX_ENTRIES {
         cache.entries.clear();
     }
     let entry = cache.entries.entry(key.into()).or_insert(prepare(config, &key[..n], query.qtype));
-    from_entry(entry, request, query, out)
+    from_entry(entry, &mut cache.walks, request, query, out)
 }
 
 /// Answers `query` from what is known of its question.
-fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut Vec<u8>) -> Option<Outcome> {
+fn from_entry(
+    entry: &Entry,
+    walks: &mut gslb::Walks,
+    request: &Request<'_>,
+    query: &Query<'_>,
+    out: &mut Vec<u8>,
+) -> Option<Outcome> {
     let mut outcome = Outcome::of(query);
     let opt = Opt::of(request, query);
     let mut w = Writer::new(out, size_limit(request.transport, query));
@@ -156,7 +164,7 @@ fn from_entry(entry: &Entry, request: &Request<'_>, query: &Query<'_>, out: &mut
             if query.qname.len() <= 1 {
                 return None;
             }
-            let done = gslb::complete(request, query, pool, None);
+            let done = gslb::complete_remembering(request, query, pool, walks);
             // NODATA and SERVFAIL fallbacks are rare; the general path writes them.
             if done.decision.members.is_empty() || done.decision.fallback == Some(Fallback::ServFail) {
                 return None;

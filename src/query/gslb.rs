@@ -107,6 +107,29 @@ pub fn complete_as<'c>(
     family: Family,
     trace: Trace<'_>,
 ) -> Completed<'c> {
+    complete_with(request, query, pool, family, trace, None)
+}
+
+/// [`complete`] for the fast path: the walk of the pool's data centers is taken from `walks`
+/// when one was made for the same order and health view (and kept there when it may be).
+pub fn complete_remembering<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    pool: usize,
+    walks: &mut Walks,
+) -> Completed<'c> {
+    let family = if query.qtype == rtype::AAAA { Family::V6 } else { Family::V4 };
+    complete_with(request, query, pool, family, None, Some(walks))
+}
+
+fn complete_with<'c>(
+    request: &Request<'c>,
+    query: &Query<'_>,
+    pool: usize,
+    family: Family,
+    trace: Trace<'_>,
+    walks: Option<&mut Walks>,
+) -> Completed<'c> {
     let config = request.config();
     let gslb = &config.gslb;
     let client = client_of(query, request.peer, gslb.pools[pool].ecs);
@@ -119,7 +142,11 @@ pub fn complete_as<'c>(
     let (located, found, prefix, decision) = match (hit, trace) {
         (Some(hit), None) => {
             let ask = Ordered { pool, family, order: hit.order, client: &client, seed };
-            (None, hit.located, hit.prefix, policy::choose_ordered(gslb, &ask, health, None))
+            let decision = match walks {
+                Some(walks) => walks.decide(config, &ask, health),
+                None => policy::choose_ordered(gslb, &ask, health, None),
+            };
+            (None, hit.located, hit.prefix, decision)
         }
         (hit, trace) => {
             let located = policy::locate(gslb, &config.geo, &client);
@@ -135,6 +162,53 @@ pub fn complete_as<'c>(
     // `sticky` hashed it.
     let scope = if client.from_ecs { prefix.max(decision.client_prefix) } else { 0 };
     Completed { pool, family, client, located, found, decision, scope }
+}
+
+/// Most walks a worker keeps; past them it forgets them all and starts again.
+pub const MAX_WALKS: usize = 4096;
+
+/// A worker's walks of pools' data centers ([`policy::walk`]), by pool, compiled order and
+/// address family, made against one configuration and one health view: every client whose
+/// address has the same order gets the same walk unless a traffic dial below 100 was consulted
+/// (such walks are not kept), so a query with one only arranges the members ([`policy::settle`]).
+/// Forgotten whenever the configuration or the health view changes.
+#[derive(Debug, Default)]
+pub struct Walks {
+    generation: u64,
+    serial: u64,
+    kept: std::collections::HashMap<(usize, usize, bool), policy::Walk, rustc_hash::FxBuildHasher>,
+}
+
+impl Walks {
+    /// The decision for `ask` (whose order comes from `config`'s compiled tables) against
+    /// `health`, from a kept walk when there is one.
+    fn decide(
+        &mut self,
+        config: &crate::config::Config,
+        ask: &Ordered<'_>,
+        health: &crate::health::HealthSnapshot,
+    ) -> Decision {
+        if self.generation != config.generation || self.serial != health.serial() {
+            self.kept.clear();
+            self.generation = config.generation;
+            self.serial = health.serial();
+        }
+        // The order is a slice of the configuration's compiled table: its address names it.
+        let key = (ask.pool, ask.order.as_ptr() as usize, ask.family == Family::V6);
+        let gslb = &config.gslb;
+        if let Some(walk) = self.kept.get(&key) {
+            return policy::settle(gslb, ask, walk, health, &mut None);
+        }
+        let walk = policy::walk(gslb, ask, health, &mut None);
+        let decision = policy::settle(gslb, ask, &walk, health, &mut None);
+        if !walk.dialed {
+            if self.kept.len() >= MAX_WALKS {
+                self.kept.clear();
+            }
+            self.kept.insert(key, walk);
+        }
+        decision
+    }
 }
 
 /// The address a pool locates the client by: the ECS address when the query has one with a
