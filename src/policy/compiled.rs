@@ -536,6 +536,7 @@ bits!(u128, std::net::Ipv6Addr);
 mod tests {
     use super::*;
     use crate::config::Config;
+    use crate::geo::GeoDb;
     use crate::policy::{Client, locate};
     use ipnet::IpNet;
     use std::path::Path;
@@ -795,6 +796,61 @@ mod tests {
             }
             random(50_000, |addr| check(&config, pool, addr, false, &mut tally));
             assert!(tally.wider > 0 && tally.narrower > 0, "operator networks inside database networks: {tally:?}");
+        }
+    }
+
+    /// Past [`MAX_TABLES`] distinct orderings, the further pools are answered from the sources
+    /// (no table, `lookup` says so) and the load says why; the first ones keep their tables.
+    #[test]
+    fn pools_past_the_table_limit_are_answered_from_the_sources_and_said_so() {
+        use mmdb_writer::{Value, Writer};
+        let dir = tempfile::tempdir().unwrap();
+        let mut w = Writer::builder("Meridian-Test-City").description(&[("en", "tiny")]).build();
+        let place = Value::map([("country", Value::map([("iso_code", Value::String("NL".into()))]))]);
+        w.insert_value("81.0.0.0/16".parse::<IpNet>().unwrap(), place).unwrap();
+        let geo = dir.path().join("geo.mmdb");
+        std::fs::write(&geo, w.to_bytes().unwrap()).unwrap();
+        let zones = dir.path().join("zones");
+        std::fs::create_dir(&zones).unwrap();
+        std::fs::write(
+            zones.join("cap.test.zone"),
+            "$TTL 300\n@ SOA ns hostmaster 1 3600 900 604800 60\n@ NS ns\nns A 192.0.2.53\n",
+        )
+        .unwrap();
+        let dcs = ["a", "b", "c", "d", "e"];
+        let mut toml = String::new();
+        for (i, dc) in dcs.iter().enumerate() {
+            toml.push_str(&format!("[datacenters.{dc}]\nlat = {}\nlon = {}\n", 10 * i, 20 * i));
+        }
+        // 40 pools, each with its own permutation of the five data centers.
+        let mut orders: Vec<Vec<&str>> = Vec::new();
+        let mut perm = dcs.to_vec();
+        while orders.len() < MAX_TABLES + 8 {
+            orders.push(perm.clone());
+            // The next permutation in lexicographic order.
+            let i = (0..perm.len() - 1).rev().find(|&i| perm[i] < perm[i + 1]).unwrap();
+            let j = (i + 1..perm.len()).rev().find(|&j| perm[j] > perm[i]).unwrap();
+            perm.swap(i, j);
+            perm[i + 1..].reverse();
+        }
+        for (p, order) in orders.iter().enumerate() {
+            let list = order.iter().map(|d| format!("\"{d}\"")).collect::<Vec<_>>().join(", ");
+            toml.push_str(&format!("[pools.p{p}]\nnames = [\"p{p}\"]\ndefault_order = [{list}]\n"));
+            for dc in dcs {
+                toml.push_str(&format!("[pools.p{p}.members.{dc}]\ndatacenter = \"{dc}\"\nipv4 = \"192.0.2.1\"\n"));
+            }
+        }
+        std::fs::write(zones.join("cap.test.toml"), toml).unwrap();
+        let config =
+            Config::load_serving(&zones, std::sync::Arc::new(GeoDb::open(&geo).unwrap()), None, false).unwrap();
+        assert_eq!(config.decisions.size().0, MAX_TABLES);
+        let note = config.decisions.note.as_deref().unwrap_or_default();
+        assert!(note.contains("8 pools have default orders or region maps past the first 32"), "{note}");
+        assert!(config.warnings.iter().any(|w| w.message == note), "{:?}", config.warnings);
+        let addr: IpAddr = "81.0.1.1".parse().unwrap();
+        // Tables go to the first distinct orderings in the definitions' pool order.
+        for (p, pool) in config.gslb.pools.iter().enumerate() {
+            assert_eq!(config.decisions.lookup(p, addr).is_some(), p < MAX_TABLES, "{}", pool.name);
         }
     }
 }
