@@ -75,8 +75,9 @@ fn query(name: &str, qtype: u16, ecs: Option<Ipv4Addr>, id: u16) -> Vec<u8> {
     p
 }
 
-#[divan::bench(sample_count = 1000, sample_size = 64)]
-fn locate_and_choose(bencher: divan::Bencher) {
+/// Runs `choose` for the pool `www` over [`clients`] in turn, each a /24 from ECS, with the
+/// call's count as the seed: the set-up the two choice benchmarks share.
+fn bench_choice(bencher: divan::Bencher, choose: impl Fn(&Config, usize, &Client, u64) -> policy::Decision) {
     let config = config();
     let clients = clients();
     let pool = config.gslb.pools.iter().position(|p| p.name == "www").unwrap();
@@ -84,13 +85,15 @@ fn locate_and_choose(bencher: divan::Bencher) {
     bencher.bench_local(|| {
         i = (i + 1) % clients.len();
         let client = Client { addr: IpAddr::V4(clients[i]), prefix: 24, from_ecs: true };
-        let located = policy::locate(&config.gslb, &config.geo, &client);
-        black_box(policy::choose(
-            &config.gslb,
-            &Ask { pool, family: Family::V4, located: &located, client: &client, seed: i as u64 },
-            &AllUp,
-            None,
-        ))
+        black_box(choose(&config, pool, &client, i as u64))
+    });
+}
+
+#[divan::bench(sample_count = 1000, sample_size = 64)]
+fn locate_and_choose(bencher: divan::Bencher) {
+    bench_choice(bencher, |config, pool, client, seed| {
+        let located = policy::locate(&config.gslb, &config.geo, client);
+        policy::choose(&config.gslb, &Ask { pool, family: Family::V4, located: &located, client, seed }, &AllUp, None)
     });
 }
 
@@ -98,20 +101,10 @@ fn locate_and_choose(bencher: divan::Bencher) {
 /// choice over the order found.
 #[divan::bench(sample_count = 1000, sample_size = 64)]
 fn compiled_lookup_and_choose(bencher: divan::Bencher) {
-    let config = config();
-    let clients = clients();
-    let pool = config.gslb.pools.iter().position(|p| p.name == "www").unwrap();
-    let mut i = 0;
-    bencher.bench_local(|| {
-        i = (i + 1) % clients.len();
-        let client = Client { addr: IpAddr::V4(clients[i]), prefix: 24, from_ecs: true };
+    bench_choice(bencher, |config, pool, client, seed| {
         let hit = config.decisions.lookup(pool, client.addr).unwrap();
-        black_box(policy::choose_ordered(
-            &config.gslb,
-            &Ordered { pool, family: Family::V4, order: hit.order, client: &client, seed: i as u64 },
-            &AllUp,
-            None,
-        ))
+        let ask = Ordered { pool, family: Family::V4, order: hit.order, client, seed };
+        policy::choose_ordered(&config.gslb, &ask, &AllUp, None)
     });
 }
 
