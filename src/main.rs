@@ -12,6 +12,27 @@ use meridian::fleet::Role;
 use meridian::query::Transport;
 use meridian::settings::Settings;
 
+/// mimalloc rather than glibc's allocator: a configuration replaced by a reload is freed in
+/// size-class pages that go back to the system whole, where glibc's heaps kept much of it (a
+/// zone of 1 000 000 records served in 172 MB grew to 248-270 MB over reloads, peaking at 477
+/// MB). Built without transparent huge pages, which would round a small configuration's heap
+/// up to 2 MiB pages (docs/performance.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Freed pages go back to the system at once, unless `MIMALLOC_PURGE_DELAY` says otherwise:
+/// mimalloc's default delay is only acted on by the thread that freed them, when it next
+/// allocates, and the thread that built a configuration is often idle after it (a million
+/// operator networks served in 76 MB with the delay, in 55 MB without). The number is
+/// `mi_option_purge_delay` in mimalloc 2's `mi_option_e`, which the crate does not name.
+fn tune_allocator() {
+    const PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
+        // SAFETY: sets one of mimalloc's integer options, read each time it purges.
+        unsafe { libmimalloc_sys::mi_option_set(PURGE_DELAY, 0) };
+    }
+}
+
 #[derive(Parser)]
 #[command(name = "meridian", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MERIDIAN_REVISION"), ")"), about = "Authoritative DNS with global server load balancing")]
 struct Cli {
@@ -220,6 +241,7 @@ impl ApiArgs {
 }
 
 fn main() -> ExitCode {
+    tune_allocator();
     let cli = Cli::parse();
     let (file, config_path) = match meridian::settings::load(cli.config.as_deref()) {
         Ok(found) => found,

@@ -71,12 +71,15 @@ pub fn log_zone_errors(config: &Config) {
     }
 }
 
-/// Returns the free memory of the heap to the system. glibc keeps what a replaced
-/// configuration freed inside its heaps (one per thread that allocated), so the resident size
-/// grew by most of a configuration at each reload: a zone of 1 000 000 records served in 175
-/// MB, and in 587 MB after six reloads of it; trimmed after each, 252 MB (bench/scale.sh,
-/// docs/performance.md).
+/// Returns the free memory of the heap to the system after a load or reload. The binary
+/// allocates with mimalloc (`src/main.rs`), whose pages a collection returns; glibc's
+/// allocator (the library's tests, or code that calls `malloc` itself) keeps what a replaced
+/// configuration freed inside its heaps, one per thread that allocated, unless trimmed.
 pub(crate) fn trim_heap() {
+    // SAFETY: mi_collect only frees and returns pages mimalloc holds for nothing.
+    unsafe {
+        libmimalloc_sys::mi_collect(true);
+    }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: malloc_trim takes a plain integer and only returns free pages of the allocator's
     // own heaps to the kernel; no memory in use is touched.
