@@ -3,8 +3,9 @@
 # dig (dnsutils), named-checkzone (bind9-utils), NSD (nsd) for the differential test,
 # Unbound (unbound) for the resolver tests, etcd (etcd-server, and etcdctl from etcd-client)
 # for the fleet tests, Knot (knot) as a secondary in the transfer tests and kdig
-# (knot-dnsutils) for DNS over TLS and HTTPS, and headless Chromium (chromium) for the status
-# page test and README's screenshots.
+# (knot-dnsutils) for DNS over TLS and HTTPS, headless Chromium (chromium) for the status
+# page test and README's screenshots, and libfaketime (faketime) for the DNSSEC test of
+# expired signatures.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,7 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 [ -x /usr/sbin/knotd ] || need+=(knot)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v chromium >/dev/null || need+=(chromium)
+command -v faketime >/dev/null || need+=(faketime)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""

@@ -218,6 +218,7 @@ impl Daemon {
                 }));
             }
         }
+        tasks.push(tokio::spawn(crate::dnssec::log_key_steps(running.shared.snapshot.clone())));
         let mut fleet = None;
         if !options.cluster.endpoints.is_empty() {
             let joined =

@@ -90,6 +90,8 @@ pub mod rtype {
     pub const AVC: u16 = 258;
     pub const TA: u16 = 32768;
     pub const DLV: u16 = 32769;
+    /// A meta-type: in an NSEC's type bitmap, the name does not exist (RFC 9824 §3.4).
+    pub const NXNAME: u16 = 128;
 }
 
 /// Mnemonics and numbers of every type in [`rtype`].
@@ -176,6 +178,14 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("TA", rtype::TA),
     ("DLV", rtype::DLV),
 ];
+
+/// DNSKEY flags (RFC 4034 §2.1.1).
+pub mod dnskey {
+    /// A zone key: the key signs the zone's data.
+    pub const ZONE: u16 = 0x0100;
+    /// Secure Entry Point: a key-signing key, or a combined signing key.
+    pub const SEP: u16 = 0x0001;
+}
 
 /// The mnemonic of `n` in a (mnemonic, number) table.
 fn name_in(table: &[(&'static str, u16)], n: u16) -> Option<&'static str> {
@@ -322,6 +332,9 @@ pub mod flags {
     pub const RCODE_MASK: u16 = 0x000f;
     /// The DNSSEC OK bit, in the flags half of the OPT record's TTL (RFC 3225 §3).
     pub const EDNS_DO: u16 = 0x8000;
+    /// Compact Answers OK, beside DO (RFC 9824 §4): the requestor takes NXDOMAIN with a
+    /// compact denial.
+    pub const EDNS_CO: u16 = 0x4000;
 
     /// The opcode of a flags word.
     pub fn opcode(flags: u16) -> u8 {

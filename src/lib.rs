@@ -7,6 +7,8 @@
 //! - [`zone`]: RFC 1035 master files -> an immutable [`zone::ZoneSet`]; lookup by name.
 //! - [`cookie`]: DNS Cookies: RFC 9018 server cookies made and checked under the secrets.
 //! - [`geo`]: client address -> location (MaxMind DB, coordinate tables, operator networks).
+//! - [`dnssec`]: zone keys (BIND's key files), RRSIGs made online and kept, compact denial's
+//!   NSEC records.
 //! - [`config`]: the `zones/` directory (zone files and GSLB definitions) and the geo database
 //!   -> a validated, immutable [`config::Config`].
 //! - [`health`]: probes -> per-member state machines and overrides -> a health snapshot.
@@ -35,6 +37,7 @@ pub mod control;
 pub mod cookie;
 pub mod daemon;
 pub mod dns;
+pub mod dnssec;
 pub mod fleet;
 pub mod geo;
 pub mod health;

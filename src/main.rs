@@ -33,6 +33,57 @@ fn tune_allocator() {
     }
 }
 
+#[derive(Subcommand)]
+enum KeyCommand {
+    /// Make a key for ZONE and print its base name (K<zone>.+<alg>+<tag>). Default: a
+    /// combined signing key (flags 257), ECDSA P-256, published and active now. Times take
+    /// YYYYMMDDHHMMSS (UTC), now, or an offset such as +30d, now-1h, +2w.
+    Generate {
+        /// The zone.
+        zone: String,
+        /// 13 (ECDSAP256SHA256) or 15 (ED25519).
+        #[arg(long, short = 'a', default_value = "13")]
+        algorithm: String,
+        /// A key-signing key: signs the key sets only (pair it with a --zsk).
+        #[arg(long)]
+        ksk: bool,
+        /// A zone-signing key: signs everything but the key sets.
+        #[arg(long)]
+        zsk: bool,
+        /// When it enters the DNSKEY set.
+        #[arg(long, short = 'P', value_name = "TIME", allow_hyphen_values = true)]
+        publish: Option<String>,
+        /// When it starts signing.
+        #[arg(long, short = 'A', value_name = "TIME", allow_hyphen_values = true)]
+        activate: Option<String>,
+        /// When it stops signing.
+        #[arg(long, short = 'I', value_name = "TIME", allow_hyphen_values = true)]
+        inactive: Option<String>,
+        /// When it leaves the DNSKEY set.
+        #[arg(long, short = 'D', value_name = "TIME", allow_hyphen_values = true)]
+        delete: Option<String>,
+        /// When its CDS and CDNSKEY records appear (asking the parent for its DS).
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        sync_publish: Option<String>,
+        /// When they go.
+        #[arg(long, value_name = "TIME", allow_hyphen_values = true)]
+        sync_delete: Option<String>,
+    },
+    /// Print the DS records (SHA-256) of ZONE's published key-signing keys, for the parent.
+    Ds {
+        /// The zone.
+        zone: String,
+        /// The records' TTL.
+        #[arg(long, default_value_t = 3600)]
+        ttl: u32,
+    },
+    /// List ZONE's keys: role (CSK, KSK, ZSK), state now, and timing.
+    List {
+        /// The zone.
+        zone: String,
+    },
+}
+
 #[derive(Parser)]
 #[command(name = "meridian", version = concat!(env!("CARGO_PKG_VERSION"), " (", env!("MERIDIAN_REVISION"), ")"), about = "Authoritative DNS with global server load balancing")]
 struct Cli {
@@ -75,6 +126,16 @@ enum Command {
         as_serve: bool,
         /// Zone files (`*.zone`) or GSLB definitions (`*.toml`) to check alone.
         files: Vec<PathBuf>,
+    },
+    /// DNSSEC keys of a zone: make one, print the DS records for the parent, list them. Keys
+    /// are BIND `dnssec-keygen` files in `keys/` of the zones directory; a zone with a key there
+    /// is signed.
+    Key {
+        #[command(subcommand)]
+        action: KeyCommand,
+        /// Directory of zone files; the keys are in its `keys/`. Default the settings' `zones`.
+        #[arg(long, value_name = "DIR", global = true)]
+        zones: Option<PathBuf>,
     },
     /// Print the shell completion script for SHELL (bash, zsh, fish, elvish, powershell).
     Completions {
@@ -260,6 +321,7 @@ fn main() -> ExitCode {
             check_as_serve(&zones(z), &geo(g), file.strict == Some(true))
         }
         Some(Command::Check { zones: z, geo: g, .. }) => check(&zones(z), &geo(g)),
+        Some(Command::Key { action, zones: z }) => key(&zones(z).join(meridian::config::KEYS_DIR), action),
         Some(Command::Completions { shell }) => {
             clap_complete::generate(shell, &mut Cli::command(), "meridian", &mut std::io::stdout());
             ExitCode::SUCCESS
@@ -301,6 +363,53 @@ fn main() -> ExitCode {
         Some(Command::Serve(flags)) => serve(flags.over(file), config_path, Role::Server),
         Some(Command::Checker(flags)) => serve(flags.over(file), config_path, Role::Checker),
         None => serve(cli.serve.over(file), config_path, Role::Server),
+    }
+}
+
+fn key(dir: &std::path::Path, action: KeyCommand) -> ExitCode {
+    use meridian::dnssec::command;
+    let now = u64::from(meridian::cookie::now());
+    let result = match &action {
+        KeyCommand::Generate {
+            zone,
+            algorithm,
+            ksk,
+            zsk,
+            publish,
+            activate,
+            inactive,
+            delete,
+            sync_publish,
+            sync_delete,
+        } => {
+            let g = command::Generate {
+                zone,
+                algorithm,
+                ksk: *ksk,
+                zsk: *zsk,
+                publish: publish.as_deref(),
+                activate: activate.as_deref(),
+                inactive: inactive.as_deref(),
+                delete: delete.as_deref(),
+                sync_publish: sync_publish.as_deref(),
+                sync_delete: sync_delete.as_deref(),
+            };
+            command::generate(dir, &g, now).map(|base| vec![base])
+        }
+        KeyCommand::Ds { zone, ttl } => command::ds(dir, zone, *ttl, now),
+        KeyCommand::List { zone } => command::list(dir, zone, now),
+    };
+    match result {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("meridian: {e}");
+            ExitCode::from(1)
+        }
     }
 }
 

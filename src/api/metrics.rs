@@ -83,6 +83,38 @@ pub fn render(state: &AppState) -> String {
             }
         }
     }
+    let published = state.shared.snapshot.load_full();
+    if !published.config.keyring.is_empty() {
+        let (hits, misses, kept) = published.config.keyring.signatures.counts();
+        header(
+            &mut o,
+            "meridian_dnssec_signatures_total",
+            "counter",
+            "RRSIGs put in answers: found among the signatures kept (hit) or made for the answer (made).",
+        );
+        let _ = writeln!(o, "meridian_dnssec_signatures_total{{result=\"hit\"}} {hits}");
+        let _ = writeln!(o, "meridian_dnssec_signatures_total{{result=\"made\"}} {misses}");
+        header(&mut o, "meridian_dnssec_signatures_kept", "gauge", "Signatures kept for later answers.");
+        let _ = writeln!(o, "meridian_dnssec_signatures_kept {kept}");
+        header(
+            &mut o,
+            "meridian_dnssec_key_state",
+            "gauge",
+            "1 for each signed zone's key in the state its timing gives it now (waiting, published, active, removed).",
+        );
+        for k in published.config.keyring.report(u64::from(crate::cookie::now())) {
+            let state = serde_json::to_value(k.state).unwrap_or_default();
+            let role = serde_json::to_value(k.role).unwrap_or_default();
+            let _ = writeln!(
+                o,
+                "meridian_dnssec_key_state{{zone=\"{}\",key=\"{}\",role=\"{}\",state=\"{}\"}} 1",
+                escape(&k.zone),
+                escape(&k.key),
+                role.as_str().unwrap_or(""),
+                state.as_str().unwrap_or("")
+            );
+        }
+    }
     if let Some(certificates) = &state.shared.tls {
         header(
             &mut o,

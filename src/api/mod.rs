@@ -242,6 +242,13 @@ async fn page(State(state): State<AppState>, headers: HeaderMap, Query(q): Query
 }
 
 /// What `/status` answers (and the status page shows).
+/// A signed zone's keys for `/status` (role, state, CDS, next step); nothing for others.
+fn dnssec_status(keys: &[crate::dnssec::KeyReport], origin: &crate::zone::Name) -> Option<serde_json::Value> {
+    let origin = origin.to_string();
+    let mine: Vec<&crate::dnssec::KeyReport> = keys.iter().filter(|k| k.zone == origin).collect();
+    (!mine.is_empty()).then(|| serde_json::json!({ "keys": mine }))
+}
+
 fn status_body(state: &AppState) -> serde_json::Value {
     let published = state.shared.snapshot.load_full();
     let (config, snapshot_health) = (published.config.clone(), &published.health);
@@ -335,6 +342,7 @@ fn status_body(state: &AppState) -> serde_json::Value {
         })
         .collect();
     let secondaries = state.shared.secondaries.status();
+    let keys = config.keyring.report(u64::from(crate::cookie::now()));
     let zones: Vec<serde_json::Value> = config
         .zone_status
         .iter()
@@ -367,6 +375,8 @@ fn status_body(state: &AppState) -> serde_json::Value {
                 "errors": z.errors.iter().map(ToString::to_string).collect::<Vec<_>>(),
                 "secondary": secondary,
                 "transfer": transfer,
+                // Signed zones: each key's role, state and next timing event.
+                "dnssec": dnssec_status(&keys, &z.origin),
             })
         })
         .collect();

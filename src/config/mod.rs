@@ -58,6 +58,8 @@ pub struct Config {
     pub cookies: Arc<crate::cookie::Secrets>,
     /// Each transferable zone's IXFR journal (kept by reloads: see [`crate::transfer::journal`]).
     pub journals: std::collections::HashMap<Box<[u8]>, Arc<crate::transfer::journal::Journal>>,
+    /// The signed zones' keys (from `keys/` in the zones directory) and the signatures made.
+    pub keyring: Arc<crate::dnssec::Keyring>,
     /// What the GSLB definitions were read from, when they loaded without errors and no file
     /// was changing while read: a later load that finds the same keeps them as they are.
     pub gslb_sources: Option<GslbSources>,
@@ -88,6 +90,9 @@ pub struct Identity {
 /// Longest identity sent: RFC 5001 sets no limit, but an NSID or a TXT string far longer than
 /// a host name only costs response size; 64 octets hold any host name's first label and more.
 pub const MAX_IDENTITY: usize = 64;
+
+/// The directory of DNSSEC keys, inside the zones directory: a zone with a key there is signed.
+pub const KEYS_DIR: &str = "keys";
 
 impl Identity {
     /// The host name as NSID and server id, no version.
@@ -595,7 +600,34 @@ impl Config {
         if let Some(note) = &decisions.note {
             warnings.push(Diagnostic { at: whole(dir), message: note.clone() });
         }
+        // DNSSEC keys, from `keys/` beside the zone files: all of them or, on a reload with a
+        // bad key file, the previous ones whole (a signed zone losing its keys would turn bogus).
+        let signatures = previous.map_or_else(Default::default, |p| p.keyring.signatures.clone());
+        let origins: Vec<&Name> = status.iter().map(|s| &s.origin).collect();
+        let (read, key_errors) = crate::dnssec::Keyring::read(&dir.join(KEYS_DIR), &origins, signatures);
+        let mut keyring = Arc::new(read);
+        if !key_errors.is_empty() {
+            let mut diagnostics: Vec<Diagnostic> = key_errors
+                .into_iter()
+                .map(|(file, line, message)| Diagnostic { at: Location { file: file.into(), line }, message })
+                .collect();
+            match previous {
+                Some(p) if !strict => {
+                    keyring = p.keyring.clone();
+                    diagnostics.push(Diagnostic {
+                        at: whole(&dir.join(KEYS_DIR)),
+                        message: "the DNSSEC keys have errors: the previous ones are kept until they are fixed".into(),
+                    });
+                    zone_errors.append(&mut diagnostics);
+                }
+                _ => {
+                    zone_errors.append(&mut diagnostics);
+                    return Err(LoadError(zone_errors));
+                }
+            }
+        }
         Ok(Config {
+            keyring,
             zones,
             gslb,
             decisions,

@@ -265,7 +265,13 @@ fn write_opt_in(w: &mut Writer<'_>, rr: &mut [u8], e: Edns<'_>, opt: &Opt<'_>, e
         }
     }
     // RFC 6891 §6.1.3: extended RCODE (upper 8 bits), version 0, DO echoed (RFC 3225 §3).
-    let ttl = (u32::from(ext_rcode >> 4) << 24) | if e.dnssec_ok { u32::from(flags::EDNS_DO) } else { 0 };
+    // RFC 9824 §4: Compact Answers OK is echoed with DO.
+    let echoed = match (e.dnssec_ok, e.compact_ok) {
+        (true, true) => flags::EDNS_DO | flags::EDNS_CO,
+        (true, false) => flags::EDNS_DO,
+        _ => 0,
+    };
+    let ttl = (u32::from(ext_rcode >> 4) << 24) | u32::from(echoed);
     // Root owner, type, our payload size as the class, the TTL word, the options: what
     // `Writer::record` writes for it, without the compression search (the root has no labels).
     rr[1..3].copy_from_slice(&rtype::OPT.to_be_bytes());
@@ -309,7 +315,8 @@ pub(super) fn precheck(query: &Query<'_>) -> Option<u16> {
         rtype::MAILA | rtype::MAILB => Some(rcode::NOTIMP),
         // OPT, TSIG and TKEY only appear in the additional section; asking for them, or for
         // type 0, is a malformed question.
-        0 | rtype::OPT | rtype::TSIG | rtype::TKEY => Some(rcode::FORMERR),
+        // NXNAME only appears in compact denial's type bitmaps (RFC 9824 §3.5).
+        0 | rtype::OPT | rtype::TSIG | rtype::TKEY | rtype::NXNAME => Some(rcode::FORMERR),
         _ => None,
     }
 }
@@ -331,7 +338,14 @@ fn respond(request: &Request<'_>, query: &Query<'_>, w: &mut Writer<'_>) -> Outc
         finish(w, query, &opt, rcode::FORMERR, 0, &mut outcome);
         return outcome;
     };
-    let (res, gslb) = resolve(request, query, &qname, None);
+    let (mut res, gslb) = resolve(request, query, &qname, None);
+    let config = request.config();
+    if !config.keyring.is_empty() {
+        super::secure::keys(config, &qname, query.qtype, request.now, &mut res);
+        if let Some(e) = query.edns.filter(|e| e.dnssec_ok) {
+            res.rcode = super::secure::sign(config, &qname, query.qtype, request.now, e.compact_ok, &mut res);
+        }
+    }
     let mut scope = 0;
     if let Some(g) = &gslb {
         scope = g.scope;

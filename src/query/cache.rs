@@ -117,6 +117,13 @@ fn fast(cache: &mut AnswerCache, request: &Request<'_>, query: &Query<'_>, out: 
         return None;
     }
     let config = request.config();
+    // Signed answers and the key sets are the general path's (the key sets follow the keys'
+    // timing; signatures are kept by `dnssec::Signatures`).
+    if !config.keyring.is_empty()
+        && (query.edns.is_some_and(|e| e.dnssec_ok) || super::secure::is_key_question(config, query.qtype))
+    {
+        return None;
+    }
     if cache.generation != config.generation {
         cache.entries.clear();
         cache.generation = config.generation;

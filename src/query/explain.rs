@@ -155,6 +155,7 @@ pub fn explain(
             udp_size: MAX_UDP_PAYLOAD,
             version: 0,
             dnssec_ok: false,
+            compact_ok: false,
             ecs: Some(ecs),
             nsid: false,
             cookie: None,

@@ -23,6 +23,7 @@ pub mod cache;
 pub mod encode;
 pub mod explain;
 pub mod gslb;
+pub mod secure;
 pub mod wire;
 
 use std::net::SocketAddr;

@@ -18,6 +18,8 @@ pub struct Edns<'a> {
     pub version: u8,
     /// The DNSSEC OK bit (RFC 3225).
     pub dnssec_ok: bool,
+    /// The Compact Answers OK bit (RFC 9824 §4): NXDOMAIN may come with a compact denial.
+    pub compact_ok: bool,
     /// A valid Client Subnet option, if the query had one.
     pub ecs: Option<ClientSubnet>,
     /// True when the query asked for the server's identity (an NSID option, RFC 5001 §2.1).
@@ -281,8 +283,9 @@ pub fn parse(p: &[u8]) -> Result<Query<'_>, Reject<'_>> {
             let Some(Options { ecs, nsid, cookie, padding }) = read_options(&p[rdata_start..rdata_end]) else {
                 return formerr(echo);
             };
-            let dnssec_ok = u16::from_be_bytes([ttl[2], ttl[3]]) & flags::EDNS_DO != 0;
-            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, ecs, nsid, cookie, padding });
+            let word = u16::from_be_bytes([ttl[2], ttl[3]]);
+            let (dnssec_ok, compact_ok) = (word & flags::EDNS_DO != 0, word & flags::EDNS_CO != 0);
+            edns = Some(Edns { udp_size: class, version: ttl[1], dnssec_ok, compact_ok, ecs, nsid, cookie, padding });
         } else if rtype == rtype::TSIG {
             // RFC 8945 §5.1: a TSIG anywhere but last is FORMERR.
             if i + 1 != arcount {

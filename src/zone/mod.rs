@@ -22,6 +22,7 @@ use std::sync::Arc;
 use crate::dns::rtype;
 pub use name::Name;
 pub use parser::{Diagnostic, Location, Record};
+pub(crate) use resolve::Found;
 pub use resolve::{PoolRef, Rcode, Resolution, Rr};
 
 /// The records of one owner name and type.

@@ -83,7 +83,7 @@ impl Resolution<'_> {
 }
 
 /// Where a name led inside one zone.
-enum Found<'z> {
+pub(crate) enum Found<'z> {
     /// A node holding data (or an empty non-terminal); `wildcard` when synthesized.
     Node(&'z Node),
     /// A zone cut at or above the name.
@@ -98,7 +98,7 @@ impl Zone {
     /// Finds `key` (lower-cased wire name, inside this zone) by walking down from the apex,
     /// stopping at the first zone cut or DNAME, then trying the wildcard at the closest
     /// encloser (RFC 4592 §3.3.1).
-    fn find(&self, key: &[u8], qtype: u16) -> Found<'_> {
+    pub(crate) fn find(&self, key: &[u8], qtype: u16) -> Found<'_> {
         let apex_labels = self.origin().label_count();
         let starts: Vec<usize> = name::label_starts(key).collect();
         let total = starts.len();
@@ -134,7 +134,7 @@ impl Zone {
         }
     }
 
-    fn negative_soa(&self) -> Rr<'_> {
+    pub(crate) fn negative_soa(&self) -> Rr<'_> {
         // RFC 2308 §3: the SOA's TTL in a negative answer is min(SOA TTL, SOA MINIMUM).
         let rdata = self.soa().first();
         let n = rdata.len();
