@@ -223,6 +223,22 @@ impl Keyring {
         self.zones.get(&origin.key()[..])
     }
 
+    /// Until when (the request clock) an answer signed at `now` stays what it is: the end
+    /// of the signatures' week, or the next change of a key's timing, whichever comes first.
+    pub fn valid_until(&self, now: u32) -> u32 {
+        let week_end = (now - now % WEEK).saturating_add(WEEK);
+        let next_key = self
+            .zones
+            .values()
+            .flat_map(|z| &z.keys)
+            .flat_map(|k| k.timing.events())
+            .map(|(_, t)| t)
+            .filter(|&t| t > u64::from(now))
+            .min()
+            .map_or(u32::MAX, |t| u32::try_from(t).unwrap_or(u32::MAX));
+        week_end.min(next_key)
+    }
+
     /// The signed zones' origins and keys.
     pub fn zones(&self) -> impl Iterator<Item = (&[u8], &ZoneKeys)> {
         self.zones.iter().map(|(k, v)| (&k[..], v))

@@ -55,9 +55,13 @@ enum Entry {
         counts: [u16; 3],
         /// The records.
         body: Box<[u8]>,
+        /// The clock (the request's) from which the entry must be prepared again: signed
+        /// answers change with the signatures' validity window and the keys' timing.
+        until: u32,
     },
-    /// The name is pool `pool`, asked for A or AAAA: decided per query.
-    Pool { pool: usize },
+    /// The name is pool `pool`, asked for A or AAAA: decided per query; for a signed query,
+    /// the signed zone (its origin) whose keys sign the answer.
+    Pool { pool: usize, signer: Option<Name> },
     /// Answered by the general path every time.
     General,
 }
@@ -117,31 +121,44 @@ fn fast(cache: &mut AnswerCache, request: &Request<'_>, query: &Query<'_>, out: 
         return None;
     }
     let config = request.config();
-    // Signed answers and the key sets are the general path's (the key sets follow the keys'
-    // timing; signatures are kept by `dnssec::Signatures`).
-    if !config.keyring.is_empty()
-        && (query.edns.is_some_and(|e| e.dnssec_ok) || super::secure::is_key_question(config, query.qtype))
-    {
+    // The key sets follow the keys' timing at each query: the general path's.
+    if super::secure::is_key_question(config, query.qtype) {
         return None;
     }
+    // Signed answers are kept apart from unsigned ones (and those for resolvers that take
+    // compact NXDOMAIN apart from the rest): the question's key has one more octet.
+    let signed = match query.edns {
+        Some(e) if e.dnssec_ok && !config.keyring.is_empty() => 1 | u8::from(e.compact_ok) << 1,
+        _ => 0,
+    };
     if cache.generation != config.generation {
         cache.entries.clear();
         cache.generation = config.generation;
     }
-    let mut key = [0u8; 257];
+    let mut key = [0u8; 258];
     let n = query.qname.len();
     for (k, b) in key.iter_mut().zip(query.qname) {
         *k = b.to_ascii_lowercase();
     }
     key[n..n + 2].copy_from_slice(&query.qtype.to_be_bytes());
-    let key = &key[..n + 2];
-    if let Some(entry) = cache.entries.get(key) {
+    key[n + 2] = signed;
+    let key = &key[..n + 2 + usize::from(signed != 0)];
+    if let Some(entry) = cache.entries.get(key)
+        && !matches!(entry, Entry::Fixed { until, .. } if request.now >= *until)
+    {
         return from_entry(entry, &mut cache.walks, request, query, out);
     }
     if cache.entries.len() >= MAX_ENTRIES {
         cache.entries.clear();
     }
-    let entry = cache.entries.entry(key.into()).or_insert(prepare(config, &key[..n], query.qtype));
+    let entry = prepare(config, &key[..n], query.qtype, signed, request.now);
+    let entry = match cache.entries.entry(key.into()) {
+        std::collections::hash_map::Entry::Occupied(mut o) => {
+            o.insert(entry);
+            o.into_mut()
+        }
+        std::collections::hash_map::Entry::Vacant(v) => v.insert(entry),
+    };
     from_entry(entry, &mut cache.walks, request, query, out)
 }
 
@@ -159,12 +176,13 @@ fn from_entry(
     let mut scope = 0;
     match entry {
         Entry::General => return None,
-        Entry::Fixed { authoritative, rcode, counts, body } => {
+        Entry::Fixed { authoritative, rcode, counts, body, .. } => {
             begin(&mut w, query, &opt, *rcode, *authoritative);
             w.prepared(*counts, body).ok()?;
             outcome.rcode = *rcode;
         }
-        &Entry::Pool { pool } => {
+        Entry::Pool { pool, signer } => {
+            let pool = *pool;
             // The records are written whole here: the owner is the question's name, which the
             // general path's writer compresses to a pointer to offset 12 (the root name, the
             // one exception, is left to it).
@@ -195,6 +213,9 @@ fn from_entry(
                 // A response that would be truncated is left to the general path.
                 w.answer_record(&rr[..12 + len]).ok()?;
             }
+            if let Some(zone) = signer {
+                sign_pool_answer(request, query, zone, &done, &mut w)?;
+            }
             outcome.fallback = done.decision.fallback.is_some();
             outcome.gslb = Some(done.outcome());
             scope = done.scope;
@@ -204,12 +225,48 @@ fn from_entry(
     Some(outcome)
 }
 
-/// Works out what to keep for a question; `qname` is lower-case wire form.
-fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
+/// Writes the RRSIGs of a pool's answer (the address records just written, owner the
+/// question's name) made by `zone`'s keys; `None` when they do not fit (the general path
+/// then answers, with TC as it must).
+fn sign_pool_answer(
+    request: &Request<'_>,
+    query: &Query<'_>,
+    zone: &Name,
+    done: &gslb::Completed<'_>,
+    w: &mut Writer<'_>,
+) -> Option<()> {
+    let config = request.config();
+    let keys = config.keyring.zone(zone)?;
+    let rtype = if done.family == Family::V4 { rtype::A } else { rtype::AAAA };
+    let addresses: smallvec::SmallVec<[gslb::Address; 8]> = done.records(config).collect();
+    let rdatas: smallvec::SmallVec<[&[u8]; 8]> = addresses.iter().map(gslb::Address::rdata).collect();
+    let owner = Name::from_wire_unchecked(query.qname);
+    let set = crate::dnssec::ToSign { owner: &owner, rtype, ttl: done.decision.ttl, rdatas: &rdatas };
+    let mut made = Vec::new();
+    let signers = keys.signers(rtype, u64::from(request.now));
+    crate::dnssec::sign_rrset(zone, &signers, &set, request.now, &config.keyring.signatures, &mut made);
+    let mut rr = Vec::with_capacity(160);
+    for rdata in made {
+        rr.clear();
+        rr.extend_from_slice(&[0xc0, 12]);
+        rr.extend_from_slice(&rtype::RRSIG.to_be_bytes());
+        rr.extend_from_slice(&class::IN.to_be_bytes());
+        rr.extend_from_slice(&done.decision.ttl.to_be_bytes());
+        rr.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+        rr.extend_from_slice(&rdata);
+        w.answer_record(&rr).ok()?;
+    }
+    Some(())
+}
+
+/// Works out what to keep for a question; `qname` is lower-case wire form; `signed` is 0 for
+/// an unsigned answer, else DO (1) and Compact Answers OK (2) of a query to a server with
+/// signed zones.
+fn prepare(config: &Config, qname: &[u8], qtype: u16, signed: u8, now: u32) -> Entry {
     let Some(name) = Name::from_wire(qname) else {
         return Entry::General;
     };
-    let res = config.zones.resolve(&name, qtype);
+    let mut res = config.zones.resolve(&name, qtype);
     if let Some(pool) = &res.pool {
         // Only a name that is itself the pool: after a CNAME the answer has more records.
         let direct = res.answer.is_empty()
@@ -220,7 +277,23 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
             && matches!(qtype, rtype::A | rtype::AAAA)
             && !config.gslb.pools[pool.pool].is_alias()
             && pool.owner.wire() == qname;
-        return if direct { Entry::Pool { pool: pool.pool } } else { Entry::General };
+        if !direct {
+            return Entry::General;
+        }
+        if signed == 0 {
+            return Entry::Pool { pool: pool.pool, signer: None };
+        }
+        // A signed pool name: the zone that signs it, if it is signed.
+        let signer = match config.zones.lookup(qname) {
+            Some(Ok(zone)) if config.keyring.zone(zone.origin()).is_some() => Some(zone.origin().clone()),
+            _ => None,
+        };
+        return Entry::Pool { pool: pool.pool, signer };
+    }
+    let mut until = u32::MAX;
+    if signed != 0 {
+        res.rcode = super::secure::sign(config, &name, qtype, now, signed & 2 != 0, &mut res);
+        until = config.keyring.valid_until(now);
     }
     // A name synthesized from a DNAME keeps the case of the query's labels (RFC 6672 §2.2
     // substitutes the owner's suffix only): such an answer is not the same for every query.
@@ -237,5 +310,5 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16) -> Entry {
     }
     let rcode = rcode_of(res.rcode);
     let counts = [0, 1, 2].map(|i| u16::from_be_bytes([buf[6 + 2 * i], buf[7 + 2 * i]]));
-    Entry::Fixed { authoritative: res.authoritative, rcode, counts, body: buf[start..].into() }
+    Entry::Fixed { authoritative: res.authoritative, rcode, counts, body: buf[start..].into(), until }
 }
