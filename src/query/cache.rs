@@ -60,11 +60,27 @@ enum Entry {
         until: u32,
     },
     /// The name is pool `pool`, asked for A or AAAA: decided per query; for a signed query,
-    /// the signed zone (its origin) whose keys sign the answer.
-    Pool { pool: usize, signer: Option<Name> },
+    /// the signed zone (its origin) whose keys sign the answer, and the RRSIG records made
+    /// for the answers given so far.
+    Pool { pool: usize, signer: Option<Name>, signed: std::cell::RefCell<Vec<SignedSet>> },
     /// Answered by the general path every time.
     General,
 }
+
+/// The RRSIG records of one answer of a pool name (its members, whatever their order, and
+/// TTL), ready for the wire.
+#[derive(Debug)]
+struct SignedSet {
+    members: smallvec::SmallVec<[usize; 8]>,
+    ttl: u32,
+    /// The request clock from which they must be made again (`Keyring::valid_until`).
+    until: u32,
+    records: Vec<Box<[u8]>>,
+}
+
+/// Most answers' RRSIGs kept per signed pool name (a pool gives a few: one per data center
+/// and health state); past them the list starts again.
+const MAX_SIGNED_SETS: usize = 16;
 
 /// One worker's prepared answers.
 #[derive(Debug, Default)]
@@ -181,7 +197,7 @@ fn from_entry(
             w.prepared(*counts, body).ok()?;
             outcome.rcode = *rcode;
         }
-        Entry::Pool { pool, signer } => {
+        Entry::Pool { pool, signer, signed } => {
             let pool = *pool;
             // The records are written whole here: the owner is the question's name, which the
             // general path's writer compresses to a pointer to offset 12 (the root name, the
@@ -214,7 +230,28 @@ fn from_entry(
                 w.answer_record(&rr[..12 + len]).ok()?;
             }
             if let Some(zone) = signer {
-                sign_pool_answer(request, query, zone, &done, &mut w)?;
+                let mut members: smallvec::SmallVec<[usize; 8]> =
+                    done.records(request.config()).map(|a| a.member).collect();
+                members.sort_unstable();
+                let mut signed = signed.borrow_mut();
+                let ttl = done.decision.ttl;
+                let at = signed.iter().position(|s| s.members == members && s.ttl == ttl && request.now < s.until);
+                let at = match at {
+                    Some(at) => at,
+                    None => {
+                        if signed.len() >= MAX_SIGNED_SETS {
+                            signed.clear();
+                        }
+                        signed.retain(|s| request.now < s.until);
+                        let records = pool_rrsigs(request, query, zone, &done)?;
+                        let until = request.config().keyring.valid_until(request.now);
+                        signed.push(SignedSet { members, ttl, until, records });
+                        signed.len() - 1
+                    }
+                };
+                for rr in &signed[at].records {
+                    w.answer_record(rr).ok()?;
+                }
             }
             outcome.fallback = done.decision.fallback.is_some();
             outcome.gslb = Some(done.outcome());
@@ -225,16 +262,15 @@ fn from_entry(
     Some(outcome)
 }
 
-/// Writes the RRSIGs of a pool's answer (the address records just written, owner the
-/// question's name) made by `zone`'s keys; `None` when they do not fit (the general path
-/// then answers, with TC as it must).
-fn sign_pool_answer(
+/// The RRSIG records, ready for the wire, of a pool's answer (its address records, owner the
+/// question's name) made by `zone`'s keys, their signatures from the signature cache when it
+/// has them.
+fn pool_rrsigs(
     request: &Request<'_>,
     query: &Query<'_>,
     zone: &Name,
     done: &gslb::Completed<'_>,
-    w: &mut Writer<'_>,
-) -> Option<()> {
+) -> Option<Vec<Box<[u8]>>> {
     let config = request.config();
     let keys = config.keyring.zone(zone)?;
     let rtype = if done.family == Family::V4 { rtype::A } else { rtype::AAAA };
@@ -245,18 +281,20 @@ fn sign_pool_answer(
     let mut made = Vec::new();
     let signers = keys.signers(rtype, u64::from(request.now));
     crate::dnssec::sign_rrset(zone, &signers, &set, request.now, &config.keyring.signatures, &mut made);
-    let mut rr = Vec::with_capacity(160);
-    for rdata in made {
-        rr.clear();
-        rr.extend_from_slice(&[0xc0, 12]);
-        rr.extend_from_slice(&rtype::RRSIG.to_be_bytes());
-        rr.extend_from_slice(&class::IN.to_be_bytes());
-        rr.extend_from_slice(&done.decision.ttl.to_be_bytes());
-        rr.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
-        rr.extend_from_slice(&rdata);
-        w.answer_record(&rr).ok()?;
-    }
-    Some(())
+    let records = made
+        .into_iter()
+        .map(|rdata| {
+            let mut rr = Vec::with_capacity(12 + rdata.len());
+            rr.extend_from_slice(&[0xc0, 12]);
+            rr.extend_from_slice(&rtype::RRSIG.to_be_bytes());
+            rr.extend_from_slice(&class::IN.to_be_bytes());
+            rr.extend_from_slice(&done.decision.ttl.to_be_bytes());
+            rr.extend_from_slice(&(rdata.len() as u16).to_be_bytes());
+            rr.extend_from_slice(&rdata);
+            rr.into_boxed_slice()
+        })
+        .collect();
+    Some(records)
 }
 
 /// Works out what to keep for a question; `qname` is lower-case wire form; `signed` is 0 for
@@ -281,14 +319,14 @@ fn prepare(config: &Config, qname: &[u8], qtype: u16, signed: u8, now: u32) -> E
             return Entry::General;
         }
         if signed == 0 {
-            return Entry::Pool { pool: pool.pool, signer: None };
+            return Entry::Pool { pool: pool.pool, signer: None, signed: Default::default() };
         }
         // A signed pool name: the zone that signs it, if it is signed.
         let signer = match config.zones.lookup(qname) {
             Some(Ok(zone)) if config.keyring.zone(zone.origin()).is_some() => Some(zone.origin().clone()),
             _ => None,
         };
-        return Entry::Pool { pool: pool.pool, signer };
+        return Entry::Pool { pool: pool.pool, signer, signed: Default::default() };
     }
     let mut until = u32::MAX;
     if signed != 0 {
