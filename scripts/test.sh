@@ -4,8 +4,9 @@
 # Unbound (unbound) for the resolver tests, etcd (etcd-server, and etcdctl from etcd-client)
 # for the fleet tests, Knot (knot) as a secondary in the transfer tests and kdig
 # (knot-dnsutils) for DNS over TLS and HTTPS, headless Chromium (chromium) for the status
-# page test and README's screenshots, and libfaketime (faketime) for the DNSSEC test of
-# expired signatures.
+# page test and README's screenshots, libfaketime (faketime) for the DNSSEC test of
+# expired signatures, and DNSViz (dnsviz, python3-pygraphviz) with BIND's named (bind9), which
+# it runs, for the DNSSEC analysis of the signed example.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,8 @@ command -v etcdctl >/dev/null || need+=(etcd-client)
 command -v kdig >/dev/null || need+=(knot-dnsutils)
 command -v chromium >/dev/null || need+=(chromium)
 command -v faketime >/dev/null || need+=(faketime)
+command -v dnsviz >/dev/null || need+=(dnsviz python3-pygraphviz)
+[ -x /usr/sbin/named ] || need+=(bind9)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""
@@ -28,7 +31,7 @@ if ((${#need[@]})); then
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # The nsd, unbound, etcd and knot packages may start system daemons (port 53, 2379); the
   # tests run their own on loopback ports chosen at run time.
-  $sudo systemctl disable --now nsd unbound etcd knot >/dev/null 2>&1 || true
+  $sudo systemctl disable --now nsd unbound etcd knot named >/dev/null 2>&1 || true
 fi
 
 cargo test --locked "$@"
