@@ -8,7 +8,7 @@
  * (at saturation a closed loop measures mostly its own queue: latency ~ in-flight / QPS).
  *
  * build: gcc -O2 -o blast blast.c
- * usage: blast [-s SOCKETS] [-w WINDOW] [-r QPS] [-t TIMEOUT_MS] [-e] ADDR PORT QUERYFILE SECONDS
+ * usage: blast [-s SOCKETS] [-w WINDOW] [-r QPS] [-t TIMEOUT_MS] [-e] [-d] ADDR PORT QUERYFILE SECONDS
  *   QUERYFILE  one query a line: NAME TYPE [ADDR/PREFIX]; the optional third field is an
  *              EDNS Client Subnet (RFC 7871), sent in an OPT record (UDP size 1232) with
  *              source prefix PREFIX, scope 0 and the address cut to ceil(PREFIX/8) octets.
@@ -20,6 +20,7 @@
  *   -r 0       pace to this many queries per second in total (0: as fast as answered)
  *   -t 1000    milliseconds after which an unanswered query counts as lost
  *   -e         EDNS (OPT, UDP size 1232) on queries that have no subnet too
+ *   -d         DNSSEC OK (the DO bit) in the OPT record of every query (implies -e)
  * Sends for SECONDS, then waits up to the timeout for the replies still in flight; a hard
  * alarm ends the process at SECONDS + timeout + 5 s whatever happens.
  * prints one line:
@@ -54,6 +55,8 @@
 #define PKT 512      /* largest query we build */
 #define RBUF 1500    /* largest reply we read (TC replies and EDNS answers fit) */
 #define EDNS_SIZE 1232
+
+static int dnssec_ok = 0; /* -d: the DO bit in every OPT record */
 
 /* ---- latency histogram: log-linear over nanoseconds ---- */
 #define SUB_BITS 6
@@ -134,12 +137,13 @@ static int encode(uint8_t *p, const char *name, const char *type, const char *su
   p[o++] = 1; /* class IN */
   if (!subnet && !edns) return o;
 
-  /* OPT RR: root owner, type 41, class = UDP payload size, TTL 0 (no DO), then RDATA. */
+  /* OPT RR: root owner, type 41, class = UDP payload size, TTL: extended rcode 0, version
+   * 0, flags (DO with -d), then RDATA. */
   p[11] = 1; /* ARCOUNT 1 */
   p[o++] = 0;
   p[o++] = 0; p[o++] = 41;
   p[o++] = EDNS_SIZE >> 8; p[o++] = EDNS_SIZE & 0xff;
-  p[o++] = 0; p[o++] = 0; p[o++] = 0; p[o++] = 0;
+  p[o++] = 0; p[o++] = 0; p[o++] = dnssec_ok ? 0x80 : 0; p[o++] = 0;
   if (!subnet) {
     p[o++] = 0; p[o++] = 0; /* RDLEN 0 */
     return o;
@@ -189,7 +193,7 @@ struct sockstate {
 
 static void usage(const char *argv0) {
   fprintf(stderr,
-          "usage: %s [-s SOCKETS] [-w WINDOW] [-r QPS] [-t TIMEOUT_MS] [-e] ADDR PORT QUERYFILE SECONDS\n",
+          "usage: %s [-s SOCKETS] [-w WINDOW] [-r QPS] [-t TIMEOUT_MS] [-e] [-d] ADDR PORT QUERYFILE SECONDS\n",
           argv0);
   exit(2);
 }
@@ -197,13 +201,14 @@ static void usage(const char *argv0) {
 int main(int argc, char **argv) {
   int nsock = 4, window = 32, edns = 0, opt;
   double rate = 0, timeout_ms = 1000;
-  while ((opt = getopt(argc, argv, "s:w:r:t:e")) != -1) {
+  while ((opt = getopt(argc, argv, "s:w:r:t:ed")) != -1) {
     switch (opt) {
     case 's': nsock = atoi(optarg); break;
     case 'w': window = atoi(optarg); break;
     case 'r': rate = atof(optarg); break;
     case 't': timeout_ms = atof(optarg); break;
     case 'e': edns = 1; break;
+    case 'd': dnssec_ok = 1; edns = 1; break;
     default: usage(argv[0]);
     }
   }

@@ -19,6 +19,11 @@
 #   SCALE_SERVERS="gdnsd meridian-batched"  SCALE_WORKLOADS="gslb-ecs"
 #                    the "2 cores" pass: two worker threads, nothing pinned ("" skips it)
 #   INSTR_SERVERS="floor gdnsd knot nsd meridian-batched"  INSTR_WORKLOADS="static gslb-ecs"
+#                    signed online (DNSSEC): meridian-signed, knot-signed (mod-onlinesign),
+#                    pdns-signed (LUA records, pdnsutil secure-zone), with the workloads
+#                    static-do and gslb-ecs-do (the same questions with DO set), e.g.
+#                    INSTR_SERVERS="meridian-batched meridian-signed knot knot-signed pdns pdns-signed"
+#                    INSTR_WORKLOADS="static gslb-ecs static-do gslb-ecs-do"
 #   INSTR_SECONDS=4  the "instructions" pass: each server under valgrind's callgrind, which
 #                    counts the instructions it runs in user space per answered query; the
 #                    count does not depend on the machine's speed or load ("" skips it)
@@ -27,7 +32,7 @@
 #                    quiet (less than IDLE_PCT % of one core busy for a second)
 #   OTHER_MAX=0.25 RETRIES=2   a run during which other processes used more than OTHER_MAX
 #                    cores is done again, up to RETRIES times, then kept and marked noisy
-#   BASE_PORT=5400   servers listen on 127.0.0.1:BASE_PORT+0..7 (100 up when taken)
+#   BASE_PORT=5400   servers listen on 127.0.0.1:BASE_PORT+0..10 (100 up when taken)
 #   BENCH_DIR=       reuse a work directory made by setup.sh instead of making a new one
 #   MERIDIAN_BIN=target/release/meridian   MERIDIAN_WAIT=900
 # Server placement: the server on CPU 0 with one worker thread, the load generator on CPU 1
@@ -174,6 +179,7 @@ else
   W="$("$HERE/setup.sh" "${setup_args[@]}" | tail -n 1)"
 fi
 mkdir -p "$W/bin" "$W/run" "$W/logs" "$W/results"
+for wl in static gslb-ecs; do ln -sf "$wl.txt" "$W/q/$wl-do.txt"; done
 STAMP="$(date +%Y%m%d-%H%M%S)"
 RESULTS="$W/results/compare-$STAMP.txt"
 RAW="$W/results/raw-$STAMP.txt"
@@ -273,16 +279,23 @@ port_of() {
     knot) echo $((BASE_PORT + 2)) ;; nsd) echo $((BASE_PORT + 3)) ;;
     pdns) echo $((BASE_PORT + 4)) ;; pdns-geoip) echo $((BASE_PORT + 5)) ;;
     meridian-batched) echo $((BASE_PORT + 6)) ;; meridian-tokio) echo $((BASE_PORT + 7)) ;;
+    meridian-signed) echo $((BASE_PORT + 8)) ;; knot-signed) echo $((BASE_PORT + 9)) ;;
+    pdns-signed) echo $((BASE_PORT + 10)) ;;
     *) return 1 ;;
   esac
 }
-workloads_of() { # what each server can serve; knot and nsd have no GSLB here
+workloads_of() { # what each server can serve; knot and nsd have no GSLB here; the signed
+  # servers (online signing) answer the same questions with DO set (the -do workloads)
   case "$1" in
     knot|nsd) echo "static mix" ;;
+    knot-signed) echo "static-do" ;;
+    meridian-signed|pdns-signed) echo "static-do gslb-ecs-do" ;;
     *) echo "static gslb-ecs gslb mix" ;;
   esac
 }
-is_geo() { [[ "$1" == gdnsd || "$1" == pdns || "$1" == pdns-geoip || "$1" == meridian-* ]]; }
+is_geo() { [[ "$1" == gdnsd || "$1" == pdns || "$1" == pdns-geoip || "$1" == pdns-signed || "$1" == meridian-* ]]; }
+# blast's flags for a workload: the -do workloads are their base's questions with DO set.
+wl_flags() { [[ "$1" == *-do ]] && echo "-d"; return 0; }
 
 SERVER_PID="" SERVER_PORT="" FAIL_REASON=""
 stop_server() {
@@ -333,7 +346,7 @@ plugins => { geoip => {
 } }
 EOF
     CMD=(gdnsd -c "$D" start) ;;
-  knot)
+  knot|knot-signed)
     mkdir -p "$D/db"
     cp "$W/zones/example.test.zone" "$D/example.test.zone"
     cat > "$D/knot.conf" <<EOF
@@ -356,6 +369,11 @@ template:
     journal-content: none
 zone:
   - domain: example.test
+EOF
+    # Knot's online signing: mod-onlinesign, its keys made and kept by Knot (ECDSA P-256,
+    # its default), NSEC denial made per answer.
+    [[ "$name" == knot-signed ]] && cat >> "$D/knot.conf" <<EOF
+    module: mod-onlinesign
 EOF
     CMD=(knotd -c "$D/knot.conf") ;;
   nsd)
@@ -385,7 +403,7 @@ zone:
     zonefile: example.test.zone
 EOF
     CMD=(nsd -d -c "$D/nsd.conf") ;;
-  pdns|pdns-geoip)
+  pdns|pdns-geoip|pdns-signed)
     # Common: one receiver thread per worker and one distributor (backend) thread, ECS
     # honoured (edns-subnet-processing, off by default), default caches, and no security
     # poll (it would send a DNS query off this machine).
@@ -406,7 +424,7 @@ distributor-threads=1
 edns-subnet-processing=yes
 geoip-database-files=mmdb:$W/geo.mmdb
 EOF
-    if [[ "$name" == pdns ]]; then
+    if [[ "$name" == pdns || "$name" == pdns-signed ]]; then
       # Bind backend for the zone, LUA pickclosest() for www; the GeoIP backend is launched
       # with no domains only to give LUA its geo lookups.
       cp "$W/zones/example.test.pdnslua.zone" "$D/example.test.zone"
@@ -418,6 +436,13 @@ bind-config=$D/named.conf
 geoip-zones-file=$D/geo-zones.yaml
 enable-lua-records=yes
 EOF
+      if [[ "$name" == pdns-signed ]]; then
+        # PowerDNS's online signing: the bind backend's DNSSEC database, a key made by
+        # pdnsutil (ECDSA P-256, its default), LUA answers signed as they are made.
+        echo "bind-dnssec-db=$D/bind-dnssec.sqlite3" >> "$D/pdns.conf"
+        pdnsutil --config-dir="$D" create-bind-db "$D/bind-dnssec.sqlite3" >/dev/null 2>&1
+        pdnsutil --config-dir="$D" secure-zone example.test >/dev/null 2>&1
+      fi
     else
       cp "$W/zones/pdns-geoip.yaml" "$D/zones.yaml"
       cat >> "$D/pdns.conf" <<EOF
@@ -426,6 +451,13 @@ geoip-zones-file=$D/zones.yaml
 EOF
     fi
     CMD=(pdns_server --config-dir="$D") ;;
+  meridian-signed)
+    # The same zones signed online: a copy with a key made by `meridian key generate`.
+    cp -r "$W/meridian" "$D/zones"
+    "$W/bin/meridian" key generate example.test --zones "$D/zones" >/dev/null
+    CMD=(env "TOKIO_WORKER_THREADS=$threads" "$W/bin/meridian" serve --zones "$D/zones"
+         --geo "$W/geo.mmdb" --listen "$ADDR:$port" --no-watch --state "$D/state.json"
+         --log-level warn --udp-loop batched) ;;
   meridian-batched|meridian-tokio)
     # One worker: the batched loop starts a thread per CPU it may run on (the affinity mask,
     # so taskset -c 0 gives one) and the tokio runtime as many workers as TOKIO_WORKER_THREADS.
@@ -521,6 +553,7 @@ geo_check() {
 run_once() {
   local name="$1" wl="$2" pass="$3" rate="$4" bcpus="$5" port="$SERVER_PORT" out try=0 t0 t1 b0 b1 w0 w1 rss
   local args=(-s "$BLAST_SOCKETS" -w "$BLAST_WINDOW")
+  [[ "$wl" == *-do ]] && args+=(-d)
   [[ "$rate" != 0 ]] && args+=(-r "$rate")
   local pre=()
   [[ -n "$bcpus" ]] && pre=(taskset -c "$bcpus")
@@ -639,10 +672,20 @@ instructions() {
   fi
   local D="$W/run/$name-1"
   for wl in "$@"; do
-    "$W/bin/blast" -s 1 -w 8 "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" 2 > /dev/null 2>&1 || true
+    if [[ "$wl" == *-do ]]; then # a signed server must really sign: count the RRSIGs it sends
+      local q=static.example.test sigs
+      [[ "$wl" == gslb-ecs-do ]] && q="www.example.test +subnet=81.0.1.0/24"
+      # shellcheck disable=SC2086 # q is a name and an option
+      sigs="$(dig +dnssec +time=5 +tries=2 -p "$SERVER_PORT" @"$ADDR" $q A 2>/dev/null | grep -c $'\tRRSIG\t')" || sigs=0
+      echo "SIGCHECK server=$name workload=$wl rrsig=$sigs" >> "$RAW"
+      log "  $wl: $sigs RRSIG in the answer to $q"
+    fi
+    # shellcheck disable=SC2046 # wl_flags prints zero or one word
+    "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" 2 > /dev/null 2>&1 || true
     mapfile -t PIDS < <(tree_pids "$SERVER_PID")
     for pid in "${PIDS[@]}"; do callgrind_control -z "$pid" > /dev/null 2>&1 || true; done
-    "$W/bin/blast" -s 1 -w 8 "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" "$INSTR_SECONDS" > "$W/run/blast.out" 2>&1 || true
+    # shellcheck disable=SC2046
+    "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" "$INSTR_SECONDS" > "$W/run/blast.out" 2>&1 || true
     for pid in "${PIDS[@]}"; do callgrind_control -d "$pid" > /dev/null 2>&1 || true; done
     sleep 1
     recv="$(sed -n 's/.* recv=\([0-9]*\).*/\1/p' "$W/run/blast.out")"
