@@ -136,6 +136,11 @@ fn start_unbound(authority: SocketAddr, anchors: &[String]) -> Unbound {
 
 /// [`start_unbound`] with more `server:` lines (`extra`, each ending in a newline).
 fn start_unbound_with(authority: SocketAddr, anchors: &[String], extra: &str) -> Unbound {
+    start_unbound_for(authority, anchors, "signed.test", extra)
+}
+
+/// A validating Unbound with `zone` stubbed to `authority`, trusting `anchors`.
+fn start_unbound_for(authority: SocketAddr, anchors: &[String], zone: &str, extra: &str) -> Unbound {
     let bin = ["/usr/sbin/unbound", "/usr/bin/unbound"]
         .into_iter()
         .find(|p| Path::new(p).exists())
@@ -154,7 +159,7 @@ fn start_unbound_with(authority: SocketAddr, anchors: &[String], extra: &str) ->
              client-subnet-always-forward: yes\n    max-client-subnet-ipv4: 24\n    qname-minimisation: no\n    \
              num-threads: 1\n    so-reuseport: no\n    trust-anchor-signaling: no\n    \
              local-zone: \"test.\" nodefault\n{extra}{anchors}\
-             stub-zone:\n    name: \"signed.test\"\n    stub-addr: {}@{}\n",
+             stub-zone:\n    name: \"{zone}\"\n    stub-addr: {}@{}\n",
             authority.ip(),
             authority.port()
         );
@@ -167,7 +172,7 @@ fn start_unbound_with(authority: SocketAddr, anchors: &[String], extra: &str) ->
                 break;
             }
             // Without RD: any reply means Unbound listens, and nothing is resolved or cached.
-            if udp_raw(addr, &query("ns1.signed.test", A, Q::default()), Duration::from_millis(300)).is_some() {
+            if udp_raw(addr, &query(&format!("ns1.{zone}"), A, Q::default()), Duration::from_millis(300)).is_some() {
                 return Unbound { child, addr, dir };
             }
         }
@@ -610,6 +615,14 @@ fn zsk_and_ksk_rolls_by_timing_keep_validating() {
     assert_eq!(signers, [tag_of(&old_zsk), tag_of(&new_zsk)].into_iter().collect(), "the ZSKs signed in turn");
     assert_eq!(served_key_tags(serve.addr()), sorted(&[tag_of(&new_ksk), tag_of(&new_zsk)]), "the old keys are gone");
     drop(unbound);
+    // The log told each step: the new keys became active, the old ones went.
+    let log: Vec<String> = serve.lines.try_iter().collect();
+    let step = |key: &str, state: &str| {
+        log.iter().any(|l| l.contains("DNSSEC key step") && l.contains(key) && l.contains(&format!("state={state}")))
+    };
+    for (key, state) in [(&new_zsk, "Active"), (&new_ksk, "Active"), (&old_zsk, "Removed"), (&old_ksk, "Removed")] {
+        assert!(step(key, state), "no log line for {key} becoming {state}:\n{}", log.join("\n"));
+    }
     let old_only = start_unbound(serve.addr(), &old_ds);
     let m = ask(old_only.addr, "www.signed.test", A, None, 1);
     assert_eq!(m.metadata.response_code, ResponseCode::ServFail, "the old KSK's DS no longer leads anywhere: {m:?}");
@@ -866,4 +879,80 @@ fn validated_direct(server: SocketAddr) {
     let m = udp(server, &do_query("www.signed.test", A, None, 77));
     let types: Vec<RecordType> = m.answers.iter().map(|r| r.record_type()).collect();
     assert_eq!(types, [RecordType::A, RecordType::RRSIG], "{m:?}");
+}
+
+/// The shipped example, signed with a key `meridian key generate` made, validates end to end
+/// through Unbound (its DS as the trust anchor): the GSLB name for clients of each region, a
+/// static name, the CNAME, the wildcard, NODATA and a name that does not exist. `/status` shows
+/// the key, and the metrics count the signatures found and made.
+#[test]
+fn the_signed_example_validates_through_unbound_and_shows_its_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let zones = dir.path().join("zones");
+    std::fs::create_dir(&zones).unwrap();
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")).unwrap() {
+        let path = entry.unwrap().path();
+        std::fs::copy(path.as_path(), zones.join(path.file_name().unwrap())).unwrap();
+    }
+    let (code, key, stderr) = meridian(&["key", "generate", "example.com", "--zones", zones.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let (code, ds, stderr) = meridian(&["key", "ds", "example.com", "--zones", zones.to_str().unwrap()]);
+    assert_eq!(code, Some(0), "{stderr}");
+    let ds: Vec<String> = ds.lines().map(String::from).collect();
+    let geo = Path::new(env!("CARGO_MANIFEST_DIR")).join("geo/dbip-country.mmdb");
+    let config = meridian::config::Config::load(&zones, &geo).unwrap();
+    let mut options = meridian::daemon::Options::new(zones.clone(), geo, vec!["127.0.0.1:0".parse().unwrap()]);
+    options.api = Some("127.0.0.1:0".parse().unwrap());
+    options.state_file = Some(dir.path().join("state.json"));
+    let server = TestServer::start_options(config, options);
+    let api = server.daemon.as_ref().unwrap().api.unwrap();
+    let unbound = start_unbound_for(server.addr, &ds, "example.com", "");
+    let mut seen = std::collections::BTreeSet::new();
+    for (i, client) in [[81u8, 0, 1], [8, 8, 8], [1, 0, 16]].iter().enumerate() {
+        let m = validated(&unbound, "www.example.com", A, Some(&client[..]), 10 + i as u16);
+        let answer = data(&m, A);
+        assert!(!answer.is_empty(), "{m:?}");
+        seen.insert(answer);
+    }
+    assert_eq!(seen.len(), 3, "each region its own data center: {seen:?}");
+    let m = validated(&unbound, "static.example.com", A, None, 20);
+    assert_eq!(data(&m, A), ["192.0.2.100"], "{m:?}");
+    let m = validated(&unbound, "api.example.com", A, None, 21);
+    assert_eq!(data(&m, CNAME), ["www.example.com"], "{m:?}");
+    let m = validated(&unbound, "x.apps.example.com", A, None, 22);
+    assert_eq!(data(&m, A), ["203.0.113.80"], "{m:?}");
+    let m = validated(&unbound, "static.example.com", 16, None, 23);
+    assert!(m.answers.is_empty(), "NODATA: {m:?}");
+    let m = validated(&unbound, "nothere.example.com", A, None, 24);
+    assert!(m.answers.is_empty(), "compact denial: {m:?}");
+
+    let (status, body) = http(api, "GET", "/status", None, None);
+    assert_eq!(status, 200, "{body}");
+    let status: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let zone = status["zones"].as_array().unwrap().iter().find(|z| z["zone"] == "example.com.").unwrap().clone();
+    let keys = zone["dnssec"]["keys"].as_array().cloned().unwrap_or_default();
+    assert_eq!(keys.len(), 1, "{zone}");
+    assert_eq!(
+        (keys[0]["key"].as_str(), keys[0]["role"].as_str(), keys[0]["state"].as_str()),
+        (Some(key.trim()), Some("CSK"), Some("active")),
+        "{zone}"
+    );
+    let (_, metrics) = http(api, "GET", "/metrics", None, None);
+    let count = |result: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(&format!("meridian_dnssec_signatures_total{{result=\"{result}\"}}")))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {result} count: {metrics}"))
+    };
+    // Each answer is signed once; the fast path keeps what it prepared, so found ones may be few.
+    assert!(count("made") >= 5.0 && count("hit") >= 0.0, "made {} hit {}", count("made"), count("hit"));
+    assert!(
+        metrics.contains(&format!(
+            "meridian_dnssec_key_state{{zone=\"example.com.\",key=\"{}\",role=\"CSK\",state=\"active\"}} 1",
+            key.trim()
+        )),
+        "{metrics}"
+    );
 }
