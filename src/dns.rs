@@ -179,6 +179,28 @@ const TYPE_NAMES: &[(&str, u16)] = &[
     ("DLV", rtype::DLV),
 ];
 
+/// Appends the type bitmap of `types` (sorted and deduplicated here) as NSEC and NSEC3 carry
+/// it: windows of 256 types, each its number, length and bits (RFC 4034 §4.1.2).
+pub fn write_type_bitmap(types: &mut Vec<u16>, out: &mut Vec<u8>) {
+    types.sort_unstable();
+    types.dedup();
+    let mut i = 0;
+    while i < types.len() {
+        let window = types[i] >> 8;
+        let mut bits = [0u8; 32];
+        let mut len = 0;
+        while i < types.len() && types[i] >> 8 == window {
+            let low = usize::from(types[i] & 0xff);
+            bits[low / 8] |= 0x80 >> (low % 8);
+            len = low / 8 + 1;
+            i += 1;
+        }
+        out.push(window as u8);
+        out.push(len as u8);
+        out.extend_from_slice(&bits[..len]);
+    }
+}
+
 /// DNSKEY flags (RFC 4034 §2.1.1).
 pub mod dnskey {
     /// A zone key: the key signs the zone's data.

@@ -44,17 +44,23 @@ struct Signed {
     ds: Vec<String>,
 }
 
-/// Copies tests/data/dnssec, generates a key for signed.test (with `env` set, for a shifted
-/// clock) and reads its DS.
-fn signed_zone(env: &[(&str, &OsStr)]) -> Signed {
+/// A copy of the directory `path` of the checkout (zone files and definitions) in `zones/` of a
+/// new temporary directory.
+fn copy_of(path: &str) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let zones = dir.path().join("zones");
     std::fs::create_dir(&zones).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dnssec");
-    for entry in std::fs::read_dir(src.as_path()).unwrap() {
+    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join(path)).unwrap() {
         let path = entry.unwrap().path();
         std::fs::copy(path.as_path(), zones.join(path.file_name().unwrap())).unwrap();
     }
+    (dir, zones)
+}
+
+/// Copies tests/data/dnssec, generates a key for signed.test (with `env` set, for a shifted
+/// clock) and reads its DS.
+fn signed_zone(env: &[(&str, &OsStr)]) -> Signed {
+    let (dir, zones) = copy_of("tests/data/dnssec");
     let geo = dir.path().join("geo.mmdb");
     write_test_geo(&geo);
     let key = generate_key(&zones, env);
@@ -557,14 +563,7 @@ fn tag_of(base: &str) -> u16 {
 /// Unbound that trusts only the old key's DS fails while one that trusts the new one validates.
 #[test]
 fn zsk_and_ksk_rolls_by_timing_keep_validating() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/dnssec");
-    for entry in std::fs::read_dir(src.as_path()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(path.as_path(), zones.join(path.file_name().unwrap())).unwrap();
-    }
+    let (dir, zones) = copy_of("tests/data/dnssec");
     let geo = dir.path().join("geo.mmdb");
     write_test_geo(&geo);
     let now = SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).unwrap().as_secs();
@@ -730,14 +729,7 @@ fn dnsviz_finds_no_errors_in_the_signed_example() {
         eprintln!("skipped: cannot make a network namespace here (needs root)");
         return;
     }
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("zones");
-    for entry in std::fs::read_dir(src.as_path()).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(path.as_path(), zones.join(path.file_name().unwrap())).unwrap();
-    }
+    let (dir, zones) = copy_of("zones");
     let (code, _, stderr) = meridian(&["key", "generate", "example.com", "--zones", zones.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, ds, stderr) = meridian(&["key", "ds", "example.com", "--zones", zones.to_str().unwrap()]);
@@ -887,13 +879,7 @@ fn validated_direct(server: SocketAddr) {
 /// the key, and the metrics count the signatures found and made.
 #[test]
 fn the_signed_example_validates_through_unbound_and_shows_its_keys() {
-    let dir = tempfile::tempdir().unwrap();
-    let zones = dir.path().join("zones");
-    std::fs::create_dir(&zones).unwrap();
-    for entry in std::fs::read_dir(Path::new(env!("CARGO_MANIFEST_DIR")).join("zones")).unwrap() {
-        let path = entry.unwrap().path();
-        std::fs::copy(path.as_path(), zones.join(path.file_name().unwrap())).unwrap();
-    }
+    let (dir, zones) = copy_of("zones");
     let (code, key, stderr) = meridian(&["key", "generate", "example.com", "--zones", zones.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");
     let (code, ds, stderr) = meridian(&["key", "ds", "example.com", "--zones", zones.to_str().unwrap()]);

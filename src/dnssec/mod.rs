@@ -414,24 +414,9 @@ pub fn canonical_rdata(rtype: u16, rdata: &[u8]) -> std::borrow::Cow<'_, [u8]> {
 }
 
 /// An NSEC record's data: `next`, then the type bitmap of `types` (RFC 4034 §4.1.2).
-pub fn nsec_rdata(next: &[u8], types: &mut [u16]) -> Vec<u8> {
-    types.sort_unstable();
+pub fn nsec_rdata(next: &[u8], types: &mut Vec<u16>) -> Vec<u8> {
     let mut out = next.to_vec();
-    let mut i = 0;
-    while i < types.len() {
-        let window = types[i] >> 8;
-        let mut bits = [0u8; 32];
-        let mut len = 0;
-        while i < types.len() && types[i] >> 8 == window {
-            let low = usize::from(types[i] & 0xff);
-            bits[low / 8] |= 0x80 >> (low % 8);
-            len = low / 8 + 1;
-            i += 1;
-        }
-        out.push(window as u8);
-        out.push(len as u8);
-        out.extend_from_slice(&bits[..len]);
-    }
+    crate::dns::write_type_bitmap(types, &mut out);
     out
 }
 
@@ -464,7 +449,7 @@ mod tests {
     #[test]
     fn type_bitmaps_follow_rfc_4034() {
         // RFC 4034 §4.3's example: A MX RRSIG NSEC TYPE1234.
-        let mut types = [rtype::A, rtype::MX, rtype::RRSIG, rtype::NSEC, 1234];
+        let mut types = vec![rtype::A, rtype::MX, rtype::RRSIG, rtype::NSEC, 1234];
         let rdata = nsec_rdata(b"\x04host\x07example\x03com\x00", &mut types);
         let bitmap = &rdata[18..];
         // Window 0: A (1), MX (15), RRSIG (46), NSEC (47); window 4: 1234 & 0xff = 210, the

@@ -116,7 +116,7 @@ fn types_at(config: &Config, zone: &Zone, node: &crate::zone::Node, now: u64) ->
 }
 
 /// The NSEC at `name` in `zone` with `types`, TTL that of a negative answer (RFC 9077).
-fn nsec<'c>(zone: &'c Zone, name: &Name, types: &mut [u16]) -> Rr<'c> {
+fn nsec<'c>(zone: &'c Zone, name: &Name, types: &mut Vec<u16>) -> Rr<'c> {
     let key = name.key();
     let rdata = dnssec::nsec_rdata(&dnssec::successor(&key), types);
     Rr {

@@ -411,23 +411,7 @@ fn type_bitmap(f: &mut Fields<'_>, out: &mut Vec<u8>) -> Result<(), RdataError> 
         let n = dns::type_from_text(&t.text).ok_or_else(|| format!("'{}' is not a record type", t.text))?;
         types.push(n);
     }
-    types.sort_unstable();
-    types.dedup();
-    let mut i = 0;
-    while i < types.len() {
-        let window = types[i] >> 8;
-        let mut bits = [0u8; 32];
-        let mut len = 0;
-        while i < types.len() && types[i] >> 8 == window {
-            let low = usize::from(types[i] & 0xff);
-            bits[low / 8] |= 0x80 >> (low % 8);
-            len = low / 8 + 1;
-            i += 1;
-        }
-        out.push(window as u8);
-        out.push(len as u8);
-        out.extend_from_slice(&bits[..len]);
-    }
+    dns::write_type_bitmap(&mut types, out);
     Ok(())
 }
 
