@@ -57,9 +57,9 @@ pub fn render(state: &AppState) -> String {
             let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
         }
     }
+    let published = state.shared.snapshot.load_full();
     {
         use crate::policy::Health;
-        let published = state.shared.snapshot.load_full();
         let spills = crate::sync::lock(&state.health).spills();
         header(
             &mut o,
@@ -83,7 +83,6 @@ pub fn render(state: &AppState) -> String {
             }
         }
     }
-    let published = state.shared.snapshot.load_full();
     if !published.config.keyring.is_empty() {
         let (hits, misses, kept) = published.config.keyring.signatures.counts();
         header(

@@ -158,12 +158,15 @@ pub fn sign<'c>(
         if let Some(zone) = zone_of(config, &denied, qtype)
             && keyring.zone(zone.origin()).is_some()
         {
-            let mut types = match zone.find(&denied.key(), qtype) {
-                _ if res.rcode == Rcode::NxDomain => vec![rtype::RRSIG, rtype::NSEC, rtype::NXNAME],
-                Found::Node(node) => types_at(config, zone, node, now64),
-                // At a cut (a DS question answered from the parent side).
-                Found::Delegation(node) if node.name == denied => types_at(config, zone, node, now64),
-                _ => vec![rtype::RRSIG, rtype::NSEC],
+            let mut types = if res.rcode == Rcode::NxDomain {
+                vec![rtype::RRSIG, rtype::NSEC, rtype::NXNAME]
+            } else {
+                match zone.find(&denied.key(), qtype) {
+                    Found::Node(node) => types_at(config, zone, node, now64),
+                    // At a cut (a DS question answered from the parent side).
+                    Found::Delegation(node) if node.name == denied => types_at(config, zone, node, now64),
+                    _ => vec![rtype::RRSIG, rtype::NSEC],
+                }
             };
             // Never claim the type denied.
             types.retain(|&t| t != qtype || t == rtype::NSEC || t == rtype::RRSIG);
