@@ -58,6 +58,9 @@ pub struct Options {
     pub role: crate::fleet::Role,
     /// The encrypted listeners (DoT, DoH, DoQ) and their certificate.
     pub tls: crate::server::tls::TlsOptions,
+    /// The XDP path (`--xdp`), opened before the start (it needs privileges the process may
+    /// have given up since).
+    pub xdp: Option<Arc<crate::server::Xdp>>,
 }
 
 impl Options {
@@ -83,6 +86,7 @@ impl Options {
             probe_source: None,
             role: crate::fleet::Role::Server,
             tls: crate::server::tls::TlsOptions::default(),
+            xdp: None,
         }
     }
 }
@@ -167,9 +171,17 @@ impl Daemon {
             }
             _ => None,
         };
-        let running = server::start(snapshots, &options.listen, options.limits, query_log, &options.tls, certificates)
-            .await
-            .map_err(|source| StartError::Listen { addrs: options.listen.clone(), source })?;
+        let running = server::start(
+            snapshots,
+            &options.listen,
+            options.limits,
+            query_log,
+            &options.tls,
+            certificates,
+            options.xdp.clone(),
+        )
+        .await
+        .map_err(|source| StartError::Listen { addrs: options.listen.clone(), source })?;
         let reloader = Arc::new(Reloader::new(
             options.zones.clone(),
             options.geo.clone(),

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{CommandFactory, Parser, Subcommand};
 use meridian::config::Config;
@@ -828,6 +829,24 @@ fn serve(args: Settings, config_file: Option<PathBuf>, role: Role) -> ExitCode {
     if let Some(path) = &config_file {
         tracing::info!("settings from {}", path.display());
     }
+    // The XDP path needs privileges the process gives up next: made now, with one thread.
+    let xdp = match (&args.xdp, role) {
+        (Some(interface), Role::Server) => match open_xdp(interface, &args) {
+            Ok(xdp) => {
+                tracing::info!("{}", xdp.describe());
+                Some(Arc::new(xdp))
+            }
+            Err(e) => {
+                eprintln!("meridian: {e}");
+                return ExitCode::from(1);
+            }
+        },
+        (Some(_), _) => {
+            tracing::warn!("checker: serving no DNS, xdp is not used");
+            None
+        }
+        (None, _) => None,
+    };
     // Give up root first, while there is one thread: nothing below runs as root.
     match &args.user {
         Some(user) => {
@@ -886,10 +905,27 @@ fn serve(args: Settings, config_file: Option<PathBuf>, role: Role) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    runtime.block_on(run(config, args, role))
+    runtime.block_on(run(config, args, role, xdp))
 }
 
-async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
+/// Opens `--xdp` on the listen addresses (the defaults are loopback, which has no XDP).
+#[cfg(target_os = "linux")]
+fn open_xdp(interface: &str, args: &Settings) -> Result<meridian::server::Xdp, String> {
+    let listen: Vec<SocketAddr> = if args.listen.is_empty() {
+        meridian::settings::DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
+    } else {
+        args.listen.clone()
+    };
+    let mode = meridian::server::XdpMode::parse(args.xdp_mode.as_deref().unwrap_or("auto"))?;
+    meridian::server::Xdp::open(interface, mode, &listen)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn open_xdp(interface: &str, _: &Settings) -> Result<meridian::server::Xdp, String> {
+    Err(format!("--xdp {interface}: XDP exists on Linux only"))
+}
+
+async fn run(config: Config, args: Settings, role: Role, xdp: Option<Arc<meridian::server::Xdp>>) -> ExitCode {
     let listen = if role == Role::Checker {
         if !args.listen.is_empty() {
             tracing::warn!("checker: serving no DNS, listen is not used");
@@ -952,6 +988,7 @@ async fn run(config: Config, args: Settings, role: Role) -> ExitCode {
     options.role = role;
     options.probe_source = args.probe_source;
     options.tls = if role == Role::Checker { Default::default() } else { args.tls_options() };
+    options.xdp = xdp;
     let seconds = std::time::Duration::from_secs_f64;
     options.limits.tls_connections = args.tls_connections.unwrap_or(options.limits.tls_connections);
     options.limits.tls_idle = args.tls_idle_timeout.map_or(options.limits.tls_idle, seconds);

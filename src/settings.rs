@@ -131,6 +131,17 @@ pub struct Settings {
     /// datagram; the default elsewhere).
     #[arg(long, value_name = "LOOP", value_parser = ["tokio", "batched"])]
     pub udp_loop: Option<String>,
+    /// Answer UDP on this network interface through AF_XDP sockets (Linux; needs
+    /// CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF and CAP_IPC_LOCK at start): the listen addresses
+    /// that are on it, taken before the kernel's IP stack. TCP and everything else keep going
+    /// through the kernel (docs/xdp.md).
+    #[arg(long, value_name = "IFACE")]
+    pub xdp: Option<String>,
+    /// How the XDP program is attached: auto (the kernel's choice: the driver's hook when it
+    /// has one), native (the driver's hook or fail) or generic (any interface; slower).
+    /// Default: auto.
+    #[arg(long, value_name = "MODE", value_parser = ["auto", "native", "generic"])]
+    pub xdp_mode: Option<String>,
     /// Log level: off, error, warn, info (default), debug or trace, or directives such as
     /// `info,meridian::health=debug`; anything else is refused.
     #[arg(long, value_name = "LEVEL")]
@@ -237,6 +248,12 @@ impl Settings {
             && udp != "batched"
         {
             return Err(format!("udp-loop: '{udp}' is not tokio or batched"));
+        }
+        if let Some(mode) = &self.xdp_mode {
+            crate::server::XdpMode::parse(mode).map_err(|e| format!("xdp-mode: {e}"))?;
+            if self.xdp.is_none() {
+                return Err("xdp-mode: needs xdp".into());
+            }
         }
         if let Some(level) = &self.log_level {
             crate::logs::check_filter(level).map_err(|e| format!("log-level: {e}"))?;
@@ -345,7 +362,7 @@ impl Settings {
         over!(flags, file; zones, geo, state, api, api_token_file, api_token_for_reads, query_log,
             query_log_rate, no_watch, watch_quiet, strict, user, group, allow_root, nsid, server_id,
             version_bind, cookies, cookie_secret_file, rrl_rate, rrl_slip, rrl_ipv4_prefix,
-            rrl_ipv6_prefix, rrl_dry_run, udp_loop, log_level, log_format, probe_source, tls_certificate,
+            rrl_ipv6_prefix, rrl_dry_run, udp_loop, xdp, xdp_mode, log_level, log_format, probe_source, tls_certificate,
             tls_key, doh_path, tls_connections, tls_idle_timeout, tls_handshake_timeout, tls_streams)
     }
 

@@ -57,6 +57,10 @@ pub fn render(state: &AppState) -> String {
             let _ = writeln!(o, "{name}{{pool=\"{}\"}} {n}", escape(&pool));
         }
     }
+    #[cfg(target_os = "linux")]
+    if let Some(xdp) = &state.shared.xdp {
+        xdp_metrics(&mut o, xdp);
+    }
     let published = state.shared.snapshot.load_full();
     {
         use crate::policy::Health;
@@ -417,5 +421,50 @@ fn process_metrics(o: &mut String) {
     {
         header(o, "process_max_fds", "gauge", "Maximum number of open file descriptors.");
         let _ = writeln!(o, "process_max_fds {max}");
+    }
+}
+
+/// `--xdp`: what the program did with each queue's frames and what became of them.
+#[cfg(target_os = "linux")]
+fn xdp_metrics(o: &mut String, xdp: &crate::server::Xdp) {
+    let counts = xdp.counts();
+    let interface = escape(&xdp.interface);
+    header(
+        o,
+        "meridian_xdp_frames_total",
+        "counter",
+        "Frames the XDP program saw on each receive queue: redirected to Meridian's socket or passed to the kernel.",
+    );
+    for (q, c) in counts.iter().enumerate() {
+        for (verdict, n) in [("redirected", c.redirected), ("passed", c.passed)] {
+            let _ = writeln!(
+                o,
+                "meridian_xdp_frames_total{{interface=\"{interface}\",queue=\"{q}\",verdict=\"{verdict}\"}} {n}"
+            );
+        }
+    }
+    header(o, "meridian_xdp_answered_total", "counter", "Replies sent through each XDP queue.");
+    for (q, c) in counts.iter().enumerate() {
+        let _ = writeln!(o, "meridian_xdp_answered_total{{interface=\"{interface}\",queue=\"{q}\"}} {}", c.answered);
+    }
+    header(
+        o,
+        "meridian_xdp_dropped_total",
+        "counter",
+        "Frames of each XDP queue dropped: malformed headers, a full transmit ring (replies), a full receive ring, an empty fill ring, or larger than a frame (rx_dropped).",
+    );
+    for (q, c) in counts.iter().enumerate() {
+        for (reason, n) in [
+            ("malformed", c.malformed),
+            ("tx_ring_full", c.tx_ring_full),
+            ("rx_ring_full", c.rx_ring_full),
+            ("fill_ring_empty", c.fill_ring_empty),
+            ("rx_dropped", c.rx_dropped),
+        ] {
+            let _ = writeln!(
+                o,
+                "meridian_xdp_dropped_total{{interface=\"{interface}\",queue=\"{q}\",reason=\"{reason}\"}} {n}"
+            );
+        }
     }
 }

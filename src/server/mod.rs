@@ -14,6 +14,50 @@ pub mod tls;
 pub mod udp;
 #[cfg(target_os = "linux")]
 pub mod udp_batch;
+#[cfg(target_os = "linux")]
+pub mod xdp;
+
+/// The XDP path of an interface (`--xdp`), opened before the server starts.
+#[cfg(target_os = "linux")]
+pub use xdp::Xdp;
+/// How the program is attached: `auto` lets the kernel choose (the driver's own hook when it
+/// has one), `native` needs the driver's hook, `generic` runs in the kernel's stack after the
+/// driver (every interface has it; slower).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum XdpMode {
+    /// The kernel's choice.
+    Auto,
+    /// The driver's hook (XDP_FLAGS_DRV_MODE).
+    Native,
+    /// Generic XDP (XDP_FLAGS_SKB_MODE).
+    Generic,
+}
+
+impl XdpMode {
+    /// From the setting's text.
+    pub fn parse(text: &str) -> Result<XdpMode, String> {
+        match text {
+            "auto" => Ok(XdpMode::Auto),
+            "native" => Ok(XdpMode::Native),
+            "generic" => Ok(XdpMode::Generic),
+            _ => Err(format!("'{text}' is not auto, native or generic")),
+        }
+    }
+
+    /// The setting's text.
+    pub fn name(self) -> &'static str {
+        match self {
+            XdpMode::Auto => "auto",
+            XdpMode::Native => "native",
+            XdpMode::Generic => "generic",
+        }
+    }
+}
+
+/// Elsewhere there is no XDP: nothing of this type can exist.
+#[cfg(not(target_os = "linux"))]
+#[derive(Debug)]
+pub enum Xdp {}
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -92,6 +136,7 @@ pub async fn start(
     query_log: Option<crate::querylog::QueryLog>,
     tls: &tls::TlsOptions,
     certificates: Option<Arc<tls::Certificates>>,
+    xdp: Option<Arc<Xdp>>,
 ) -> std::io::Result<Running> {
     let named = |what: &str, addr: SocketAddr, e: std::io::Error| {
         let e = explain_bind_error(addr, e);
@@ -131,6 +176,7 @@ pub async fn start(
         secondaries: Arc::default(),
         tls: certificates.clone(),
         listeners: std::sync::OnceLock::new(),
+        xdp: xdp.clone(),
     });
     let mut tasks = Vec::new();
     let mut addrs = Vec::new();
@@ -152,6 +198,12 @@ pub async fn start(
         addrs.push(bound);
         tasks.extend(udp::spawn(udp, shared.clone()));
         tasks.push(tokio::spawn(tcp::serve(tcp, shared.clone())));
+    }
+    // The XDP workers after the sockets: what the program passes (fragments, options, other
+    // interfaces) is served by the sockets bound above.
+    #[cfg(target_os = "linux")]
+    if let Some(xdp) = &xdp {
+        threads.extend(xdp::spawn(xdp, shared.clone(), stop.clone(), &mut liveness)?);
     }
     let mut listeners: Vec<(Transport, SocketAddr)> =
         addrs.iter().flat_map(|&a| [(Transport::Udp, a), (Transport::Tcp, a)]).collect();

@@ -94,6 +94,8 @@ pub struct Shared {
     pub tls: Option<Arc<super::tls::Certificates>>,
     /// Every listener: its transport and bound address (set once all are bound).
     pub listeners: std::sync::OnceLock<Vec<(crate::query::Transport, SocketAddr)>>,
+    /// The XDP path (`--xdp`), for its counters.
+    pub xdp: Option<Arc<super::Xdp>>,
 }
 
 impl Shared {
