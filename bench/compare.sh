@@ -32,7 +32,21 @@
 #                    quiet (less than IDLE_PCT % of one core busy for a second)
 #   OTHER_MAX=0.25 RETRIES=2   a run during which other processes used more than OTHER_MAX
 #                    cores is done again, up to RETRIES times, then kept and marked noisy
-#   BASE_PORT=5400   servers listen on 127.0.0.1:BASE_PORT+0..10 (100 up when taken)
+#   BASE_PORT=5400   servers listen on 127.0.0.1:BASE_PORT+0..13 (100 up when taken)
+#   NETNS=0          1: instead of loopback, two network namespaces made for the run and
+#                    joined by a veth pair (needs root): the server in one on 10.99.0.1, the
+#                    load generator in the other; both removed at exit. The XDP servers need
+#                    it: meridian-xdp (generic XDP), meridian-xdp-native, knot-xdp (Knot's
+#                    XDP mode: native on veth, it has no generic option), e.g.
+#                    NETNS=1 SERVERS="floor meridian-batched meridian-xdp meridian-xdp-native
+#                    knot knot-xdp gdnsd" (bench/README.md, docs/xdp.md)
+#   KX_SERVERS=$SERVERS  KX_RATES="100000 200000 300000 400000 500000 700000"  KX_SECONDS=3
+#                    NETNS only, the "capacity" pass: Knot's XDP load generator (kxdpgun,
+#                    knot-dnsutils) in the client namespace sends static.example.test A at
+#                    each offered rate in turn; the table shows the most answered per second
+#                    and the CPU per answer there. kxdpgun costs the client's CPU much less
+#                    than blast, whose socket path and the veth's delivery to it use up CPU 1
+#                    first; it has no ECS and measures no latency ("" skips the pass)
 #   BENCH_DIR=       reuse a work directory made by setup.sh instead of making a new one
 #   MERIDIAN_BIN=target/release/meridian   MERIDIAN_WAIT=900
 # Server placement: the server on CPU 0 with one worker thread, the load generator on CPU 1
@@ -61,7 +75,11 @@ INSTR_SERVERS="${INSTR_SERVERS-floor gdnsd knot nsd meridian-batched}"
 INSTR_WORKLOADS="${INSTR_WORKLOADS-static gslb-ecs}" INSTR_SECONDS="${INSTR_SECONDS:-4}"
 BLAST_SOCKETS="${BLAST_SOCKETS:-4}" BLAST_WINDOW="${BLAST_WINDOW:-32}"
 IDLE_WAIT="${IDLE_WAIT:-60}" IDLE_PCT="${IDLE_PCT:-10}" OTHER_MAX="${OTHER_MAX:-0.25}" RETRIES="${RETRIES:-2}"
-BASE_PORT="${BASE_PORT:-5400}" ADDR=127.0.0.1
+BASE_PORT="${BASE_PORT:-5400}" ADDR=127.0.0.1 NETNS="${NETNS:-0}"
+# In NETNS mode: the commands run in the server's and the client's namespace.
+IN_SRV=() IN_CLI=() NS_A="" NS_B="" IF_A="" IF_B=""
+KX_SERVERS="${KX_SERVERS-$SERVERS}" KX_RATES="${KX_RATES:-100000 200000 300000 400000 500000 700000}"
+KX_SECONDS="${KX_SECONDS:-3}"
 MERIDIAN_BIN="${MERIDIAN_BIN:-$ROOT/target/release/meridian}" MERIDIAN_WAIT="${MERIDIAN_WAIT:-900}"
 HZ="$(getconf CLK_TCK)"
 
@@ -82,27 +100,29 @@ servers_in() { # servers with runs of PASS, in the order they ran
   sed -n "s/^RUN server=\([^ ]*\) workload=[^ ]* pass=$1 .*/\1/p" "$RAW" | awk '!seen[$0]++'
 }
 table() {
-  echo "| server | workload | QPS | µs/q | p50 µs | p99 µs | p99 @50% µs | lost | rcode err | peak RSS MB | QPS vs gdnsd | µs/q vs gdnsd | µs/q vs Knot |"
-  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-  local wl name q u gq gu ku flags
+  echo "| server | workload | QPS | µs/q | all CPUs µs/q | p50 µs | p99 µs | p99 @50% µs | lost | rcode err | peak RSS MB | QPS vs floor | QPS vs gdnsd | µs/q vs gdnsd | µs/q vs Knot |"
+  echo "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+  local wl name q u gq gu ku fq flags
   for wl in static gslb-ecs gslb mix; do
     for name in $(servers_in 1core); do
       grep -q "^RUN server=$name workload=$wl pass=1core " "$RAW" || continue
       q="$(median "$name" "$wl" 1core qps)"; u="$(median "$name" "$wl" 1core us_per_q)"
       gq="$(median gdnsd "$wl" 1core qps)"; gu="$(median gdnsd "$wl" 1core us_per_q)"
       ku="$(median knot "$wl" 1core us_per_q)"
+      fq="$(median floor static 1core qps)"
       flags=""
       grep -E "^RUN server=$name workload=$wl pass=(1core|half) .*noisy=1" "$RAW" >/dev/null && flags=" (noisy)"
       # Below 0.9 of its core the server was not saturated: the load generator set the pace,
       # or another process took the core.
       awk -v c="$(median "$name" "$wl" 1core srv_cores)" 'BEGIN { exit !(c != "-" && c < 0.9) }' &&
         flags="$flags (unsaturated)"
-      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
-        "$name$flags" "$wl" "$(fmt "$q" %.0f)" "$(fmt "$u" %.2f)" "$(fmt "$(median "$name" "$wl" 1core p50_us)" %.0f)" \
+      printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' \
+        "$name$flags" "$wl" "$(fmt "$q" %.0f)" "$(fmt "$u" %.2f)" "$(fmt "$(median "$name" "$wl" 1core all_us_per_q)" %.2f)" \
+        "$(fmt "$(median "$name" "$wl" 1core p50_us)" %.0f)" \
         "$(fmt "$(median "$name" "$wl" 1core p99_us)" %.0f)" "$(fmt "$(median "$name" "$wl" half p99_us)" %.0f)" \
         "$(median "$name" "$wl" 1core lost)" \
         "$(median "$name" "$wl" 1core rcode_err)" "$(mb "$(median "$name" "$wl" 1core rss_kb)")" \
-        "$(ratio "$q" "$gq")" "$(ratio "$u" "$gu")" "$(ratio "$u" "$ku")"
+        "$(ratio "$q" "$fq")" "$(ratio "$q" "$gq")" "$(ratio "$u" "$gu")" "$(ratio "$u" "$ku")"
     done
   done
 }
@@ -123,9 +143,33 @@ report() {
   local limit repeat
   limit="$(sed -n 's/^# LIMIT=\([^ ]*\) REPEAT=\([^ ]*\) .*/\1/p' "$RAW")"
   repeat="$(sed -n 's/^# LIMIT=\([^ ]*\) REPEAT=\([^ ]*\) .*/\2/p' "$RAW")"
-  echo "## One worker on CPU 0, load generator on CPU 1 (${limit:-?} s runs, median of ${repeat:-?})"
-  echo
-  table
+  if grep -q '^# topology: veth' "$RAW"; then
+    echo "Over a veth pair between two network namespaces (server 10.99.0.1 on CPU 0, load on CPU 1)."
+    echo
+  fi
+  if grep -q "^RUN .* pass=1core " "$RAW"; then
+    echo "## One worker on CPU 0, load generator on CPU 1 (${limit:-?} s runs, median of ${repeat:-?})"
+    echo
+    table
+    echo
+    echo "µs/q: the server's own CPU time per answer; all CPUs µs/q: both CPUs' busy time (every"
+    echo "process, the kernel's interrupts and softirqs included) per answer. QPS vs floor: against"
+    echo "the floor's static figure."
+  fi
+  if grep -q "^KX " "$RAW"; then
+    echo
+    echo "## Capacity: kxdpgun in the client namespace (static.example.test A, ${KX_SECONDS:-3} s per offered rate)"
+    echo
+    echo "| server | most answered QPS | at offered QPS | µs/q | all CPUs µs/q | answered vs floor |"
+    echo "| --- | ---: | ---: | ---: | ---: | ---: |"
+    awk '/^KX / { for (i = 2; i <= NF; i++) { split($i, kv, "="); f[kv[1]] = kv[2] }
+                  s = f["server"]; if (!(s in best)) order[++n] = s
+                  if (f["answered_qps"] + 0 > best[s] + 0) { best[s] = f["answered_qps"]; rate[s] = f["offered"]
+                                                           u[s] = f["us_per_q"]; a[s] = f["all_us_per_q"] } }
+         END { for (i = 1; i <= n; i++) { s = order[i]
+                 r = (best["floor"] > 0) ? sprintf("%.2f", best[s] / best["floor"]) : "-"
+                 printf "| %s | %d | %d | %s | %s | %s |\n", s, best[s], rate[s], u[s], a[s], r } }' "$RAW"
+  fi
   if grep -q "^RUN .* pass=2core " "$RAW"; then
     echo
     echo "## Two workers, nothing pinned (the load generator shares the two cores)"
@@ -191,6 +235,18 @@ for t in blast floor; do
   gcc -O2 -Wall -o "$W/bin/$t" "$HERE/$t.c"
 done
 for t in dig taskset ps; do command -v "$t" >/dev/null || die "$t is missing (run bench/setup.sh)"; done
+if ((NETNS)); then
+  ((EUID == 0)) || die "NETNS=1 needs root (network namespaces and a veth pair)"
+  NS_A="mrdbench$$-a" NS_B="mrdbench$$-b" IF_A="mrdb$$a" IF_B="mrdb$$b" ADDR=10.99.0.1
+  ip netns add "$NS_A"; ip netns add "$NS_B"
+  ip link add "$IF_A" type veth peer name "$IF_B"
+  ip link set "$IF_A" netns "$NS_A"; ip link set "$IF_B" netns "$NS_B"
+  ip -n "$NS_A" addr add 10.99.0.1/24 dev "$IF_A"; ip -n "$NS_B" addr add 10.99.0.2/24 dev "$IF_B"
+  for ns in "$NS_A" "$NS_B"; do ip -n "$ns" link set lo up; done
+  ip -n "$NS_A" link set "$IF_A" up; ip -n "$NS_B" link set "$IF_B" up
+  IN_SRV=(ip netns exec "$NS_A") IN_CLI=(ip netns exec "$NS_B")
+  log "veth $IF_A ($NS_A, 10.99.0.1) <-> $IF_B ($NS_B, 10.99.0.2)"
+fi
 
 wants_meridian=0
 [[ " $SERVERS $SCALE_SERVERS $INSTR_SERVERS " == *" meridian-"* ]] && wants_meridian=1
@@ -268,8 +324,8 @@ wait_idle() {  # the machine quiet: less than IDLE_PCT % of a core busy during o
 port_in_use() { # a UDP socket bound to the port already (ours would then not be the one asked)
   local hex
   hex="$(printf ':%04X' "$1")"
-  awk -v h="$hex" 'NR > 1 && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }' \
-    /proc/net/udp /proc/net/udp6
+  "${IN_SRV[@]}" cat /proc/net/udp /proc/net/udp6 |
+    awk -v h="$hex" '$1 != "sl" && substr($2, length($2) - 4) == h { found = 1 } END { exit !found }'
 }
 
 # ---- servers --------------------------------------------------------------------------------
@@ -280,14 +336,15 @@ port_of() {
     pdns) echo $((BASE_PORT + 4)) ;; pdns-geoip) echo $((BASE_PORT + 5)) ;;
     meridian-batched) echo $((BASE_PORT + 6)) ;; meridian-tokio) echo $((BASE_PORT + 7)) ;;
     meridian-signed) echo $((BASE_PORT + 8)) ;; knot-signed) echo $((BASE_PORT + 9)) ;;
-    pdns-signed) echo $((BASE_PORT + 10)) ;;
+    pdns-signed) echo $((BASE_PORT + 10)) ;; meridian-xdp) echo $((BASE_PORT + 11)) ;;
+    meridian-xdp-native) echo $((BASE_PORT + 12)) ;; knot-xdp) echo $((BASE_PORT + 13)) ;;
     *) return 1 ;;
   esac
 }
 workloads_of() { # what each server can serve; knot and nsd have no GSLB here; the signed
   # servers (online signing) answer the same questions with DO set (the -do workloads)
   case "$1" in
-    knot|nsd) echo "static mix" ;;
+    knot|nsd|knot-xdp) echo "static mix" ;;
     knot-signed) echo "static-do" ;;
     meridian-signed|pdns-signed) echo "static-do gslb-ecs-do" ;;
     *) echo "static gslb-ecs gslb mix" ;;
@@ -309,11 +366,18 @@ stop_server() {
   wait "$SERVER_PID" 2>/dev/null || true
   SERVER_PID=""
   PIDS=()
+  # Knot leaves its XDP program attached when it stops (Meridian's goes with its process).
+  [[ -n "$IF_A" ]] && ip -n "$NS_A" link set dev "$IF_A" xdp off 2>/dev/null
+  return 0
 }
 BLAST_PID=""
 cleanup() {
   [[ -n "$BLAST_PID" ]] && kill -TERM "$BLAST_PID" 2>/dev/null
   stop_server
+  if [[ -n "$NS_A" ]]; then
+    ip netns del "$NS_A" 2>/dev/null; ip netns del "$NS_B" 2>/dev/null
+  fi
+  return 0
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -346,7 +410,7 @@ plugins => { geoip => {
 } }
 EOF
     CMD=(gdnsd -c "$D" start) ;;
-  knot|knot-signed)
+  knot|knot-signed|knot-xdp)
     mkdir -p "$D/db"
     cp "$W/zones/example.test.zone" "$D/example.test.zone"
     cat > "$D/knot.conf" <<EOF
@@ -375,6 +439,16 @@ EOF
     [[ "$name" == knot-signed ]] && cat >> "$D/knot.conf" <<EOF
     module: mod-onlinesign
 EOF
+    # Knot's XDP mode: UDP on the veth through AF_XDP (one worker per queue; the veth has
+    # one), TCP through the socket above.
+    if [[ "$name" == knot-xdp ]]; then
+      [[ -n "$IF_A" ]] || die "knot-xdp needs NETNS=1"
+      cat >> "$D/knot.conf" <<EOF
+xdp:
+    listen: $IF_A@$port
+    udp: on
+EOF
+    fi
     CMD=(knotd -c "$D/knot.conf") ;;
   nsd)
     cp "$W/zones/example.test.zone" "$D/example.test.zone"
@@ -458,6 +532,13 @@ EOF
     CMD=(env "TOKIO_WORKER_THREADS=$threads" "$W/bin/meridian" serve --zones "$D/zones"
          --geo "$W/geo.mmdb" --listen "$ADDR:$port" --no-watch --state "$D/state.json"
          --log-level warn --udp-loop batched) ;;
+  meridian-xdp|meridian-xdp-native)
+    [[ -n "$IF_A" ]] || die "$name needs NETNS=1"
+    local mode=generic
+    [[ "$name" == meridian-xdp-native ]] && mode=native
+    CMD=(env "TOKIO_WORKER_THREADS=$threads" "$W/bin/meridian" serve --zones "$W/meridian"
+         --geo "$W/geo.mmdb" --listen "$ADDR:$port" --no-watch --state "$D/state.json"
+         --log-level warn --allow-root --xdp "$IF_A" --xdp-mode "$mode") ;;
   meridian-batched|meridian-tokio)
     # One worker: the batched loop starts a thread per CPU it may run on (the affinity mask,
     # so taskset -c 0 gives one) and the tokio runtime as many workers as TOKIO_WORKER_THREADS.
@@ -470,7 +551,7 @@ EOF
 
 answers_probe() { # the server answers: static A for real servers, any NOERROR reply for floor
   local out
-  out="$(dig +time=1 +tries=1 -p "$2" @"$ADDR" static.example.test A 2>/dev/null)" || return 1
+  out="$("${IN_CLI[@]}" dig +time=1 +tries=1 -p "$2" @"$ADDR" static.example.test A 2>/dev/null)" || return 1
   if [[ "$1" == floor ]]; then [[ "$out" == *"status: NOERROR"* ]]; else
     grep -q $'^static\.example\.test\.[[:space:]].*192\.0\.2\.10$' <<< "$out"; fi
 }
@@ -492,6 +573,7 @@ start_server() {
   SERVER_PORT="$port"
   D="$W/run/$name-$threads"; rm -rf "$D"; mkdir -p "$D"
   configure "$name" "$threads" "$port" "$D"
+  CMD=("${IN_SRV[@]}" "${CMD[@]}")
   [[ -n "$cpus" ]] && CMD=(taskset -c "$cpus" "${CMD[@]}")
   # The instructions pass runs the server (and any process it starts) under callgrind.
   [[ -n "${WRAP_CALLGRIND:-}" ]] && CMD=(valgrind --tool=callgrind --trace-children=yes
@@ -533,7 +615,7 @@ dc_of() { case "$1" in 192.0.2.1) echo eu ;; 198.51.100.1) echo us ;; 203.0.113.
 geo_check() {
   local name="$1" port="$SERVER_PORT" ok=0 n=0 subnet want got out scope scopes="" wrong=""
   while IFS=$'\t' read -r subnet want _; do
-    out="$(dig +time=2 +tries=1 -p "$port" @"$ADDR" www.example.test A +subnet="$subnet" 2>/dev/null)" || out=""
+    out="$("${IN_CLI[@]}" dig +time=2 +tries=1 -p "$port" @"$ADDR" www.example.test A +subnet="$subnet" 2>/dev/null)" || out=""
     got="$(awk '$1 == "www.example.test." && $4 == "A" { print $5; exit }' <<< "$out")"
     got="$(dc_of "$got")"
     scope="$(sed -n 's/.*CLIENT-SUBNET: [^ ]*\/[0-9]*\/\([0-9]*\).*/\1/p' <<< "$out" | head -n 1)"
@@ -542,7 +624,7 @@ geo_check() {
     if [[ "$got" == "$want" ]]; then ok=$((ok + 1)); else wrong="$wrong $subnet:$want->$got"; fi
   done < "$W/q/check.tsv"
   # Without ECS the resolver is 127.0.0.1, which the database puts in Frankfurt: eu.
-  out="$(dig +short +time=2 +tries=1 -p "$port" @"$ADDR" www.example.test A 2>/dev/null | head -n 1)" || out=""
+  out="$("${IN_CLI[@]}" dig +short +time=2 +tries=1 -p "$port" @"$ADDR" www.example.test A 2>/dev/null | head -n 1)" || out=""
   echo "GEOCHECK $name ok=$ok n=$n scopes=${scopes# } no_ecs=$(dc_of "$out")${wrong:+ wrong=${wrong# }}" >> "$RAW"
   log "geo check $name: $ok/$n nearest, scopes$scopes, without ECS: $(dc_of "$out")${wrong:+ (wrong:$wrong)}"
 }
@@ -555,8 +637,8 @@ run_once() {
   local args=(-s "$BLAST_SOCKETS" -w "$BLAST_WINDOW")
   [[ "$wl" == *-do ]] && args+=(-d)
   [[ "$rate" != 0 ]] && args+=(-r "$rate")
-  local pre=()
-  [[ -n "$bcpus" ]] && pre=(taskset -c "$bcpus")
+  local pre=("${IN_CLI[@]}")
+  [[ -n "$bcpus" ]] && pre=(taskset -c "$bcpus" "${pre[@]}")
   out="$W/run/blast.out"
   while :; do
     wait_idle
@@ -580,8 +662,9 @@ run_once() {
         wall = (w1 - w0) / 1e9; srv = (t1 - t0) / hz
         other = ((b1 - b0) / hz - srv - f["cpu_s"]) / wall; if (other < 0) other = 0
         upq = f["recv"] > 0 ? srv * 1e6 / f["recv"] : 0
-        printf "server=%s workload=%s pass=%s rate=%s qps=%d us_per_q=%.3f p50_us=%s p99_us=%s p999_us=%s lost=%d rcode_err=%d tc=%d bad=%d recv=%d srv_cores=%.2f other_cores=%.2f rss_kb=%d pss_kb=%d",
-          s, wl, pass, rate, f["qps"], upq, f["p50_us"], f["p99_us"], f["p999_us"], f["lost"],
+        allq = f["recv"] > 0 ? (b1 - b0) / hz * 1e6 / f["recv"] : 0
+        printf "server=%s workload=%s pass=%s rate=%s qps=%d us_per_q=%.3f all_us_per_q=%.3f p50_us=%s p99_us=%s p999_us=%s lost=%d rcode_err=%d tc=%d bad=%d recv=%d srv_cores=%.2f other_cores=%.2f rss_kb=%d pss_kb=%d",
+          s, wl, pass, rate, f["qps"], upq, allq, f["p50_us"], f["p99_us"], f["p999_us"], f["lost"],
           f["rcode_err"], f["tc"], f["bad"], f["recv"], srv / wall, other, rss, pss
       }' "$out")"
     local other
@@ -629,6 +712,7 @@ measure() {
 {
   echo "# compare.sh $STAMP"
   echo "# host: $(uname -srm), $(nproc) CPUs, $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)"
+  ((NETNS)) && echo "# topology: veth between network namespaces, server 10.99.0.1, load 10.99.0.2"
   echo "# LIMIT=$LIMIT REPEAT=$REPEAT HALF_REPEAT=$HALF_REPEAT BLAST_SOCKETS=$BLAST_SOCKETS BLAST_WINDOW=$BLAST_WINDOW"
   echo "# versions: gdnsd $(gdnsd 2>&1 | sed -n 's/^gdnsd version //p' | head -n 1)," \
        "knot $(knotd -V 2>/dev/null | sed 's/.*version //')," \
@@ -659,6 +743,41 @@ for name in $SCALE_SERVERS; do
   measure "$name" 2 "" "" 2core "${wls[@]}"
 done
 
+# ---- the capacity pass (NETNS): kxdpgun ---------------------------------------------------
+# capacity NAME: the server on CPU 0, kxdpgun on CPU 1 at each offered rate; a KX line each.
+capacity() {
+  local name="$1" rate out sent recv t0 t1 b0 b1
+  if ! start_server "$name" 1 0; then
+    echo "FAILED $name (capacity): $FAIL_REASON" >> "$RAW"
+    return 0
+  fi
+  echo "static.example.test A" > "$W/q/kx-static.txt"
+  for rate in $KX_RATES; do
+    wait_idle
+    tree_ticks; t0=$TICKS; cpu_busy; b0=$BUSY
+    out="$("${IN_CLI[@]}" kxdpgun -t "$KX_SECONDS" -Q "$rate" -F 1 -p "$SERVER_PORT" -i "$W/q/kx-static.txt" "$ADDR" 2>&1)" || true
+    tree_ticks; t1=$TICKS; cpu_busy; b1=$BUSY
+    # kxdpgun leaves its own XDP program on the client's interface.
+    ip -n "$NS_B" link set dev "$IF_B" xdp off 2>/dev/null || true
+    sent="$(sed -n 's/^total queries: *\([0-9]*\).*/\1/p' <<< "$out")"
+    recv="$(sed -n 's/^total replies: *\([0-9]*\).*/\1/p' <<< "$out")"
+    echo "KX $(awk -v s="$name" -v o="$rate" -v n="${sent:-0}" -v r="${recv:-0}" -v t="$((t1 - t0))" \
+      -v b="$((b1 - b0))" -v hz="$HZ" -v d="$KX_SECONDS" 'BEGIN {
+        printf "server=%s offered=%d sent=%d recv=%d answered_qps=%d us_per_q=%s all_us_per_q=%s", s, o, n, r, r / d,
+          (r > 0 ? sprintf("%.2f", t / hz * 1e6 / r) : "-"), (r > 0 ? sprintf("%.2f", b / hz * 1e6 / r) : "-") }')" >> "$RAW"
+    log "  kxdpgun at $rate/s: $(tail -n 1 "$RAW" | cut -d' ' -f4-)"
+  done
+  stop_server
+}
+if ((NETNS)) && [[ -n "$KX_SERVERS" ]]; then
+  command -v kxdpgun > /dev/null || die "the capacity pass needs kxdpgun (apt-get install knot-dnsutils), or KX_SERVERS=''"
+  for name in $KX_SERVERS; do
+    port_of "$name" >/dev/null || die "unknown server $name"
+    log "$name: capacity, kxdpgun on CPU 1"
+    capacity "$name"
+  done
+fi
+
 # ---- the instructions pass ------------------------------------------------------------------
 # instructions NAME WORKLOAD...: the server under callgrind; after a warm-up the counters are
 # zeroed, a light load runs INSTR_SECONDS, and the counts are dumped: user-space instructions
@@ -676,16 +795,16 @@ instructions() {
       local q=static.example.test sigs
       [[ "$wl" == gslb-ecs-do ]] && q="www.example.test +subnet=81.0.1.0/24"
       # shellcheck disable=SC2086 # q is a name and an option
-      sigs="$(dig +dnssec +time=5 +tries=2 -p "$SERVER_PORT" @"$ADDR" $q A 2>/dev/null | grep -c $'\tRRSIG\t')" || sigs=0
+      sigs="$("${IN_CLI[@]}" dig +dnssec +time=5 +tries=2 -p "$SERVER_PORT" @"$ADDR" $q A 2>/dev/null | grep -c $'\tRRSIG\t')" || sigs=0
       echo "SIGCHECK server=$name workload=$wl rrsig=$sigs" >> "$RAW"
       log "  $wl: $sigs RRSIG in the answer to $q"
     fi
     # shellcheck disable=SC2046 # wl_flags prints zero or one word
-    "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" 2 > /dev/null 2>&1 || true
+    "${IN_CLI[@]}" "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" 2 > /dev/null 2>&1 || true
     mapfile -t PIDS < <(tree_pids "$SERVER_PID")
     for pid in "${PIDS[@]}"; do callgrind_control -z "$pid" > /dev/null 2>&1 || true; done
     # shellcheck disable=SC2046
-    "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" "$INSTR_SECONDS" > "$W/run/blast.out" 2>&1 || true
+    "${IN_CLI[@]}" "$W/bin/blast" -s 1 -w 8 $(wl_flags "$wl") "$ADDR" "$SERVER_PORT" "$W/q/$wl.txt" "$INSTR_SECONDS" > "$W/run/blast.out" 2>&1 || true
     for pid in "${PIDS[@]}"; do callgrind_control -d "$pid" > /dev/null 2>&1 || true; done
     sleep 1
     recv="$(sed -n 's/.* recv=\([0-9]*\).*/\1/p' "$W/run/blast.out")"
@@ -714,6 +833,6 @@ if [[ -n "$INSTR_SERVERS" ]]; then
 fi
 
 { cat "$RAW"; echo; report; } > "$RESULTS"
-sed -n '/^## One worker/,$p' "$RESULTS"
+sed -n '/^## \|^Over a veth/,$p' "$RESULTS"
 echo
 echo "raw measurements and the tables: $RESULTS"

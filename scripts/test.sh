@@ -6,7 +6,8 @@
 # (knot-dnsutils) for DNS over TLS and HTTPS, headless Chromium (chromium) for the status
 # page test and README's screenshots, libfaketime (faketime) for the DNSSEC test of
 # expired signatures, and DNSViz (dnsviz, python3-pygraphviz) with BIND's named (bind9), which
-# it runs, for the DNSSEC analysis of the signed example.
+# it runs, for the DNSSEC analysis of the signed example; clang and llvm to check that the
+# committed XDP program's object matches its source, iproute2 for the XDP tests' namespaces.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,9 @@ command -v chromium >/dev/null || need+=(chromium)
 command -v faketime >/dev/null || need+=(faketime)
 command -v dnsviz >/dev/null || need+=(dnsviz python3-pygraphviz)
 [ -x /usr/sbin/named ] || need+=(bind9)
+command -v clang >/dev/null || need+=(clang)
+command -v llvm-objdump >/dev/null || need+=(llvm)
+command -v ip >/dev/null || need+=(iproute2)
 if ((${#need[@]})); then
   echo "installing test tools: ${need[*]}"
   sudo=""
@@ -34,4 +38,5 @@ if ((${#need[@]})); then
   $sudo systemctl disable --now nsd unbound etcd knot named >/dev/null 2>&1 || true
 fi
 
+./scripts/build-xdp.sh --check
 cargo test --locked "$@"

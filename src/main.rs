@@ -834,6 +834,14 @@ fn serve(args: Settings, config_file: Option<PathBuf>, role: Role) -> ExitCode {
         (Some(interface), Role::Server) => match open_xdp(interface, &args) {
             Ok(xdp) => {
                 tracing::info!("{}", xdp.describe());
+                // Started by a service manager with the XDP capabilities: they are not needed
+                // from here on (as root, --user gives them up below).
+                if !meridian::privileges::is_root()
+                    && let Err(e) = meridian::privileges::keep_only_bind_service()
+                {
+                    eprintln!("meridian: {e}");
+                    return ExitCode::from(1);
+                }
                 Some(Arc::new(xdp))
             }
             Err(e) => {

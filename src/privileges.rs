@@ -97,6 +97,28 @@ pub fn drop_to(account: &Account) -> Result<bool, String> {
     Ok(true)
 }
 
+/// Gives up every capability but `CAP_NET_BIND_SERVICE` (kept when held), without changing
+/// account: after `--xdp` is set up by a process that a service manager started with the XDP
+/// capabilities (docs/xdp.md), nothing needs them any more. Must be called while the process
+/// has a single thread, as [`drop_to`].
+#[cfg(target_os = "linux")]
+pub fn keep_only_bind_service() -> Result<(), String> {
+    use rustix::thread::{self, CapabilitySet, CapabilitySets};
+    let now = thread::capabilities(None).map_err(|e| format!("cannot read capabilities: {e}"))?;
+    let keep = now.permitted & CapabilitySet::NET_BIND_SERVICE;
+    thread::set_capabilities(
+        None,
+        CapabilitySets { effective: keep, permitted: keep, inheritable: CapabilitySet::empty() },
+    )
+    .map_err(|e| format!("cannot give up the XDP capabilities: {e}"))
+}
+
+/// Elsewhere there are no capabilities.
+#[cfg(not(target_os = "linux"))]
+pub fn keep_only_bind_service() -> Result<(), String> {
+    Ok(())
+}
+
 /// Elsewhere there is no capability to keep: the switch is refused.
 #[cfg(not(target_os = "linux"))]
 pub fn drop_to(account: &Account) -> Result<bool, String> {

@@ -2,6 +2,9 @@
 //! over UDP and TCP, and read responses with hickory-proto (an independent decoder).
 #![allow(dead_code)]
 
+pub mod hostile;
+pub mod queries;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, UdpSocket};
 use std::path::Path;
