@@ -8,7 +8,7 @@ cd "$(dirname "$0")"
 seconds=${1:-30}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire zone gslb geo signed)
+[ ${#targets[@]} -gt 0 ] || targets=(wire zone gslb geo signed frame)
 export RUSTC_BOOTSTRAP=1
 command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
 cargo fuzz build -O >/dev/null

@@ -437,6 +437,7 @@ mod tests {
              user = \"meridian\"\ngroup = \"meridian\"\nallow-root = false\nnsid = \"ns1\"\nserver-id = \"ns1.example\"\n\
              version-bind = \"x\"\ncookies = true\ncookie-secret-file = \"cookie\"\nrrl-rate = 20\nrrl-slip = 2\n\
              rrl-ipv4-prefix = 24\nrrl-ipv6-prefix = 56\nrrl-dry-run = false\nudp-loop = \"tokio\"\n\
+             xdp = \"eth0\"\nxdp-mode = \"generic\"\n\
              log-level = \"warn\"\nlog-format = \"json\"\n\
              dot = [\"127.0.0.1:853\"]\ndoh = [\"127.0.0.1:443\"]\ndoq = [\"127.0.0.1:853\"]\n\
              tls-certificate = \"tls/cert.pem\"\ntls-key = \"tls/key.pem\"\ndoh-path = \"/q\"\n\
@@ -457,6 +458,7 @@ mod tests {
         assert!(tls.any() && tls.certificate.as_ref().is_some_and(|c| c.is_absolute() && c.ends_with("tls/cert.pem")));
         assert_eq!((tls.dot.len(), tls.doh.len(), tls.doq.len(), tls.doh_path()), (1, 1, 1, "/q"));
         assert_eq!(s.cluster.endpoints, vec!["http://127.0.0.1:2379".to_string()]);
+        assert_eq!((s.xdp.as_deref(), s.xdp_mode.as_deref()), (Some("eth0"), Some("generic")));
     }
 
     #[test]
@@ -468,6 +470,8 @@ mod tests {
             ("query-log-rate = 2.0\n", "FILE: query-log-rate: 2 is not between 0 and 1"),
             ("log-level = \"warnn\"\n", "FILE: log-level: log level 'warnn'"),
             ("udp-loop = \"fast\"\n", "FILE: udp-loop: 'fast' is not tokio or batched"),
+            ("xdp = \"eth0\"\nxdp-mode = \"fast\"\n", "FILE: xdp-mode: 'fast' is not auto, native or generic"),
+            ("xdp-mode = \"native\"\n", "FILE: xdp-mode: needs xdp"),
             ("log-format = \"xml\"\n", "FILE:1: "),
             ("group = \"g\"\n", "FILE: group: needs user"),
             ("zones = \n", "FILE:1: "),

@@ -429,3 +429,86 @@ fn ping(to: SocketAddr) -> bool {
     let mut buf = [std::mem::MaybeUninit::<u8>::uninit(); 256];
     socket.recv(&mut buf).is_ok_and(|n| n >= 8)
 }
+
+/// The XDP program on the server's interface, as `ip link` shows it ("" when none).
+fn attached(net: &Net) -> String {
+    let out = Command::new("ip").args(["-n", &net.ns_a, "link", "show", &net.if_a]).output().unwrap();
+    String::from_utf8_lossy(&out.stdout).lines().filter(|l| l.contains("prog/xdp")).collect()
+}
+
+#[test]
+fn a_start_xdp_cannot_make_is_refused_by_name_and_a_crash_leaves_nothing_attached() {
+    if let Some(why) = cannot() {
+        println!("skipping: {why}");
+        return;
+    }
+    let mut net = match Net::new(4) {
+        Ok(net) => net,
+        Err(e) => {
+            println!("skipping: cannot make the namespaces and veth pair: {e}");
+            return;
+        }
+    };
+    let (_dir, zones) = zones();
+    let if_a = net.if_a.clone();
+    // Refused before anything serves, each with the interface and the reason.
+    let refused = |net: &mut Net, host: u8, extra: &[&str]| -> String {
+        match net.serve(&zones, host, extra) {
+            Ok(i) => panic!("started: {:#?}", net.servers[i].log),
+            Err(log) => log,
+        }
+    };
+    let log = refused(&mut net, 1, &["--xdp", "mxt-none0"]);
+    assert!(log.contains("--xdp mxt-none0: no such network interface (this system has: "), "{log}");
+    let log = refused(&mut net, 9, &["--xdp", &if_a]);
+    assert!(
+        log.contains(&format!("--xdp {if_a}: none of the listen addresses (10.77.4.9:53, [fd77:4::9]:53) is on this interface (it has: 10.77.4.1")),
+        "{log}"
+    );
+    // Without CAP_BPF and CAP_NET_ADMIN (the bounding set of a child of ip netns exec).
+    let mut command = Command::new("ip");
+    command
+        .args(["netns", "exec", &net.ns_a, "setpriv", "--bounding-set=-bpf,-net_admin,-sys_admin", "--inh-caps=-all"])
+        .arg(env!("CARGO_BIN_EXE_meridian"))
+        .args(["serve", "--no-watch", "--allow-root", "--zones"])
+        .arg(&zones)
+        .arg("--state")
+        .arg(zones.join("../state-setpriv.json"))
+        .args(["--listen", &net.addr(1, false).to_string(), "--xdp", &if_a]);
+    let log = Server::start(&mut command).err().expect("refused");
+    assert!(
+        log.contains(&format!("--xdp {if_a}: needs the capabilities CAP_NET_RAW, CAP_NET_ADMIN, CAP_BPF and CAP_IPC_LOCK (missing: CAP_NET_ADMIN, CAP_BPF)")),
+        "{log}"
+    );
+    assert_eq!(attached(&net), "", "nothing attached by a refused start");
+    // One server on the interface; a second is refused; killed without a chance to clean up,
+    // the first leaves nothing attached, and the second can start.
+    let first = net.serve(&zones, 1, &["--xdp", &if_a, "--xdp-mode", "generic"]).unwrap();
+    assert!(attached(&net).contains("name meridian_xdp"), "{}", attached(&net));
+    let log = refused(&mut net, 3, &["--xdp", &if_a, "--xdp-mode", "generic"]);
+    assert!(
+        log.contains(&format!("--xdp {if_a}: receive queue 0 already has an AF_XDP socket: another server")),
+        "{log}"
+    );
+    let pid = net.servers[first].child.id();
+    // `ip netns exec` runs meridian in its own process (exec): the PID is meridian's.
+    assert!(Command::new("kill").args(["-KILL", &pid.to_string()]).status().unwrap().success());
+    let _ = net.servers[first].child.wait();
+    assert_eq!(attached(&net), "", "the bpf_link went with the process");
+    // A program another tool left attached (as Knot 3.2 does when it stops): refused, with the
+    // command that removes it.
+    let object = Path::new(env!("CARGO_MANIFEST_DIR")).join("xdp/meridian_xdp.o");
+    let object = object.to_str().unwrap();
+    ip(&["-n", &net.ns_a, "link", "set", "dev", &if_a, "xdpgeneric", "obj", object, "sec", "xdp"]).unwrap();
+    let log = refused(&mut net, 3, &["--xdp", &if_a, "--xdp-mode", "generic"]);
+    assert!(
+        log.contains(&format!("--xdp {if_a}: {if_a} already has an XDP program"))
+            && log.contains(&format!("`ip link set dev {if_a} xdp off` removes it")),
+        "{log}"
+    );
+    ip(&["-n", &net.ns_a, "link", "set", "dev", &if_a, "xdpgeneric", "off"]).unwrap();
+    let second = net.serve(&zones, 3, &["--xdp", &if_a, "--xdp-mode", "generic"]).unwrap();
+    let socket = net.client(false);
+    let query = common::query("www.example.test", 1, common::Q { id: 77, ..common::Q::default() });
+    assert!(ask(&socket, net.addr(3, false), &query).is_some(), "{:#?}", net.servers[second].log);
+}

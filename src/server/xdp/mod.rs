@@ -14,7 +14,7 @@
 //! [`Xdp::open`] while the process has one thread, before `--user` drops root; nothing after
 //! needs them.
 
-mod frame;
+pub mod frame;
 mod program;
 mod ring;
 
@@ -293,15 +293,21 @@ fn check_capabilities() -> Result<(), String> {
     ))
 }
 
-fn socket_error(queue: u32, e: &io::Error) -> String {
-    match e.raw_os_error() {
+fn socket_error(queue: u32, e: &ring::OpenError) -> String {
+    let (step, error) = (e.step, &e.error);
+    match error.raw_os_error() {
         Some(libc::EAFNOSUPPORT) => "this kernel has no AF_XDP sockets (CONFIG_XDP_SOCKETS)".into(),
-        Some(libc::EPERM) => format!("AF_XDP socket for queue {queue}: {e} (needs CAP_NET_RAW)"),
+        Some(libc::EPERM) => format!("AF_XDP socket for queue {queue}: {step}: {error} (needs CAP_NET_RAW)"),
+        Some(libc::EBUSY) => format!(
+            "receive queue {queue} already has an AF_XDP socket: another server in XDP mode (Meridian, Knot) \
+             runs on this interface ({step}: {error})"
+        ),
         Some(libc::ENOBUFS | libc::ENOMEM) => format!(
-            "AF_XDP socket for queue {queue}: {e} ({} MiB of locked memory per queue: needs CAP_IPC_LOCK or a higher LimitMEMLOCK)",
+            "AF_XDP socket for queue {queue}: {step}: {error} ({} MiB of locked memory per queue: needs \
+             CAP_IPC_LOCK or a higher LimitMEMLOCK)",
             (ring::FRAMES * ring::FRAME_SIZE) >> 20
         ),
-        _ => format!("AF_XDP socket for queue {queue}: {e}"),
+        _ => format!("AF_XDP socket for queue {queue}: {step}: {error}"),
     }
 }
 
@@ -337,8 +343,9 @@ fn worker(mut socket: ring::Socket, queue: &Queue, shared: &Shared, stop: &Atomi
         socket.refill();
         socket.receive(BATCH, &mut received);
         if received.is_empty() {
-            socket.flush();
-            socket.wait(STOP_CHECK);
+            // Replies the kernel has not taken yet: come back soon to wake it again.
+            let waiting = socket.flush();
+            socket.wait(if waiting { Duration::from_millis(1) } else { STOP_CHECK });
             beat.store(crate::cookie::now(), Ordering::Relaxed);
             continue;
         }
@@ -360,7 +367,7 @@ fn worker(mut socket: ring::Socket, queue: &Queue, shared: &Shared, stop: &Atomi
         }
         drop(snapshot);
         tally.flush(shared);
-        socket.flush();
+        let _ = socket.flush();
         if socket.fill_needs_wakeup() {
             socket.wait(Duration::ZERO);
         }

@@ -110,15 +110,23 @@ impl<T: Copy> Ring<T> {
         self.theirs.wrapping_sub(self.ours)
     }
 
-    /// Room to produce entries.
-    fn room(&mut self) -> u32 {
+    /// Room to produce entries: at least `want` when there is that much (the kernel's index
+    /// is read again only when the cached one shows less).
+    fn room(&mut self, want: u32) -> u32 {
         let free = self.size() - self.ours.wrapping_sub(self.theirs);
-        if free > 0 {
+        if free >= want {
             return free;
         }
         // SAFETY: see `map`.
         self.theirs = unsafe { &*self.consumer }.load(Ordering::Acquire);
         self.size() - self.ours.wrapping_sub(self.theirs)
+    }
+
+    /// Entries we produced that the kernel has not consumed yet.
+    fn outstanding(&mut self) -> u32 {
+        // SAFETY: see `map`.
+        self.theirs = unsafe { &*self.consumer }.load(Ordering::Acquire);
+        self.ours.wrapping_sub(self.theirs)
     }
 
     /// The entry `i` places past our index.
@@ -202,8 +210,8 @@ impl Socket {
     /// Opens a socket on queue `queue` of the interface `ifindex`, registers its UMEM, maps
     /// its rings, binds it, and puts frames on the fill ring. Errors carry the step and the
     /// system's reason; the caller names the interface.
-    pub fn open(ifindex: u32, queue: u32) -> io::Result<Socket> {
-        let step = |what: &'static str| move |e: rustix::io::Errno| io::Error::from(e).with(what);
+    pub fn open(ifindex: u32, queue: u32) -> Result<Socket, OpenError> {
+        let step = OpenError::at;
         let fd = rustix::net::socket(rustix::net::AddressFamily::XDP, rustix::net::SocketType::RAW, None)
             .map_err(step("AF_XDP socket"))?;
         let len = (FRAMES * FRAME_SIZE) as usize;
@@ -232,10 +240,12 @@ impl Socket {
         rustix::net::sockopt::set_xdp_rx_ring_size(&fd, RING_SIZE).map_err(step("receive ring"))?;
         rustix::net::sockopt::set_xdp_tx_ring_size(&fd, RING_SIZE).map_err(step("transmit ring"))?;
         let offsets = rustix::net::sockopt::xdp_mmap_offsets(&fd).map_err(step("ring offsets"))?;
-        let fill = Ring::map(&fd, &offsets.fr, RING_SIZE, XDP_UMEM_PGOFF_FILL_RING, true)?;
-        let completion = Ring::map(&fd, &offsets.cr, RING_SIZE, XDP_UMEM_PGOFF_COMPLETION_RING, false)?;
-        let rx = Ring::map(&fd, &offsets.rx, RING_SIZE, XDP_PGOFF_RX_RING, false)?;
-        let tx = Ring::map(&fd, &offsets.tx, RING_SIZE, XDP_PGOFF_TX_RING, true)?;
+        let mapped = |error| OpenError { step: "ring mapping", error };
+        let fill = Ring::map(&fd, &offsets.fr, RING_SIZE, XDP_UMEM_PGOFF_FILL_RING, true).map_err(mapped)?;
+        let completion =
+            Ring::map(&fd, &offsets.cr, RING_SIZE, XDP_UMEM_PGOFF_COMPLETION_RING, false).map_err(mapped)?;
+        let rx = Ring::map(&fd, &offsets.rx, RING_SIZE, XDP_PGOFF_RX_RING, false).map_err(mapped)?;
+        let tx = Ring::map(&fd, &offsets.tx, RING_SIZE, XDP_PGOFF_TX_RING, true).map_err(mapped)?;
         let budget = RING_SIZE as libc::c_int;
         // SAFETY: a plain int option on our own socket. Older kernels refuse it (ENOPROTOOPT):
         // transmits then go 32 at a time, which is slower but correct.
@@ -303,7 +313,7 @@ impl Socket {
     /// Queues `len` octets at `addr` for sending; false (the frame recycled) when the
     /// transmit ring is full.
     pub fn transmit(&mut self, addr: u64, len: u32) -> bool {
-        if self.tx.room() <= self.pending_tx {
+        if self.tx.room(self.pending_tx + 1) <= self.pending_tx {
             self.recycle(addr);
             return false;
         }
@@ -324,7 +334,7 @@ impl Socket {
 
     /// Puts free frames on the fill ring.
     pub fn refill(&mut self) {
-        let room = self.fill.room().saturating_sub(self.pending_fill);
+        let room = self.fill.room(self.fill.size()).saturating_sub(self.pending_fill);
         for _ in 0..room {
             let Some(addr) = self.free.pop() else { break };
             self.fill.write(self.pending_fill, addr);
@@ -333,16 +343,19 @@ impl Socket {
     }
 
     /// Publishes what was queued on the transmit and fill rings, and wakes the kernel's
-    /// transmit path when it asks to be woken.
-    pub fn flush(&mut self) {
+    /// transmit path when it asks to be woken and has something to send (replies queued now,
+    /// or left by a wake-up that found it busy). Returns whether replies are still waiting.
+    pub fn flush(&mut self) -> bool {
         self.fill.advance(std::mem::take(&mut self.pending_fill), true);
-        let sent = std::mem::take(&mut self.pending_tx);
-        self.tx.advance(sent, true);
-        if sent > 0 && self.tx.needs_wakeup() {
+        let queued = std::mem::take(&mut self.pending_tx);
+        self.tx.advance(queued, true);
+        if (queued > 0 || self.tx.outstanding() > 0) && self.tx.needs_wakeup() {
             // A zero-length send is the wake-up; EAGAIN or EBUSY (the kernel is busy sending)
-            // and ENOBUFS are retried by the next wake-up.
+            // and ENOBUFS leave the rest for the next one.
             let _ = rustix::net::send(&self.fd, &[], rustix::net::SendFlags::DONTWAIT);
+            return self.tx.outstanding() > 0;
         }
+        false
     }
 
     /// Whether the kernel wants a wake-up to take frames from the fill ring.
@@ -358,12 +371,18 @@ impl Socket {
     }
 }
 
-trait With {
-    fn with(self, what: &str) -> io::Error;
+/// A step of [`Socket::open`] that failed, with the system's error (its code kept, so the
+/// caller can say what to do).
+#[derive(Debug)]
+pub struct OpenError {
+    /// What was being done.
+    pub step: &'static str,
+    /// Why it failed.
+    pub error: io::Error,
 }
 
-impl With for io::Error {
-    fn with(self, what: &str) -> io::Error {
-        io::Error::new(self.kind(), format!("{what}: {self}"))
+impl OpenError {
+    fn at(step: &'static str) -> impl Fn(rustix::io::Errno) -> OpenError {
+        move |e| OpenError { step, error: e.into() }
     }
 }
