@@ -1,6 +1,7 @@
 //! The XDP path's frame reader and reply writer (`server::xdp::frame`) on any octets: reading
 //! never panics, and a frame it accepts, turned into a reply with the same payload, reads back
-//! as a datagram from the address it was sent to, to the client, with that payload.
+//! as a datagram from the address it was sent to, to the client, with that payload (a frame
+//! is accepted only when both ends are addresses and ports a datagram can come from).
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;

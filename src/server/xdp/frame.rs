@@ -41,6 +41,9 @@ pub enum Malformed {
     /// From a source no reply can go to: port 0, an unspecified, multicast or broadcast
     /// address.
     Source,
+    /// To an address or port no reply can come from (the same kinds; the program sends only
+    /// served addresses and ports, so this means the two disagree).
+    Destination,
 }
 
 fn be16(b: &[u8], at: usize) -> u16 {
@@ -63,9 +66,13 @@ pub fn read(frame: &[u8]) -> Result<Query, Malformed> {
             if total < IPV4 + UDP || ETHERNET + total > frame.len() {
                 return Err(Malformed::Length);
             }
+            let unusable = |a: Ipv4Addr| a.is_unspecified() || a.is_multicast() || a.is_broadcast();
             let src = Ipv4Addr::new(h[12], h[13], h[14], h[15]);
-            if src.is_unspecified() || src.is_multicast() || src.is_broadcast() {
+            if unusable(src) {
                 return Err(Malformed::Source);
+            }
+            if unusable(Ipv4Addr::new(h[16], h[17], h[18], h[19])) {
+                return Err(Malformed::Destination);
             }
             (IpAddr::V4(src), ETHERNET + IPV4, total - IPV4)
         }
@@ -78,11 +85,14 @@ pub fn read(frame: &[u8]) -> Result<Query, Malformed> {
             if payload < UDP || ETHERNET + IPV6 + payload > frame.len() {
                 return Err(Malformed::Length);
             }
-            let mut a = [0u8; 16];
-            a.copy_from_slice(&h[8..24]);
-            let src = Ipv6Addr::from(a);
-            if src.is_unspecified() || src.is_multicast() {
+            let address = |at: usize| Ipv6Addr::from(<[u8; 16]>::try_from(&h[at..at + 16]).unwrap_or_default());
+            let unusable = |a: Ipv6Addr| a.is_unspecified() || a.is_multicast();
+            let src = address(8);
+            if unusable(src) {
                 return Err(Malformed::Source);
+            }
+            if unusable(address(24)) {
+                return Err(Malformed::Destination);
             }
             (IpAddr::V6(src), ETHERNET + IPV6, payload)
         }
@@ -96,6 +106,9 @@ pub fn read(frame: &[u8]) -> Result<Query, Malformed> {
     let port = be16(udp, 0);
     if port == 0 {
         return Err(Malformed::Source);
+    }
+    if be16(udp, 2) == 0 {
+        return Err(Malformed::Destination);
     }
     let headers = udp_at + UDP;
     Ok(Query { peer: SocketAddr::new(ip, port), payload: headers..udp_at + len, headers })
@@ -362,6 +375,9 @@ mod tests {
             ),
             (frame("224.0.0.1:4000".parse().unwrap(), s, b"x"), Malformed::Source),
             (frame("[ff02::1]:4000".parse().unwrap(), "[fd00::1]:53".parse().unwrap(), b"x"), Malformed::Source),
+            (frame(c, "255.255.255.255:53".parse().unwrap(), b"x"), Malformed::Destination),
+            (frame(c, "10.0.0.1:0".parse().unwrap(), b"x"), Malformed::Destination),
+            (frame("[fd00::2]:4000".parse().unwrap(), "[ff02::fb]:53".parse().unwrap(), b"x"), Malformed::Destination),
         ];
         for (i, (f, why)) in cases.iter().enumerate() {
             assert_eq!(read(f), Err(*why), "case {i}");
