@@ -59,6 +59,14 @@ impl XdpMode {
 #[derive(Debug)]
 pub enum Xdp {}
 
+#[cfg(not(target_os = "linux"))]
+impl Xdp {
+    /// What `main` logs of an opened XDP path; no value exists to call it on.
+    pub fn describe(&self) -> String {
+        match *self {}
+    }
+}
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
