@@ -40,6 +40,13 @@ fn cannot() -> Option<String> {
     None
 }
 
+/// Says why a test does not run, on the test process's standard error itself: the test
+/// harness keeps what `println!` and `eprintln!` print of a passing test to itself.
+fn skip(why: &str) {
+    use std::io::Write;
+    let _ = writeln!(std::io::stderr(), "tests/xdp.rs: skipping: {why}");
+}
+
 fn ip(args: &[&str]) -> Result<(), String> {
     let out = Command::new("ip").args(args).output().map_err(|e| e.to_string())?;
     if out.status.success() {
@@ -248,13 +255,13 @@ fn metric(text: &str, name_and_labels: &str) -> u64 {
 /// zones; None (the reason printed) when the machine cannot.
 fn pair(n: u8) -> Option<(Net, tempfile::TempDir)> {
     if let Some(why) = cannot() {
-        println!("skipping: {why}");
+        skip(&why);
         return None;
     }
     let mut net = match Net::new(n) {
         Ok(net) => net,
         Err(e) => {
-            println!("skipping: cannot make the namespaces and veth pair: {e}");
+            skip(&format!("cannot make the namespaces and veth pair: {e}"));
             return None;
         }
     };
@@ -439,13 +446,13 @@ fn attached(net: &Net) -> String {
 #[test]
 fn a_start_xdp_cannot_make_is_refused_by_name_and_a_crash_leaves_nothing_attached() {
     if let Some(why) = cannot() {
-        println!("skipping: {why}");
+        skip(&why);
         return;
     }
     let mut net = match Net::new(4) {
         Ok(net) => net,
         Err(e) => {
-            println!("skipping: cannot make the namespaces and veth pair: {e}");
+            skip(&format!("cannot make the namespaces and veth pair: {e}"));
             return;
         }
     };
