@@ -919,13 +919,8 @@ fn serve(args: Settings, config_file: Option<PathBuf>, role: Role) -> ExitCode {
 /// Opens `--xdp` on the listen addresses (the defaults are loopback, which has no XDP).
 #[cfg(target_os = "linux")]
 fn open_xdp(interface: &str, args: &Settings) -> Result<meridian::server::Xdp, String> {
-    let listen: Vec<SocketAddr> = if args.listen.is_empty() {
-        meridian::settings::DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
-    } else {
-        args.listen.clone()
-    };
     let mode = meridian::server::XdpMode::parse(args.xdp_mode.as_deref().unwrap_or("auto"))?;
-    meridian::server::Xdp::open(interface, mode, &listen)
+    meridian::server::Xdp::open(interface, mode, &args.listen_or_default())
 }
 
 #[cfg(not(target_os = "linux"))]
@@ -943,11 +938,7 @@ async fn run(config: Config, args: Settings, role: Role, xdp: Option<Arc<meridia
         args.listen.clone()
     };
     let explicit = !listen.is_empty();
-    let candidates: Vec<SocketAddr> = if explicit {
-        listen
-    } else {
-        meridian::settings::DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
-    };
+    let candidates: Vec<SocketAddr> = if explicit { listen } else { meridian::settings::default_listen() };
     let zones = (config.zones.zones().len(), zone_list(&config));
     // Without --listen, an address the machine lacks (no IPv6 loopback) is skipped with a
     // warning; an address the operator asked for must bind or the start fails.

@@ -25,6 +25,11 @@ pub const INSTALLED_CONFIG: &str = "/etc/meridian/meridian.toml";
 /// without exposing anything.
 pub const DEFAULT_LISTEN: [&str; 2] = ["127.0.0.1:5300", "[::1]:5300"];
 
+/// [`DEFAULT_LISTEN`] as addresses.
+pub fn default_listen() -> Vec<SocketAddr> {
+    DEFAULT_LISTEN.iter().filter_map(|a| a.parse().ok()).collect()
+}
+
 /// Where control commands find the API when neither a flag nor the settings name it.
 pub const DEFAULT_API: &str = "127.0.0.1:8053";
 
@@ -364,6 +369,11 @@ impl Settings {
             version_bind, cookies, cookie_secret_file, rrl_rate, rrl_slip, rrl_ipv4_prefix,
             rrl_ipv6_prefix, rrl_dry_run, udp_loop, xdp, xdp_mode, log_level, log_format, probe_source, tls_certificate,
             tls_key, doh_path, tls_connections, tls_idle_timeout, tls_handshake_timeout, tls_streams)
+    }
+
+    /// The listen addresses given, else [`DEFAULT_LISTEN`].
+    pub fn listen_or_default(&self) -> Vec<SocketAddr> {
+        if self.listen.is_empty() { default_listen() } else { self.listen.clone() }
     }
 
     /// The zones directory.

@@ -126,7 +126,7 @@ impl Net {
     /// A UDP socket of the client namespace.
     fn client(&self, v6: bool) -> UdpSocket {
         let bind = if v6 { format!("[fd77:{}::2]:0", self.n) } else { format!("10.77.{}.2:0", self.n) };
-        let s = self.within(&self.ns_b.clone(), || UdpSocket::bind(bind).unwrap());
+        let s = self.within(&self.ns_b, || UdpSocket::bind(bind).unwrap());
         s.set_read_timeout(Some(Duration::from_millis(1500))).unwrap();
         s
     }
@@ -156,7 +156,7 @@ impl Net {
 
     fn metrics(&self, host: u8) -> String {
         let api: SocketAddr = format!("127.0.0.1:{}", 8053 + u16::from(host)).parse().unwrap();
-        self.within(&self.ns_a.clone(), || http(api, "GET", "/metrics", None, None).1)
+        self.within(&self.ns_a, || http(api, "GET", "/metrics", None, None).1)
     }
 }
 
@@ -251,20 +251,20 @@ fn metric(text: &str, name_and_labels: &str) -> u64 {
     text.lines().find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' ')?.trim().parse().ok()).unwrap_or(0)
 }
 
-/// Starts the XDP server (host 1, generic mode) and the socket server (host 3) on the test
-/// zones; None (the reason printed) when the machine cannot.
-fn pair(n: u8) -> Option<(Net, tempfile::TempDir)> {
+/// The namespaces and veth pair number `n`; None (the reason printed) when the machine cannot
+/// make them or run XDP.
+fn net(n: u8) -> Option<Net> {
     if let Some(why) = cannot() {
         skip(&why);
         return None;
     }
-    let mut net = match Net::new(n) {
-        Ok(net) => net,
-        Err(e) => {
-            skip(&format!("cannot make the namespaces and veth pair: {e}"));
-            return None;
-        }
-    };
+    Net::new(n).map_err(|e| skip(&format!("cannot make the namespaces and veth pair: {e}"))).ok()
+}
+
+/// Starts the XDP server (host 1, generic mode) and the socket server (host 3) on the test
+/// zones; None (the reason printed) when the machine cannot.
+fn pair(n: u8) -> Option<(Net, tempfile::TempDir)> {
+    let mut net = net(n)?;
     let (dir, zones) = zones();
     let if_a = net.if_a.clone();
     let xdp = net.serve(&zones, 1, &["--xdp", &if_a, "--xdp-mode", "generic"]).unwrap_or_else(|log| {
@@ -370,7 +370,7 @@ fn dig_gets_the_same_gslb_answers_and_the_kernel_keeps_tcp_icmp_and_the_rest() {
     // ICMP echo (a ping socket of the client namespace) to both families.
     for v6 in [false, true] {
         let to = net.addr(1, v6);
-        let answered = net.within(&net.ns_b.clone(), || ping(to));
+        let answered = net.within(&net.ns_b, || ping(to));
         assert!(answered, "no echo reply from {}", to.ip());
     }
     // IPv4 with options, and fragments: passed to the kernel, answered by the socket there.
@@ -445,17 +445,7 @@ fn attached(net: &Net) -> String {
 
 #[test]
 fn a_start_xdp_cannot_make_is_refused_by_name_and_a_crash_leaves_nothing_attached() {
-    if let Some(why) = cannot() {
-        skip(&why);
-        return;
-    }
-    let mut net = match Net::new(4) {
-        Ok(net) => net,
-        Err(e) => {
-            skip(&format!("cannot make the namespaces and veth pair: {e}"));
-            return;
-        }
-    };
+    let Some(mut net) = net(4) else { return };
     let (_dir, zones) = zones();
     let if_a = net.if_a.clone();
     // Refused before anything serves, each with the interface and the reason.

@@ -105,11 +105,13 @@ fn attach_error(interface: &str, e: aya::programs::ProgramError) -> String {
     if let Some(source) = std::error::Error::source(&e) {
         text = format!("{text}: {source}");
     }
-    let busy = std::error::Error::source(&e)
-        .and_then(|s| s.downcast_ref::<std::io::Error>())
-        .and_then(std::io::Error::raw_os_error)
-        .is_some_and(|c| c == libc::EEXIST || c == libc::EBUSY);
-    if busy || text.contains("File exists") || text.contains("busy") {
+    // The link cannot be made while another program is attached: EEXIST in generic mode,
+    // EBUSY in native mode.
+    let code = match &e {
+        aya::programs::ProgramError::SyscallError(s) => s.io_error.raw_os_error(),
+        _ => None,
+    };
+    if matches!(code, Some(libc::EEXIST | libc::EBUSY)) {
         return format!(
             "{interface} already has an XDP program (another server, or one left by a tool): \
              `ip link set dev {interface} xdp off` removes it ({text})"

@@ -36,12 +36,16 @@ const SOL_XDP: i32 = 283;
 /// `XDP_RING_NEED_WAKEUP` in a ring's flags word.
 const NEED_WAKEUP: u32 = 1;
 
-/// One shared ring: its mapping, the kernel's indexes, and our cached copies.
+/// One shared ring: its mapping, the two indexes, and our cached copies. On the rings we fill
+/// (fill, transmit) our index is the producer's and the kernel's the consumer's; on the rings
+/// we read (receive, completion), the other way round.
 struct Ring<T> {
     map: *mut libc::c_void,
     map_len: usize,
-    producer: *const AtomicU32,
-    consumer: *const AtomicU32,
+    /// The index we write.
+    our_index: *const AtomicU32,
+    /// The index the kernel writes.
+    their_index: *const AtomicU32,
     flags: *const AtomicU32,
     descs: *mut T,
     mask: u32,
@@ -73,27 +77,31 @@ impl<T: Copy> Ring<T> {
         let at = |off: u64| map.cast::<u8>().wrapping_add(off as usize);
         let flags_off =
             offsets.flags.ok_or_else(|| io::Error::other("kernel too old: rings without flags (before 5.4)"))?;
+        let (producer, consumer) = (at(offsets.producer).cast(), at(offsets.consumer).cast());
+        let (our_index, their_index) = if produce { (producer, consumer) } else { (consumer, producer) };
         let mut ring = Ring {
             map,
             map_len,
-            producer: at(offsets.producer).cast(),
-            consumer: at(offsets.consumer).cast(),
+            our_index,
+            their_index,
             flags: at(flags_off).cast(),
             descs: at(offsets.desc).cast(),
             mask: size - 1,
             ours: 0,
             theirs: 0,
         };
-        // SAFETY (both): the indexes are aligned u32s inside the mapping, shared with the kernel,
-        // which only ever accesses them atomically.
-        if produce {
-            ring.ours = unsafe { &*ring.producer }.load(Ordering::Relaxed);
-            ring.theirs = unsafe { &*ring.consumer }.load(Ordering::Acquire);
-        } else {
-            ring.ours = unsafe { &*ring.consumer }.load(Ordering::Relaxed);
-            ring.theirs = unsafe { &*ring.producer }.load(Ordering::Acquire);
-        }
+        // SAFETY: the indexes are aligned u32s inside the mapping, shared with the kernel, which
+        // only ever accesses them atomically.
+        ring.ours = unsafe { &*ring.our_index }.load(Ordering::Relaxed);
+        ring.reread();
         Ok(ring)
+    }
+
+    /// Reads the kernel's index again. Acquire: the entries it published (or the slots it gave
+    /// back) are seen with it.
+    fn reread(&mut self) {
+        // SAFETY: see `map`.
+        self.theirs = unsafe { &*self.their_index }.load(Ordering::Acquire);
     }
 
     fn size(&self) -> u32 {
@@ -104,8 +112,7 @@ impl<T: Copy> Ring<T> {
     /// when the cached one shows none).
     fn available(&mut self) -> u32 {
         if self.theirs == self.ours {
-            // SAFETY: see `map`.
-            self.theirs = unsafe { &*self.producer }.load(Ordering::Acquire);
+            self.reread();
         }
         self.theirs.wrapping_sub(self.ours)
     }
@@ -117,15 +124,13 @@ impl<T: Copy> Ring<T> {
         if free >= want {
             return free;
         }
-        // SAFETY: see `map`.
-        self.theirs = unsafe { &*self.consumer }.load(Ordering::Acquire);
+        self.reread();
         self.size() - self.ours.wrapping_sub(self.theirs)
     }
 
     /// Entries we produced that the kernel has not consumed yet.
     fn outstanding(&mut self) -> u32 {
-        // SAFETY: see `map`.
-        self.theirs = unsafe { &*self.consumer }.load(Ordering::Acquire);
+        self.reread();
         self.ours.wrapping_sub(self.theirs)
     }
 
@@ -140,15 +145,14 @@ impl<T: Copy> Ring<T> {
         unsafe { self.descs.add((self.ours.wrapping_add(i) & self.mask) as usize).write(value) }
     }
 
-    /// Hands `n` consumed entries back (consumer) or publishes `n` written ones (producer).
-    fn advance(&mut self, n: u32, produce: bool) {
+    /// Hands `n` read entries back, or publishes `n` written ones.
+    fn advance(&mut self, n: u32) {
         if n == 0 {
             return;
         }
         self.ours = self.ours.wrapping_add(n);
-        let index = if produce { self.producer } else { self.consumer };
         // SAFETY: see `map`. Release: the entries written before are seen before the index.
-        unsafe { &*index }.store(self.ours, Ordering::Release);
+        unsafe { &*self.our_index }.store(self.ours, Ordering::Release);
     }
 
     fn needs_wakeup(&self) -> bool {
@@ -289,7 +293,7 @@ impl Socket {
             let d = self.rx.read(i);
             out.push(Received { addr: d.addr, len: d.len });
         }
-        self.rx.advance(n, false);
+        self.rx.advance(n);
     }
 
     /// The frame holding `r`, from its first octet to the end of its UMEM frame (where a
@@ -329,7 +333,7 @@ impl Socket {
             let addr = self.completion.read(i);
             self.free.push(addr - addr % u64::from(FRAME_SIZE));
         }
-        self.completion.advance(n, false);
+        self.completion.advance(n);
     }
 
     /// Puts free frames on the fill ring.
@@ -346,9 +350,9 @@ impl Socket {
     /// transmit path when it asks to be woken and has something to send (replies queued now,
     /// or left by a wake-up that found it busy). Returns whether replies are still waiting.
     pub fn flush(&mut self) -> bool {
-        self.fill.advance(std::mem::take(&mut self.pending_fill), true);
+        self.fill.advance(std::mem::take(&mut self.pending_fill));
         let queued = std::mem::take(&mut self.pending_tx);
-        self.tx.advance(queued, true);
+        self.tx.advance(queued);
         if (queued > 0 || self.tx.outstanding() > 0) && self.tx.needs_wakeup() {
             // A zero-length send is the wake-up; EAGAIN or EBUSY (the kernel is busy sending)
             // and ENOBUFS leave the rest for the next one.
